@@ -1,0 +1,102 @@
+// swift-tools-version:6.2
+// Ferry: a supervised media-transfer daemon. The module graph mirrors the architecture in
+// ../shared/DESIGN.md; lower layers never import higher ones:
+//
+//   FerryCore  ←  FerryConfig  ←  FerryStore  ←  FerrySupervisor  ←  FerryCommands  ←  ferry
+//        ↑                                            ↑
+//   (pure domain: no I/O)                       FerrySystemd ← CSystemd (libsystemd)
+import PackageDescription
+
+/// Settings every Ferry target shares: Swift 6 language mode is the package default, and a
+/// warning in our own code is an error (dependencies are not affected).
+let strict: [SwiftSetting] = [
+    .treatAllWarnings(as: .error),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "ferry",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+        .library(name: "FerryCore", targets: ["FerryCore"]),
+        .library(name: "FerryConfig", targets: ["FerryConfig"]),
+        .library(name: "FerryStore", targets: ["FerryStore"]),
+        .library(name: "FerryTesting", targets: ["FerryTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // Domain model, lifecycles, policies and the store interface. No I/O, no dependencies.
+        .target(name: "FerryCore", swiftSettings: strict),
+        // The configuration file (YAML), environment overrides and their strict validation.
+        .target(
+            name: "FerryConfig",
+            dependencies: ["FerryCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        // The durable job store: SQLite through GRDB, migrations, schema invariants.
+        .target(
+            name: "FerryStore",
+            dependencies: ["FerryCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // libsystemd, the SwiftPM way; wrapped by FerrySystemd so no C type leaks further.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .target(name: "FerrySystemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        // `ferry serve`: opens and recovers the store, talks to systemd, runs until told to stop.
+        .target(
+            name: "FerrySupervisor",
+            dependencies: [
+                "FerryCore", "FerryConfig", "FerryStore", "FerrySystemd",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Every subcommand of `ferry`, as a library so tests can call them without argv.
+        .target(
+            name: "FerryCommands",
+            dependencies: [
+                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "ferry", dependencies: ["FerryCommands"], swiftSettings: strict),
+        // Helpers shared by the tests and the benchmarks: temporary folders, seeded stores.
+        .target(
+            name: "FerryTesting",
+            dependencies: ["FerryCore", "FerryConfig", "FerryStore"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
+        .testTarget(
+            name: "FerryConfigTests",
+            dependencies: ["FerryConfig", "FerryTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FerryStoreTests",
+            dependencies: ["FerryStore", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FerrySystemdTests",
+            dependencies: ["FerrySystemd"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FerryCommandsTests",
+            dependencies: ["ferry", "FerryTesting", "FerryStore"],
+            swiftSettings: strict
+        ),
+    ]
+)

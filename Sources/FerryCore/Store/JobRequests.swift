@@ -1,0 +1,142 @@
+public import Foundation
+
+/// A request to create a download.
+public struct DownloadRequest: Hashable, Sendable {
+    public var spec: DownloadSpec
+    /// Sending the same key again returns the existing job instead of creating a second one.
+    public var idempotencyKey: String?
+    public var priority: Int
+    /// Overrides the kind's policy for this job.
+    public var maxAttempts: Int?
+
+    public init(spec: DownloadSpec, idempotencyKey: String? = nil, priority: Int = 0, maxAttempts: Int? = nil) {
+        self.spec = spec
+        self.idempotencyKey = idempotencyKey
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// A request to store a generated video permanently. The user and external request id name it:
+/// sending the same pair again returns the existing job.
+public struct VideoRequest: Hashable, Sendable {
+    public var spec: VideoSpec
+    public var priority: Int
+    public var maxAttempts: Int?
+
+    public init(spec: VideoSpec, priority: Int = 0, maxAttempts: Int? = nil) {
+        self.spec = spec
+        self.priority = priority
+        self.maxAttempts = maxAttempts
+    }
+}
+
+/// The answer to an enqueue: the job, and whether this call created it.
+public struct Enqueued: Hashable, Sendable {
+    public var job: Job
+    /// false when an earlier request with the same key (or natural key) had created it.
+    public var created: Bool
+
+    public init(job: Job, created: Bool) {
+        self.job = job
+        self.created = created
+    }
+}
+
+/// A job handed to a worker: its lease and what to do.
+public struct ClaimedJob: Hashable, Sendable {
+    public var job: Job
+    public var payload: JobPayload
+
+    public init(job: Job, payload: JobPayload) {
+        self.job = job
+        self.payload = payload
+    }
+
+    /// The lease the worker reports outcomes under.
+    public var lease: JobLease { job.lease! }
+}
+
+/// A worker's report of how a running job is doing.
+public struct ProgressReport: Hashable, Sendable {
+    public var lease: JobLease
+    public var progress: JobProgress
+    /// Updated resume state; nil keeps what is stored.
+    public var resumeState: String?
+
+    public init(lease: JobLease, progress: JobProgress, resumeState: String? = nil) {
+        self.lease = lease
+        self.progress = progress
+        self.resumeState = resumeState
+    }
+}
+
+/// A worker's report of a successful attempt.
+public struct JobCompletion: Hashable, Sendable {
+    public var lease: JobLease
+    public var result: JobResult
+
+    public init(lease: JobLease, result: JobResult) {
+        self.lease = lease
+        self.result = result
+    }
+}
+
+/// What the store did with a failed attempt.
+public enum FailureOutcome: Hashable, Sendable {
+    /// The job waits in the queue until `job.dueAt`.
+    case retryScheduled(Job)
+    /// The job ended failed.
+    case failed(Job)
+
+    public var job: Job {
+        switch self {
+        case .retryScheduled(let job), .failed(let job): job
+        }
+    }
+}
+
+/// A job the store put back in the queue because its owner was lost, or failed because that was
+/// its last attempt.
+public struct RequeuedJob: Hashable, Sendable {
+    public var job: Job
+    /// The worker that held it.
+    public var previousOwner: WorkerID
+
+    public init(job: Job, previousOwner: WorkerID) {
+        self.job = job
+        self.previousOwner = previousOwner
+    }
+}
+
+/// Filters and paging for listing jobs.
+public struct JobQuery: Hashable, Sendable {
+    public var kind: JobKind?
+    public var states: Set<JobState>
+    /// Only jobs with an id below this (keyset paging, newest first).
+    public var before: JobID?
+    public var limit: Int
+
+    public init(kind: JobKind? = nil, states: Set<JobState> = [], before: JobID? = nil, limit: Int = 50) {
+        self.kind = kind
+        self.states = states
+        self.before = before
+        self.limit = limit
+    }
+}
+
+/// How many jobs of a kind are in a state, and since when the oldest has waited.
+public struct QueueCount: Hashable, Sendable {
+    public var kind: JobKind
+    public var state: JobState
+    public var count: Int
+    /// For waiting states: the creation time of the oldest job due now.
+    public var oldestCreatedAt: Date?
+
+    public init(kind: JobKind, state: JobState, count: Int, oldestCreatedAt: Date?) {
+        self.kind = kind
+        self.state = state
+        self.count = count
+        self.oldestCreatedAt = oldestCreatedAt
+    }
+}

@@ -1,0 +1,85 @@
+/// The durable job engine: the only way anything creates, moves or reads jobs.
+///
+/// Every method is one transaction. Every transition is a compare-and-set on the state the
+/// caller expects, so a lost race or an illegal move is a ``StoreError``, never a silent
+/// overwrite, and every transition appends to the job's event log. Nothing above this protocol
+/// may assume SQLite: a PostgreSQL implementation (claims with `FOR UPDATE SKIP LOCKED`) must be
+/// able to satisfy it.
+public protocol JobStore: Sendable {
+    // MARK: Creating work
+
+    /// Creates downloads; a request whose idempotency key names a live or succeeded job returns
+    /// that job instead (also under concurrent callers).
+    func enqueue(downloads: [DownloadRequest]) async throws(StoreError) -> [Enqueued]
+
+    /// Creates a video-storage job; the same user and external request id returns the existing job.
+    func enqueue(video: VideoRequest) async throws(StoreError) -> Enqueued
+
+    // MARK: Running work
+
+    /// Claims up to `limit` due jobs of `kind` for `owner`, highest priority and oldest due first,
+    /// counting an attempt for each.
+    func claimDueJobs(of kind: JobKind, for owner: WorkerID, limit: Int) async throws(StoreError) -> [ClaimedJob]
+
+    /// Records heartbeats and progress. Reports whose lease was lost are skipped and returned.
+    @discardableResult
+    func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease]
+
+    /// Completes attempts with their results and, in the same transaction, creates the follow-up
+    /// work (a finished download creates one upload per target). All succeed or none do.
+    func complete(_ completions: [JobCompletion]) async throws(StoreError) -> [Job]
+
+    /// Records a failed attempt: a retry is scheduled with backoff when the failure is retryable
+    /// and attempts remain, otherwise the job ends failed with the error kept.
+    func fail(_ lease: JobLease, with failure: JobFailure) async throws(StoreError) -> FailureOutcome
+
+    // MARK: Operator control
+
+    func cancel(_ id: JobID, reason: String) async throws(StoreError) -> Job
+    func pause(_ id: JobID, reason: String) async throws(StoreError) -> Job
+    func resume(_ id: JobID, reason: String) async throws(StoreError) -> Job
+    /// Runs a failed or cancelled job again, now, granting it a fresh set of attempts.
+    func retry(_ id: JobID, reason: String) async throws(StoreError) -> Job
+    /// Marks a delivered upload as cleaned once its local source was removed.
+    func markCleaned(_ id: JobID, reason: String) async throws(StoreError) -> Job
+
+    // MARK: Recovery
+
+    /// Puts every job held by `owner` back in the queue at once (its attempt stays counted; a job
+    /// on its last attempt ends failed). Used when a worker dies or hangs.
+    func requeueJobs(ownedBy owner: WorkerID, reason: String) async throws(StoreError) -> [RequeuedJob]
+
+    /// Puts every running job back, whoever held it, and records every worker without an exit as
+    /// exited. Run at start-up, before anything else, because a new supervisor has no workers yet.
+    func recoverAfterRestart(reason: String) async throws(StoreError) -> [RequeuedJob]
+
+    // MARK: Workers
+
+    func registerWorker(_ worker: WorkerRecord) async throws(StoreError)
+    func recordWorkerHeartbeat(_ id: WorkerID) async throws(StoreError)
+    /// Records a worker's exit. Its jobs must have been requeued first; the schema enforces it.
+    func recordWorkerExit(_ id: WorkerID, exit: WorkerExit) async throws(StoreError)
+    func workers(includeExited: Bool, limit: Int) async throws(StoreError) -> [WorkerRecord]
+
+    // MARK: Reading
+
+    func job(_ id: JobID) async throws(StoreError) -> Job
+    func payload(of id: JobID) async throws(StoreError) -> JobPayload
+    func events(of id: JobID) async throws(StoreError) -> [JobEvent]
+    func jobs(matching query: JobQuery) async throws(StoreError) -> [Job]
+    /// Upload jobs created for a download.
+    func uploads(of downloadID: JobID) async throws(StoreError) -> [Job]
+    func queueCounts() async throws(StoreError) -> [QueueCount]
+}
+
+extension JobStore {
+    /// Creates one download.
+    public func enqueue(download: DownloadRequest) async throws(StoreError) -> Enqueued {
+        try await enqueue(downloads: [download])[0]
+    }
+
+    /// Completes one attempt.
+    public func complete(_ completion: JobCompletion) async throws(StoreError) -> Job {
+        try await complete([completion])[0]
+    }
+}

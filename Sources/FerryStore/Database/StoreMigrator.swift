@@ -1,0 +1,23 @@
+internal import GRDB
+
+/// The named, ordered migrations of the store. A migration never changes once released: the
+/// schema evolves by adding one.
+enum StoreMigrator {
+    static let all: [(identifier: String, sql: String)] = [
+        (SchemaV1.identifier, SchemaV1.sql),
+        (SchemaV2.identifier, SchemaV2.sql),
+        (SchemaV3.identifier, SchemaV3.sql),
+    ]
+
+    /// The migrator, optionally stopping after `last` (tests build older databases with it).
+    static func migrator(upTo last: String? = nil) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for (identifier, sql) in all {
+            migrator.registerMigration(identifier) { db in try db.execute(sql: sql) }
+            if identifier == last { break }
+        }
+        return migrator
+    }
+
+    static var identifiers: [String] { all.map(\.identifier) }
+}

@@ -1,0 +1,69 @@
+public import FerryCore
+import Foundation
+internal import GRDB
+
+extension SQLiteJobStore {
+    public func claimDueJobs(of kind: JobKind, for owner: WorkerID, limit: Int) async throws(StoreError)
+        -> [ClaimedJob]
+    {
+        guard limit > 0 else { return [] }
+        let now = nowMilliseconds
+        let lifecycle = JobLifecycle.of(kind)
+        return try await write { db in
+            // One statement picks and takes the batch: nothing can claim the same rows in between,
+            // and the schema's triggers check the owner is alive and log every claim.
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE jobs
+                        SET state = ?, state_cause = 'claim', state_reason = NULL, owner = ?,
+                            attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
+                        WHERE id IN (
+                            SELECT id FROM jobs
+                            WHERE kind = ? AND state = ? AND due_at <= ?
+                            ORDER BY priority DESC, due_at, id
+                            LIMIT ?)
+                        RETURNING *
+                        """),
+                arguments: [
+                    lifecycle.runningState.rawValue, owner.rawValue, now, now, now, kind.rawValue,
+                    lifecycle.waitingState.rawValue, now, limit,
+                ])
+            // RETURNING has no order: restore the claim order for the caller.
+            let jobs = try rows.map(Job.init(row:)).sorted { a, b in
+                if a.priority != b.priority { return a.priority > b.priority }
+                if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
+                return a.id < b.id
+            }
+            let payloads = try Self.payloads(db, kind: kind, ids: jobs.map(\.id))
+            return try jobs.map { job in
+                guard let payload = payloads[job.id] else {
+                    throw StoreError(.corrupt, "job \(job.id) has no \(kind) details", jobID: job.id)
+                }
+                return ClaimedJob(job: job, payload: payload)
+            }
+        }
+    }
+
+    public func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease] {
+        guard !reports.isEmpty else { return [] }
+        let now = nowMilliseconds
+        return try await write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    UPDATE jobs SET bytes_done = ?, bytes_total = ?, resume_state = COALESCE(?, resume_state),
+                        heartbeat_at = ?, updated_at = ?
+                    WHERE id = ? AND owner = ? AND attempt = ? AND state IN ('running', 'storing')
+                    """)
+            var lost: [JobLease] = []
+            for report in reports {
+                try statement.execute(arguments: [
+                    report.progress.bytesDone, report.progress.bytesTotal, report.resumeState, now, now,
+                    report.lease.jobID.rawValue, report.lease.owner.rawValue, report.lease.attempt,
+                ])
+                if db.changesCount == 0 { lost.append(report.lease) }
+            }
+            return lost
+        }
+    }
+}
