@@ -2,9 +2,9 @@
 // Ferry: a supervised media-transfer daemon. The module graph mirrors the architecture in
 // ../shared/DESIGN.md; lower layers never import higher ones:
 //
-//   FerryCore  ←  FerryConfig  ←  FerryStore  ←  FerrySupervisor  ←  FerryCommands  ←  ferry
-//        ↑                                            ↑
-//   (pure domain: no I/O)                       FerrySystemd ← CSystemd (libsystemd)
+//   FerryCore ─┬─ FerryConfig ──┐
+//   (pure)     └─ FerryStore ───┼─ FerrySupervisor ── FerryCommands ── ferry (executable)
+//              CSystemd ── FerrySystemd ─┘
 import PackageDescription
 
 /// Settings every Ferry target shares: Swift 6 language mode is the package default, and a
@@ -70,7 +70,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "ferry", dependencies: ["FerryCommands"], swiftSettings: strict),
+        .executableTarget(
+            name: "ferry",
+dependencies: ["FerryCommands", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // Helpers shared by the tests and the benchmarks: temporary folders, seeded stores.
         .target(
             name: "FerryTesting",

@@ -1,0 +1,27 @@
+# The two commands of the README are `make run` and `make test`; both install what they need.
+SWIFT ?= swift
+FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
+
+.PHONY: deps build run test lint format bench
+
+deps: ## Install the Debian packages the build needs (only those missing).
+	@.ci/install-deps
+
+build: deps ## Debug build of every target.
+	$(SWIFT) build
+
+run: build ## Start `ferry serve` on the embedded defaults (state in ./ferry-state).
+	.build/debug/ferry serve
+
+test: deps lint ## Build everything (warnings are errors) and run the whole test suite.
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+lint: ## Check formatting against .swift-format.
+	$(SWIFT) format lint --strict --recursive $(FORMAT_PATHS)
+
+format: ## Rewrite sources in the house format.
+	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
+
+bench: deps ## Run the queue benchmark against litequeue and print the figures.
+	Benchmarks/run-queue-benchmark

@@ -1,0 +1,53 @@
+import FerryCore
+import Foundation
+
+/// Renders a configuration as the documented YAML file: every setting, its one-line meaning and
+/// its value. `Config/ferry.yaml` is this rendering of the defaults (a test keeps them equal).
+public enum ConfigDocument {
+    public static let header = """
+        # Ferry configuration.
+        #
+        # Every option is listed with its default value and a one-line explanation. Ferry runs on
+        # these defaults with no file at all; keep only the lines you change if you prefer.
+        # Pass a file with `ferry serve --config FILE` (or $FERRY_CONFIG) and check it with
+        # `ferry config check --config FILE`: an unknown key, a wrong type or an out-of-range value
+        # is an error that names the file, line, key, value and what was expected.
+        #
+        # Any option can be overridden from the environment as FERRY_<KEY> with dots written as
+        # underscores, e.g. FERRY_SUPERVISOR_HEARTBEAT_INTERVAL=10s or FERRY_HTTP_PORT=9090.
+        # Durations are written 500ms, 15s, 2m, 1h or 1d (or sums such as 1m30s).
+
+        """
+
+    /// The documented YAML text of `configuration`.
+    public static func render(_ configuration: FerryConfiguration) -> String {
+        var lines: [String] = []
+        var openSections: [Substring] = []
+        for setting in ConfigSchema.settings {
+            let parts = setting.key.split(separator: ".")
+            let path = Array(parts.dropLast())
+            // Close the sections this key is not in, open the ones it is.
+            var shared = 0
+            while shared < min(path.count, openSections.count), path[shared] == openSections[shared] { shared += 1 }
+            openSections = Array(openSections.prefix(shared))
+            for depth in shared..<path.count {
+                if depth == 0 { lines.append("") }
+                lines.append(String(repeating: "  ", count: depth) + path[depth] + ":")
+                openSections.append(path[depth])
+            }
+            if path.isEmpty { lines.append("") }
+            let indent = String(repeating: "  ", count: path.count)
+            let value = setting.render(configuration)
+            let shown = setting.isText ? "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\"" : value
+            lines.append("\(indent)# \(setting.summary)")
+            lines.append("\(indent)\(parts.last!): \(shown)")
+        }
+        return header + lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Every setting with its environment variable, for `ferry config keys`.
+    public static func keys() -> [(key: String, environment: String, expected: String, summary: String)] {
+        ConfigSchema.settings.map { ($0.key, $0.environmentName, $0.expected, $0.summary) }
+    }
+}
+

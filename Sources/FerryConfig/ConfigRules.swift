@@ -1,0 +1,35 @@
+import FerryCore
+
+/// Checks that span several settings, after each one passed on its own.
+enum ConfigRules {
+    static func check(_ configuration: FerryConfiguration, source: String) -> [ConfigError.Issue] {
+        var issues: [ConfigError.Issue] = []
+        let supervisor = configuration.supervisor
+        if supervisor.hangTimeout < supervisor.heartbeatInterval * 2 {
+            issues.append(
+                .init(
+                    source: source, key: "supervisor.hang_timeout", value: DurationText.format(supervisor.hangTimeout),
+                    problem:
+                        "expected at least twice supervisor.heartbeat_interval (\(DurationText.format(supervisor.heartbeatInterval))), or one late heartbeat kills a healthy worker"
+                ))
+        }
+        for (kind, policy) in [("download", configuration.retry.download), ("upload", configuration.retry.upload),
+            ("video", configuration.retry.video)]
+        where policy.maxDelay < policy.initialDelay {
+            issues.append(
+                .init(
+                    source: source, key: "retry.\(kind).max_delay", value: DurationText.format(policy.maxDelay),
+                    problem: "expected at least retry.\(kind).initial_delay (\(DurationText.format(policy.initialDelay)))"))
+        }
+        let http = configuration.http
+        if !NetworkAddress.isLoopback(http.address) && http.tokenFile.isEmpty {
+            issues.append(
+                .init(
+                    source: source, key: "http.address", value: http.address,
+                    problem:
+                        "listens beyond this machine, so http.token_file must name a file holding the bearer token; expected a loopback address or a token file"
+                ))
+        }
+        return issues
+    }
+}

@@ -1,0 +1,115 @@
+import FerryCore
+import Foundation
+
+/// The list of every setting, in the order the documented file shows them.
+enum ConfigSchema {
+    static var settings: [ConfigSetting] {
+        var settings: [ConfigSetting] = [
+            .text(
+                "state_dir", \.stateDirectory, expected: "a folder path", valid: { !$0.contains("\0") },
+                "Folder for the database, spool and stored files. Empty: $STATE_DIRECTORY under systemd, else ./ferry-state."
+            ),
+            .text(
+                "database.path", \.database.path, expected: "a file path", valid: { !$0.contains("\0") },
+                "Database file; a relative path is inside state_dir. Empty: <state_dir>/ferry.sqlite."),
+            .choice(
+                "database.synchronous", \.database.synchronous, among: ["normal", "full", "extra"],
+                "How hard each commit waits for the disk: full survives power loss, normal only process crashes."),
+            .duration(
+                "database.busy_timeout", \.database.busyTimeout, in: .milliseconds(100)...Duration.seconds(600),
+                "How long a write waits for another process's lock on the database."),
+            .duration(
+                "supervisor.heartbeat_interval", \.supervisor.heartbeatInterval, in: .milliseconds(100)...Duration.seconds(600),
+                "How often each worker tells the supervisor it is alive."),
+            .duration(
+                "supervisor.hang_timeout", \.supervisor.hangTimeout, in: .seconds(1)...Duration.seconds(3600),
+                "A worker silent this long is hung: it is killed and replaced, and its jobs requeued."),
+            .duration(
+                "supervisor.shutdown_grace", \.supervisor.shutdownGrace, in: .seconds(1)...Duration.seconds(3600),
+                "On stop, how long workers may finish or checkpoint before they are killed."),
+        ]
+        for role in WorkerRole.allCases {
+            let pool: WritableKeyPath<FerryConfiguration, FerryConfiguration.WorkerPool> =
+                switch role {
+                case .download: \.workers.download
+                case .upload: \.workers.upload
+                case .store: \.workers.store
+                case .cleanup: \.workers.cleanup
+                }
+            settings += [
+                .integer(
+                    "workers.\(role).processes", pool.appending(path: \.processes), in: 0...64,
+                    "Worker processes of the \(role) role (0 turns the role off)."),
+                .integer(
+                    "workers.\(role).concurrency", pool.appending(path: \.concurrency), in: 1...256,
+                    "Jobs each \(role) process runs at once."),
+            ]
+        }
+        settings += ConfigSetting.retryPolicy("download", \.retry.download, minimumAttempts: 1)
+        settings += ConfigSetting.retryPolicy("upload", \.retry.upload, minimumAttempts: 1)
+        // Field lesson: a generated video saved by one best-effort call is lost on the first blip.
+        settings += ConfigSetting.retryPolicy("video", \.retry.video, minimumAttempts: 4)
+        settings += [
+            .duration(
+                "retry.max_retry_after", \.retry.maxRetryAfter, in: .seconds(1)...Duration.seconds(86_400),
+                "The longest Retry-After from a server that is honoured; longer ones are cut to this."),
+            .duration(
+                "cleanup.sweep_interval", \.cleanup.sweepInterval, in: .seconds(1)...Duration.seconds(86_400),
+                "How often running jobs without a live owner are looked for."),
+            .duration(
+                "cleanup.pending_scan_interval", \.cleanup.pendingScanInterval, in: .seconds(1)...Duration.seconds(86_400),
+                "How often queued work is checked for vanished input or a missed dispatch."),
+            .integer(
+                "cleanup.pending_batch_size", \.cleanup.pendingBatchSize, in: 1...10_000,
+                "Queued jobs examined per pending scan."),
+            .duration(
+                "cleanup.pending_min_age", \.cleanup.pendingMinAge, in: .zero...Duration.seconds(86_400),
+                "Queued jobs younger than this are left to the normal dispatch."),
+            .text(
+                "http.address", \.http.address, expected: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
+                valid: NetworkAddress.isValid,
+                "Address the admin API and page listen on; anything but loopback requires http.token_file."),
+            .integer("http.port", \.http.port, in: 0...65_535, "Port of the admin API and page (0: any free port)."),
+            .text(
+                "http.token_file", \.http.tokenFile, expected: "a file path", valid: { !$0.contains("\0") },
+                "File holding the bearer token for state-changing requests. Empty: none (loopback only)."),
+            .choice(
+                "logging.level", \.logging.level,
+                among: ["trace", "debug", "info", "notice", "warning", "error", "critical"],
+                "Least severe log level written."),
+        ]
+        return settings
+    }
+
+    /// Settings by key.
+    static var byKey: [String: ConfigSetting] {
+        Dictionary(uniqueKeysWithValues: settings.map { ($0.key, $0) })
+    }
+
+    /// Every key that names a section (a mapping of settings), such as `workers` or `retry.video`.
+    static var sections: Set<String> {
+        var sections = Set<String>()
+        for setting in settings {
+            var parts = setting.key.split(separator: ".").dropLast()
+            while !parts.isEmpty {
+                sections.insert(parts.joined(separator: "."))
+                parts = parts.dropLast()
+            }
+        }
+        return sections
+    }
+}
+
+/// Checks for the listen address.
+enum NetworkAddress {
+    static func isValid(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    /// Whether only this machine can reach the address.
+    static func isLoopback(_ text: String) -> Bool {
+        text == "::1" || text.hasPrefix("127.")
+    }
+}

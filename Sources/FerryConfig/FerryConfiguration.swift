@@ -1,0 +1,99 @@
+public import FerryCore
+
+/// Every setting of Ferry, typed, with the defaults it runs on when no file is given.
+///
+/// The file format, names, ranges and one-line documentation of each setting live in
+/// ``ConfigSchema``; `Config/ferry.yaml` is rendered from it, so the two cannot drift.
+public struct FerryConfiguration: Sendable, Equatable {
+    /// The folder for the database, spool and stored files. Empty: `$STATE_DIRECTORY` when systemd
+    /// provides one, else `./ferry-state`.
+    public var stateDirectory: String = ""
+    public var database = Database()
+    public var supervisor = Supervisor()
+    public var workers = Workers()
+    public var retry = Retry()
+    public var cleanup = Cleanup()
+    public var http = HTTP()
+    public var logging = Logging()
+
+    public init() {}
+
+    public struct Database: Sendable, Equatable {
+        /// Empty: `<state>/ferry.sqlite`; a relative path is taken inside the state folder.
+        public var path: String = ""
+        /// SQLite `synchronous` in WAL mode: `normal`, `full` (default) or `extra`.
+        public var synchronous: String = "full"
+        public var busyTimeout: Duration = .seconds(5)
+    }
+
+    public struct Supervisor: Sendable, Equatable {
+        /// How often each worker reports that it is alive.
+        public var heartbeatInterval: Duration = .seconds(15)
+        /// A worker silent this long is hung: killed, replaced, its jobs requeued.
+        public var hangTimeout: Duration = .seconds(60)
+        /// How long a stopping supervisor lets workers finish or checkpoint before killing them.
+        public var shutdownGrace: Duration = .seconds(20)
+    }
+
+    /// Processes per role and jobs per process.
+    public struct WorkerPool: Sendable, Equatable {
+        public var processes: Int
+        public var concurrency: Int
+    }
+
+    public struct Workers: Sendable, Equatable {
+        public var download = WorkerPool(processes: 1, concurrency: 4)
+        public var upload = WorkerPool(processes: 1, concurrency: 4)
+        public var store = WorkerPool(processes: 1, concurrency: 2)
+        public var cleanup = WorkerPool(processes: 1, concurrency: 1)
+
+        public subscript(role: WorkerRole) -> WorkerPool {
+            switch role {
+            case .download: download
+            case .upload: upload
+            case .store: store
+            case .cleanup: cleanup
+            }
+        }
+    }
+
+    public struct Retry: Sendable, Equatable {
+        public var download = RetryPolicies.standard.download
+        public var upload = RetryPolicies.standard.upload
+        public var video = RetryPolicies.standard.video
+        /// The longest `Retry-After` from a server that Ferry honours.
+        public var maxRetryAfter: Duration = .seconds(3600)
+
+        /// The policies with ``maxRetryAfter`` applied to each kind.
+        public var policies: RetryPolicies {
+            var policies = RetryPolicies(download: download, upload: upload, video: video)
+            policies.download.maxRetryAfter = maxRetryAfter
+            policies.upload.maxRetryAfter = maxRetryAfter
+            policies.video.maxRetryAfter = maxRetryAfter
+            return policies
+        }
+    }
+
+    public struct Cleanup: Sendable, Equatable {
+        /// How often running jobs without a live owner are looked for.
+        public var sweepInterval: Duration = .seconds(120)
+        /// How often queued work is checked for vanished input or a missed dispatch.
+        public var pendingScanInterval: Duration = .seconds(30)
+        /// Jobs examined per pending scan.
+        public var pendingBatchSize: Int = 50
+        /// Queued work younger than this is left alone by the pending scan.
+        public var pendingMinAge: Duration = .seconds(10)
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public var address: String = "127.0.0.1"
+        public var port: Int = 8080
+        /// A file holding the bearer token for mutating endpoints; empty: none.
+        public var tokenFile: String = ""
+    }
+
+    public struct Logging: Sendable, Equatable {
+        /// trace, debug, info, notice, warning, error or critical.
+        public var level: String = "info"
+    }
+}

@@ -1,0 +1,109 @@
+import FerryCore
+import Yams
+
+/// Walks a parsed YAML tree against ``ConfigSchema``: every key must be a known section or
+/// setting, every value of the right shape and range.
+struct YAMLSettingsWalker {
+    let file: String
+    private(set) var issues: [ConfigError.Issue] = []
+    private let settings = ConfigSchema.byKey
+    private let sections = ConfigSchema.sections
+
+    init(file: String) { self.file = file }
+
+    mutating func walk(_ node: Node, prefix: String, into configuration: inout FerryConfiguration) {
+        guard case .mapping(let mapping) = node else {
+            let key = prefix.isEmpty ? "(top level)" : prefix
+            report(node, key: key, value: node.scalar?.string, "expected a mapping of settings (key: value lines)")
+            return
+        }
+        for (keyNode, valueNode) in mapping {
+            guard let name = keyNode.scalar?.string else {
+                report(keyNode, key: prefix.isEmpty ? "(top level)" : prefix, value: nil, "keys must be plain names")
+                continue
+            }
+            let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+            if sections.contains(key) {
+                walk(valueNode, prefix: key, into: &configuration)
+            } else if let setting = settings[key] {
+                assign(setting, from: valueNode, into: &configuration)
+            } else {
+                let known = Array(settings.keys) + Array(sections)
+                let hint = Suggestion.closest(to: key, among: known).map { "; did you mean \"\($0)\"?" } ?? ""
+                report(keyNode, key: key, value: nil, "unknown key\(hint)")
+            }
+        }
+    }
+
+    private mutating func assign(_ setting: ConfigSetting, from node: Node, into configuration: inout FerryConfiguration) {
+        guard case .scalar(let scalar) = node else {
+            report(node, key: setting.key, value: nil, "expected \(setting.expected), not a list or mapping")
+            return
+        }
+        // `key:` with nothing after it is YAML's null: say so rather than "invalid value ''".
+        if scalar.style == .plain, ["", "~", "null", "Null", "NULL"].contains(scalar.string) {
+            report(node, key: setting.key, value: scalar.string, "has no value; expected \(setting.expected)")
+            return
+        }
+        // A quoted number is text, the wrong type for a numeric setting.
+        if !setting.acceptsQuoted, scalar.style != .plain {
+            report(node, key: setting.key, value: scalar.string, "is quoted text; expected \(setting.expected), unquoted")
+            return
+        }
+        if !setting.assign(&configuration, scalar.string) {
+            report(node, key: setting.key, value: scalar.string, "expected \(setting.expected)")
+        }
+    }
+
+    private mutating func report(_ node: Node, key: String, value: String?, _ problem: String) {
+        issues.append(
+            .init(source: file, line: node.mark?.line, column: node.mark?.column, key: key, value: value, problem: problem))
+    }
+}
+
+/// Turns a YAML syntax error into an issue that points at the line.
+enum YAMLProblem {
+    static func issue(from error: YamlError, file: String) -> ConfigError.Issue {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return .init(
+                source: file, line: mark.line, column: mark.column, key: "(syntax)", value: nil,
+                problem: "\(problem); expected valid YAML (is the file truncated or mis-indented?)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return .init(
+                source: file, line: context.mark.line, column: context.mark.column,
+                key: duplicates.joined(separator: ", "), value: nil, problem: "is set twice; keep one")
+        case .reader(let problem, _, _, _):
+            return .init(source: file, key: "(file)", value: nil, problem: "\(problem); expected UTF-8 YAML text")
+        default:
+            return .init(source: file, key: "(file)", value: nil, problem: "is not valid YAML: \(error)")
+        }
+    }
+}
+
+/// "Did you mean…?" for mistyped keys.
+enum Suggestion {
+    static func closest(to word: String, among candidates: [String]) -> String? {
+        let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+        return best.1 <= max(2, word.count / 4) ? best.0 : nil
+    }
+
+    /// Levenshtein distance.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

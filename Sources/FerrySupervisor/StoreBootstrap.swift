@@ -1,0 +1,61 @@
+public import FerryConfig
+public import FerryCore
+public import FerryStore
+import Foundation
+public import Logging
+
+/// Brings the store up for `ferry serve`: creates the state folder, opens and migrates the
+/// database, and repairs what the previous run left behind, before anything else may happen.
+public enum StoreBootstrap {
+    /// What start-up found and did.
+    public struct Report: Sendable {
+        public var appliedMigrations: [String]
+        /// Jobs that were running when the previous supervisor died, now back in the queue (or failed
+        /// when that was their last attempt).
+        public var recovered: [RequeuedJob]
+    }
+
+    /// Opens the store described by `loaded` and recovers it.
+    public static func openAndRecover(
+        _ loaded: LoadedConfiguration, logger: Logger
+    ) async throws(StoreError) -> (SQLiteJobStore, Report) {
+        let store = try open(loaded, readOnly: false)
+        let applied = try store.migrate()
+        if !applied.isEmpty {
+            logger.notice("migrated the database", metadata: ["migrations": "\(applied.joined(separator: ", "))"])
+        }
+        // A new supervisor has no workers yet, so nothing can legitimately be running.
+        let recovered = try await store.recoverAfterRestart(
+            reason: "the previous supervisor stopped while the job was running")
+        for item in recovered {
+            logger.warning(
+                "recovered a job left running by the previous run",
+                metadata: [
+                    "job_id": "\(item.job.id)", "previous_owner": "\(item.previousOwner)", "state": "\(item.job.state)",
+                ])
+        }
+        return (store, Report(appliedMigrations: applied, recovered: recovered))
+    }
+
+    /// Opens (and creates the folder of) the database named by `loaded`, without migrating.
+    public static func open(_ loaded: LoadedConfiguration, readOnly: Bool) throws(StoreError) -> SQLiteJobStore {
+        let path = loaded.databasePath
+        let folder = (path as NSString).deletingLastPathComponent
+        if !readOnly {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(
+                    .unavailable,
+                    "cannot create the state folder \(folder): \((error as NSError).localizedDescription); set state_dir to a writable folder",
+                    underlying: "\(error)")
+            }
+        }
+        let configuration = loaded.configuration
+        let synchronous = StoreConfiguration.Synchronous(rawValue: configuration.database.synchronous) ?? .full
+        return try SQLiteJobStore.open(
+            StoreConfiguration(
+                path: path, synchronous: synchronous, busyTimeout: configuration.database.busyTimeout,
+                retryPolicies: configuration.retry.policies, readOnly: readOnly))
+    }
+}
