@@ -94,7 +94,7 @@ dependencies: ["FerryCommands", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "FerrySystemdTests",
-            dependencies: ["FerrySystemd"],
+            dependencies: ["FerrySystemd", "FerryTesting"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -2,48 +2,105 @@ import FerryCore
 import Foundation
 internal import GRDB
 
+/// The columns of `jobs` in the order ``Job/init(row:)`` decodes them. Queries name them
+/// explicitly and the decoder reads by position: looking columns up by name costs more than the
+/// SQL itself on the hot claim and complete paths.
+enum JobColumns {
+    static let names = [
+        "id",
+        "kind",
+        "state",
+        "idempotency_key",
+        "priority",
+        "attempt",
+        "max_attempts",
+        "owner",
+        "created_at",
+        "updated_at",
+        "due_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+        "state_cause",
+        "state_reason",
+        "last_error",
+        "last_error_code",
+        "last_error_class",
+        "bytes_done",
+        "bytes_total",
+        "resume_state",
+        "result_location",
+        "result_size",
+        "result_sha256",
+        "result_content_type",
+        "cleaned_at",
+    ]
+
+    /// `id, kind, …` for SELECT and RETURNING.
+    static let list = names.joined(separator: ", ")
+
+    /// `table.id, table.kind, …` for joins.
+    static func qualified(by table: String) -> String {
+        names.map { "\(table).\($0)" }.joined(separator: ", ")
+    }
+}
+
 extension Job {
-    /// Decodes a full `jobs` row (`SELECT *` or `RETURNING *`).
+    /// Decodes a row selected with ``JobColumns/list``.
     init(row: Row) throws {
-        let kindText: String = row["kind"]
-        let stateText: String = row["state"]
+        let kindText: String = row[1]
+        let stateText: String = row[2]
         guard let kind = JobKind(rawValue: kindText), let state = JobState(rawValue: stateText) else {
-            throw StoreError(.corrupt, "job \(row["id"] as Int64) has an unknown kind or state '\(kindText)/\(stateText)'")
+            throw StoreError(.corrupt, "job \(row[0] as Int64) has an unknown kind or state '\(kindText)/\(stateText)'")
         }
         var lastError: JobFailure?
-        if let message: String = row["last_error"] {
-            let failureClass = JobFailure.Class(rawValue: row["last_error_class"] ?? "") ?? .retryable
-            lastError = JobFailure(code: row["last_error_code"] ?? "unknown", message: message, failureClass: failureClass)
+        if let message: String = row.optional(16) {
+            let failureClass = JobFailure.Class(rawValue: row.optional(18) ?? "") ?? .retryable
+            lastError = JobFailure(code: row.optional(17) ?? "unknown", message: message, failureClass: failureClass)
         }
         var result: JobResult?
-        if let location: String = row["result_location"] {
-            result = JobResult(
-                location: location, size: row["result_size"], sha256: row["result_sha256"],
-                contentType: row["result_content_type"])
+        if let location: String = row.optional(22) {
+            result = JobResult(location: location, size: row[23], sha256: row[24], contentType: row.optional(25))
         }
         self.init(
-            id: JobID(row["id"] as Int64),
+            id: JobID(row[0] as Int64),
             kind: kind,
             state: state,
-            idempotencyKey: row["idempotency_key"],
-            priority: row["priority"],
-            attempt: row["attempt"],
-            maxAttempts: row["max_attempts"],
-            owner: (row["owner"] as String?).map(WorkerID.init(rawValue:)),
-            createdAt: Date(storeMilliseconds: row["created_at"]),
-            updatedAt: Date(storeMilliseconds: row["updated_at"]),
-            dueAt: Date(storeMilliseconds: row["due_at"]),
-            startedAt: (row["started_at"] as Int64?).map(Date.init(storeMilliseconds:)),
-            heartbeatAt: (row["heartbeat_at"] as Int64?).map(Date.init(storeMilliseconds:)),
-            finishedAt: (row["finished_at"] as Int64?).map(Date.init(storeMilliseconds:)),
-            stateCause: row["state_cause"],
-            stateReason: row["state_reason"],
+            idempotencyKey: row.optional(3),
+            priority: row[4],
+            attempt: row[5],
+            maxAttempts: row[6],
+            owner: (row.optional(7) as String?).map(WorkerID.init(rawValue:)),
+            createdAt: Date(storeMilliseconds: row[8]),
+            updatedAt: Date(storeMilliseconds: row[9]),
+            dueAt: Date(storeMilliseconds: row[10]),
+            startedAt: row.optionalDate(11),
+            heartbeatAt: row.optionalDate(12),
+            finishedAt: row.optionalDate(13),
+            stateCause: row[14],
+            stateReason: row.optional(15),
             lastError: lastError,
-            progress: JobProgress(bytesDone: row["bytes_done"], bytesTotal: row["bytes_total"]),
-            resumeState: row["resume_state"],
+            progress: JobProgress(bytesDone: row[19], bytesTotal: row.optional(20)),
+            resumeState: row.optional(21),
             result: result,
-            cleanedAt: (row["cleaned_at"] as Int64?).map(Date.init(storeMilliseconds:))
+            cleanedAt: row.optionalDate(26)
         )
+    }
+}
+
+extension Row {
+    /// The value at `index`, or nil for NULL. Checking for NULL first keeps decoding on GRDB's
+    /// specialised fast path; decoding an Optional goes through generic metadata look-ups that
+    /// cost more than the SQL on the claim and complete paths.
+    @inline(__always)
+    func optional<Value: DatabaseValueConvertible & StatementColumnConvertible>(_ index: Int) -> Value? {
+        hasNull(atIndex: index) ? nil : (self[index] as Value)
+    }
+
+    /// A store timestamp at `index`, or nil for NULL.
+    @inline(__always)
+    func optionalDate(_ index: Int) -> Date? {
+        hasNull(atIndex: index) ? nil : Date(storeMilliseconds: self[index])
     }
 }
 

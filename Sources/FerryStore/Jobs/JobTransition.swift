@@ -15,7 +15,7 @@ struct JobTransition {
 
     /// Loads a job for update, or throws `not_found`.
     static func load(_ db: Database, _ id: JobID) throws -> Job {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM jobs WHERE id = ?"), arguments: [id.rawValue])
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumns.list) FROM jobs WHERE id = ?"), arguments: [id.rawValue])
         else {
             throw StoreError(.notFound, "there is no job \(id)", jobID: id)
         }
@@ -62,7 +62,7 @@ struct JobTransition {
             sql += " AND owner = ? AND attempt = ?"
             arguments += [lease.owner.rawValue, lease.attempt]
         }
-        sql += " RETURNING *"
+        sql += " RETURNING " + JobColumns.list
         guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else {
             throw StoreError(.leaseLost, "job \(job.id) changed while it was being updated; try again", jobID: job.id)
         }

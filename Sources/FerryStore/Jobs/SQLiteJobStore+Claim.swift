@@ -11,26 +11,28 @@ extension SQLiteJobStore {
         let lifecycle = JobLifecycle.of(kind)
         return try await write { db in
             // One statement picks and takes the batch: nothing can claim the same rows in between,
-            // and the schema's triggers check the owner is alive and log every claim.
-            let rows = try Row.fetchAll(
+            // and the schema's triggers check the owner is alive and log every claim. The index
+            // `jobs_queue` yields the batch in claim order without sorting.
+            let rows = try Row.fetchCursor(
                 db.cachedStatement(
                     sql: """
                         UPDATE jobs
-                        SET state = ?, state_cause = 'claim', state_reason = NULL, owner = ?,
-                            attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
+                        SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
+                            owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
                         WHERE id IN (
                             SELECT id FROM jobs
-                            WHERE kind = ? AND state = ? AND due_at <= ?
+                            WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
+                                AND due_at <= ?
                             ORDER BY priority DESC, due_at, id
                             LIMIT ?)
-                        RETURNING *
+                        RETURNING \(JobColumns.list)
                         """),
-                arguments: [
-                    lifecycle.runningState.rawValue, owner.rawValue, now, now, now, kind.rawValue,
-                    lifecycle.waitingState.rawValue, now, limit,
-                ])
+                arguments: [owner.rawValue, now, now, now, now, limit])
             // RETURNING has no order: restore the claim order for the caller.
-            let jobs = try rows.map(Job.init(row:)).sorted { a, b in
+            var claimed: [Job] = []
+            claimed.reserveCapacity(limit)
+            while let row = try rows.next() { claimed.append(try Job(row: row)) }
+            let jobs = claimed.sorted { a, b in
                 if a.priority != b.priority { return a.priority > b.priority }
                 if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
                 return a.id < b.id

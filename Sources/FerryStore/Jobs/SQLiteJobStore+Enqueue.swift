@@ -8,7 +8,21 @@ extension SQLiteJobStore {
         let policy = configuration.retryPolicies.download
         let requests = try requests.map { request throws(StoreError) in try Self.normalized(request) }
         return try await write { db in
-            try requests.map { request in try Self.insertDownload(db, request, policy: policy, now: now) }
+            // Runs of requests without a key go in bulk; a keyed request is looked up first.
+            var enqueued: [Enqueued] = []
+            enqueued.reserveCapacity(requests.count)
+            var index = requests.startIndex
+            while index < requests.endIndex {
+                if requests[index].idempotencyKey != nil {
+                    enqueued.append(try Self.insertDownload(db, requests[index], policy: policy, now: now))
+                    index += 1
+                    continue
+                }
+                let end = requests[index...].firstIndex { $0.idempotencyKey != nil } ?? requests.endIndex
+                enqueued += try Self.insertDownloads(db, requests[index..<end], policy: policy, now: now)
+                index = end
+            }
+            return enqueued
         }
     }
 
@@ -19,7 +33,7 @@ extension SQLiteJobStore {
             if let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT jobs.* FROM videos JOIN jobs ON jobs.id = videos.job_id
+                    SELECT \(JobColumns.qualified(by: "jobs")) FROM videos JOIN jobs ON jobs.id = videos.job_id
                     WHERE videos.user_id = ? AND videos.external_request_id = ?
                     """,
                 arguments: [request.spec.userID, request.spec.externalRequestID])
@@ -62,7 +76,7 @@ extension SQLiteJobStore {
             let row = try Row.fetchOne(
                 db.cachedStatement(
                     sql: """
-                        SELECT * FROM jobs WHERE kind = 'download' AND idempotency_key = ?
+                        SELECT \(JobColumns.list) FROM jobs WHERE kind = 'download' AND idempotency_key = ?
                         AND state NOT IN ('failed', 'cancelled')
                         """),
                 arguments: [key])

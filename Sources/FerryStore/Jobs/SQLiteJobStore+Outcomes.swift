@@ -16,56 +16,37 @@ extension SQLiteJobStore {
             }
         }
         return try await write { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE jobs
-                    SET state = CASE kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                        state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = ?, updated_at = ?,
-                        result_location = ?, result_size = ?, result_sha256 = ?, result_content_type = ?,
-                        bytes_done = ?, bytes_total = ?
-                    WHERE id = ? AND owner = ? AND attempt = ? AND state IN ('running', 'storing')
-                    RETURNING *
-                    """)
-            var finished: [Job] = []
-            finished.reserveCapacity(completions.count)
-            for completion in completions {
-                let result = completion.result
-                let lease = completion.lease
-                guard
-                    let row = try Row.fetchOne(
-                        statement,
-                        arguments: [
-                            now, now, result.location, result.size, result.sha256.lowercased(), result.contentType,
-                            result.size, result.size, lease.jobID.rawValue, lease.owner.rawValue, lease.attempt,
-                        ])
-                else {
-                    // Explain precisely why the compare-and-set found nothing.
-                    try JobTransition.verify(lease, holds: try JobTransition.load(db, lease.jobID))
-                    throw StoreError(.leaseLost, "job \(lease.jobID) changed concurrently", jobID: lease.jobID)
-                }
-                let job = try Job(row: row)
-                if job.kind == .download {
-                    try Self.createUploads(db, after: job, policy: uploadPolicy, now: now)
-                }
-                finished.append(job)
-            }
+            let finished = try Self.completeAttempts(db, completions, now: now)
+            try Self.createUploads(db, after: finished.filter { $0.kind == .download }, policy: uploadPolicy, now: now)
             return finished
         }
     }
 
-    /// Creates one upload job per target of a download that just succeeded, in its transaction,
+    /// Creates one upload job per target of downloads that just succeeded, in their transaction,
     /// so a finished download can never lack its follow-up work.
-    static func createUploads(_ db: Database, after download: Job, policy: RetryPolicy, now: Int64) throws {
-        let targets = try String.fetchAll(
-            db.cachedStatement(
-                sql: "SELECT value FROM downloads, json_each(downloads.upload_targets) WHERE downloads.job_id = ?"),
-            arguments: [download.id.rawValue])
-        for target in targets {
-            let upload = try insertJob(
-                db, kind: .upload, key: nil, priority: download.priority, maxAttempts: policy.maxAttempts,
-                reason: "download \(download.id) succeeded", now: now)
-            try db.cachedStatement(sql: "INSERT INTO uploads (job_id, download_id, target) VALUES (?, ?, ?)")
-                .execute(arguments: [upload.id.rawValue, download.id.rawValue, target])
+    static func createUploads(_ db: Database, after downloads: [Job], policy: RetryPolicy, now: Int64) throws {
+        guard !downloads.isEmpty else { return }
+        let byID = Dictionary(uniqueKeysWithValues: downloads.map { ($0.id, $0) })
+        // One query per chunk finds the few downloads that have targets; most have none.
+        for chunk in downloads.map(\.id.rawValue).chunked(into: 500) {
+            let placeholders = chunk.map { _ in "?" }.joined(separator: ", ")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT downloads.job_id, json_each.value FROM downloads, json_each(downloads.upload_targets)
+                    WHERE downloads.job_id IN (\(placeholders)) AND downloads.upload_targets <> '[]'
+                    ORDER BY downloads.job_id, json_each.key
+                    """,
+                arguments: StatementArguments(chunk))
+            for row in rows {
+                let download = byID[JobID(row[0] as Int64)]!
+                let target: String = row[1]
+                let upload = try insertJob(
+                    db, kind: .upload, key: nil, priority: download.priority, maxAttempts: policy.maxAttempts,
+                    reason: "download \(download.id) succeeded", now: now)
+                try db.cachedStatement(sql: "INSERT INTO uploads (job_id, download_id, target) VALUES (?, ?, ?)")
+                    .execute(arguments: [upload.id.rawValue, download.id.rawValue, target])
+            }
         }
     }
 

@@ -44,7 +44,7 @@ extension SQLiteJobStore {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [max(0, min(query.limit, 1000))]
-            return try Row.fetchAll(db, sql: "SELECT * FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
+            return try Row.fetchAll(db, sql: "SELECT \(JobColumns.list) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
                 .map(Job.init(row:))
         }
     }
@@ -53,7 +53,7 @@ extension SQLiteJobStore {
         try await read(jobID: downloadID) { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT jobs.* FROM uploads JOIN jobs ON jobs.id = uploads.job_id WHERE uploads.download_id = ? ORDER BY jobs.id",
+                sql: "SELECT \(JobColumns.qualified(by: "jobs")) FROM uploads JOIN jobs ON jobs.id = uploads.job_id WHERE uploads.download_id = ? ORDER BY jobs.id",
                 arguments: [downloadID.rawValue]
             ).map(Job.init(row:))
         }
@@ -86,13 +86,13 @@ extension SQLiteJobStore {
         guard !ids.isEmpty else { return [:] }
         var payloads: [JobID: JobPayload] = [:]
         // Chunked to stay far below SQLite's limit on bound parameters.
-        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+        for chunk in ids.chunked(into: 500) {
             let placeholders = chunk.map { _ in "?" }.joined(separator: ", ")
             let arguments = StatementArguments(chunk.map(\.rawValue))
             switch kind {
             case .download:
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM downloads WHERE job_id IN (\(placeholders))", arguments: arguments) {
-                    payloads[JobID(row["job_id"] as Int64)] = .download(try downloadSpec(row: row))
+                for row in try Row.fetchAll(db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id IN (\(placeholders))", arguments: arguments) {
+                    payloads[JobID(row[0] as Int64)] = .download(try downloadSpec(row: row))
                 }
             case .upload:
                 let sql = """
@@ -121,17 +121,21 @@ extension SQLiteJobStore {
     }
 
     static func downloadSpec(_ db: Database, _ id: JobID) throws -> DownloadSpec {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM downloads WHERE job_id = ?", arguments: [id.rawValue]) else {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id = ?", arguments: [id.rawValue]) else {
             throw StoreError(.corrupt, "job \(id) has no download details", jobID: id)
         }
         return try downloadSpec(row: row)
     }
 
+    /// The columns ``downloadSpec(row:)`` decodes, in order.
+    static let downloadColumns =
+        "job_id, url, file_name, expected_size, expected_sha256, delete_after_upload, upload_targets"
+
     static func downloadSpec(row: Row) throws -> DownloadSpec {
-        let targetsJSON: String = row["upload_targets"]
+        let targetsJSON: String = row[6]
         let targets = targetsJSON == "[]" ? [] : try JSONDecoder().decode([String].self, from: Data(targetsJSON.utf8))
         return DownloadSpec(
-            url: row["url"], fileName: row["file_name"], expectedSize: row["expected_size"],
-            expectedSHA256: row["expected_sha256"], uploadTargets: targets, deleteAfterUpload: row["delete_after_upload"])
+            url: row[1], fileName: row.optional(2), expectedSize: row.optional(3), expectedSHA256: row.optional(4),
+            uploadTargets: targets, deleteAfterUpload: row[5])
     }
 }

@@ -7,7 +7,7 @@ extension SQLiteJobStore {
         let now = nowMilliseconds
         return try await write { db in
             let ids = try Int64.fetchAll(
-                db.cachedStatement(sql: "SELECT id FROM jobs WHERE owner = ? ORDER BY id"), arguments: [owner.rawValue])
+                db.cachedStatement(sql: "\(Self.runningJobs) AND owner = ? ORDER BY id"), arguments: [owner.rawValue])
             return try ids.map { id in try Self.release(db, JobID(id), reason: reason, now: now) }
         }
     }
@@ -15,7 +15,7 @@ extension SQLiteJobStore {
     public func recoverAfterRestart(reason: String) async throws(StoreError) -> [RequeuedJob] {
         let now = nowMilliseconds
         return try await write { db in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE owner IS NOT NULL ORDER BY id")
+            let ids = try Int64.fetchAll(db, sql: "\(Self.runningJobs) ORDER BY id")
             let released = try ids.map { id in try Self.release(db, JobID(id), reason: reason, now: now) }
             // Workers of the previous run died with their supervisor; record it for the history.
             try db.execute(
@@ -27,6 +27,11 @@ extension SQLiteJobStore {
             return released
         }
     }
+
+    /// Running jobs, found through the `jobs_queue` index (running jobs are few).
+    static let runningJobs = """
+        SELECT id FROM jobs WHERE kind IN ('download', 'upload', 'video') AND state IN ('running', 'storing')
+        """
 
     /// Puts one running job back in the queue, or fails it when that was its last attempt.
     static func release(_ db: Database, _ id: JobID, reason: String, now: Int64) throws -> RequeuedJob {

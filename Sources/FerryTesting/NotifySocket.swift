@@ -1,12 +1,12 @@
-import Foundation
+public import Foundation
 
 /// A datagram socket standing in for systemd's notify socket: `ferry serve` started with
 /// `NOTIFY_SOCKET` pointing here sends its READY/STATUS/STOPPING messages to it.
-final class NotifySocket {
-    let path: String
+public final class NotifySocket {
+    public let path: String
     private let descriptor: Int32
 
-    init(in folder: URL) throws {
+    public init(in folder: URL) throws {
         path = folder.appendingPathComponent("notify.sock").path
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
@@ -25,7 +25,7 @@ final class NotifySocket {
     }
 
     /// The next datagram, or nil when none arrives within `timeout` seconds.
-    func receive(timeout: Double) -> String? {
+    public func receive(timeout: Double) -> String? {
         var wait = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1_000_000))
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 4096)
