@@ -9,6 +9,12 @@ extension SQLiteJobStore {
     /// Rows per multi-row statement: 500 × 11 bound values stays far below SQLite's 32,766.
     static let bulkChunk = 500
 
+    /// A prepared statement for multi-row SQL: cached for the sizes that recur (single jobs and
+    /// full chunks), prepared afresh for the others so the cache cannot grow without bound.
+    static func statement(_ db: Database, _ sql: String, rows: Int) throws -> Statement {
+        rows == 1 || rows == bulkChunk ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+    }
+
     /// Inserts downloads that carry no idempotency key (nothing to look up first).
     static func insertDownloads(
         _ db: Database, _ requests: ArraySlice<DownloadRequest>, policy: RetryPolicy, now: Int64
@@ -22,15 +28,15 @@ extension SQLiteJobStore {
             }
             let rows = Array(repeating: "('download', 'queued', NULL, ?, 0, ?, ?, ?, ?, 'create', NULL)", count: chunk.count)
             // AUTOINCREMENT hands out ascending ids in VALUES order; sorting pairs them back up.
-            let ids = try Int64.fetchAll(
+            let insertJobs = try statement(
                 db,
-                sql: """
-                    INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
-                        updated_at, due_at, state_cause, state_reason)
-                    VALUES \(rows.joined(separator: ", ")) RETURNING id
-                    """,
-                arguments: arguments
-            ).sorted()
+                """
+                INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
+                    updated_at, due_at, state_cause, state_reason)
+                VALUES \(rows.joined(separator: ", ")) RETURNING id
+                """,
+                rows: chunk.count)
+            let ids = try Int64.fetchAll(insertJobs, arguments: arguments).sorted()
             var details = StatementArguments()
             for (id, request) in zip(ids, chunk) {
                 let spec = request.spec
@@ -39,13 +45,15 @@ extension SQLiteJobStore {
                     try jsonArray(spec.uploadTargets), spec.deleteAfterUpload,
                 ]
             }
-            try db.execute(
-                sql: """
-                    INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
-                        delete_after_upload)
-                    VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
-                    """,
-                arguments: details)
+            try statement(
+                db,
+                """
+                INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
+                    delete_after_upload)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                """,
+                rows: chunk.count
+            ).execute(arguments: details)
             let date = Date(storeMilliseconds: now)
             for (id, request) in zip(ids, chunk) {
                 let job = Job(
@@ -74,9 +82,9 @@ extension SQLiteJobStore {
             }
             arguments += [now, now]
             let values = Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            let rows = try Row.fetchCursor(
+            let update = try statement(
                 db,
-                sql: """
+                """
                     WITH outcome(id, owner, attempt, location, size, sha256, content_type) AS (VALUES \(values))
                     UPDATE jobs
                     SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
@@ -89,7 +97,8 @@ extension SQLiteJobStore {
                         AND jobs.state IN ('running', 'storing')
                     RETURNING \(JobColumns.list)
                     """,
-                arguments: arguments)
+                rows: chunk.count)
+            let rows = try Row.fetchCursor(update, arguments: arguments)
             // A cursor decodes each row in place, without copying it first.
             var jobs: [Job] = []
             jobs.reserveCapacity(chunk.count)
