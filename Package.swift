@@ -72,7 +72,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ferry",
-dependencies: ["FerryCommands", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FerryCommands", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Helpers shared by the tests and the benchmarks: temporary folders, seeded stores.

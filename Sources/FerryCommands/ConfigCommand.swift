@@ -12,7 +12,8 @@ struct ConfigCommand: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate the configuration file and environment overrides; exit 78 with every problem when invalid.")
+            abstract:
+                "Validate the configuration file and environment overrides; exit 78 with every problem when invalid.")
 
         @OptionGroup var options: ConfigOptions
 

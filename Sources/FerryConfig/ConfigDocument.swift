@@ -50,4 +50,3 @@ public enum ConfigDocument {
         ConfigSchema.settings.map { ($0.key, $0.environmentName, $0.expected, $0.summary) }
     }
 }
-

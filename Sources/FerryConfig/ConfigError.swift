@@ -11,7 +11,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         public var value: String?
         public var problem: String
 
-        public init(source: String, line: Int? = nil, column: Int? = nil, key: String, value: String?, problem: String) {
+        public init(source: String, line: Int? = nil, column: Int? = nil, key: String, value: String?, problem: String)
+        {
             self.source = source
             self.line = line
             self.column = column

@@ -1,5 +1,5 @@
-public import Foundation
 import FerryCore
+public import Foundation
 import Yams
 
 /// Reads the configuration: embedded defaults, then the file (if any), then `FERRY_…`
@@ -69,7 +69,9 @@ public struct ConfigLoader: Sendable {
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
             guard let decoded = String(data: data, encoding: .utf8) else {
-                return [.init(source: file, key: "(file)", value: nil, problem: "is not UTF-8 text; expected a YAML file")]
+                return [
+                    .init(source: file, key: "(file)", value: nil, problem: "is not UTF-8 text; expected a YAML file")
+                ]
             }
             text = decoded
         } catch {
@@ -96,7 +98,9 @@ public struct ConfigLoader: Sendable {
 
     // MARK: The environment
 
-    private func applyEnvironment(to configuration: inout FerryConfiguration, overridden: inout [String])
+    private func applyEnvironment(
+        to configuration: inout FerryConfiguration, overridden: inout [String]
+    )
         -> [ConfigError.Issue]
     {
         let settings = ConfigSchema.settings

@@ -13,13 +13,16 @@ enum ConfigRules {
                         "expected at least twice supervisor.heartbeat_interval (\(DurationText.format(supervisor.heartbeatInterval))), or one late heartbeat kills a healthy worker"
                 ))
         }
-        for (kind, policy) in [("download", configuration.retry.download), ("upload", configuration.retry.upload),
-            ("video", configuration.retry.video)]
+        for (kind, policy) in [
+            ("download", configuration.retry.download), ("upload", configuration.retry.upload),
+            ("video", configuration.retry.video),
+        ]
         where policy.maxDelay < policy.initialDelay {
             issues.append(
                 .init(
                     source: source, key: "retry.\(kind).max_delay", value: DurationText.format(policy.maxDelay),
-                    problem: "expected at least retry.\(kind).initial_delay (\(DurationText.format(policy.initialDelay)))"))
+                    problem:
+                        "expected at least retry.\(kind).initial_delay (\(DurationText.format(policy.initialDelay)))"))
         }
         let http = configuration.http
         if !NetworkAddress.isLoopback(http.address) && http.tokenFile.isEmpty {

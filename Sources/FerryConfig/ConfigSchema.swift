@@ -19,7 +19,8 @@ enum ConfigSchema {
                 "database.busy_timeout", \.database.busyTimeout, in: .milliseconds(100)...Duration.seconds(600),
                 "How long a write waits for another process's lock on the database."),
             .duration(
-                "supervisor.heartbeat_interval", \.supervisor.heartbeatInterval, in: .milliseconds(100)...Duration.seconds(600),
+                "supervisor.heartbeat_interval", \.supervisor.heartbeatInterval,
+                in: .milliseconds(100)...Duration.seconds(600),
                 "How often each worker tells the supervisor it is alive."),
             .duration(
                 "supervisor.hang_timeout", \.supervisor.hangTimeout, in: .seconds(1)...Duration.seconds(3600),
@@ -57,7 +58,8 @@ enum ConfigSchema {
                 "cleanup.sweep_interval", \.cleanup.sweepInterval, in: .seconds(1)...Duration.seconds(86_400),
                 "How often running jobs without a live owner are looked for."),
             .duration(
-                "cleanup.pending_scan_interval", \.cleanup.pendingScanInterval, in: .seconds(1)...Duration.seconds(86_400),
+                "cleanup.pending_scan_interval", \.cleanup.pendingScanInterval,
+                in: .seconds(1)...Duration.seconds(86_400),
                 "How often queued work is checked for vanished input or a missed dispatch."),
             .integer(
                 "cleanup.pending_batch_size", \.cleanup.pendingBatchSize, in: 1...10_000,

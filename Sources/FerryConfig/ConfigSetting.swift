@@ -29,7 +29,8 @@ struct ConfigSetting {
     ) -> ConfigSetting {
         ConfigSetting(
             key: key, summary: summary,
-            expected: "a duration such as 500ms, 15s, 2m or 1h, from \(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound))",
+            expected:
+                "a duration such as 500ms, 15s, 2m or 1h, from \(DurationText.format(range.lowerBound)) to \(DurationText.format(range.upperBound))",
             isText: false,
             render: { DurationText.format($0[keyPath: path]) },
             assign: { configuration, text in
@@ -105,7 +106,8 @@ struct ConfigSetting {
                 "retry.\(kind).max_attempts", path.appending(path: \.maxAttempts), in: minimumAttempts...1000,
                 "Attempts in all before \(kind == "upload" ? "an" : "a") \(kind) ends failed\(attempts)."),
             .duration(
-                "retry.\(kind).initial_delay", path.appending(path: \.initialDelay), in: .zero...Duration.seconds(86_400),
+                "retry.\(kind).initial_delay", path.appending(path: \.initialDelay),
+                in: .zero...Duration.seconds(86_400),
                 "Longest wait after the first failed attempt; it grows with each attempt."),
             .duration(
                 "retry.\(kind).max_delay", path.appending(path: \.maxDelay), in: .zero...Duration.seconds(7 * 86_400),
@@ -114,7 +116,8 @@ struct ConfigSetting {
                 "retry.\(kind).multiplier", path.appending(path: \.multiplier), in: 1...10,
                 "Growth of the wait from one attempt to the next."),
             .choice(
-                "retry.\(kind).jitter", path.appending(path: \.jitterName), among: RetryPolicy.Jitter.allCases.map(\.rawValue),
+                "retry.\(kind).jitter", path.appending(path: \.jitterName),
+                among: RetryPolicy.Jitter.allCases.map(\.rawValue),
                 "Randomness: full (0..wait, spreads best), equal (wait/2..wait, always grows) or none."),
         ]
     }

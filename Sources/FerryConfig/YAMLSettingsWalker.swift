@@ -35,7 +35,9 @@ struct YAMLSettingsWalker {
         }
     }
 
-    private mutating func assign(_ setting: ConfigSetting, from node: Node, into configuration: inout FerryConfiguration) {
+    private mutating func assign(
+        _ setting: ConfigSetting, from node: Node, into configuration: inout FerryConfiguration
+    ) {
         guard case .scalar(let scalar) = node else {
             report(node, key: setting.key, value: nil, "expected \(setting.expected), not a list or mapping")
             return
@@ -47,7 +49,8 @@ struct YAMLSettingsWalker {
         }
         // A quoted number is text, the wrong type for a numeric setting.
         if !setting.acceptsQuoted, scalar.style != .plain {
-            report(node, key: setting.key, value: scalar.string, "is quoted text; expected \(setting.expected), unquoted")
+            report(
+                node, key: setting.key, value: scalar.string, "is quoted text; expected \(setting.expected), unquoted")
             return
         }
         if !setting.assign(&configuration, scalar.string) {
@@ -57,7 +60,9 @@ struct YAMLSettingsWalker {
 
     private mutating func report(_ node: Node, key: String, value: String?, _ problem: String) {
         issues.append(
-            .init(source: file, line: node.mark?.line, column: node.mark?.column, key: key, value: value, problem: problem))
+            .init(
+                source: file, line: node.mark?.line, column: node.mark?.column, key: key, value: value, problem: problem
+            ))
     }
 }
 

@@ -1,6 +1,6 @@
 import FerryCore
-import FerryTesting
 import FerryStore
+import FerryTesting
 import Foundation
 import Testing
 
@@ -102,7 +102,8 @@ struct CommandLineTests {
             let worker = WorkerID("download-1.old")
             try await store.registerWorker(
                 WorkerRecord(id: worker, role: .download, slot: 1, pid: 999_999, startedAt: Date()))
-            job = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: "https://example.com/a"))).job.id
+            job = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: "https://example.com/a")))
+                .job.id
             let claimed = try await store.claimDueJobs(of: .download, for: worker, limit: 1)
             #expect(claimed.map(\.job.id) == [job])
         }

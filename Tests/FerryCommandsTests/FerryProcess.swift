@@ -43,7 +43,8 @@ enum FerryProcess {
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var base = ProcessInfo.processInfo.environment.filter {
-            !$0.key.hasPrefix("FERRY_") && !["NOTIFY_SOCKET", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY"].contains($0.key)
+            !$0.key.hasPrefix("FERRY_")
+                && !["NOTIFY_SOCKET", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY"].contains($0.key)
         }
         base.merge(environment) { $1 }
         process.environment = base

@@ -33,14 +33,17 @@ struct ConfigErrorTests {
         #expect(quoted.description.contains("is quoted text; expected a whole number from 0 to 65535, unquoted"))
         let word = try fixture.issue("workers:\n  upload:\n    concurrency: many\n")
         #expect(word.line == 3)
-        #expect(word.description.contains("workers.upload.concurrency = \"many\": expected a whole number from 1 to 256"))
+        #expect(
+            word.description.contains("workers.upload.concurrency = \"many\": expected a whole number from 1 to 256"))
         let section = try fixture.issue("supervisor: 15s\n")
         #expect(section.key == "supervisor")
         #expect(section.description.contains("expected a mapping of settings"))
         let topLevel = try fixture.issue("- just\n- a list\n")
         #expect(topLevel.key == "(top level)")
         let nothing = try fixture.issue("database:\n  synchronous:\n")
-        #expect(nothing.description.contains("database.synchronous = \"\": has no value; expected one of normal, full, extra"))
+        #expect(
+            nothing.description.contains(
+                "database.synchronous = \"\": has no value; expected one of normal, full, extra"))
     }
 
     @Test("A value out of range names the range")
@@ -48,7 +51,9 @@ struct ConfigErrorTests {
         let fixture = try ConfigFixture()
         defer { fixture.remove() }
         let processes = try fixture.issue("workers:\n  download:\n    processes: -1\n")
-        #expect(processes.description.hasSuffix("workers.download.processes = \"-1\": expected a whole number from 0 to 64"))
+        #expect(
+            processes.description.hasSuffix("workers.download.processes = \"-1\": expected a whole number from 0 to 64")
+        )
         let heartbeat = try fixture.issue("supervisor:\n  heartbeat_interval: 2h\n")
         #expect(heartbeat.description.contains("expected a duration such as 500ms, 15s, 2m or 1h, from 100ms to 10m"))
         let badDuration = try fixture.issue("supervisor:\n  heartbeat_interval: 15 seconds\n")
@@ -69,7 +74,9 @@ struct ConfigErrorTests {
         #expect(hang.key == "supervisor.hang_timeout")
         #expect(hang.description.contains("expected at least twice supervisor.heartbeat_interval (40s)"))
         let delays = try fixture.issue("retry:\n  upload:\n    initial_delay: 1h\n    max_delay: 1m\n")
-        #expect(delays.description.contains("retry.upload.max_delay = \"1m\": expected at least retry.upload.initial_delay (1h)"))
+        #expect(
+            delays.description.contains(
+                "retry.upload.max_delay = \"1m\": expected at least retry.upload.initial_delay (1h)"))
         let open = try fixture.issue("http:\n  address: 0.0.0.0\n")
         #expect(open.description.contains("http.token_file must name a file"))
         let fine = try fixture.write("http:\n  address: 0.0.0.0\n  token_file: /etc/ferry/token\n")
@@ -121,8 +128,12 @@ struct ConfigErrorTests {
             Issue.record("bad environment accepted")
         } catch {
             #expect(error.issues.count == 2)
-            #expect(error.description.contains("environment: FERRY_HTTP_PORT (http.port) = \"99999\": expected a whole number from 0 to 65535"))
-            #expect(error.description.contains("environment: FERRY_HTTP_PORTT = \"1\": is not a Ferry setting; did you mean FERRY_HTTP_PORT?"))
+            #expect(
+                error.description.contains(
+                    "environment: FERRY_HTTP_PORT (http.port) = \"99999\": expected a whole number from 0 to 65535"))
+            #expect(
+                error.description.contains(
+                    "environment: FERRY_HTTP_PORTT = \"1\": is not a Ferry setting; did you mean FERRY_HTTP_PORT?"))
         }
     }
 }

@@ -17,7 +17,8 @@ enum QueueBenchmark {
     static func main() async throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
         guard let dataDirectory = arguments.first else {
-            FileHandle.standardError.write(Data("usage: QueueBenchmark DATA_DIR [--jobs N] [--single-jobs N] [--batch N]\n".utf8))
+            FileHandle.standardError.write(
+                Data("usage: QueueBenchmark DATA_DIR [--jobs N] [--single-jobs N] [--batch N]\n".utf8))
             exit(64)
         }
         arguments.removeFirst()
@@ -40,7 +41,9 @@ enum QueueBenchmark {
             Scenario(synchronous: .full, batch: 1, jobs: singleJobs),
             Scenario(synchronous: .normal, batch: 1, jobs: singleJobs),
         ]
-        print("scenario\tsynchronous\tjobs_per_txn\tjobs\tenqueue_per_s\tclaim_per_s\tcomplete_per_s\tpipeline_jobs_per_s\tseconds")
+        print(
+            "scenario\tsynchronous\tjobs_per_txn\tjobs\tenqueue_per_s\tclaim_per_s\tcomplete_per_s\tpipeline_jobs_per_s\tseconds"
+        )
         for scenario in scenarios {
             try await run(scenario, in: dataDirectory)
         }

@@ -15,7 +15,9 @@ struct JobTransition {
 
     /// Loads a job for update, or throws `not_found`.
     static func load(_ db: Database, _ id: JobID) throws -> Job {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobColumns.list) FROM jobs WHERE id = ?"), arguments: [id.rawValue])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT \(JobColumns.list) FROM jobs WHERE id = ?"), arguments: [id.rawValue])
         else {
             throw StoreError(.notFound, "there is no job \(id)", jobID: id)
         }

@@ -26,7 +26,8 @@ extension SQLiteJobStore {
             for request in chunk {
                 arguments += [request.priority, request.maxAttempts ?? policy.maxAttempts, now, now, now]
             }
-            let rows = Array(repeating: "('download', 'queued', NULL, ?, 0, ?, ?, ?, ?, 'create', NULL)", count: chunk.count)
+            let rows = Array(
+                repeating: "('download', 'queued', NULL, ?, 0, ?, ?, ?, ?, 'create', NULL)", count: chunk.count)
             // AUTOINCREMENT hands out ascending ids in VALUES order; sorting pairs them back up.
             let insertJobs = try statement(
                 db,
@@ -85,18 +86,18 @@ extension SQLiteJobStore {
             let update = try statement(
                 db,
                 """
-                    WITH outcome(id, owner, attempt, location, size, sha256, content_type) AS (VALUES \(values))
-                    UPDATE jobs
-                    SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                        state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = ?, updated_at = ?,
-                        result_location = outcome.location, result_size = outcome.size,
-                        result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
-                        bytes_done = outcome.size, bytes_total = outcome.size
-                    FROM outcome
-                    WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
-                        AND jobs.state IN ('running', 'storing')
-                    RETURNING \(JobColumns.list)
-                    """,
+                WITH outcome(id, owner, attempt, location, size, sha256, content_type) AS (VALUES \(values))
+                UPDATE jobs
+                SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
+                    state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = ?, updated_at = ?,
+                    result_location = outcome.location, result_size = outcome.size,
+                    result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
+                    bytes_done = outcome.size, bytes_total = outcome.size
+                FROM outcome
+                WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
+                    AND jobs.state IN ('running', 'storing')
+                RETURNING \(JobColumns.list)
+                """,
                 rows: chunk.count)
             let rows = try Row.fetchCursor(update, arguments: arguments)
             // A cursor decodes each row in place, without copying it first.
@@ -107,7 +108,8 @@ extension SQLiteJobStore {
                 // Explain precisely which lease was lost; throwing rolls the batch back.
                 let done = Set(jobs.map(\.id))
                 for completion in chunk where !done.contains(completion.lease.jobID) {
-                    try JobTransition.verify(completion.lease, holds: try JobTransition.load(db, completion.lease.jobID))
+                    try JobTransition.verify(
+                        completion.lease, holds: try JobTransition.load(db, completion.lease.jobID))
                 }
                 throw StoreError(.leaseLost, "a job of the batch changed concurrently")
             }

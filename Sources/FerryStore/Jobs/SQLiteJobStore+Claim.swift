@@ -3,7 +3,9 @@ import Foundation
 internal import GRDB
 
 extension SQLiteJobStore {
-    public func claimDueJobs(of kind: JobKind, for owner: WorkerID, limit: Int) async throws(StoreError)
+    public func claimDueJobs(
+        of kind: JobKind, for owner: WorkerID, limit: Int
+    ) async throws(StoreError)
         -> [ClaimedJob]
     {
         guard limit > 0 else { return [] }

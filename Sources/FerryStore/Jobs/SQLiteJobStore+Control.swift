@@ -33,7 +33,9 @@ extension SQLiteJobStore {
         _ id: JobID,
         _ command: JobCommand,
         reason: String,
-        extra: @escaping @Sendable (Job, Int64) -> [(column: String, value: (any DatabaseValueConvertible)?)] = { _, _ in [] }
+        extra: @escaping @Sendable (Job, Int64) -> [(column: String, value: (any DatabaseValueConvertible)?)] = {
+            _, _ in []
+        }
     ) async throws(StoreError) -> Job {
         let now = nowMilliseconds
         return try await write(jobID: id) { db in

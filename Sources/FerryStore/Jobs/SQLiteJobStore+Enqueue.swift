@@ -69,7 +69,9 @@ extension SQLiteJobStore {
         return request
     }
 
-    static func insertDownload(_ db: Database, _ request: DownloadRequest, policy: RetryPolicy, now: Int64) throws
+    static func insertDownload(
+        _ db: Database, _ request: DownloadRequest, policy: RetryPolicy, now: Int64
+    ) throws
         -> Enqueued
     {
         if let key = request.idempotencyKey,

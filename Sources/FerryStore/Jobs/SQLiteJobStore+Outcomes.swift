@@ -67,7 +67,8 @@ extension SQLiteJobStore {
             case .retry(let delay):
                 let move = JobTransition(
                     command: .scheduleRetry,
-                    reason: "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(Self.describe(delay))",
+                    reason:
+                        "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(Self.describe(delay))",
                     lease: lease,
                     assignments: errorColumns + [("due_at", now + delay.inMilliseconds)])
                 return .retryScheduled(try move.apply(db, to: job, now: now))

@@ -20,8 +20,10 @@ extension SQLiteJobStore {
     public func events(of id: JobID) async throws(StoreError) -> [JobEvent] {
         try await read(jobID: id) { db in
             _ = try JobTransition.load(db, id)
-            return try Row.fetchAll(db, sql: "SELECT * FROM job_events WHERE job_id = ? ORDER BY id", arguments: [id.rawValue])
-                .map(JobEvent.init(row:))
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM job_events WHERE job_id = ? ORDER BY id", arguments: [id.rawValue]
+            )
+            .map(JobEvent.init(row:))
         }
     }
 
@@ -44,8 +46,11 @@ extension SQLiteJobStore {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [max(0, min(query.limit, 1000))]
-            return try Row.fetchAll(db, sql: "SELECT \(JobColumns.list) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?", arguments: arguments)
-                .map(Job.init(row:))
+            return try Row.fetchAll(
+                db, sql: "SELECT \(JobColumns.list) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?",
+                arguments: arguments
+            )
+            .map(Job.init(row:))
         }
     }
 
@@ -53,7 +58,8 @@ extension SQLiteJobStore {
         try await read(jobID: downloadID) { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT \(JobColumns.qualified(by: "jobs")) FROM uploads JOIN jobs ON jobs.id = uploads.job_id WHERE uploads.download_id = ? ORDER BY jobs.id",
+                sql:
+                    "SELECT \(JobColumns.qualified(by: "jobs")) FROM uploads JOIN jobs ON jobs.id = uploads.job_id WHERE uploads.download_id = ? ORDER BY jobs.id",
                 arguments: [downloadID.rawValue]
             ).map(Job.init(row:))
         }
@@ -91,7 +97,10 @@ extension SQLiteJobStore {
             let arguments = StatementArguments(chunk.map(\.rawValue))
             switch kind {
             case .download:
-                for row in try Row.fetchAll(db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id IN (\(placeholders))", arguments: arguments) {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id IN (\(placeholders))",
+                    arguments: arguments)
+                {
                     payloads[JobID(row[0] as Int64)] = .download(try downloadSpec(row: row))
                 }
             case .upload:
@@ -109,7 +118,9 @@ extension SQLiteJobStore {
                     payloads[JobID(row["job_id"] as Int64)] = .upload(spec)
                 }
             case .video:
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM videos WHERE job_id IN (\(placeholders))", arguments: arguments) {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT * FROM videos WHERE job_id IN (\(placeholders))", arguments: arguments)
+                {
                     let spec = VideoSpec(
                         userID: row["user_id"], externalRequestID: row["external_request_id"],
                         sourceURL: row["source_url"], metadata: row["metadata"])
@@ -121,7 +132,10 @@ extension SQLiteJobStore {
     }
 
     static func downloadSpec(_ db: Database, _ id: JobID) throws -> DownloadSpec {
-        guard let row = try Row.fetchOne(db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id = ?", arguments: [id.rawValue]) else {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(downloadColumns) FROM downloads WHERE job_id = ?", arguments: [id.rawValue])
+        else {
             throw StoreError(.corrupt, "job \(id) has no download details", jobID: id)
         }
         return try downloadSpec(row: row)
