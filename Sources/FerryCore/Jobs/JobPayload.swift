@@ -62,7 +62,7 @@ public struct VideoSpec: Hashable, Sendable, Codable {
 }
 
 /// What a worker needs to run a job, by kind.
-public enum JobPayload: Hashable, Sendable {
+public enum JobPayload: Hashable, Sendable, Codable {
     case download(DownloadSpec)
     case upload(UploadSpec)
     case video(VideoSpec)

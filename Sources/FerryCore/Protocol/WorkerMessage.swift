@@ -1,0 +1,101 @@
+public import Foundation
+
+/// What a worker tells its supervisor, one message per line on the worker's standard output.
+public enum WorkerMessage: Hashable, Sendable {
+    /// The first message of every worker: who it is and which protocol it speaks.
+    case hello(Hello)
+    /// "I am alive", on the configured interval, with what the worker is doing.
+    case heartbeat(Heartbeat)
+    /// How far one job has got, at most about once a second per job.
+    case progress(Progress)
+    /// How one attempt ended.
+    case outcome(Outcome)
+
+    public struct Hello: Hashable, Sendable, Codable {
+        public var pid: Int32
+        public var role: WorkerRole
+        /// The Ferry version of the worker binary.
+        public var version: String
+        /// The protocol version the worker speaks; the supervisor refuses others.
+        public var protocolVersion: Int
+
+        public init(pid: Int32, role: WorkerRole, version: String, protocolVersion: Int) {
+            self.pid = pid
+            self.role = role
+            self.version = version
+            self.protocolVersion = protocolVersion
+        }
+    }
+
+    public struct Heartbeat: Hashable, Sendable, Codable {
+        public var at: Date
+        /// The jobs the worker holds right now.
+        public var jobs: [JobID]
+        /// Bytes moved since the previous heartbeat, over all jobs: alive versus making progress.
+        public var bytesSinceLastBeat: Int64
+        public var lastSuccessAt: Date?
+
+        public init(at: Date, jobs: [JobID], bytesSinceLastBeat: Int64, lastSuccessAt: Date?) {
+            self.at = at
+            self.jobs = jobs
+            self.bytesSinceLastBeat = bytesSinceLastBeat
+            self.lastSuccessAt = lastSuccessAt
+        }
+    }
+
+    public struct Progress: Hashable, Sendable, Codable {
+        public var lease: JobLease
+        public var progress: JobProgress
+        /// What a later attempt needs to continue (opaque JSON); nil keeps the stored one.
+        public var resumeState: String?
+
+        public init(lease: JobLease, progress: JobProgress, resumeState: String? = nil) {
+            self.lease = lease
+            self.progress = progress
+            self.resumeState = resumeState
+        }
+    }
+
+    public struct Outcome: Hashable, Sendable, Codable {
+        public enum Result: Hashable, Sendable, Codable {
+            case succeeded(JobResult)
+            case failed(JobFailure)
+            /// The worker stopped the job because it was told to (cancel, drain); the job's
+            /// state is the supervisor's business.
+            case stopped(resumeState: String?)
+        }
+
+        public var lease: JobLease
+        public var result: Result
+
+        public init(lease: JobLease, result: Result) {
+            self.lease = lease
+            self.result = result
+        }
+    }
+}
+
+/// What the supervisor tells a worker, one message per line on the worker's standard input.
+public enum SupervisorMessage: Hashable, Sendable {
+    /// Run this job under this lease.
+    case assign(Assignment)
+    /// Stop this job now; report `stopped`.
+    case cancel(JobID, reason: String)
+    /// Take no new work; finish or checkpoint what you hold, then exit 0.
+    case drain
+    /// Exit now (after reporting `stopped` for what you hold, if you can).
+    case shutdown
+
+    public struct Assignment: Hashable, Sendable, Codable {
+        public var lease: JobLease
+        public var payload: JobPayload
+        /// What the previous attempt left to continue from.
+        public var resumeState: String?
+
+        public init(lease: JobLease, payload: JobPayload, resumeState: String? = nil) {
+            self.lease = lease
+            self.payload = payload
+            self.resumeState = resumeState
+        }
+    }
+}
