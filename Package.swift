@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // Domain model, lifecycles, policies and the store interface. No I/O, no dependencies.
@@ -50,6 +51,14 @@ let package = Package(
         // libsystemd, the SwiftPM way; wrapped by FerrySystemd so no C type leaks further.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         .target(name: "FerrySystemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        // prctl(2) and friends, which are variadic in C and so out of Swift's reach.
+        .target(name: "CProcessControl"),
+        // The worker process: the protocol loop and the job executors. Never opens the database.
+        .target(
+            name: "FerryWorkers",
+            dependencies: ["FerryCore", "CProcessControl"],
+            swiftSettings: strict
+        ),
         // `ferry serve`: opens and recovers the store, talks to systemd, runs until told to stop.
         .target(
             name: "FerrySupervisor",
@@ -57,6 +66,8 @@ let package = Package(
                 "FerryCore", "FerryConfig", "FerryStore", "FerrySystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             swiftSettings: strict
         ),
@@ -64,7 +75,7 @@ let package = Package(
         .target(
             name: "FerryCommands",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor",
+                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor", "FerryWorkers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -12,7 +12,7 @@ public struct FerryCommand: AsyncParsableCommand {
             `ferry config check`.
             """,
         version: "ferry \(FerryVersion.current)",
-        subcommands: [ServeCommand.self, ConfigCommand.self, DatabaseCommand.self, VersionCommand.self]
+        subcommands: [ServeCommand.self, ConfigCommand.self, DatabaseCommand.self, VersionCommand.self, WorkerCommand.self]
     )
 
     public init() {}

@@ -6,7 +6,8 @@ import Yams
 /// environment overrides, each value checked strictly.
 public struct ConfigLoader: Sendable {
     /// Environment variables that are not settings but are still Ferry's own.
-    public static let reservedEnvironment: Set<String> = ["FERRY_CONFIG"]
+    /// `FERRY_TEST_WORKER_FAULT=role:fault` makes a role's workers misbehave, for the fault-injection tests.
+    public static let reservedEnvironment: Set<String> = ["FERRY_CONFIG", "FERRY_TEST_WORKER_FAULT"]
 
     public var environment: [String: String]
     public var currentDirectory: String

@@ -5,59 +5,164 @@ import FerrySystemd
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import UnixSignals
 
-/// `ferry serve`: the process systemd starts and watches.
+/// `ferry serve`: the process systemd starts and watches, the parent of every worker and the only
+/// writer of the database.
 ///
-/// This first version owns the store — opened, migrated and recovered before READY=1 — and
-/// keeps systemd informed (READY, STATUS, STOPPING) until SIGTERM or SIGINT. Worker processes,
-/// the watchdog and the HTTP admin join it in the supervisor, admin and workers issues.
-public struct Supervisor: Service {
-    public let loaded: LoadedConfiguration
+/// Start-up: the store is opened, migrated and recovered; every worker is started; READY=1 goes
+/// to systemd only once every role has said hello. While running it keeps STATUS= current, pings
+/// the watchdog only while its own loop turns and the database takes writes, and reloads its
+/// configuration on SIGHUP. On SIGTERM/SIGINT it drains the workers within the configured grace.
+public actor Supervisor: Service {
+    private var loaded: LoadedConfiguration
     public let store: SQLiteJobStore
     public let startup: StoreBootstrap.Report
-    let logger: Logger
-    let notifier: SystemdNotifier
+    private let fleet: WorkerFleet
+    private let logger: Logger
+    private let notifier = SystemdNotifier()
+    private let configLoader = ConfigLoader()
+    private var lastStatus = ""
 
     public init(loaded: LoadedConfiguration, store: SQLiteJobStore, startup: StoreBootstrap.Report, logger: Logger) {
         self.loaded = loaded
         self.store = store
         self.startup = startup
         self.logger = logger
-        self.notifier = SystemdNotifier()
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        self.fleet = WorkerFleet(
+            settings: Self.fleetSettings(loaded.configuration), executable: executable, store: store, logger: logger)
+    }
+
+    static func fleetSettings(_ configuration: FerryConfiguration) -> FleetSettings {
+        var pools: [WorkerRole: (processes: Int, concurrency: Int)] = [:]
+        for role in WorkerRole.allCases {
+            let pool = configuration.workers[role]
+            pools[role] = (pool.processes, pool.concurrency)
+        }
+        let supervisor = configuration.supervisor
+        return FleetSettings(
+            pools: pools, heartbeatInterval: supervisor.heartbeatInterval, hangTimeout: supervisor.hangTimeout)
     }
 
     public func run() async throws {
-        let summary = try await statusLine()
-        try notifier.notify(.ready, .status(summary))
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.fleet.run() }
+                await fleet.waitUntilReady()
+                try await announceReady()
+                group.addTask { await self.keepStatusCurrent() }
+                group.addTask { await self.feedWatchdog() }
+                group.addTask { await self.reloadOnHangup() }
+                // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
+                try? await gracefulShutdown()
+                await stop()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            // Nothing to do here: run() notices through gracefulShutdown() and drains in order.
+        }
+    }
+
+    private func announceReady() async throws {
+        let status = try await statusLine()
+        try notifier.notify(.ready, .status(status))
+        lastStatus = status
         logger.notice(
             "ferry is ready",
             metadata: [
                 "version": "\(FerryVersion.current)", "database": "\(loaded.databasePath)",
-                "config": "\(loaded.file ?? "embedded defaults")", "status": "\(summary)",
+                "config": "\(loaded.file ?? "embedded defaults")", "status": "\(status)",
+                "recovered_jobs": "\(startup.recovered.count)",
             ])
-        // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
-        try? await gracefulShutdown()
-        try notifier.notify(.stopping, .status("stopping"))
-        logger.notice("ferry is stopping")
     }
+
+    private func stop() async {
+        let grace = loaded.configuration.supervisor.shutdownGrace
+        // systemd must wait for the drain, not kill us in the middle of it.
+        try? notifier.notify(.stopping, .status("stopping: draining workers"), .extendTimeout(grace + .seconds(5)))
+        logger.notice("ferry is stopping", metadata: ["grace": "\(grace)"])
+        await fleet.stop(grace: grace)
+        logger.notice("every worker has stopped")
+    }
+
+    // MARK: Status
 
     /// The one-line summary for `systemctl status`.
     func statusLine() async throws(StoreError) -> String {
         let counts = try await store.queueCounts()
-        let waiting = counts.filter { $0.state.phase == .waiting }.reduce(0) { $0 + $1.count }
-        let failed = counts.filter { $0.state.phase == .failed }.reduce(0) { $0 + $1.count }
-        return "ready: \(waiting) queued, \(failed) failed, \(startup.recovered.count) recovered at start"
+        func total(_ phase: JobPhase) -> Int { counts.filter { $0.state.phase == phase }.reduce(0) { $0 + $1.count } }
+        let fleet = await fleet.snapshot()
+        return "ready: \(fleet.summary); \(total(.waiting)) queued, \(total(.running)) running, "
+            + "\(total(.failed)) failed; \(startup.recovered.count) recovered at start"
     }
+
+    private func keepStatusCurrent() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            guard let status = try? await statusLine(), status != lastStatus else { continue }
+            lastStatus = status
+            try? notifier.notify(.status(status))
+        }
+    }
+
+    // MARK: Watchdog
+
+    /// Pings systemd's watchdog at half its interval, and only while this loop turns and the
+    /// database takes a write: a stuck supervisor must be killed by systemd, a sick worker not.
+    private func feedWatchdog() async {
+        guard let interval = try? notifier.watchdogInterval() else { return }
+        while !Task.isCancelled {
+            do {
+                try await store.checkWritable()
+                try notifier.notify(.watchdog)
+            } catch {
+                logger.critical("withholding the watchdog ping: the database cannot be written", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval / 2)
+        }
+    }
+
+    // MARK: Reload
+
+    /// On SIGHUP: re-read the configuration; apply what can change live; keep the running one
+    /// when the new file is invalid.
+    private func reloadOnHangup() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            await reload()
+        }
+    }
+
+    func reload() async {
+        try? notifier.notify(.reloading(monotonicMicroseconds: SystemdNotifier.monotonicMicroseconds()))
+        do {
+            let fresh = try configLoader.load(file: loaded.file)
+            loaded = fresh
+            await fleet.update(Self.fleetSettings(fresh.configuration))
+            logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
+        } catch {
+            for issue in error.issues {
+                logger.error("the new configuration is invalid; keeping the running one", metadata: ["issue": "\(issue)"])
+            }
+        }
+        try? notifier.notify(.ready, .status(lastStatus))
+    }
+
+    // MARK: Entry point
 
     /// Runs the supervisor until a termination signal; returns when it has stopped cleanly.
     public static func serve(_ loaded: LoadedConfiguration, logger: Logger) async throws {
         let (store, report) = try await StoreBootstrap.openAndRecover(loaded, logger: logger)
         let supervisor = Supervisor(loaded: loaded, store: store, startup: report, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: supervisor)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        let grace = loaded.configuration.supervisor.shutdownGrace
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: supervisor)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger)
+        // The supervisor's own drain is bounded by the grace; this is the backstop.
+        configuration.maximumGracefulShutdownDuration = grace + .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
         try await group.run()
     }
 }

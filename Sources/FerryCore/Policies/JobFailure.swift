@@ -1,6 +1,6 @@
 /// Why an attempt failed, as a worker reports it: a stable machine code, a message for people,
 /// and whether trying again can help.
-public struct JobFailure: Hashable, Sendable, Codable {
+public struct JobFailure: Error, Hashable, Sendable, Codable {
     /// Whether another attempt may succeed.
     public enum Class: String, Hashable, Sendable, Codable, CaseIterable {
         /// Network errors, 5xx, 408, 429, a full disk: try again later.

@@ -3,7 +3,7 @@
 /// long enough. A role whose workers keep failing is reported as crash-looping and keeps being
 /// retried at the cap, never abandoned.
 public struct RestartPolicy: Hashable, Sendable {
-    /// The wait before the first restart after a failure.
+    /// The wait before the second restart in a row after failures (the first is immediate).
     public var initialDelay: Duration
     /// The longest wait between restarts.
     public var maxDelay: Duration
@@ -91,7 +91,9 @@ public struct RoleRestartState: Hashable, Sendable {
         // A worker that ran for a while before failing is not part of a loop.
         if uptime >= policy.stableAfter { consecutiveFailures = 0 }
         consecutiveFailures += 1
-        return policy.backoff.delay(afterAttempt: consecutiveFailures, using: &generator)
+        // The first failure of a healthy role is replaced at once; repeated ones back off.
+        guard consecutiveFailures > 1 else { return .zero }
+        return policy.backoff.delay(afterAttempt: consecutiveFailures - 1, using: &generator)
     }
 
     /// Forgives past failures once a replacement has run for the stable period.

@@ -18,12 +18,15 @@ public enum WorkerMessage: Hashable, Sendable {
         public var version: String
         /// The protocol version the worker speaks; the supervisor refuses others.
         public var protocolVersion: Int
+        /// The job kinds this worker has executors for; it is assigned no others.
+        public var executes: [JobKind]
 
-        public init(pid: Int32, role: WorkerRole, version: String, protocolVersion: Int) {
+        public init(pid: Int32, role: WorkerRole, version: String, protocolVersion: Int, executes: [JobKind] = []) {
             self.pid = pid
             self.role = role
             self.version = version
             self.protocolVersion = protocolVersion
+            self.executes = executes
         }
     }
 

@@ -61,6 +61,11 @@ public protocol JobStore: Sendable {
     func recordWorkerExit(_ id: WorkerID, exit: WorkerExit) async throws(StoreError)
     func workers(includeExited: Bool, limit: Int) async throws(StoreError) -> [WorkerRecord]
 
+    // MARK: Health
+
+    /// Writes and commits a tiny record: proof that the store can still take writes.
+    func checkWritable() async throws(StoreError)
+
     // MARK: Reading
 
     func job(_ id: JobID) async throws(StoreError) -> Job

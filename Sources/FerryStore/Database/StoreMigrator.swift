@@ -7,6 +7,7 @@ enum StoreMigrator {
         (SchemaV1.identifier, SchemaV1.sql),
         (SchemaV2.identifier, SchemaV2.sql),
         (SchemaV3.identifier, SchemaV3.sql),
+        (SchemaV4.identifier, SchemaV4.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

@@ -1,0 +1,340 @@
+public import FerryCore
+import FerryStore
+import Foundation
+public import Logging
+
+/// The supervisor's worker processes: starts one per slot, listens to them, and replaces the
+/// ones that die, hang or misbehave — putting their jobs back in the queue at once.
+///
+/// The fleet is the single owner of every worker's state; all changes happen on this actor.
+public actor WorkerFleet {
+    private var settings: FleetSettings
+    private let executable: String
+    private let store: any JobStore
+    private let logger: Logger
+    private var slots: [WorkerRole: [WorkerSlot]] = [:]
+    private var restartStates: [WorkerRole: RoleRestartState] = [:]
+    private var exits: [WorkerExitReport] = []
+    private var stopping = false
+    private let events: AsyncStream<WorkerEvent>
+    private let eventSink: AsyncStream<WorkerEvent>.Continuation
+    private var generator = SystemRandomNumberGenerator()
+
+    /// - Parameter executable: the `ferry` binary the workers run (this very binary).
+    public init(settings: FleetSettings, executable: String, store: any JobStore, logger: Logger) {
+        self.settings = settings
+        self.executable = executable
+        self.store = store
+        self.logger = logger
+        (events, eventSink) = AsyncStream<WorkerEvent>.makeStream()
+    }
+
+    // MARK: Running
+
+    /// Starts every wanted worker and supervises them until the fleet has stopped.
+    public func run() async {
+        applyPools()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.consumeEvents() }
+            group.addTask { await self.watch() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func consumeEvents() async {
+        for await event in events {
+            await handle(event)
+            if stopping && liveCount == 0 { break }
+        }
+    }
+
+    /// Periodic duties: find hung workers, escalate kills, start due replacements, forgive stable roles.
+    private func watch() async {
+        while !Task.isCancelled && !(stopping && liveCount == 0) {
+            try? await Task.sleep(for: min(.milliseconds(250), settings.heartbeatInterval / 2))
+            tick(now: .now)
+        }
+    }
+
+    // MARK: Slots
+
+    /// Makes the slots match the wanted number of processes per role.
+    private func applyPools() {
+        for role in WorkerRole.allCases {
+            let wanted = stopping ? 0 : (settings.pools[role]?.processes ?? 0)
+            var roleSlots = slots[role] ?? []
+            while roleSlots.count < wanted { roleSlots.append(WorkerSlot(role: role, index: roleSlots.count + 1)) }
+            slots[role] = roleSlots
+            for index in roleSlots.indices {
+                if index < wanted {
+                    if case .retired = roleSlots[index].phase, roleSlots[index].id == nil { launch(role, index) }
+                } else if slots[role]![index].id != nil {
+                    retire(role, index)
+                } else {
+                    slots[role]![index].phase = .retired
+                }
+            }
+        }
+    }
+
+    private func launch(_ role: WorkerRole, _ index: Int) {
+        let suffix = String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16)
+        let id = WorkerID("\(role)-\(index + 1).\(suffix)")
+        let (inputs, continuation) = AsyncStream<WorkerInput>.makeStream()
+        let concurrency = settings.pools[role]?.concurrency ?? 1
+        var slot = WorkerSlot(role: role, index: index)
+        slot.phase = .starting
+        slot.id = id
+        slot.inputs = continuation
+        slots[role]![index] = slot
+        let launcher = WorkerLauncher(
+            executable: executable,
+            arguments: [
+                "worker", "--role", role.rawValue, "--id", id.rawValue, "--parent-pid", String(getpid()),
+                "--heartbeat-ms", String(settings.heartbeatInterval.inMilliseconds), "--concurrency",
+                String(concurrency),
+            ] + faultArguments(role),
+            id: id)
+        let sink = eventSink
+        Task { @MainActor in await launcher.run(inputs: inputs, events: sink) }
+    }
+
+    /// Asks a worker to finish and leave; the slot stays empty.
+    private func retire(_ role: WorkerRole, _ index: Int) {
+        slots[role]![index].phase = .retired
+        slots[role]![index].killCause = .recycled
+        slots[role]![index].killSentAt = .now
+        slots[role]![index].inputs?.yield(.message(.drain))
+    }
+
+    private func locate(_ id: WorkerID) -> (WorkerRole, Int)? {
+        for (role, roleSlots) in slots {
+            if let index = roleSlots.firstIndex(where: { $0.id == id }) { return (role, index) }
+        }
+        return nil
+    }
+
+    private var liveCount: Int {
+        slots.values.joined().filter { $0.id != nil }.count
+    }
+
+    // MARK: Events
+
+    private func handle(_ event: WorkerEvent) async {
+        switch event {
+        case .spawned(let id, let pid):
+            guard let (role, index) = locate(id) else { return }
+            slots[role]![index].pid = pid
+            slots[role]![index].startedAt = .now
+            slots[role]![index].startedAtDate = Date()
+            slots[role]![index].lastHeard = .now
+            do {
+                try await store.registerWorker(
+                    WorkerRecord(id: id, role: role, slot: index + 1, pid: pid, startedAt: Date()))
+            } catch {
+                logger.error("could not record a worker start", metadata: ["worker": "\(id)", "error": "\(error)"])
+            }
+        case .message(let id, let message):
+            receive(message, from: id)
+        case .violation(let id, let error):
+            logger.error("a worker broke the protocol; replacing it", metadata: ["worker": "\(id)", "error": "\(error)"])
+            kill(id, cause: .protocolViolation)
+        case .exited(let id, let termination):
+            await exited(id, termination)
+        }
+    }
+
+    private func receive(_ message: WorkerMessage, from id: WorkerID) {
+        guard let (role, index) = locate(id) else { return }
+        slots[role]![index].lastHeard = .now
+        switch message {
+        case .hello(let hello):
+            guard hello.protocolVersion == FerryVersion.protocolVersion, hello.role == role else {
+                logger.error(
+                    "a worker introduced itself wrongly",
+                    metadata: ["worker": "\(id)", "role": "\(hello.role)", "protocol": "\(hello.protocolVersion)"])
+                kill(id, cause: .protocolViolation)
+                return
+            }
+            if case .starting = slots[role]![index].phase { slots[role]![index].phase = .ready }
+            slots[role]![index].executes = hello.executes
+            logger.info("worker ready", metadata: ["worker": "\(id)", "pid": "\(hello.pid)", "role": "\(role)"])
+        case .heartbeat(let heartbeat):
+            slots[role]![index].jobs = heartbeat.jobs
+        case .progress, .outcome:
+            // Jobs are dispatched only to workers that execute their kind; none does yet.
+            logger.warning("a worker reported on a job it was never given", metadata: ["worker": "\(id)"])
+        }
+    }
+
+    private func exited(_ id: WorkerID, _ termination: WorkerTermination) async {
+        guard let (role, index) = locate(id) else { return }
+        let slot = slots[role]![index]
+        let uptime = ContinuousClock.now - slot.startedAt
+        let cause = classify(termination, killCause: slot.killCause)
+        // Its jobs go back at once; the replacement (or another worker) takes them.
+        do {
+            let requeued = try await store.requeueJobs(
+                ownedBy: id, reason: "worker \(id) exited (\(cause.rawValue))")
+            if !requeued.isEmpty {
+                logger.warning("requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
+            }
+            try await store.recordWorkerExit(
+                id,
+                exit: WorkerExit(
+                    at: Date(), exitCode: termination.exitCode, signal: termination.signal, reason: cause.rawValue,
+                    stderrTail: termination.stderrTail ?? termination.spawnError))
+        } catch {
+            logger.error("could not record a worker exit", metadata: ["worker": "\(id)", "error": "\(error)"])
+        }
+        var state = restartStates[role] ?? RoleRestartState()
+        let delay = state.recordExit(cause, uptime: uptime, policy: settings.restart, using: &generator)
+        restartStates[role] = state
+        let report = WorkerExitReport(
+            worker: id, role: role, pid: slot.pid, at: Date(), uptime: uptime, cause: cause,
+            exitCode: termination.exitCode, signal: termination.signal,
+            stderrTail: termination.stderrTail ?? termination.spawnError, restartDelay: delay)
+        exits.append(report)
+        if exits.count > 50 { exits.removeFirst(exits.count - 50) }
+        slot.inputs?.finish()
+        let wanted = !stopping && index < (settings.pools[role]?.processes ?? 0)
+        var next = WorkerSlot(role: role, index: index)
+        next.phase = wanted ? .waitingToRestart(until: .now + delay) : .retired
+        slots[role]![index] = next
+        let level: Logger.Level = cause.isFailure ? .error : .info
+        logger.log(
+            level: level, "worker exited",
+            metadata: [
+                "worker": "\(id)", "cause": "\(cause.rawValue)", "exit_code": "\(termination.exitCode.map(String.init) ?? "-")",
+                "signal": "\(termination.signal.map(String.init) ?? "-")", "restart_in": "\(delay)",
+            ])
+        if wanted && delay == .zero { launch(role, index) }
+    }
+
+    private func classify(_ termination: WorkerTermination, killCause: WorkerExitCause?) -> WorkerExitCause {
+        if let killCause { return killCause }
+        if stopping, termination.exitCode == 0 { return .clean }
+        if termination.spawnError != nil { return .crash }
+        if let signal = termination.signal {
+            return signal == SIGKILL && OutOfMemoryKills.increased() ? .outOfMemory : .signal
+        }
+        return termination.exitCode == 0 ? .clean : .crash
+    }
+
+    // MARK: Killing
+
+    /// Ends a worker: SIGTERM now, SIGKILL after the grace (see ``tick(now:)``).
+    private func kill(_ id: WorkerID, cause: WorkerExitCause) {
+        guard let (role, index) = locate(id), slots[role]![index].killSentAt == nil else { return }
+        slots[role]![index].killCause = cause
+        slots[role]![index].killSentAt = .now
+        slots[role]![index].inputs?.yield(.signal(SIGTERM))
+        // A stopped process cannot act on SIGTERM; let it see it.
+        slots[role]![index].inputs?.yield(.signal(SIGCONT))
+    }
+
+    private func tick(now: ContinuousClock.Instant) {
+        for role in WorkerRole.allCases {
+            for index in (slots[role] ?? []).indices {
+                let slot = slots[role]![index]
+                switch slot.phase {
+                case .starting, .ready:
+                    if let sent = slot.killSentAt {
+                        if now - sent >= settings.killGrace { slot.inputs?.yield(.signal(SIGKILL)) }
+                    } else if now - slot.lastHeard >= settings.hangTimeout {
+                        logger.error(
+                            "a worker stopped answering; replacing it",
+                            metadata: ["worker": "\(slot.id?.rawValue ?? "?")", "silent_for": "\(now - slot.lastHeard)"])
+                        kill(slot.id!, cause: .hang)
+                    } else if case .ready = slot.phase, !slot.countedStable,
+                        now - slot.startedAt >= settings.restart.stableAfter
+                    {
+                        slots[role]![index].countedStable = true
+                        restartStates[role, default: RoleRestartState()].recordStable()
+                    }
+                case .waitingToRestart(let until):
+                    if now >= until && !stopping { launch(role, index) }
+                case .retired:
+                    if let sent = slot.killSentAt, slot.id != nil, now - sent >= settings.killGrace {
+                        slot.inputs?.yield(.signal(SIGKILL))
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Control
+
+    /// Whether every wanted worker has said hello.
+    public func waitUntilReady(pollEvery interval: Duration = .milliseconds(20)) async {
+        while !snapshot().allReady && !Task.isCancelled { try? await Task.sleep(for: interval) }
+    }
+
+    /// Applies new settings: scales roles up or down, new intervals and limits from now on.
+    public func update(_ newSettings: FleetSettings) {
+        settings = newSettings
+        applyPools()
+    }
+
+    /// Restarts every worker of a role (an operator's request): each is drained and replaced.
+    public func restart(_ role: WorkerRole) {
+        for index in (slots[role] ?? []).indices where slots[role]![index].id != nil {
+            slots[role]![index].killCause = .recycled
+            slots[role]![index].killSentAt = .now
+            slots[role]![index].inputs?.yield(.message(.drain))
+        }
+    }
+
+    /// Stops the fleet: workers are asked to drain within `grace`, then killed. Returns when every
+    /// worker has exited and been reaped.
+    public func stop(grace: Duration) async {
+        stopping = true
+        for role in WorkerRole.allCases {
+            for index in (slots[role] ?? []).indices where slots[role]![index].id != nil {
+                slots[role]![index].killCause = slots[role]![index].killCause ?? .clean
+                slots[role]![index].inputs?.yield(.message(.drain))
+            }
+        }
+        let deadline = ContinuousClock.now + grace
+        while liveCount > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        for slot in slots.values.joined() where slot.id != nil { slot.inputs?.yield(.signal(SIGKILL)) }
+        while liveCount > 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        eventSink.finish()
+    }
+
+    /// The fleet at a glance.
+    public func snapshot() -> FleetSnapshot {
+        let now = ContinuousClock.now
+        var roles: [FleetSnapshot.Role] = []
+        var workers: [FleetSnapshot.Worker] = []
+        for role in WorkerRole.allCases {
+            let roleSlots = slots[role] ?? []
+            var up = 0
+            for slot in roleSlots where slot.id != nil {
+                var ready = false
+                if case .ready = slot.phase { ready = true }
+                if ready && slot.killSentAt == nil { up += 1 }
+                workers.append(
+                    .init(
+                        id: slot.id!, role: role, pid: slot.pid, ready: ready, heartbeatAge: now - slot.lastHeard,
+                        jobs: slot.jobs))
+            }
+            let state = restartStates[role] ?? RoleRestartState()
+            roles.append(
+                .init(
+                    role: role, wanted: stopping ? 0 : (settings.pools[role]?.processes ?? 0), up: up,
+                    restarts: state.restarts, crashLooping: state.isCrashLooping(under: settings.restart),
+                    lastCause: state.lastCause))
+        }
+        return FleetSnapshot(roles: roles, workers: workers, recentExits: exits)
+    }
+
+    /// Test hook: `FERRY_TEST_WORKER_FAULT=role:fault` makes that role's workers misbehave.
+    private func faultArguments(_ role: WorkerRole) -> [String] {
+        guard let spec = ProcessInfo.processInfo.environment["FERRY_TEST_WORKER_FAULT"] else { return [] }
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, parts[0] == role.rawValue else { return [] }
+        return ["--fault", parts[1]]
+    }
+}

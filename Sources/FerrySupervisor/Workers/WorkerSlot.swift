@@ -1,0 +1,34 @@
+import FerryCore
+import Foundation
+
+/// One place for a worker process of a role: the current process in it, if any, and what the
+/// fleet knows about that process.
+struct WorkerSlot {
+    enum Phase {
+        /// Spawned (or spawning), no hello yet.
+        case starting
+        /// Said hello; alive as long as it keeps talking.
+        case ready
+        /// Exited; a replacement starts at `until`.
+        case waitingToRestart(until: ContinuousClock.Instant)
+        /// Not wanted any more (role scaled down, or the fleet is stopping).
+        case retired
+    }
+
+    let role: WorkerRole
+    let index: Int
+    var phase: Phase = .retired
+    var id: WorkerID?
+    var pid: Int32?
+    var startedAt = ContinuousClock.now
+    var startedAtDate = Date()
+    var lastHeard = ContinuousClock.now
+    var inputs: AsyncStream<WorkerInput>.Continuation?
+    /// Set when the fleet itself ends the process, so its exit is classified by our reason.
+    var killCause: WorkerExitCause?
+    var killSentAt: ContinuousClock.Instant?
+    var jobs: [JobID] = []
+    var executes: [JobKind] = []
+    /// Whether this process has already been counted as stable for the restart policy.
+    var countedStable = false
+}

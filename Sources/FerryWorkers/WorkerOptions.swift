@@ -1,0 +1,37 @@
+public import FerryCore
+
+/// How the supervisor starts a worker (`ferry worker …`).
+public struct WorkerOptions: Sendable, Hashable {
+    public var role: WorkerRole
+    public var id: WorkerID
+    /// The supervisor's pid: a worker whose parent is someone else exits at once.
+    public var parentPID: Int32
+    public var heartbeatInterval: Duration
+    /// Jobs the worker runs at once.
+    public var concurrency: Int
+    /// A misbehaviour to act out, for the fault-injection tests and the chaos suite.
+    public var fault: WorkerFault?
+
+    public init(
+        role: WorkerRole, id: WorkerID, parentPID: Int32, heartbeatInterval: Duration, concurrency: Int,
+        fault: WorkerFault? = nil
+    ) {
+        self.role = role
+        self.id = id
+        self.parentPID = parentPID
+        self.heartbeatInterval = heartbeatInterval
+        self.concurrency = concurrency
+        self.fault = fault
+    }
+}
+
+/// Misbehaviours a worker can be told to act out, so tests can prove the supervisor survives
+/// them with real processes instead of mocks.
+public enum WorkerFault: String, CaseIterable, Sendable, Hashable {
+    /// Exit with status 3 before saying hello (a worker that cannot start).
+    case exitAtStart = "exit-at-start"
+    /// Say hello, then never send another message (a hung worker).
+    case silentAfterHello = "silent-after-hello"
+    /// Say hello, then write a line that is not the protocol.
+    case garbageAfterHello = "garbage-after-hello"
+}

@@ -1,0 +1,149 @@
+import FerryCore
+import Foundation
+
+/// The life of a worker process (`ferry worker`): say hello, heart-beat, run what the supervisor
+/// assigns, report every outcome, and stop when told to or when the supervisor is gone.
+public actor WorkerRuntime {
+    /// Exit statuses (sysexits) a worker ends with.
+    public enum ExitStatus {
+        public static let clean: Int32 = 0
+        public static let parentGone: Int32 = 70
+        public static let protocolViolation: Int32 = 76
+        public static let faultInjected: Int32 = 3
+    }
+
+    private let options: WorkerOptions
+    private let executors: [JobKind: any JobExecutor]
+    private let writer = MessageWriter()
+    private var running: [JobID: (lease: JobLease, task: Task<Void, Never>)] = [:]
+    private var bytesSinceLastBeat: Int64 = 0
+    private var lastSuccessAt: Date?
+    private var draining = false
+
+    public init(options: WorkerOptions, executors: [any JobExecutor]) {
+        self.options = options
+        self.executors = Dictionary(executors.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Runs until the worker should exit; returns its exit status.
+    public func run() async -> Int32 {
+        guard ParentWatch.bind(to: options.parentPID) else {
+            Self.log("the supervisor (pid \(options.parentPID)) is gone; exiting")
+            return ExitStatus.parentGone
+        }
+        if options.fault == .exitAtStart {
+            Self.log("fault injection: exiting before hello")
+            return ExitStatus.faultInjected
+        }
+        let hello = WorkerMessage.Hello(
+            pid: getpid(), role: options.role, version: FerryVersion.current,
+            protocolVersion: FerryVersion.protocolVersion, executes: executors.keys.sorted { $0.rawValue < $1.rawValue })
+        await writer.send(.hello(hello))
+        if options.fault == .garbageAfterHello {
+            await writer.write(Data("this is not the protocol\n".utf8))
+        }
+        let heartbeats = Task { await self.beat() }
+        defer { heartbeats.cancel() }
+        return await serve()
+    }
+
+    /// Reads the supervisor's messages until the channel closes or a stop is requested.
+    private func serve() async -> Int32 {
+        do {
+            for try await line in StandardInputLines.stream() {
+                let message: SupervisorMessage
+                do {
+                    message = try MessageCodec.decodeSupervisorMessage(line)
+                } catch {
+                    Self.log("the supervisor sent an invalid message: \(error)")
+                    return ExitStatus.protocolViolation
+                }
+                switch message {
+                case .assign(let assignment): start(assignment)
+                case .cancel(let id, let reason): stop(id, reason: reason)
+                case .drain:
+                    draining = true
+                    await waitForJobs()
+                    return ExitStatus.clean
+                case .shutdown:
+                    for id in Array(running.keys) { stop(id, reason: "shutdown") }
+                    await waitForJobs()
+                    return ExitStatus.clean
+                }
+            }
+        } catch {
+            Self.log("the control channel failed: \(error)")
+            return ExitStatus.protocolViolation
+        }
+        // End of input: the supervisor closed the channel or died. Its successor requeues our jobs.
+        return ExitStatus.clean
+    }
+
+    private func start(_ assignment: SupervisorMessage.Assignment) {
+        let lease = assignment.lease
+        guard !draining else {
+            Task { await writer.send(.outcome(.init(lease: lease, result: .stopped(resumeState: nil)))) }
+            return
+        }
+        guard let executor = executors[assignment.payload.kind] else {
+            let failure = JobFailure.retryable(
+                "no_executor", "this worker has no executor for \(assignment.payload.kind) jobs")
+            Task { await writer.send(.outcome(.init(lease: lease, result: .failed(failure)))) }
+            return
+        }
+        let task = Task {
+            let result: WorkerMessage.Outcome.Result
+            do {
+                let output = try await executor.execute(assignment) { progress, resume in
+                    await self.progressed(lease, progress, resume)
+                }
+                result = .succeeded(output)
+            } catch {
+                let failure = error as? JobFailure ?? .retryable("executor_error", "\(error)")
+                result = Task.isCancelled ? .stopped(resumeState: nil) : .failed(failure)
+            }
+            await self.finished(lease, result)
+        }
+        running[lease.jobID] = (lease, task)
+    }
+
+    private func stop(_ id: JobID, reason: String) {
+        running[id]?.task.cancel()
+    }
+
+    private func progressed(_ lease: JobLease, _ progress: JobProgress, _ resume: String?) async {
+        await writer.send(.progress(.init(lease: lease, progress: progress, resumeState: resume)))
+    }
+
+    private func finished(_ lease: JobLease, _ result: WorkerMessage.Outcome.Result) async {
+        running[lease.jobID] = nil
+        if case .succeeded = result { lastSuccessAt = Date() }
+        await writer.send(.outcome(.init(lease: lease, result: result)))
+    }
+
+    private func waitForJobs() async {
+        for (_, entry) in running { await entry.task.value }
+    }
+
+    /// Sends a heartbeat every interval; exits the process when the supervisor is gone.
+    private func beat() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: options.heartbeatInterval)
+            guard ParentWatch.isParentAlive(options.parentPID) else {
+                Self.log("the supervisor (pid \(options.parentPID)) is gone; exiting")
+                exit(ExitStatus.parentGone)
+            }
+            if options.fault == .silentAfterHello { continue }
+            let heartbeat = WorkerMessage.Heartbeat(
+                at: Date(), jobs: running.keys.sorted(), bytesSinceLastBeat: bytesSinceLastBeat,
+                lastSuccessAt: lastSuccessAt)
+            bytesSinceLastBeat = 0
+            if !(await writer.send(.heartbeat(heartbeat))) { exit(ExitStatus.parentGone) }
+        }
+    }
+
+    /// Writes a line to standard error, which the supervisor keeps for crash reports.
+    static func log(_ line: String) {
+        FileHandle.standardError.write(Data("ferry worker: \(line)\n".utf8))
+    }
+}
