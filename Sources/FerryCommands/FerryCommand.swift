@@ -12,7 +12,9 @@ public struct FerryCommand: AsyncParsableCommand {
             `ferry config check`.
             """,
         version: "ferry \(FerryVersion.current)",
-        subcommands: [ServeCommand.self, ConfigCommand.self, DatabaseCommand.self, VersionCommand.self, WorkerCommand.self]
+        subcommands: [
+            ServeCommand.self, ConfigCommand.self, DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
+        ]
     )
 
     public init() {}

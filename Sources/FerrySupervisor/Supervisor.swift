@@ -23,6 +23,7 @@ public actor Supervisor: Service {
     private let notifier = SystemdNotifier()
     private let configLoader = ConfigLoader()
     private var lastStatus = ""
+    private var isReady = false
 
     public init(loaded: LoadedConfiguration, store: SQLiteJobStore, startup: StoreBootstrap.Report, logger: Logger) {
         self.loaded = loaded
@@ -49,13 +50,16 @@ public actor Supervisor: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.fleet.run() }
-                await fleet.waitUntilReady()
-                try await announceReady()
+                // STATUS= is kept current from the start: a role crash-looping before READY shows.
                 group.addTask { await self.keepStatusCurrent() }
-                group.addTask { await self.feedWatchdog() }
-                group.addTask { await self.reloadOnHangup() }
-                // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
-                try? await gracefulShutdown()
+                // READY waits for every role's hello — unless we are told to stop first.
+                if await readyOrStopping() == .ready {
+                    try await announceReady()
+                    group.addTask { await self.feedWatchdog() }
+                    group.addTask { await self.reloadOnHangup() }
+                    // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
+                    try? await gracefulShutdown()
+                }
                 await stop()
                 group.cancelAll()
             }
@@ -64,7 +68,27 @@ public actor Supervisor: Service {
         }
     }
 
+    private enum StartOutcome { case ready, stopping }
+
+    /// Waits until every worker said hello or a graceful shutdown began, whichever comes first.
+    private func readyOrStopping() async -> StartOutcome {
+        await withTaskGroup(of: StartOutcome.self) { group in
+            group.addTask {
+                await self.fleet.waitUntilReady()
+                return .ready
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                return .stopping
+            }
+            let first = await group.next() ?? .stopping
+            group.cancelAll()
+            return first
+        }
+    }
+
     private func announceReady() async throws {
+        isReady = true
         let status = try await statusLine()
         try notifier.notify(.ready, .status(status))
         lastStatus = status
@@ -93,7 +117,8 @@ public actor Supervisor: Service {
         let counts = try await store.queueCounts()
         func total(_ phase: JobPhase) -> Int { counts.filter { $0.state.phase == phase }.reduce(0) { $0 + $1.count } }
         let fleet = await fleet.snapshot()
-        return "ready: \(fleet.summary); \(total(.waiting)) queued, \(total(.running)) running, "
+        return
+            "\(isReady ? "ready" : "starting"): \(fleet.summary); \(total(.waiting)) queued, \(total(.running)) running, "
             + "\(total(.failed)) failed; \(startup.recovered.count) recovered at start"
     }
 
@@ -117,7 +142,8 @@ public actor Supervisor: Service {
                 try await store.checkWritable()
                 try notifier.notify(.watchdog)
             } catch {
-                logger.critical("withholding the watchdog ping: the database cannot be written", metadata: ["error": "\(error)"])
+                logger.critical(
+                    "withholding the watchdog ping: the database cannot be written", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval / 2)
         }
@@ -142,7 +168,8 @@ public actor Supervisor: Service {
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
         } catch {
             for issue in error.issues {
-                logger.error("the new configuration is invalid; keeping the running one", metadata: ["issue": "\(issue)"])
+                logger.error(
+                    "the new configuration is invalid; keeping the running one", metadata: ["issue": "\(issue)"])
             }
         }
         try? notifier.notify(.ready, .status(lastStatus))

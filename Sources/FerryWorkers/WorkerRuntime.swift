@@ -37,7 +37,8 @@ public actor WorkerRuntime {
         }
         let hello = WorkerMessage.Hello(
             pid: getpid(), role: options.role, version: FerryVersion.current,
-            protocolVersion: FerryVersion.protocolVersion, executes: executors.keys.sorted { $0.rawValue < $1.rawValue })
+            protocolVersion: FerryVersion.protocolVersion, executes: executors.keys.sorted { $0.rawValue < $1.rawValue }
+        )
         await writer.send(.hello(hello))
         if options.fault == .garbageAfterHello {
             await writer.write(Data("this is not the protocol\n".utf8))

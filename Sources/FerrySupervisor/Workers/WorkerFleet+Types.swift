@@ -25,7 +25,8 @@ public struct FleetSettings: Sendable, Equatable {
     public static func == (lhs: FleetSettings, rhs: FleetSettings) -> Bool {
         lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.hangTimeout == rhs.hangTimeout
             && lhs.killGrace == rhs.killGrace && lhs.restart == rhs.restart
-            && lhs.pools.mapValues { [$0.processes, $0.concurrency] } == rhs.pools.mapValues { [$0.processes, $0.concurrency] }
+            && lhs.pools.mapValues { [$0.processes, $0.concurrency] }
+                == rhs.pools.mapValues { [$0.processes, $0.concurrency] }
     }
 }
 

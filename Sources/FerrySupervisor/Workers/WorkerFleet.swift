@@ -138,7 +138,8 @@ public actor WorkerFleet {
         case .message(let id, let message):
             receive(message, from: id)
         case .violation(let id, let error):
-            logger.error("a worker broke the protocol; replacing it", metadata: ["worker": "\(id)", "error": "\(error)"])
+            logger.error(
+                "a worker broke the protocol; replacing it", metadata: ["worker": "\(id)", "error": "\(error)"])
             kill(id, cause: .protocolViolation)
         case .exited(let id, let termination):
             await exited(id, termination)
@@ -178,7 +179,8 @@ public actor WorkerFleet {
             let requeued = try await store.requeueJobs(
                 ownedBy: id, reason: "worker \(id) exited (\(cause.rawValue))")
             if !requeued.isEmpty {
-                logger.warning("requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
+                logger.warning(
+                    "requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
             }
             try await store.recordWorkerExit(
                 id,
@@ -206,7 +208,8 @@ public actor WorkerFleet {
         logger.log(
             level: level, "worker exited",
             metadata: [
-                "worker": "\(id)", "cause": "\(cause.rawValue)", "exit_code": "\(termination.exitCode.map(String.init) ?? "-")",
+                "worker": "\(id)", "cause": "\(cause.rawValue)",
+                "exit_code": "\(termination.exitCode.map(String.init) ?? "-")",
                 "signal": "\(termination.signal.map(String.init) ?? "-")", "restart_in": "\(delay)",
             ])
         if wanted && delay == .zero { launch(role, index) }
@@ -245,7 +248,9 @@ public actor WorkerFleet {
                     } else if now - slot.lastHeard >= settings.hangTimeout {
                         logger.error(
                             "a worker stopped answering; replacing it",
-                            metadata: ["worker": "\(slot.id?.rawValue ?? "?")", "silent_for": "\(now - slot.lastHeard)"])
+                            metadata: [
+                                "worker": "\(slot.id?.rawValue ?? "?")", "silent_for": "\(now - slot.lastHeard)",
+                            ])
                         kill(slot.id!, cause: .hang)
                     } else if case .ready = slot.phase, !slot.countedStable,
                         now - slot.startedAt >= settings.restart.stableAfter
