@@ -32,6 +32,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Domain model, lifecycles, policies and the store interface. No I/O, no dependencies.
@@ -56,7 +59,13 @@ let package = Package(
         // The worker process: the protocol loop and the job executors. Never opens the database.
         .target(
             name: "FerryWorkers",
-            dependencies: ["FerryCore", "CProcessControl"],
+            dependencies: [
+                "FerryCore", "CProcessControl",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         // `ferry serve`: opens and recovers the store, talks to systemd, runs until told to stop.
@@ -111,6 +120,7 @@ let package = Package(
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: ["ferry", "FerryTesting", "FerryStore"],
+            exclude: ["Origin"],
             swiftSettings: strict
         ),
     ]

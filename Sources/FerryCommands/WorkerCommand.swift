@@ -28,6 +28,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("heartbeat-ms"), help: "Milliseconds between heartbeats.")
     var heartbeatMilliseconds: Int = 15_000
 
+    @Option(name: .customLong("state-dir"), help: "The state folder (spool and finished files).")
+    var stateDirectory: String
+
     @Option(help: "Jobs to run at once.")
     var concurrency: Int = 1
 
@@ -45,8 +48,10 @@ struct WorkerCommand: AsyncParsableCommand {
         let options = WorkerOptions(
             role: WorkerRole(rawValue: role)!, id: WorkerID(id), parentPID: parentPID,
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
-            fault: fault.flatMap(WorkerFault.init(rawValue:)))
-        let status = await WorkerRuntime(options: options, executors: []).run()
+            stateDirectory: stateDirectory, fault: fault.flatMap(WorkerFault.init(rawValue:)))
+        let status = await Executors.with(role: options.role, stateDirectory: stateDirectory) { executors in
+            await WorkerRuntime(options: options, executors: executors).run()
+        }
         throw ExitCode(status)
     }
 }

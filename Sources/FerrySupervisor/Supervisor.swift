@@ -32,7 +32,8 @@ public actor Supervisor: Service {
         self.logger = logger
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         self.fleet = WorkerFleet(
-            settings: Self.fleetSettings(loaded.configuration), executable: executable, store: store, logger: logger)
+            settings: Self.fleetSettings(loaded.configuration), executable: executable,
+            stateDirectory: loaded.stateDirectory, store: store, logger: logger)
     }
 
     static func fleetSettings(_ configuration: FerryConfiguration) -> FleetSettings {

@@ -11,11 +11,14 @@ public struct WorkerOptions: Sendable, Hashable {
     public var concurrency: Int
     /// A misbehaviour to act out, for the fault-injection tests and the chaos suite.
     public var fault: WorkerFault?
+    /// The state folder: spool and finished files live under it.
+    public var stateDirectory: String
 
     public init(
         role: WorkerRole, id: WorkerID, parentPID: Int32, heartbeatInterval: Duration, concurrency: Int,
-        fault: WorkerFault? = nil
+        stateDirectory: String, fault: WorkerFault? = nil
     ) {
+        self.stateDirectory = stateDirectory
         self.role = role
         self.id = id
         self.parentPID = parentPID

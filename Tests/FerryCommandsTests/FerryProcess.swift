@@ -35,8 +35,10 @@ enum FerryProcess {
     }
 
     /// Starts `ferry arguments…` with a clean environment (no FERRY_ variables leak in).
+    /// A long-running process logs to `serve.out`/`serve.err` in `logDirectory` instead of pipes,
+    /// which nobody drains while it runs and which would block it once full.
     static func start(
-        _ arguments: [String], in directory: URL, environment: [String: String] = [:]
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:], logDirectory: URL? = nil
     ) throws -> Running {
         let process = Process()
         process.executableURL = executable
@@ -48,6 +50,17 @@ enum FerryProcess {
         }
         base.merge(environment) { $1 }
         process.environment = base
+        if let logDirectory {
+            let paths = ["serve.out", "serve.err"].map { logDirectory.appendingPathComponent($0).path }
+            for path in paths { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            process.standardOutput = FileHandle(forWritingAtPath: paths[0])
+            process.standardError = FileHandle(forWritingAtPath: paths[1])
+            try process.run()
+            guard let output = FileHandle(forReadingAtPath: paths[0]),
+                let error = FileHandle(forReadingAtPath: paths[1])
+            else { throw CocoaError(.fileReadUnknown) }
+            return Running(process: process, standardOutput: output, standardError: error)
+        }
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output

@@ -16,7 +16,8 @@ final class SupervisorHarness {
         notify = try NotifySocket(in: scratch.url)
         var environment = environment
         environment["NOTIFY_SOCKET"] = notify.path
-        serve = try FerryProcess.start(["serve"] + arguments, in: scratch.url, environment: environment)
+        serve = try FerryProcess.start(
+            ["serve"] + arguments, in: scratch.url, environment: environment, logDirectory: scratch.url)
     }
 
     var pid: Int32 { serve.process.processIdentifier }

@@ -49,6 +49,11 @@ public protocol JobStore: Sendable {
     /// on its last attempt ends failed). Used when a worker dies or hangs.
     func requeueJobs(ownedBy owner: WorkerID, reason: String) async throws(StoreError) -> [RequeuedJob]
 
+    /// Puts a running job back in the queue because its worker stopped it on request (drain,
+    /// shutdown, recycling): the attempt does not count against the job, and `resumeState` lets the
+    /// next attempt continue where this one stopped.
+    func release(_ lease: JobLease, reason: String, resumeState: String?) async throws(StoreError) -> Job
+
     /// Puts every running job back, whoever held it, and records every worker without an exit as
     /// exited. Run at start-up, before anything else, because a new supervisor has no workers yet.
     func recoverAfterRestart(reason: String) async throws(StoreError) -> [RequeuedJob]
@@ -59,6 +64,12 @@ public protocol JobStore: Sendable {
     func recordWorkerHeartbeat(_ id: WorkerID) async throws(StoreError)
     /// Records a worker's exit. Its jobs must have been requeued first; the schema enforces it.
     func recordWorkerExit(_ id: WorkerID, exit: WorkerExit) async throws(StoreError)
+    /// Requeues a dead worker's jobs and records its exit in one transaction, so no claim can slip
+    /// in between: after it, the schema refuses any claim by that worker.
+    func recordWorkerExit(
+        _ id: WorkerID, exit: WorkerExit, requeueingItsJobs reason: String
+    )
+        async throws(StoreError) -> [RequeuedJob]
     func workers(includeExited: Bool, limit: Int) async throws(StoreError) -> [WorkerRecord]
 
     // MARK: Health

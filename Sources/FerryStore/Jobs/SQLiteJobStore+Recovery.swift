@@ -28,6 +28,20 @@ extension SQLiteJobStore {
         }
     }
 
+    public func release(_ lease: JobLease, reason: String, resumeState: String?) async throws(StoreError) -> Job {
+        let now = nowMilliseconds
+        return try await write(jobID: lease.jobID) { db in
+            let job = try JobTransition.load(db, lease.jobID)
+            // Stopped on request, not failed: the attempt is given back.
+            var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = [
+                ("due_at", now), ("max_attempts", job.maxAttempts + 1),
+            ]
+            if let resumeState { assignments.append(("resume_state", resumeState)) }
+            let move = JobTransition(command: .requeue, reason: reason, lease: lease, assignments: assignments)
+            return try move.apply(db, to: job, now: now)
+        }
+    }
+
     /// Running jobs, found through the `jobs_queue` index (running jobs are few).
     static let runningJobs = """
         SELECT id FROM jobs WHERE kind IN ('download', 'upload', 'video') AND state IN ('running', 'storing')

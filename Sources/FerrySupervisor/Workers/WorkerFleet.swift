@@ -10,6 +10,7 @@ public import Logging
 public actor WorkerFleet {
     private var settings: FleetSettings
     private let executable: String
+    private let stateDirectory: String
     private let store: any JobStore
     private let logger: Logger
     private var slots: [WorkerRole: [WorkerSlot]] = [:]
@@ -19,11 +20,16 @@ public actor WorkerFleet {
     private let events: AsyncStream<WorkerEvent>
     private let eventSink: AsyncStream<WorkerEvent>.Continuation
     private var generator = SystemRandomNumberGenerator()
+    private var pendingProgress: [JobID: ProgressReport] = [:]
+    private var lastProgressFlush = ContinuousClock.now
 
     /// - Parameter executable: the `ferry` binary the workers run (this very binary).
-    public init(settings: FleetSettings, executable: String, store: any JobStore, logger: Logger) {
+    public init(
+        settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore, logger: Logger
+    ) {
         self.settings = settings
         self.executable = executable
+        self.stateDirectory = stateDirectory
         self.store = store
         self.logger = logger
         (events, eventSink) = AsyncStream<WorkerEvent>.makeStream()
@@ -52,8 +58,10 @@ public actor WorkerFleet {
     /// Periodic duties: find hung workers, escalate kills, start due replacements, forgive stable roles.
     private func watch() async {
         while !Task.isCancelled && !(stopping && liveCount == 0) {
-            try? await Task.sleep(for: min(.milliseconds(250), settings.heartbeatInterval / 2))
+            try? await Task.sleep(for: min(.milliseconds(100), settings.heartbeatInterval / 2))
             tick(now: .now)
+            await dispatch()
+            await flushProgress()
         }
     }
 
@@ -93,7 +101,7 @@ public actor WorkerFleet {
             arguments: [
                 "worker", "--role", role.rawValue, "--id", id.rawValue, "--parent-pid", String(getpid()),
                 "--heartbeat-ms", String(settings.heartbeatInterval.inMilliseconds), "--concurrency",
-                String(concurrency),
+                String(concurrency), "--state-dir", stateDirectory,
             ] + faultArguments(role),
             id: id)
         let sink = eventSink
@@ -136,7 +144,7 @@ public actor WorkerFleet {
                 logger.error("could not record a worker start", metadata: ["worker": "\(id)", "error": "\(error)"])
             }
         case .message(let id, let message):
-            receive(message, from: id)
+            await receive(message, from: id)
         case .violation(let id, let error):
             logger.error(
                 "a worker broke the protocol; replacing it", metadata: ["worker": "\(id)", "error": "\(error)"])
@@ -146,7 +154,7 @@ public actor WorkerFleet {
         }
     }
 
-    private func receive(_ message: WorkerMessage, from id: WorkerID) {
+    private func receive(_ message: WorkerMessage, from id: WorkerID) async {
         guard let (role, index) = locate(id) else { return }
         slots[role]![index].lastHeard = .now
         switch message {
@@ -163,10 +171,27 @@ public actor WorkerFleet {
             logger.info("worker ready", metadata: ["worker": "\(id)", "pid": "\(hello.pid)", "role": "\(role)"])
         case .heartbeat(let heartbeat):
             slots[role]![index].jobs = heartbeat.jobs
-        case .progress, .outcome:
-            // Jobs are dispatched only to workers that execute their kind; none does yet.
-            logger.warning("a worker reported on a job it was never given", metadata: ["worker": "\(id)"])
+            try? await store.recordWorkerHeartbeat(id)
+        case .progress(let progress):
+            guard progress.lease.owner == id, slots[role]![index].assigned.contains(progress.lease.jobID) else {
+                return reject(id, "progress for job \(progress.lease.jobID), which it does not hold")
+            }
+            // Kept in memory and written at most about once a second per job.
+            pendingProgress[progress.lease.jobID] = ProgressReport(
+                lease: progress.lease, progress: progress.progress, resumeState: progress.resumeState)
+        case .outcome(let outcome):
+            guard outcome.lease.owner == id, slots[role]![index].assigned.remove(outcome.lease.jobID) != nil else {
+                return reject(id, "an outcome for job \(outcome.lease.jobID), which it does not hold")
+            }
+            pendingProgress[outcome.lease.jobID] = nil
+            await OutcomeRecorder(store: store, logger: logger).record(outcome, from: id)
         }
+    }
+
+    /// A valid message at the wrong time: the worker is confused, and a confused worker is replaced.
+    private func reject(_ id: WorkerID, _ what: String) {
+        logger.error("a worker sent \(what); replacing it", metadata: ["worker": "\(id)"])
+        kill(id, cause: .protocolViolation)
     }
 
     private func exited(_ id: WorkerID, _ termination: WorkerTermination) async {
@@ -174,19 +199,20 @@ public actor WorkerFleet {
         let slot = slots[role]![index]
         let uptime = ContinuousClock.now - slot.startedAt
         let cause = classify(termination, killCause: slot.killCause)
-        // Its jobs go back at once; the replacement (or another worker) takes them.
+        slots[role]![index].exiting = true
+        // Its jobs go back at once, in the same transaction that records the exit, so no claim
+        // for it can slip in between; the replacement (or another worker) takes them.
         do {
-            let requeued = try await store.requeueJobs(
-                ownedBy: id, reason: "worker \(id) exited (\(cause.rawValue))")
+            let requeued = try await store.recordWorkerExit(
+                id,
+                exit: WorkerExit(
+                    at: Date(), exitCode: termination.exitCode, signal: termination.signal, reason: cause.rawValue,
+                    stderrTail: termination.stderrTail ?? termination.spawnError),
+                requeueingItsJobs: "worker \(id) exited (\(cause.rawValue))")
             if !requeued.isEmpty {
                 logger.warning(
                     "requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
             }
-            try await store.recordWorkerExit(
-                id,
-                exit: WorkerExit(
-                    at: Date(), exitCode: termination.exitCode, signal: termination.signal, reason: cause.rawValue,
-                    stderrTail: termination.stderrTail ?? termination.spawnError))
         } catch {
             logger.error("could not record a worker exit", metadata: ["worker": "\(id)", "error": "\(error)"])
         }
@@ -223,6 +249,51 @@ public actor WorkerFleet {
             return signal == SIGKILL && OutOfMemoryKills.increased() ? .outOfMemory : .signal
         }
         return termination.exitCode == 0 ? .clean : .crash
+    }
+
+    // MARK: Work
+
+    /// Claims due jobs for every ready worker with free capacity and assigns them.
+    private func dispatch() async {
+        guard !stopping else { return }
+        for role in WorkerRole.allCases {
+            guard let kind = role.jobKind, let concurrency = settings.pools[role]?.concurrency else { continue }
+            for index in (slots[role] ?? []).indices {
+                let slot = slots[role]![index]
+                guard case .ready = slot.phase, let id = slot.id, slot.killSentAt == nil, !slot.exiting,
+                    slot.executes.contains(kind), slot.assigned.count < concurrency
+                else { continue }
+                let claimed: [ClaimedJob]
+                do {
+                    claimed = try await store.claimDueJobs(of: kind, for: id, limit: concurrency - slot.assigned.count)
+                } catch {
+                    logger.error("could not claim jobs", metadata: ["worker": "\(id)", "error": "\(error)"])
+                    continue
+                }
+                guard !claimed.isEmpty else { continue }
+                // The worker may have died while we claimed; its exit record requeues what it held.
+                guard let (sameRole, sameIndex) = locate(id), !slots[sameRole]![sameIndex].exiting else { continue }
+                for job in claimed {
+                    slots[sameRole]![sameIndex].assigned.insert(job.job.id)
+                    let assignment = SupervisorMessage.Assignment(
+                        lease: job.lease, payload: job.payload, resumeState: job.job.resumeState)
+                    slots[sameRole]![sameIndex].inputs?.yield(.message(.assign(assignment)))
+                }
+            }
+        }
+    }
+
+    /// Writes the latest progress of each job, at most about once a second.
+    private func flushProgress() async {
+        guard !pendingProgress.isEmpty, ContinuousClock.now - lastProgressFlush >= .seconds(1) else { return }
+        let reports = Array(pendingProgress.values)
+        pendingProgress.removeAll()
+        lastProgressFlush = .now
+        do {
+            try await store.recordProgress(reports)
+        } catch {
+            logger.error("could not record progress", metadata: ["error": "\(error)"])
+        }
     }
 
     // MARK: Killing
@@ -301,7 +372,11 @@ public actor WorkerFleet {
                 slots[role]![index].inputs?.yield(.message(.drain))
             }
         }
-        let deadline = ContinuousClock.now + grace
+        // First ask them to finish; halfway through the grace, to checkpoint and leave.
+        let halfway = ContinuousClock.now + grace / 2
+        while liveCount > 0 && ContinuousClock.now < halfway { try? await Task.sleep(for: .milliseconds(20)) }
+        for slot in slots.values.joined() where slot.id != nil { slot.inputs?.yield(.message(.shutdown)) }
+        let deadline = ContinuousClock.now + grace / 2
         while liveCount > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         for slot in slots.values.joined() where slot.id != nil { slot.inputs?.yield(.signal(SIGKILL)) }
         while liveCount > 0 { try? await Task.sleep(for: .milliseconds(20)) }

@@ -27,7 +27,12 @@ struct WorkerSlot {
     /// Set when the fleet itself ends the process, so its exit is classified by our reason.
     var killCause: WorkerExitCause?
     var killSentAt: ContinuousClock.Instant?
+    /// Jobs the worker said it holds (its last heartbeat).
     var jobs: [JobID] = []
+    /// Jobs the fleet assigned and has no outcome for yet.
+    var assigned: Set<JobID> = []
+    /// Set as soon as the exit is known, before the store has been told, so nothing is assigned.
+    var exiting = false
     var executes: [JobKind] = []
     /// Whether this process has already been counted as stable for the restart policy.
     var countedStable = false
