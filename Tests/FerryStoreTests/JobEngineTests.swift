@@ -1,0 +1,363 @@
+import FerryCore
+import Foundation
+import Testing
+
+@testable import FerryStore
+
+/// The job engine through its public interface, on a real SQLite file.
+@Suite("The job engine")
+struct JobEngineTests {
+    /// Short, deterministic policies: 3 attempts, waits of at most 10 s, 60 s, …
+    static let policies = RetryPolicies(
+        download: RetryPolicy(maxAttempts: 3, initialDelay: .seconds(10), maxDelay: .seconds(100)),
+        upload: RetryPolicy(maxAttempts: 3, initialDelay: .seconds(10), maxDelay: .seconds(100)),
+        video: RetryPolicy(maxAttempts: 3, initialDelay: .seconds(10), maxDelay: .seconds(100), jitter: .equal))
+
+    func download(_ name: String, key: String? = nil, priority: Int = 0) -> DownloadRequest {
+        DownloadRequest(spec: DownloadSpec(url: "https://e.test/\(name)"), idempotencyKey: key, priority: priority)
+    }
+
+    @Test("Enqueue creates a queued job with its payload and a creation event")
+    func enqueue() async throws {
+        let fixture = try StoreFixture()
+        let spec = DownloadSpec(
+            url: "https://e.test/a.mp4", fileName: "a.mp4", expectedSize: 10, expectedSHA256: StoreFixture.sha,
+            uploadTargets: ["s3", "ftp"], deleteAfterUpload: true)
+        let enqueued = try await fixture.store.enqueue(download: DownloadRequest(spec: spec, priority: 5))
+        #expect(enqueued.created)
+        #expect(enqueued.job.state == .queued && enqueued.job.attempt == 0 && enqueued.job.priority == 5)
+        #expect(enqueued.job.maxAttempts == RetryPolicies.standard.download.maxAttempts)
+        #expect(try await fixture.store.payload(of: enqueued.job.id) == .download(spec))
+        let events = try await fixture.store.events(of: enqueued.job.id)
+        #expect(events.count == 1 && events[0].from == nil && events[0].to == .queued && events[0].cause == "create")
+    }
+
+    @Test("Invalid requests are refused before anything is written")
+    func invalidRequests() async throws {
+        let fixture = try StoreFixture()
+        await expectStoreError(.invalidInput) {
+            try await fixture.store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/a", uploadTargets: ["s3", "s3"])))
+        }
+        await expectStoreError(.invalidInput) {
+            try await fixture.store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/a"), maxAttempts: 0))
+        }
+        await expectStoreError(.invalidInput) {
+            try await fixture.store.enqueue(
+                downloads: [
+                    download("fine"), DownloadRequest(spec: DownloadSpec(url: "https://e.test/b", fileName: "../x")),
+                ])
+        }
+        #expect(try await fixture.store.jobs(matching: JobQuery()).isEmpty, "a refused batch writes nothing")
+    }
+
+    @Test("The same idempotency key returns the same job; a cancelled job frees its key")
+    func idempotentEnqueue() async throws {
+        let fixture = try StoreFixture()
+        let first = try await fixture.store.enqueue(download: download("a", key: "order-1"))
+        let again = try await fixture.store.enqueue(download: download("a", key: "order-1"))
+        #expect(first.created && !again.created)
+        #expect(again.job.id == first.job.id)
+        _ = try await fixture.store.cancel(first.job.id, reason: "client gave up")
+        let fresh = try await fixture.store.enqueue(download: download("a", key: "order-1"))
+        #expect(fresh.created && fresh.job.id != first.job.id)
+    }
+
+    @Test("50 concurrent callers with one key create exactly one job")
+    func idempotentEnqueueUnderConcurrency() async throws {
+        let fixture = try StoreFixture()
+        let store = fixture.store
+        let results = try await withThrowingTaskGroup(of: Enqueued.self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    try await store.enqueue(
+                        download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/x"), idempotencyKey: "same"))
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(Set(results.map(\.job.id)).count == 1)
+        #expect(results.filter(\.created).count == 1)
+        #expect(try await store.jobs(matching: JobQuery(kind: .download)).count == 1)
+    }
+
+    @Test("Claims take due jobs by priority, then due time; each claim counts an attempt")
+    func claimOrder() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let low = try await fixture.store.enqueue(download: download("low")).job
+        fixture.clock.advance(by: 1)
+        let high = try await fixture.store.enqueue(download: download("high", priority: 10)).job
+        let later = try await fixture.store.enqueue(download: download("later")).job
+        let first = try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 2)
+        #expect(first.map(\.job.id) == [high.id, low.id])
+        #expect(first.allSatisfy { $0.job.state == .running && $0.job.attempt == 1 && $0.job.owner == owner })
+        #expect(first.first?.payload == .download(DownloadSpec(url: "https://e.test/high")))
+        let rest = try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 10)
+        #expect(rest.map(\.job.id) == [later.id])
+        #expect(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 10).isEmpty)
+        #expect(try await fixture.store.claimDueJobs(of: .upload, for: owner, limit: 10).isEmpty)
+    }
+
+    @Test("Progress is recorded under a valid lease; a lost lease is reported, not applied")
+    func progress() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        fixture.clock.advance(by: 5)
+        let stale = JobLease(jobID: claimed.job.id, owner: WorkerID("download-1.old"), attempt: 1)
+        let lost = try await fixture.store.recordProgress([
+            ProgressReport(
+                lease: claimed.lease, progress: JobProgress(bytesDone: 500, bytesTotal: 1000),
+                resumeState: "{\"offset\":500}"),
+            ProgressReport(lease: stale, progress: JobProgress(bytesDone: 999)),
+        ])
+        #expect(lost == [stale])
+        let job = try await fixture.store.job(claimed.job.id)
+        #expect(job.progress == JobProgress(bytesDone: 500, bytesTotal: 1000))
+        #expect(job.resumeState == "{\"offset\":500}")
+        #expect(job.heartbeatAt == fixture.clock.now)
+    }
+
+    @Test("A finished download creates one upload per target in the same transaction")
+    func completeCreatesUploads() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let done = try await fixture.succeededDownload(targets: ["s3", "ftp"], owner: owner)
+        #expect(done.state == .succeeded && done.owner == nil && done.finishedAt == fixture.clock.now)
+        #expect(done.result == StoreFixture.result(for: done.id))
+        let uploads = try await fixture.store.uploads(of: done.id)
+        #expect(uploads.count == 2 && uploads.allSatisfy { $0.state == .queued && $0.kind == .upload })
+        var targets: [String] = []
+        for upload in uploads {
+            guard case .upload(let spec) = try await fixture.store.payload(of: upload.id) else {
+                Issue.record("upload \(upload.id) has no upload payload")
+                continue
+            }
+            #expect(spec.downloadID == done.id && spec.sourcePath == done.result?.location)
+            #expect(spec.sourceSHA256 == StoreFixture.sha && spec.sourceSize == 1024)
+            targets.append(spec.target)
+        }
+        #expect(Set(targets) == ["s3", "ftp"])
+    }
+
+    @Test("An outcome under a lost lease is refused and changes nothing")
+    func staleOutcome() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        _ = try await fixture.store.requeueJobs(ownedBy: owner, reason: "worker hung")
+        await expectStoreError(.leaseLost) {
+            try await fixture.store.complete(
+                JobCompletion(lease: claimed.lease, result: StoreFixture.result(for: claimed.job.id)))
+        }
+        await expectStoreError(.leaseLost) {
+            try await fixture.store.fail(claimed.lease, with: .permanent("http_404", "gone"))
+        }
+        #expect(try await fixture.store.job(claimed.job.id).state == .queued)
+    }
+
+    @Test("A retryable failure schedules a retry within the backoff ceiling; the last attempt fails the job")
+    func retryableFailures() async throws {
+        let fixture = try StoreFixture(policies: Self.policies)
+        let owner = try await fixture.worker("download-1.a")
+        var claimed = try await fixture.runningDownload(owner: owner)
+        for attempt in 1...3 {
+            let now = fixture.clock.now
+            let outcome = try await fixture.store.fail(claimed.lease, with: .retryable("http_503", "busy"))
+            if attempt < 3 {
+                guard case .retryScheduled(let job) = outcome else {
+                    Issue.record("attempt \(attempt): expected a retry, got \(outcome)")
+                    return
+                }
+                let ceiling = Self.policies.download.ceiling(afterAttempt: attempt).inSeconds
+                #expect(job.state == .queued && job.owner == nil)
+                #expect(job.dueAt >= now && job.dueAt <= now.addingTimeInterval(ceiling))
+                #expect(job.lastError?.code == "http_503")
+                // Not claimable before its due time.
+                if job.dueAt > now {
+                    #expect(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).isEmpty)
+                }
+                fixture.clock.advance(by: ceiling)
+                claimed = try #require(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+                #expect(claimed.job.attempt == attempt + 1)
+            } else {
+                guard case .failed(let job) = outcome else {
+                    Issue.record("expected the last attempt to fail the job, got \(outcome)")
+                    return
+                }
+                #expect(job.state == .failed && job.lastError?.code == "http_503" && job.finishedAt != nil)
+                #expect(job.stateReason?.contains("all 3 attempts failed") == true)
+            }
+        }
+        let causes = try await fixture.store.events(of: claimed.job.id).map(\.cause)
+        #expect(
+            causes == ["create", "claim", "schedule_retry", "claim", "schedule_retry", "claim", "fail"])
+    }
+
+    @Test("A server's Retry-After is honoured, up to the policy's limit")
+    func retryAfter() async throws {
+        let fixture = try StoreFixture(policies: Self.policies)
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        let now = fixture.clock.now
+        let job = try await fixture.store.fail(
+            claimed.lease, with: .retryable("http_429", "slow down", retryAfter: .seconds(120))
+        ).job
+        #expect(job.dueAt == now.addingTimeInterval(120))
+    }
+
+    @Test("A permanent failure ends the job at once with its error")
+    func permanentFailure() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        let outcome = try await fixture.store.fail(claimed.lease, with: .permanent("http_404", "not found"))
+        guard case .failed(let job) = outcome else {
+            Issue.record("expected failed, got \(outcome)")
+            return
+        }
+        #expect(job.lastError == .permanent("http_404", "not found"))
+        #expect(job.attempt == 1)
+    }
+
+    @Test("Pause, resume and cancel follow the lifecycle; an illegal command is a typed error and changes nothing")
+    func operatorControl() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let id = try await fixture.store.enqueue(download: download("a")).job.id
+        #expect(try await fixture.store.pause(id, reason: "operator").state == .paused)
+        #expect(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).isEmpty, "paused is not due")
+        await expectStoreError(.illegalTransition) { try await fixture.store.pause(id, reason: "twice") }
+        #expect(try await fixture.store.resume(id, reason: "operator").state == .queued)
+        let running = try await fixture.runningDownload(owner: owner).job
+        let cancelled = try await fixture.store.cancel(running.id, reason: "client")
+        #expect(cancelled.state == .cancelled && cancelled.owner == nil && cancelled.finishedAt != nil)
+        let before = try await fixture.store.events(of: running.id)
+        let error = await expectStoreError(.illegalTransition) {
+            try await fixture.store.markCleaned(running.id, reason: "not an upload")
+        }
+        #expect(error?.message.contains("not allowed for a download job that is cancelled") == true)
+        #expect(try await fixture.store.events(of: running.id) == before, "a refused command logs nothing")
+        await expectStoreError(.notFound) { try await fixture.store.cancel(JobID(987_654), reason: "x") }
+    }
+
+    @Test("A manual retry reopens a failed job with a fresh set of attempts")
+    func manualRetry() async throws {
+        let fixture = try StoreFixture(policies: Self.policies)
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        _ = try await fixture.store.fail(claimed.lease, with: .permanent("http_404", "gone"))
+        let reopened = try await fixture.store.retry(claimed.job.id, reason: "operator fixed the URL")
+        #expect(reopened.state == .queued && reopened.finishedAt == nil)
+        #expect(reopened.maxAttempts == 1 + Self.policies.download.maxAttempts)
+        let again = try #require(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+        #expect(again.job.attempt == 2)
+    }
+
+    @Test("A dead owner's jobs go back to the queue at once, attempt counted; other owners' stay")
+    func requeueOnOwnerDeath() async throws {
+        let fixture = try StoreFixture()
+        let dead = try await fixture.worker("download-1.dead")
+        let alive = try await fixture.worker("download-2.alive")
+        let a = try await fixture.runningDownload(owner: dead).job
+        let b = try await fixture.runningDownload(owner: dead).job
+        let c = try await fixture.runningDownload(owner: alive).job
+        let requeued = try await fixture.store.requeueJobs(ownedBy: dead, reason: "worker exited (signal 9)")
+        #expect(requeued.map(\.job.id) == [a.id, b.id])
+        #expect(requeued.allSatisfy { $0.previousOwner == dead && $0.job.state == .queued && $0.job.attempt == 1 })
+        #expect(try await fixture.store.job(c.id).owner == alive)
+        let event = try #require(try await fixture.store.events(of: a.id).last)
+        #expect(event.cause == "requeue" && event.owner == dead && event.reason == "worker exited (signal 9)")
+        // The replacement picks them up immediately.
+        let replacement = try await fixture.worker("download-1.new")
+        #expect(try await fixture.store.claimDueJobs(of: .download, for: replacement, limit: 5).count == 2)
+    }
+
+    @Test("A job whose owner dies on its last attempt ends failed with owner_lost")
+    func ownerLostOnLastAttempt() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        _ = try await fixture.store.enqueue(
+            download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/a"), maxAttempts: 1))
+        let claimed = try #require(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+        let requeued = try await fixture.store.requeueJobs(ownedBy: owner, reason: "worker hung")
+        #expect(requeued.first?.job.state == .failed)
+        #expect(requeued.first?.job.lastError?.code == "owner_lost")
+        #expect(try await fixture.store.job(claimed.job.id).state == .failed)
+    }
+
+    @Test("A job released on request keeps its attempt budget and its resume state")
+    func release() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let claimed = try await fixture.runningDownload(owner: owner)
+        let released = try await fixture.store.release(claimed.lease, reason: "drain", resumeState: "{\"offset\":7}")
+        #expect(released.state == .queued && released.attempt == 1)
+        #expect(released.maxAttempts == claimed.job.maxAttempts + 1, "the stopped attempt is given back")
+        #expect(released.resumeState == "{\"offset\":7}")
+    }
+
+    @Test("After a restart, every running job is requeued and every worker of the old run is marked exited")
+    func recoverAfterRestart() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        let running = try await fixture.runningDownload(owner: owner).job
+        let recovered = try await fixture.store.recoverAfterRestart(reason: "supervisor restarted")
+        #expect(recovered.map(\.job.id) == [running.id])
+        let workers = try await fixture.store.workers(includeExited: true, limit: 10)
+        #expect(workers.count == 1 && workers[0].exit?.reason == "supervisor_restart")
+        #expect(try await fixture.store.workers(includeExited: false, limit: 10).isEmpty)
+    }
+
+    @Test("A delivered upload is marked cleaned once its source is gone")
+    func uploadLifecycle() async throws {
+        let fixture = try StoreFixture()
+        let downloader = try await fixture.worker("download-1.a")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let done = try await fixture.succeededDownload(targets: ["s3"], owner: downloader)
+        let upload = try #require(try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 1).first)
+        #expect(try await fixture.store.uploads(of: done.id).map(\.id) == [upload.job.id])
+        let delivered = try await fixture.store.complete(
+            JobCompletion(
+                lease: upload.lease,
+                result: JobResult(location: "s3://bucket/a.mp4", size: 1024, sha256: StoreFixture.sha)))
+        #expect(delivered.state == .succeeded)
+        let cleaned = try await fixture.store.markCleaned(delivered.id, reason: "source removed")
+        #expect(cleaned.state == .cleaned && cleaned.cleanedAt == fixture.clock.now)
+    }
+
+    @Test("A video is named by user and request id, and moves temporary → storing → stored")
+    func videoLifecycle() async throws {
+        let fixture = try StoreFixture()
+        let storer = try await fixture.worker("store-1.a", role: .store)
+        let spec = VideoSpec(
+            userID: "u1", externalRequestID: "gen-9", sourceURL: "https://e.test/v.mp4", metadata: "{\"a\":1}")
+        let first = try await fixture.store.enqueue(video: VideoRequest(spec: spec))
+        let again = try await fixture.store.enqueue(video: VideoRequest(spec: spec))
+        #expect(first.created && !again.created && again.job.id == first.job.id)
+        #expect(first.job.state == .temporary)
+        let claimed = try #require(try await fixture.store.claimDueJobs(of: .video, for: storer, limit: 1).first)
+        #expect(claimed.job.state == .storing && claimed.payload == .video(spec))
+        let stored = try await fixture.store.complete(
+            JobCompletion(
+                lease: claimed.lease,
+                result: JobResult(
+                    location: "videos/u1/gen-9.mp4", size: 10, sha256: StoreFixture.sha, contentType: "video/mp4")))
+        #expect(stored.state == .stored && stored.result?.contentType == "video/mp4")
+        await expectStoreError(.illegalTransition) { try await fixture.store.cancel(stored.id, reason: "no") }
+    }
+
+    @Test("Queue counts group jobs by kind and state")
+    func queueCounts() async throws {
+        let fixture = try StoreFixture()
+        let owner = try await fixture.worker("download-1.a")
+        _ = try await fixture.store.enqueue(downloads: [download("a"), download("b"), download("c")])
+        _ = try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1)
+        let counts = try await fixture.store.queueCounts()
+        let byState = Dictionary(
+            uniqueKeysWithValues: counts.filter { $0.kind == .download }.map { ($0.state, $0.count) })
+        #expect(byState[.queued] == 2 && byState[.running] == 1)
+    }
+}
