@@ -13,6 +13,24 @@ enum ConfigRules {
                         "expected at least twice supervisor.heartbeat_interval (\(DurationText.format(supervisor.heartbeatInterval))), or one late heartbeat kills a healthy worker"
                 ))
         }
+        let restart = supervisor.restart
+        if restart.maxDelay < restart.initialDelay {
+            issues.append(
+                .init(
+                    source: source, key: "supervisor.restart.max_delay", value: DurationText.format(restart.maxDelay),
+                    problem:
+                        "expected at least supervisor.restart.initial_delay (\(DurationText.format(restart.initialDelay)))"
+                ))
+        }
+        if supervisor.stallTimeout > .zero && supervisor.stallTimeout < supervisor.heartbeatInterval * 2 {
+            issues.append(
+                .init(
+                    source: source, key: "supervisor.stall_timeout",
+                    value: DurationText.format(supervisor.stallTimeout),
+                    problem:
+                        "expected 0 (off) or at least twice supervisor.heartbeat_interval (\(DurationText.format(supervisor.heartbeatInterval)))"
+                ))
+        }
         for (kind, policy) in [
             ("download", configuration.retry.download), ("upload", configuration.retry.upload),
             ("video", configuration.retry.video),

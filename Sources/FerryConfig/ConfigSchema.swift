@@ -28,6 +28,29 @@ enum ConfigSchema {
             .duration(
                 "supervisor.shutdown_grace", \.supervisor.shutdownGrace, in: .seconds(1)...Duration.seconds(3600),
                 "On stop, how long workers may finish or checkpoint before they are killed."),
+            .duration(
+                "supervisor.kill_grace", \.supervisor.killGrace, in: .milliseconds(100)...Duration.seconds(300),
+                "Between SIGTERM and SIGKILL when a hung or misbehaving worker must go."),
+            .duration(
+                "supervisor.stall_timeout", \.supervisor.stallTimeout, in: .zero...Duration.seconds(86_400),
+                "A job that moved no bytes this long is stalled: reported and handed to another worker (0: off)."),
+            .duration(
+                "supervisor.metrics_interval", \.supervisor.metricsInterval, in: .seconds(1)...Duration.seconds(600),
+                "How often CPU, memory, disks and every process are sampled (an hour of samples is kept)."),
+            .duration(
+                "supervisor.restart.initial_delay", \.supervisor.restart.initialDelay,
+                in: .zero...Duration.seconds(600),
+                "Wait before the second restart in a row of a failing worker; the first is immediate."),
+            .duration(
+                "supervisor.restart.max_delay", \.supervisor.restart.maxDelay, in: .zero...Duration.seconds(3600),
+                "Cap on the wait between restarts; a crash-looping role keeps being retried at this pace."),
+            .duration(
+                "supervisor.restart.stable_after", \.supervisor.restart.stableAfter,
+                in: .seconds(1)...Duration.seconds(86_400),
+                "A worker that ran this long resets its role's backoff."),
+            .integer(
+                "supervisor.restart.crash_loop_after", \.supervisor.restart.crashLoopAfter, in: 1...1000,
+                "Failures in a row after which a role is reported crash-looping."),
         ]
         for role in WorkerRole.allCases {
             let pool: WritableKeyPath<FerryConfiguration, FerryConfiguration.WorkerPool> =
@@ -44,6 +67,13 @@ enum ConfigSchema {
                 .integer(
                     "workers.\(role).concurrency", pool.appending(path: \.concurrency), in: 1...256,
                     "Jobs each \(role) process runs at once."),
+                .integer(
+                    "workers.\(role).recycle_after_jobs", pool.appending(path: \.recycleAfterJobs), in: 0...10_000_000,
+                    "Replace a \(role) process after this many jobs, without losing work (0: never)."),
+                .integer(
+                    "workers.\(role).recycle_above_memory_mib", pool.appending(path: \.recycleAboveMemoryMiB),
+                    in: 0...1_048_576,
+                    "Replace a \(role) process whose resident memory exceeds this many MiB (0: never)."),
             ]
         }
         settings += ConfigSetting.retryPolicy("download", \.retry.download, minimumAttempts: 1)

@@ -33,12 +33,38 @@ public struct FerryConfiguration: Sendable, Equatable {
         public var hangTimeout: Duration = .seconds(60)
         /// How long a stopping supervisor lets workers finish or checkpoint before killing them.
         public var shutdownGrace: Duration = .seconds(20)
+        /// Between SIGTERM and SIGKILL when a hung or misbehaving worker must go.
+        public var killGrace: Duration = .seconds(3)
+        /// A job that moved no bytes this long is stalled: reported, and handed to another worker.
+        /// Zero turns stall detection off.
+        public var stallTimeout: Duration = .seconds(300)
+        /// How often the supervisor samples CPU, memory, disks and its processes.
+        public var metricsInterval: Duration = .seconds(10)
+        public var restart = Restart()
+    }
+
+    /// How failed workers are restarted (see ``RestartPolicy``).
+    public struct Restart: Sendable, Equatable {
+        public var initialDelay: Duration = RestartPolicy().initialDelay
+        public var maxDelay: Duration = RestartPolicy().maxDelay
+        public var stableAfter: Duration = RestartPolicy().stableAfter
+        public var crashLoopAfter: Int = RestartPolicy().crashLoopAfter
+
+        public var policy: RestartPolicy {
+            RestartPolicy(
+                initialDelay: initialDelay, maxDelay: maxDelay, stableAfter: stableAfter, crashLoopAfter: crashLoopAfter
+            )
+        }
     }
 
     /// Processes per role and jobs per process.
     public struct WorkerPool: Sendable, Equatable {
         public var processes: Int
         public var concurrency: Int
+        /// Replace a process after it has finished this many jobs (0: never).
+        public var recycleAfterJobs: Int = 0
+        /// Replace a process whose resident memory exceeds this many MiB (0: never).
+        public var recycleAboveMemoryMiB: Int = 0
     }
 
     public struct Workers: Sendable, Equatable {

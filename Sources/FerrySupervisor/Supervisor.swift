@@ -37,14 +37,7 @@ public actor Supervisor: Service {
     }
 
     static func fleetSettings(_ configuration: FerryConfiguration) -> FleetSettings {
-        var pools: [WorkerRole: (processes: Int, concurrency: Int)] = [:]
-        for role in WorkerRole.allCases {
-            let pool = configuration.workers[role]
-            pools[role] = (pool.processes, pool.concurrency)
-        }
-        let supervisor = configuration.supervisor
-        return FleetSettings(
-            pools: pools, heartbeatInterval: supervisor.heartbeatInterval, hangTimeout: supervisor.hangTimeout)
+        FleetSettings(configuration)
     }
 
     public func run() async throws {
@@ -107,7 +100,16 @@ public actor Supervisor: Service {
         // systemd must wait for the drain, not kill us in the middle of it.
         try? notifier.notify(.stopping, .status("stopping: draining workers"), .extendTimeout(grace + .seconds(5)))
         logger.notice("ferry is stopping", metadata: ["grace": "\(grace)"])
+        let fleet = fleet
+        // A second SIGTERM or SIGINT while draining: the operator will not wait; kill the workers.
+        let impatience = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                await fleet.hurryStop()
+                break
+            }
+        }
         await fleet.stop(grace: grace)
+        impatience.cancel()
         logger.notice("every worker has stopped")
     }
 

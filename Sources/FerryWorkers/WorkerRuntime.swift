@@ -17,6 +17,8 @@ public actor WorkerRuntime {
     private let writer = MessageWriter()
     private var running: [JobID: (lease: JobLease, task: Task<Void, Never>)] = [:]
     private var bytesSinceLastBeat: Int64 = 0
+    /// The last byte count reported per job, to add up what moved between heartbeats.
+    private var reportedBytes: [JobID: Int64] = [:]
     private var lastSuccessAt: Date?
     private var draining = false
 
@@ -113,11 +115,15 @@ public actor WorkerRuntime {
     }
 
     private func progressed(_ lease: JobLease, _ progress: JobProgress, _ resume: String?) async {
+        // A restarted transfer reports fewer bytes than before; count only what moved forward.
+        bytesSinceLastBeat += max(0, progress.bytesDone - (reportedBytes[lease.jobID] ?? 0))
+        reportedBytes[lease.jobID] = progress.bytesDone
         await writer.send(.progress(.init(lease: lease, progress: progress, resumeState: resume)))
     }
 
     private func finished(_ lease: JobLease, _ result: WorkerMessage.Outcome.Result) async {
         running[lease.jobID] = nil
+        reportedBytes[lease.jobID] = nil
         if case .succeeded = result { lastSuccessAt = Date() }
         await writer.send(.outcome(.init(lease: lease, result: result)))
     }

@@ -15,9 +15,14 @@ extension ProcessSuites {
         }
 
         /// An origin and a supervisor that has said READY, with a store to enqueue into.
-        func startReady() throws -> (TestOrigin, SupervisorHarness, SQLiteJobStore) {
+        func startReady(
+            _ environment: [String: String] = [:]
+        ) throws -> (
+            TestOrigin, SupervisorHarness, SQLiteJobStore
+        ) {
             let origin = try TestOrigin()
-            let harness = try SupervisorHarness(environment: SupervisorProcessTests.fast)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(environment) { $1 })
             try #require(harness.waitForNotification(containing: "READY=1") != nil)
             return (origin, harness, try writableStore(harness))
         }

@@ -27,8 +27,8 @@ final class TestOrigin {
         self.port = port
     }
 
-    func url(size: Int, rate: Int = 0) -> String {
-        "http://127.0.0.1:\(port)/file/\(size)?rate=\(rate)"
+    func url(size: Int, rate: Int = 0, stallAfter: Int? = nil) -> String {
+        "http://127.0.0.1:\(port)/file/\(size)?rate=\(rate)" + (stallAfter.map { "&stall=\($0)" } ?? "")
     }
 
     /// The SHA-256 of what `/file/<size>` serves, computed by the system's sha256sum.

@@ -1,32 +1,43 @@
+public import FerryConfig
 public import FerryCore
 public import Foundation
 
 /// The settings the fleet runs with; the reload path replaces them live.
 public struct FleetSettings: Sendable, Equatable {
-    /// Worker processes per role (0 turns a role off) and jobs per process.
-    public var pools: [WorkerRole: (processes: Int, concurrency: Int)]
+    /// Worker processes per role (0 turns a role off), jobs per process, and when to recycle one.
+    public var pools: [WorkerRole: FerryConfiguration.WorkerPool]
     public var heartbeatInterval: Duration
     public var hangTimeout: Duration
     /// Between SIGTERM and SIGKILL when a worker must go.
     public var killGrace: Duration
+    /// A job that moved no bytes this long is handed to another worker; zero: never.
+    public var stallTimeout: Duration
+    /// How long a worker asked to drain (recycling, scaling down) may take to finish its jobs.
+    public var drainGrace: Duration
     public var restart: RestartPolicy
 
     public init(
-        pools: [WorkerRole: (processes: Int, concurrency: Int)], heartbeatInterval: Duration, hangTimeout: Duration,
-        killGrace: Duration = .seconds(3), restart: RestartPolicy = RestartPolicy()
+        pools: [WorkerRole: FerryConfiguration.WorkerPool], heartbeatInterval: Duration, hangTimeout: Duration,
+        killGrace: Duration = .seconds(3), stallTimeout: Duration = .zero, drainGrace: Duration = .seconds(20),
+        restart: RestartPolicy = RestartPolicy()
     ) {
         self.pools = pools
         self.heartbeatInterval = heartbeatInterval
         self.hangTimeout = hangTimeout
         self.killGrace = killGrace
+        self.stallTimeout = stallTimeout
+        self.drainGrace = drainGrace
         self.restart = restart
     }
 
-    public static func == (lhs: FleetSettings, rhs: FleetSettings) -> Bool {
-        lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.hangTimeout == rhs.hangTimeout
-            && lhs.killGrace == rhs.killGrace && lhs.restart == rhs.restart
-            && lhs.pools.mapValues { [$0.processes, $0.concurrency] }
-                == rhs.pools.mapValues { [$0.processes, $0.concurrency] }
+    /// The fleet settings a configuration asks for.
+    public init(_ configuration: FerryConfiguration) {
+        let supervisor = configuration.supervisor
+        self.init(
+            pools: Dictionary(uniqueKeysWithValues: WorkerRole.allCases.map { ($0, configuration.workers[$0]) }),
+            heartbeatInterval: supervisor.heartbeatInterval, hangTimeout: supervisor.hangTimeout,
+            killGrace: supervisor.killGrace, stallTimeout: supervisor.stallTimeout,
+            drainGrace: supervisor.shutdownGrace, restart: supervisor.restart.policy)
     }
 }
 
@@ -55,6 +66,8 @@ public struct FleetSnapshot: Sendable {
         public var restarts: Int
         public var crashLooping: Bool
         public var lastCause: WorkerExitCause?
+        /// Jobs handed on because they stalled, since start.
+        public var stalls: Int
     }
 
     public struct Worker: Sendable {
@@ -64,6 +77,12 @@ public struct FleetSnapshot: Sendable {
         public var ready: Bool
         public var heartbeatAge: Duration?
         public var jobs: [JobID]
+        /// Had a job taken away for stalling within the last stall timeout.
+        public var stalled: Bool
+        /// Asked to finish and leave (recycling, scaling down, restart).
+        public var draining: Bool
+        /// Outcomes reported by this process.
+        public var finishedJobs: Int
     }
 
     public var roles: [Role]
@@ -78,6 +97,8 @@ public struct FleetSnapshot: Sendable {
         var text = roles.filter { $0.wanted > 0 }.map { "\($0.role) \($0.up)/\($0.wanted)" }.joined(separator: ", ")
         let looping = roles.filter(\.crashLooping).map(\.role.rawValue)
         if !looping.isEmpty { text += "; crash-looping: " + looping.joined(separator: ", ") }
+        let stalled = workers.filter(\.stalled).map(\.id.rawValue)
+        if !stalled.isEmpty { text += "; stalled: " + stalled.joined(separator: ", ") }
         return text
     }
 }

@@ -17,6 +17,10 @@ public actor WorkerFleet {
     private var restartStates: [WorkerRole: RoleRestartState] = [:]
     private var exits: [WorkerExitReport] = []
     private var stopping = false
+    /// Set by a second stop signal: skip the rest of the drain and kill.
+    private var hurrying = false
+    /// Jobs handed on because they stalled, per role, since start.
+    private var stalls: [WorkerRole: Int] = [:]
     private let events: AsyncStream<WorkerEvent>
     private let eventSink: AsyncStream<WorkerEvent>.Continuation
     private var generator = SystemRandomNumberGenerator()
@@ -60,6 +64,7 @@ public actor WorkerFleet {
         while !Task.isCancelled && !(stopping && liveCount == 0) {
             try? await Task.sleep(for: min(.milliseconds(100), settings.heartbeatInterval / 2))
             tick(now: .now)
+            await handOffStalledJobs(now: .now)
             await dispatch()
             await flushProgress()
         }
@@ -111,8 +116,15 @@ public actor WorkerFleet {
     /// Asks a worker to finish and leave; the slot stays empty.
     private func retire(_ role: WorkerRole, _ index: Int) {
         slots[role]![index].phase = .retired
-        slots[role]![index].killCause = .recycled
-        slots[role]![index].killSentAt = .now
+        requestDrain(role, index, cause: .recycled)
+    }
+
+    /// Asks a worker to finish its jobs and exit; it gets no new work. If it is still there after
+    /// the drain grace it is told to checkpoint and leave, then killed (see ``tick(now:)``).
+    private func requestDrain(_ role: WorkerRole, _ index: Int, cause: WorkerExitCause) {
+        guard slots[role]![index].id != nil, slots[role]![index].drainSentAt == nil else { return }
+        slots[role]![index].killCause = slots[role]![index].killCause ?? cause
+        slots[role]![index].drainSentAt = .now
         slots[role]![index].inputs?.yield(.message(.drain))
     }
 
@@ -173,19 +185,40 @@ public actor WorkerFleet {
             slots[role]![index].jobs = heartbeat.jobs
             try? await store.recordWorkerHeartbeat(id)
         case .progress(let progress):
-            guard progress.lease.owner == id, slots[role]![index].assigned.contains(progress.lease.jobID) else {
-                return reject(id, "progress for job \(progress.lease.jobID), which it does not hold")
+            let jobID = progress.lease.jobID
+            if slots[role]![index].handedOff.contains(jobID) { return }
+            guard progress.lease.owner == id, var job = slots[role]![index].assigned[jobID] else {
+                return reject(id, "progress for job \(jobID), which it does not hold")
+            }
+            if progress.progress.bytesDone != job.bytesDone {
+                job.bytesDone = progress.progress.bytesDone
+                job.lastAdvance = .now
+                slots[role]![index].assigned[jobID] = job
             }
             // Kept in memory and written at most about once a second per job.
             pendingProgress[progress.lease.jobID] = ProgressReport(
                 lease: progress.lease, progress: progress.progress, resumeState: progress.resumeState)
         case .outcome(let outcome):
-            guard outcome.lease.owner == id, slots[role]![index].assigned.remove(outcome.lease.jobID) != nil else {
-                return reject(id, "an outcome for job \(outcome.lease.jobID), which it does not hold")
+            let jobID = outcome.lease.jobID
+            // The report on a job taken away for stalling: the store has already moved on.
+            if slots[role]![index].handedOff.remove(jobID) != nil { return }
+            guard outcome.lease.owner == id, slots[role]![index].assigned.removeValue(forKey: jobID) != nil else {
+                return reject(id, "an outcome for job \(jobID), which it does not hold")
             }
-            pendingProgress[outcome.lease.jobID] = nil
+            pendingProgress[jobID] = nil
             await OutcomeRecorder(store: store, logger: logger).record(outcome, from: id)
+            recycleIfDue(id)
         }
+    }
+
+    /// Drains a worker that has run its share of jobs; a fresh process replaces it.
+    private func recycleIfDue(_ id: WorkerID) {
+        guard let (role, index) = locate(id) else { return }
+        slots[role]![index].finishedJobs += 1
+        let limit = settings.pools[role]?.recycleAfterJobs ?? 0
+        guard limit > 0, slots[role]![index].finishedJobs >= limit, !slots[role]![index].isLeaving else { return }
+        logger.info("recycling a worker after its jobs", metadata: ["worker": "\(id)", "jobs": "\(limit)"])
+        requestDrain(role, index, cause: .recycled)
     }
 
     /// A valid message at the wrong time: the worker is confused, and a confused worker is replaced.
@@ -260,7 +293,7 @@ public actor WorkerFleet {
             guard let kind = role.jobKind, let concurrency = settings.pools[role]?.concurrency else { continue }
             for index in (slots[role] ?? []).indices {
                 let slot = slots[role]![index]
-                guard case .ready = slot.phase, let id = slot.id, slot.killSentAt == nil, !slot.exiting,
+                guard case .ready = slot.phase, let id = slot.id, !slot.isLeaving, !slot.exiting,
                     slot.executes.contains(kind), slot.assigned.count < concurrency
                 else { continue }
                 let claimed: [ClaimedJob]
@@ -274,11 +307,52 @@ public actor WorkerFleet {
                 // The worker may have died while we claimed; its exit record requeues what it held.
                 guard let (sameRole, sameIndex) = locate(id), !slots[sameRole]![sameIndex].exiting else { continue }
                 for job in claimed {
-                    slots[sameRole]![sameIndex].assigned.insert(job.job.id)
+                    slots[sameRole]![sameIndex].assigned[job.job.id] = AssignedJob(
+                        lease: job.lease, bytesDone: job.job.progress.bytesDone, lastAdvance: .now)
                     let assignment = SupervisorMessage.Assignment(
                         lease: job.lease, payload: job.payload, resumeState: job.job.resumeState)
                     slots[sameRole]![sameIndex].inputs?.yield(.message(.assign(assignment)))
                 }
+            }
+        }
+    }
+
+    /// Takes away every job that has moved no bytes for the stall timeout: the worker is told to
+    /// drop it, and the attempt ends as a retryable failure, so the job runs again (on whichever
+    /// worker claims it) after its backoff. A worker that answers but does nothing is not dead,
+    /// so it is not killed; it just stops holding work hostage.
+    private func handOffStalledJobs(now: ContinuousClock.Instant) async {
+        let timeout = settings.stallTimeout
+        guard timeout > .zero, !stopping else { return }
+        var stalled: [(role: WorkerRole, index: Int, worker: WorkerID, job: AssignedJob)] = []
+        for (role, roleSlots) in slots {
+            for (index, slot) in roleSlots.enumerated() where slot.id != nil {
+                for job in slot.assigned.values where now - job.lastAdvance >= timeout {
+                    stalled.append((role, index, slot.id!, job))
+                }
+            }
+        }
+        for entry in stalled {
+            let jobID = entry.job.lease.jobID
+            guard slots[entry.role]![entry.index].assigned.removeValue(forKey: jobID) != nil else { continue }
+            slots[entry.role]![entry.index].handedOff.insert(jobID)
+            slots[entry.role]![entry.index].lastStallAt = now
+            stalls[entry.role, default: 0] += 1
+            pendingProgress[jobID] = nil
+            slots[entry.role]![entry.index].inputs?.yield(.message(.cancel(jobID, reason: "stalled")))
+            logger.warning(
+                "a job made no progress; handing it on",
+                metadata: [
+                    "worker": "\(entry.worker)", "job_id": "\(jobID)", "stalled_for": "\(now - entry.job.lastAdvance)",
+                ])
+            do {
+                _ = try await store.fail(
+                    entry.job.lease,
+                    with: .retryable(
+                        "stalled", "no bytes moved for \(timeout) on \(entry.worker); handed to another attempt"))
+            } catch {
+                logger.notice(
+                    "a stalled job had already moved on", metadata: ["job_id": "\(jobID)", "error": "\(error)"])
             }
         }
     }
@@ -316,6 +390,8 @@ public actor WorkerFleet {
                 case .starting, .ready:
                     if let sent = slot.killSentAt {
                         if now - sent >= settings.killGrace { slot.inputs?.yield(.signal(SIGKILL)) }
+                    } else if slot.drainSentAt != nil {
+                        escalateDrain(role, index, now: now)
                     } else if now - slot.lastHeard >= settings.hangTimeout {
                         logger.error(
                             "a worker stopped answering; replacing it",
@@ -334,9 +410,26 @@ public actor WorkerFleet {
                 case .retired:
                     if let sent = slot.killSentAt, slot.id != nil, now - sent >= settings.killGrace {
                         slot.inputs?.yield(.signal(SIGKILL))
+                    } else if slot.id != nil, slot.drainSentAt != nil {
+                        escalateDrain(role, index, now: now)
                     }
                 }
             }
+        }
+    }
+
+    /// A draining worker gets the drain grace to finish, then is told to checkpoint and leave,
+    /// then killed; it stays subject to the hang timeout throughout.
+    private func escalateDrain(_ role: WorkerRole, _ index: Int, now: ContinuousClock.Instant) {
+        let slot = slots[role]![index]
+        guard let drained = slot.drainSentAt, let id = slot.id, !stopping else { return }
+        if let shutdown = slot.shutdownSentAt {
+            if now - shutdown >= settings.killGrace { kill(id, cause: slot.killCause ?? .recycled) }
+        } else if now - drained >= settings.drainGrace {
+            slots[role]![index].shutdownSentAt = now
+            slot.inputs?.yield(.message(.shutdown))
+        } else if now - slot.lastHeard >= settings.hangTimeout {
+            kill(id, cause: .hang)
         }
     }
 
@@ -355,11 +448,15 @@ public actor WorkerFleet {
 
     /// Restarts every worker of a role (an operator's request): each is drained and replaced.
     public func restart(_ role: WorkerRole) {
-        for index in (slots[role] ?? []).indices where slots[role]![index].id != nil {
-            slots[role]![index].killCause = .recycled
-            slots[role]![index].killSentAt = .now
-            slots[role]![index].inputs?.yield(.message(.drain))
-        }
+        for index in (slots[role] ?? []).indices { requestDrain(role, index, cause: .recycled) }
+    }
+
+    /// Cuts a stop short (a second SIGTERM): workers are killed now; their jobs are requeued as
+    /// their exits are recorded, so nothing is lost, only the chance to finish.
+    public func hurryStop() {
+        guard stopping, !hurrying else { return }
+        hurrying = true
+        logger.warning("stop requested again: killing the workers now")
     }
 
     /// Stops the fleet: workers are asked to drain within `grace`, then killed. Returns when every
@@ -374,10 +471,14 @@ public actor WorkerFleet {
         }
         // First ask them to finish; halfway through the grace, to checkpoint and leave.
         let halfway = ContinuousClock.now + grace / 2
-        while liveCount > 0 && ContinuousClock.now < halfway { try? await Task.sleep(for: .milliseconds(20)) }
+        while liveCount > 0 && ContinuousClock.now < halfway && !hurrying {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         for slot in slots.values.joined() where slot.id != nil { slot.inputs?.yield(.message(.shutdown)) }
         let deadline = ContinuousClock.now + grace / 2
-        while liveCount > 0 && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        while liveCount > 0 && ContinuousClock.now < deadline && !hurrying {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         for slot in slots.values.joined() where slot.id != nil { slot.inputs?.yield(.signal(SIGKILL)) }
         while liveCount > 0 { try? await Task.sleep(for: .milliseconds(20)) }
         eventSink.finish()
@@ -395,17 +496,19 @@ public actor WorkerFleet {
                 var ready = false
                 if case .ready = slot.phase { ready = true }
                 if ready && slot.killSentAt == nil { up += 1 }
+                let stalled = slot.lastStallAt.map { now - $0 < max(settings.stallTimeout, .seconds(60)) } ?? false
                 workers.append(
                     .init(
                         id: slot.id!, role: role, pid: slot.pid, ready: ready, heartbeatAge: now - slot.lastHeard,
-                        jobs: slot.jobs))
+                        jobs: slot.jobs, stalled: stalled, draining: slot.drainSentAt != nil,
+                        finishedJobs: slot.finishedJobs))
             }
             let state = restartStates[role] ?? RoleRestartState()
             roles.append(
                 .init(
                     role: role, wanted: stopping ? 0 : (settings.pools[role]?.processes ?? 0), up: up,
                     restarts: state.restarts, crashLooping: state.isCrashLooping(under: settings.restart),
-                    lastCause: state.lastCause))
+                    lastCause: state.lastCause, stalls: stalls[role] ?? 0))
         }
         return FleetSnapshot(roles: roles, workers: workers, recentExits: exits)
     }

@@ -26,14 +26,35 @@ struct WorkerSlot {
     var inputs: AsyncStream<WorkerInput>.Continuation?
     /// Set when the fleet itself ends the process, so its exit is classified by our reason.
     var killCause: WorkerExitCause?
+    /// SIGTERM sent; SIGKILL follows after the kill grace.
     var killSentAt: ContinuousClock.Instant?
+    /// Asked to finish its jobs and leave (recycling, scaling down, an operator's restart).
+    var drainSentAt: ContinuousClock.Instant?
+    /// Asked to checkpoint and leave at once, after the drain took too long.
+    var shutdownSentAt: ContinuousClock.Instant?
     /// Jobs the worker said it holds (its last heartbeat).
     var jobs: [JobID] = []
-    /// Jobs the fleet assigned and has no outcome for yet.
-    var assigned: Set<JobID> = []
+    /// Jobs the fleet assigned and has no outcome for yet, with when each last moved.
+    var assigned: [JobID: AssignedJob] = [:]
+    /// Jobs taken from this worker because they stalled: its late reports on them are expected.
+    var handedOff: Set<JobID> = []
+    /// When this process last had a job taken away for stalling.
+    var lastStallAt: ContinuousClock.Instant?
+    /// Outcomes this process has reported, for recycling after N jobs.
+    var finishedJobs = 0
     /// Set as soon as the exit is known, before the store has been told, so nothing is assigned.
     var exiting = false
     var executes: [JobKind] = []
     /// Whether this process has already been counted as stable for the restart policy.
     var countedStable = false
+
+    /// Whether the fleet is ending this process, one way or another: it gets no new work.
+    var isLeaving: Bool { killSentAt != nil || drainSentAt != nil }
+}
+
+/// A job the fleet assigned to a worker, and the last time its transfer moved.
+struct AssignedJob {
+    var lease: JobLease
+    var bytesDone: Int64 = 0
+    var lastAdvance: ContinuousClock.Instant
 }

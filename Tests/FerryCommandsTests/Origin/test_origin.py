@@ -1,7 +1,8 @@
 """A real HTTP origin on loopback for the supervisor's end-to-end tests.
 
 GET /file/<size>?rate=<bytes per second> serves <size> deterministic bytes, trickled at the given
-rate so a test can kill a worker mid-transfer. Once listening it writes its port to the file named
+rate so a test can kill a worker mid-transfer; with ?stall=<n> it sends about n bytes (whole
+16 KiB chunks) and then nothing, keeping the connection open. Once listening it writes its port to the file named
 by its first argument (atomically, by rename) and serves until killed or orphaned. The content of /file/<n> is bytes(i % 251 for i in range(n)).
 """
 import http.server
@@ -28,7 +29,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         body = content(int(parts[1]))
-        rate = int(urllib.parse.parse_qs(url.query).get("rate", ["0"])[0])
+        query = urllib.parse.parse_qs(url.query)
+        rate = int(query.get("rate", ["0"])[0])
+        # stall=<n>: send n bytes, then keep the connection open and send nothing more.
+        stall = int(query.get("stall", ["-1"])[0])
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Type", "application/octet-stream")
@@ -36,6 +40,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         chunk = 16384
         try:
             for offset in range(0, len(body), chunk):
+                if 0 <= stall <= offset:
+                    time.sleep(3600)
                 self.wfile.write(body[offset:offset + chunk])
                 self.wfile.flush()
                 if rate:
