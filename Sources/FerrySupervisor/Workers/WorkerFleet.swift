@@ -19,6 +19,11 @@ public actor WorkerFleet {
     private var stopping = false
     /// Set by a second stop signal: skip the rest of the drain and kill.
     private var hurrying = false
+    /// After a claim found less work than it could take, the queue of that kind is not asked
+    /// again before this time (unless ``workArrived(_:)`` says otherwise): an idle supervisor
+    /// must not open a write transaction per worker ten times a second.
+    private var idleUntil: [JobKind: ContinuousClock.Instant] = [:]
+    private static let idleClaimInterval: Duration = .milliseconds(250)
     /// Jobs handed on because they stalled, per role, since start.
     private var stalls: [WorkerRole: Int] = [:]
     private let events: AsyncStream<WorkerEvent>
@@ -207,6 +212,8 @@ public actor WorkerFleet {
             }
             pendingProgress[jobID] = nil
             await OutcomeRecorder(store: store, logger: logger).record(outcome, from: id)
+            // A stopped or failed attempt may be due again at once.
+            if case .succeeded = outcome.result {} else if let kind = role.jobKind { workArrived(kind) }
             recycleIfDue(id)
         }
     }
@@ -242,6 +249,7 @@ public actor WorkerFleet {
                     at: Date(), exitCode: termination.exitCode, signal: termination.signal, reason: cause.rawValue,
                     stderrTail: termination.stderrTail ?? termination.spawnError),
                 requeueingItsJobs: "worker \(id) exited (\(cause.rawValue))")
+            for kind in Set(requeued.map(\.job.kind)) { workArrived(kind) }
             if !requeued.isEmpty {
                 logger.warning(
                     "requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
@@ -291,6 +299,7 @@ public actor WorkerFleet {
         guard !stopping else { return }
         for role in WorkerRole.allCases {
             guard let kind = role.jobKind, let concurrency = settings.pools[role]?.concurrency else { continue }
+            if let until = idleUntil[kind], ContinuousClock.now < until { continue }
             for index in (slots[role] ?? []).indices {
                 let slot = slots[role]![index]
                 guard case .ready = slot.phase, let id = slot.id, !slot.isLeaving, !slot.exiting,
@@ -298,7 +307,11 @@ public actor WorkerFleet {
                 else { continue }
                 let claimed: [ClaimedJob]
                 do {
-                    claimed = try await store.claimDueJobs(of: kind, for: id, limit: concurrency - slot.assigned.count)
+                    let limit = concurrency - slot.assigned.count
+                    claimed = try await store.claimDueJobs(of: kind, for: id, limit: limit)
+                    if claimed.count < limit {
+                        idleUntil[kind] = .now + Self.idleClaimInterval
+                    }
                 } catch {
                     logger.error("could not claim jobs", metadata: ["worker": "\(id)", "error": "\(error)"])
                     continue
@@ -449,6 +462,12 @@ public actor WorkerFleet {
     /// Restarts every worker of a role (an operator's request): each is drained and replaced.
     public func restart(_ role: WorkerRole) {
         for index in (slots[role] ?? []).indices { requestDrain(role, index, cause: .recycled) }
+    }
+
+    /// Says that jobs of `kind` may be due now (enqueued, resumed, requeued): the next dispatch
+    /// asks the store at once instead of waiting out the idle interval.
+    public func workArrived(_ kind: JobKind) {
+        idleUntil[kind] = nil
     }
 
     /// Cuts a stop short (a second SIGTERM): workers are killed now; their jobs are requeued as
