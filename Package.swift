@@ -112,6 +112,7 @@ let package = Package(
             dependencies: ["FerryStore", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        .testTarget(name: "FerrySupervisorTests", dependencies: ["FerrySupervisor"], swiftSettings: strict),
         .testTarget(
             name: "FerrySystemdTests",
             dependencies: ["FerrySystemd", "FerryTesting"],

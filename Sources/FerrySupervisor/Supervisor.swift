@@ -19,6 +19,8 @@ public actor Supervisor: Service {
     public let store: SQLiteJobStore
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
+    /// CPU, memory, disks and every process, sampled on `supervisor.metrics_interval`.
+    public let metrics: MetricsSampler
     private let logger: Logger
     private let notifier = SystemdNotifier()
     private let configLoader = ConfigLoader()
@@ -34,6 +36,13 @@ public actor Supervisor: Service {
         self.fleet = WorkerFleet(
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
             stateDirectory: loaded.stateDirectory, store: store, logger: logger)
+        var folders = [(label: "state", path: loaded.stateDirectory)]
+        let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
+        if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
+        self.metrics = MetricsSampler(
+            folders: folders,
+            historyCapacity: MetricsSampler.historyCapacity(
+                coveringAnHourAt: loaded.configuration.supervisor.metricsInterval))
     }
 
     static func fleetSettings(_ configuration: FerryConfiguration) -> FleetSettings {
@@ -46,6 +55,7 @@ public actor Supervisor: Service {
                 group.addTask { await self.fleet.run() }
                 // STATUS= is kept current from the start: a role crash-looping before READY shows.
                 group.addTask { await self.keepStatusCurrent() }
+                group.addTask { await self.sampleMetrics() }
                 // READY waits for every role's hello — unless we are told to stop first.
                 if await readyOrStopping() == .ready {
                     try await announceReady()
@@ -131,6 +141,23 @@ public actor Supervisor: Service {
             guard let status = try? await statusLine(), status != lastStatus else { continue }
             lastStatus = status
             try? notifier.notify(.status(status))
+        }
+    }
+
+    // MARK: Metrics
+
+    /// Samples the machine and every process on the configured interval, and recycles a worker
+    /// whose resident memory went over its role's limit.
+    private func sampleMetrics() async {
+        while !Task.isCancelled {
+            let workers = await fleet.snapshot().workers
+            var processes = [(label: "supervisor", pid: getpid())]
+            for worker in workers { if let pid = worker.pid { processes.append((worker.id.rawValue, pid)) } }
+            let snapshot = await metrics.sample(processes: processes)
+            var resident: [WorkerID: Int] = [:]
+            for worker in workers { resident[worker.id] = snapshot.processes[worker.id.rawValue]?.residentBytes }
+            await fleet.recycleAboveMemoryLimit(resident)
+            try? await Task.sleep(for: loaded.configuration.supervisor.metricsInterval)
         }
     }
 

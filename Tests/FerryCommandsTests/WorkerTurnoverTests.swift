@@ -33,9 +33,24 @@ extension ProcessSuites.SupervisorJobTests {
             let job = try await waitForJob(store, id) { $0.state.phase.isFinal }
             #expect(job.state == .succeeded, "job \(id): \(job.state) \(job.lastError?.message ?? "")")
         }
-        let records = try await store.workers(includeExited: true, limit: 20).filter { $0.role == .download }
-        #expect(records.contains { $0.pid == first && $0.exit?.reason == "recycled" }, "\(records)")
+        // The drained worker exits once its last job is reported; its exit record follows.
         #expect(harness.waitForWorkers { ($0[.download] ?? []).contains { $0 != first } })
+        let records = try await waitForWorkerRecords(store) { $0.contains { $0.pid == first && $0.exit != nil } }
+        #expect(records.contains { $0.pid == first && $0.exit?.reason == "recycled" }, "\(records)")
+        #expect(harness.stop() == 0)
+    }
+
+    @Test("A worker above its memory limit is drained and replaced, as sampled from /proc")
+    func recycledAboveMemoryLimit() async throws {
+        let (_, harness, store) = try startReady([
+            "FERRY_WORKERS_UPLOAD_RECYCLE_ABOVE_MEMORY_MIB": "1", "FERRY_SUPERVISOR_METRICS_INTERVAL": "1s",
+        ])
+        let first = try #require(harness.workers()[.upload]?.first)
+        let downloader = try #require(harness.workers()[.download]?.first)
+        #expect(harness.waitForWorkers { !($0[.upload] ?? []).contains(first) && !($0[.upload] ?? []).isEmpty })
+        let records = try await waitForWorkerRecords(store) { $0.contains { $0.pid == first && $0.exit != nil } }
+        #expect(records.contains { $0.pid == first && $0.exit?.reason == "recycled" }, "\(records)")
+        #expect(harness.workers()[.download] == [downloader], "a role without a limit is left alone")
         #expect(harness.stop() == 0)
     }
 
@@ -59,5 +74,18 @@ extension ProcessSuites.SupervisorJobTests {
         let job = try await store.job(id)
         #expect(job.state == .queued, "the interrupted job waits for the next start")
         #expect(job.owner == nil)
+    }
+
+    /// Worker records, read until `condition` holds or 20 s pass.
+    func waitForWorkerRecords(
+        _ store: SQLiteJobStore, until condition: ([WorkerRecord]) -> Bool
+    ) async throws -> [WorkerRecord] {
+        let deadline = Date().addingTimeInterval(20)
+        var records = try await store.workers(includeExited: true, limit: 50)
+        while !condition(records) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            records = try await store.workers(includeExited: true, limit: 50)
+        }
+        return records
     }
 }

@@ -228,6 +228,20 @@ public actor WorkerFleet {
         requestDrain(role, index, cause: .recycled)
     }
 
+    /// Drains every worker whose resident memory is above its role's limit; a fresh process
+    /// replaces it once its jobs are done, so a slow leak costs no work.
+    public func recycleAboveMemoryLimit(_ residentBytes: [WorkerID: Int]) {
+        for (id, bytes) in residentBytes {
+            guard let (role, index) = locate(id), !slots[role]![index].isLeaving else { continue }
+            let limit = settings.pools[role]?.recycleAboveMemoryMiB ?? 0
+            guard limit > 0, bytes > limit * 1_048_576 else { continue }
+            logger.warning(
+                "recycling a worker above its memory limit",
+                metadata: ["worker": "\(id)", "resident_mib": "\(bytes / 1_048_576)", "limit_mib": "\(limit)"])
+            requestDrain(role, index, cause: .recycled)
+        }
+    }
+
     /// A valid message at the wrong time: the worker is confused, and a confused worker is replaced.
     private func reject(_ id: WorkerID, _ what: String) {
         logger.error("a worker sent \(what); replacing it", metadata: ["worker": "\(id)"])
