@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 
-.PHONY: deps build run test lint format bench
+.PHONY: deps build run test lint format bench bench-supervision
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -25,3 +25,6 @@ format: ## Rewrite sources in the house format.
 
 bench: deps ## Run the queue benchmark against litequeue and print the figures.
 	Benchmarks/run-queue-benchmark
+
+bench-supervision: deps ## Run the supervision benchmark against supervisord (needs a quiet machine).
+	Benchmarks/run-supervision-benchmark

@@ -56,12 +56,29 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
+def memory_mib(pid):
+    """Resident memory of pid: RSS, PSS (shared pages divided among their users) and private
+    (pages no other process maps), in MiB, from /proc/PID/smaps_rollup."""
+    fields = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) / 1024
+    return {
+        "rss": fields.get("Rss", 0.0),
+        "pss": fields.get("Pss", 0.0),
+        "private": fields.get("Private_Clean", 0.0) + fields.get("Private_Dirty", 0.0),
+    }
+
+
+def median_memory(pids):
+    samples = [memory_mib(p) for p in pids]
+    return {key: statistics.median(s[key] for s in samples) for key in ("rss", "pss", "private")}
+
+
+def describe_memory(m):
+    return f"RSS {m['rss']:.1f} MiB, PSS {m['pss']:.1f} MiB, private {m['private']:.1f} MiB"
 
 
 def idle_cpu_percent(pids, seconds):
@@ -129,8 +146,8 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
         workers = children(serve.pid)
         idle = idle_cpu_percent([serve.pid], idle_seconds)
         idle_workers = idle_cpu_percent(workers, idle_seconds) / max(1, len(workers))
-        supervisor_rss = rss_mib(serve.pid)
-        worker_rss = statistics.median(rss_mib(p) for p in workers)
+        supervisor_rss = memory_mib(serve.pid)
+        worker_rss = median_memory(workers)
 
         hello_ms, requeue_ms = [], []
         store = sqlite3.connect(database, timeout=10)
@@ -237,7 +254,7 @@ autorestart=true
             time.sleep(0.05)
         time.sleep(3)
         idle = idle_cpu_percent([daemon.pid], idle_seconds)
-        rss = rss_mib(daemon.pid)
+        rss = memory_mib(daemon.pid)
         spawn_ms, running_ms = [], []
         for _ in range(kills):
             victim = children(daemon.pid)[0]
@@ -288,14 +305,14 @@ def main():
     print(f"  kill -> job requeued:        {summary(ferry['requeue'])}")
     print(f"  supervisor idle CPU:         {ferry['idle_cpu']:.2f}% of one core over {args.idle_seconds:.0f} s")
     print(f"  idle worker CPU (each):      {ferry['idle_worker_cpu']:.2f}% of one core")
-    print(f"  supervisor RSS:              {ferry['rss']:.1f} MiB")
-    print(f"  idle worker RSS (median):    {ferry['worker_rss']:.1f} MiB")
+    print(f"  supervisor memory:           {describe_memory(ferry['rss'])}")
+    print(f"  idle worker memory (median): {describe_memory(ferry['worker_rss'])}")
     version = subprocess.run(["supervisord", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"supervisord {version}:")
     print(f"  kill -> new child process:   {summary(sup['spawn'])}")
     print(f"  kill -> RUNNING (startsecs=1 default): {summary(sup['running'])}")
     print(f"  idle CPU:                    {sup['idle_cpu']:.2f}% of one core over {args.idle_seconds:.0f} s")
-    print(f"  RSS:                         {sup['rss']:.1f} MiB")
+    print(f"  memory:                      {describe_memory(sup['rss'])}")
 
 
 if __name__ == "__main__":

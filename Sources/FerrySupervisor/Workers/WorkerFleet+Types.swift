@@ -102,3 +102,13 @@ public struct FleetSnapshot: Sendable {
         return text
     }
 }
+
+extension WorkerMessage {
+    /// Whether the supervisor may have a free slot to fill after this message.
+    var freesCapacity: Bool {
+        switch self {
+        case .hello, .outcome: true
+        case .heartbeat, .progress: false
+        }
+    }
+}

@@ -21,9 +21,15 @@ public actor WorkerFleet {
     private var hurrying = false
     /// After a claim found less work than it could take, the queue of that kind is not asked
     /// again before this time (unless ``workArrived(_:)`` says otherwise): an idle supervisor
-    /// must not open a write transaction per worker ten times a second.
+    /// must not open a write transaction per worker ten times a second. Work that arrives through
+    /// the supervisor itself (an outcome, a requeue, ``workArrived(_:)``) is dispatched at once;
+    /// the interval only bounds how late a job written by another process is noticed.
     private var idleUntil: [JobKind: ContinuousClock.Instant] = [:]
-    private static let idleClaimInterval: Duration = .milliseconds(250)
+    private static let idleClaimInterval: Duration = .milliseconds(500)
+    /// How often the periodic duties run while anything is in flight, and while nothing is: each
+    /// wake-up costs a few context switches, which is most of an idle supervisor's CPU.
+    private static let busyWatchPeriod: Duration = .milliseconds(100)
+    private static let idleWatchPeriod: Duration = .milliseconds(500)
     /// Jobs handed on because they stalled, per role, since start.
     private var stalls: [WorkerRole: Int] = [:]
     private let events: AsyncStream<WorkerEvent>
@@ -61,17 +67,33 @@ public actor WorkerFleet {
         for await event in events {
             await handle(event)
             if stopping && liveCount == 0 { break }
+            // A hello or an outcome frees capacity; use it now rather than at the next watch.
+            if case .message(_, let message) = event, message.freesCapacity { await dispatch() }
         }
     }
 
     /// Periodic duties: find hung workers, escalate kills, start due replacements, forgive stable roles.
     private func watch() async {
         while !Task.isCancelled && !(stopping && liveCount == 0) {
-            try? await Task.sleep(for: min(.milliseconds(100), settings.heartbeatInterval / 2))
+            let period = isBusy ? Self.busyWatchPeriod : Self.idleWatchPeriod
+            try? await Task.sleep(for: min(period, settings.heartbeatInterval / 2))
             tick(now: .now)
             await handOffStalledJobs(now: .now)
             await dispatch()
             await flushProgress()
+        }
+    }
+
+    /// Whether a deadline may be near: a job in flight, a worker starting, leaving or due for a
+    /// restart, or a shutdown under way.
+    private var isBusy: Bool {
+        if stopping { return true }
+        return slots.values.joined().contains { slot in
+            switch slot.phase {
+            case .starting, .waitingToRestart: return true
+            case .ready, .retired:
+                return !slot.assigned.isEmpty || slot.killSentAt != nil || slot.drainSentAt != nil || slot.exiting
+            }
         }
     }
 
@@ -482,6 +504,12 @@ public actor WorkerFleet {
     /// asks the store at once instead of waiting out the idle interval.
     public func workArrived(_ kind: JobKind) {
         idleUntil[kind] = nil
+    }
+
+    /// Says that jobs of `kind` were just enqueued or made due, and hands them to free workers now.
+    public func dispatchNewWork(_ kind: JobKind) async {
+        workArrived(kind)
+        await dispatch()
     }
 
     /// Cuts a stop short (a second SIGTERM): workers are killed now; their jobs are requeued as
