@@ -3,8 +3,8 @@
 // ../shared/DESIGN.md; lower layers never import higher ones:
 //
 //   FerryCore ─┬─ FerryConfig ──┐
-//   (pure)     └─ FerryStore ───┼─ FerrySupervisor ── FerryCommands ── ferry (executable)
-//              CSystemd ── FerrySystemd ─┘
+//   (pure)     └─ FerryStore ───┼─ FerrySupervisor ── FerryAdmin ── FerryCommands ── ferry (executable)
+//              CSystemd ── FerrySystemd ─┘                    FerryWorkers ─┘
 import PackageDescription
 
 /// Settings every Ferry target shares: Swift 6 language mode is the package default, and a
@@ -35,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Domain model, lifecycles, policies and the store interface. No I/O, no dependencies.
@@ -77,6 +81,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        // The HTTP admin inside `ferry serve`: health, Prometheus metrics, the job API, the page.
+        .target(
+            name: "FerryAdmin",
+            dependencies: [
+                "FerryCore", "FerryConfig", "FerrySupervisor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -84,7 +104,7 @@ let package = Package(
         .target(
             name: "FerryCommands",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor", "FerryWorkers",
+                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor", "FerryWorkers", "FerryAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -113,6 +133,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FerrySupervisorTests", dependencies: ["FerrySupervisor"], swiftSettings: strict),
+        .testTarget(name: "FerryAdminTests", dependencies: ["FerryAdmin"], swiftSettings: strict),
         .testTarget(
             name: "FerrySystemdTests",
             dependencies: ["FerrySystemd", "FerryTesting"],
@@ -120,7 +141,10 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryCommandsTests",
-            dependencies: ["ferry", "FerryTesting", "FerryStore"],
+            dependencies: [
+                "ferry", "FerryTesting", "FerryStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             exclude: ["Origin"],
             swiftSettings: strict
         ),

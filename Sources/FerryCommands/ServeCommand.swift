@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryAdmin
 import FerryConfig
 import FerryCore
 import FerrySupervisor
@@ -11,8 +12,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Checks the configuration first and exits 78 without touching anything when it is
             invalid. Then opens the database in the state folder (creating and migrating it),
-            puts back every job the previous run left running, tells systemd it is ready, and
-            runs until asked to stop.
+            puts back every job the previous run left running, starts the workers and the HTTP
+            admin (http.address:http.port), tells systemd it is ready, and runs until asked to
+            stop.
             """
     )
 
@@ -20,10 +22,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        let logger = Terminal.logger(loaded)
+        let exporter = PrometheusExporter()
         do {
-            try await Supervisor.serve(loaded, logger: Terminal.logger(loaded))
+            // A bad token file stops us before anything starts.
+            let token = try AdminServer.token(for: loaded.configuration)
+            try await Supervisor.serve(loaded, logger: logger, telemetry: SupervisorMetrics(factory: exporter)) {
+                supervisor, gate in
+                [
+                    AdminServer(
+                        supervisor: supervisor, configuration: loaded.configuration, token: token, exporter: exporter,
+                        gate: gate, logger: logger)
+                ]
+            }
         } catch let error as StoreError {
             throw error.report()
+        } catch let error as AdminError {
+            Terminal.error(error.message)
+            throw error.code == .tokenUnreadable ? ExitStatus.config : ExitStatus.unavailable
         }
     }
 }

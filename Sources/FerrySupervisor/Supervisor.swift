@@ -1,8 +1,8 @@
 public import FerryConfig
-import FerryCore
+public import FerryCore
 public import FerryStore
 import FerrySystemd
-import Foundation
+public import Foundation
 public import Logging
 public import ServiceLifecycle
 import UnixSignals
@@ -16,26 +16,40 @@ import UnixSignals
 /// configuration on SIGHUP. On SIGTERM/SIGINT it drains the workers within the configured grace.
 public actor Supervisor: Service {
     private var loaded: LoadedConfiguration
-    public let store: SQLiteJobStore
+    public nonisolated let store: SQLiteJobStore
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
     /// CPU, memory, disks and every process, sampled on `supervisor.metrics_interval`.
-    public let metrics: MetricsSampler
+    public nonisolated let metrics: MetricsSampler
     private let logger: Logger
     private let notifier = SystemdNotifier()
     private let configLoader = ConfigLoader()
+    private let telemetry: SupervisorMetrics
+    /// What else READY=1 waits for (the HTTP listener).
+    private let gates: [StartupGate]
     private var lastStatus = ""
-    private var isReady = false
+    /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
+    public private(set) var isReady = false
+    public nonisolated let startedAt = Date()
+    /// The last WATCHDOG=1 sent to systemd; nil when not run under a watchdog.
+    public private(set) var lastWatchdogPing: Date?
+    /// The last database write probe: nil before the first, else its time and error (nil: it worked).
+    public private(set) var lastWriteProbe: (at: Date, error: StoreError?)?
 
-    public init(loaded: LoadedConfiguration, store: SQLiteJobStore, startup: StoreBootstrap.Report, logger: Logger) {
+    public init(
+        loaded: LoadedConfiguration, store: SQLiteJobStore, startup: StoreBootstrap.Report, logger: Logger,
+        telemetry: SupervisorMetrics = SupervisorMetrics(), waitingFor gates: [StartupGate] = []
+    ) {
         self.loaded = loaded
         self.store = store
         self.startup = startup
         self.logger = logger
+        self.telemetry = telemetry
+        self.gates = gates
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         self.fleet = WorkerFleet(
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
-            stateDirectory: loaded.stateDirectory, store: store, logger: logger)
+            stateDirectory: loaded.stateDirectory, store: store, logger: logger, metrics: telemetry)
         var folders = [(label: "state", path: loaded.stateDirectory)]
         let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
         if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
@@ -79,6 +93,7 @@ public actor Supervisor: Service {
         await withTaskGroup(of: StartOutcome.self) { group in
             group.addTask {
                 await self.fleet.waitUntilReady()
+                for gate in self.gates { await gate.wait() }
                 return .ready
             }
             group.addTask {
@@ -93,6 +108,7 @@ public actor Supervisor: Service {
 
     private func announceReady() async throws {
         isReady = true
+        telemetry.ready(true)
         let status = try await statusLine()
         try notifier.notify(.ready, .status(status))
         lastStatus = status
@@ -123,6 +139,22 @@ public actor Supervisor: Service {
         logger.notice("every worker has stopped")
     }
 
+    // MARK: For the admin API
+
+    public var configuration: FerryConfiguration { loaded.configuration }
+    public var stateDirectory: String { loaded.stateDirectory }
+
+    public func fleetSnapshot() async -> FleetSnapshot { await fleet.snapshot() }
+
+    /// Replaces every worker of a role through a drain, as the recycling does; nothing is lost.
+    public func restartWorkers(of role: WorkerRole) async { await fleet.restart(role) }
+
+    /// Stops the transfer of a job an operator cancelled while it ran.
+    public func withdraw(_ jobID: JobID, reason: String) async { await fleet.withdraw(jobID, reason: reason) }
+
+    /// Hands newly enqueued or reopened work to free workers at once.
+    public func dispatchNewWork(_ kind: JobKind) async { await fleet.dispatchNewWork(kind) }
+
     // MARK: Status
 
     /// The one-line summary for `systemctl status`.
@@ -138,6 +170,8 @@ public actor Supervisor: Service {
     private func keepStatusCurrent() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
+            if let counts = try? await store.queueCounts() { telemetry.queue(counts, now: Date()) }
+            telemetry.fleet(await fleet.snapshot())
             guard let status = try? await statusLine(), status != lastStatus else { continue }
             lastStatus = status
             try? notifier.notify(.status(status))
@@ -154,10 +188,24 @@ public actor Supervisor: Service {
             var processes = [(label: "supervisor", pid: getpid())]
             for worker in workers { if let pid = worker.pid { processes.append((worker.id.rawValue, pid)) } }
             let snapshot = await metrics.sample(processes: processes)
+            telemetry.sampled(snapshot)
+            await probeWrite()
             var resident: [WorkerID: Int] = [:]
             for worker in workers { resident[worker.id] = snapshot.processes[worker.id.rawValue]?.residentBytes }
             await fleet.recycleAboveMemoryLimit(resident)
             try? await Task.sleep(for: loaded.configuration.supervisor.metricsInterval)
+        }
+    }
+
+    /// A write to the database, whose result health reports: a store that cannot take writes
+    /// makes the daemon useless even while every process is alive.
+    private func probeWrite() async {
+        do {
+            try await store.checkWritable()
+            lastWriteProbe = (Date(), nil)
+        } catch {
+            lastWriteProbe = (Date(), error)
+            logger.error("the database cannot be written", metadata: ["error": "\(error)"])
         }
     }
 
@@ -171,6 +219,8 @@ public actor Supervisor: Service {
             do {
                 try await store.checkWritable()
                 try notifier.notify(.watchdog)
+                lastWatchdogPing = Date()
+                telemetry.watchdogPinged(at: lastWatchdogPing!)
             } catch {
                 logger.critical(
                     "withholding the watchdog ping: the database cannot be written", metadata: ["error": "\(error)"])
@@ -208,12 +258,29 @@ public actor Supervisor: Service {
     // MARK: Entry point
 
     /// Runs the supervisor until a termination signal; returns when it has stopped cleanly.
-    public static func serve(_ loaded: LoadedConfiguration, logger: Logger) async throws {
+    ///
+    /// - Parameter frontends: services that run beside the supervisor (the HTTP admin); each
+    ///   gets the supervisor and a gate it must open before READY=1 can be sent. They are stopped
+    ///   before the supervisor drains its workers.
+    public static func serve(
+        _ loaded: LoadedConfiguration, logger: Logger, telemetry: SupervisorMetrics = SupervisorMetrics(),
+        frontends: (Supervisor, StartupGate) -> [any Service] = { _, _ in [] }
+    ) async throws {
         let (store, report) = try await StoreBootstrap.openAndRecover(loaded, logger: logger)
-        let supervisor = Supervisor(loaded: loaded, store: store, startup: report, logger: logger)
+        let gate = StartupGate()
+        let supervisor = Supervisor(
+            loaded: loaded, store: store, startup: report, logger: logger, telemetry: telemetry, waitingFor: [gate])
+        let others = frontends(supervisor, gate)
+        if others.isEmpty { await gate.open() }
         let grace = loaded.configuration.supervisor.shutdownGrace
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: supervisor)],
+            // A front end that fails (the port is taken) stops the daemon in order, workers drained.
+            services: [.init(service: supervisor)]
+                + others.map {
+                    .init(
+                        service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .gracefullyShutdownGroup)
+                },
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger)

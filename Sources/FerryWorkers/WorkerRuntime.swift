@@ -21,9 +21,13 @@ public actor WorkerRuntime {
     private var reportedBytes: [JobID: Int64] = [:]
     private var lastSuccessAt: Date?
     private var draining = false
+    /// Signalled when a draining worker's last job has ended.
+    private let drained: AsyncStream<Void>
+    private let drainedSink: AsyncStream<Void>.Continuation
 
     public init(options: WorkerOptions, executors: [any JobExecutor]) {
         self.options = options
+        (drained, drainedSink) = AsyncStream<Void>.makeStream()
         self.executors = Dictionary(executors.map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -47,7 +51,18 @@ public actor WorkerRuntime {
         }
         let heartbeats = Task { await self.beat() }
         defer { heartbeats.cancel() }
-        return await serve()
+        // Messages keep being read while draining, so a later `shutdown` or `cancel` still lands.
+        return await withTaskGroup(of: Int32.self) { group in
+            group.addTask { await self.serve() }
+            group.addTask {
+                for await _ in self.drained { return ExitStatus.clean }
+                return ExitStatus.clean
+            }
+            let status = await group.next() ?? ExitStatus.clean
+            group.cancelAll()
+            drainedSink.finish()
+            return status
+        }
     }
 
     /// Reads the supervisor's messages until the channel closes or a stop is requested.
@@ -65,9 +80,9 @@ public actor WorkerRuntime {
                 case .assign(let assignment): start(assignment)
                 case .cancel(let id, let reason): stop(id, reason: reason)
                 case .drain:
+                    // Finish what is held, take nothing new; leave once the last job ends.
                     draining = true
-                    await waitForJobs()
-                    return ExitStatus.clean
+                    if running.isEmpty { return ExitStatus.clean }
                 case .shutdown:
                     for id in Array(running.keys) { stop(id, reason: "shutdown") }
                     await waitForJobs()
@@ -126,6 +141,7 @@ public actor WorkerRuntime {
         reportedBytes[lease.jobID] = nil
         if case .succeeded = result { lastSuccessAt = Date() }
         await writer.send(.outcome(.init(lease: lease, result: result)))
+        if draining && running.isEmpty { drainedSink.yield() }
     }
 
     private func waitForJobs() async {

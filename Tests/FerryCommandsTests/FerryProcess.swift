@@ -34,7 +34,8 @@ enum FerryProcess {
         var standardError: FileHandle
     }
 
-    /// Starts `ferry arguments…` with a clean environment (no FERRY_ variables leak in).
+    /// Starts `ferry arguments…` with a clean environment (no FERRY_ variables leak in) and the
+    /// admin API on a free port.
     /// A long-running process logs to `serve.out`/`serve.err` in `logDirectory` instead of pipes,
     /// which nobody drains while it runs and which would block it once full.
     static func start(
@@ -48,6 +49,8 @@ enum FerryProcess {
             !$0.key.hasPrefix("FERRY_")
                 && !["NOTIFY_SOCKET", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY"].contains($0.key)
         }
+        // Any free port for the admin API, unless a test asks for one: never the real 8080.
+        base["FERRY_HTTP_PORT"] = "0"
         base.merge(environment) { $1 }
         process.environment = base
         if let logDirectory {

@@ -22,6 +22,27 @@ final class SupervisorHarness {
 
     var pid: Int32 { serve.process.processIdentifier }
 
+    /// The admin API's base URL, from the supervisor's "admin API listening" log line.
+    func adminURL(timeout: Double = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        let log = scratch.url.appendingPathComponent("serve.err")
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains("admin API listening") }),
+                let start = line.range(of: "url=")
+            {
+                return String(line[start.upperBound...].prefix { !$0.isWhitespace })
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw AdminNotListening(log: (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    struct AdminNotListening: Error, CustomStringConvertible {
+        var log: String
+        var description: String { "the admin API never said it was listening; log:\n\(log)" }
+    }
+
     /// Waits for a notification containing `text`; returns it, or nil after `timeout` seconds.
     @discardableResult
     func waitForNotification(containing text: String, timeout: Double = 30) -> String? {

@@ -112,3 +112,14 @@ extension WorkerMessage {
         }
     }
 }
+
+extension WorkerMessage.Outcome.Result {
+    /// The `outcome` label of the job metrics.
+    var metricLabel: String {
+        switch self {
+        case .succeeded: "succeeded"
+        case .failed(let failure): failure.isRetryable ? "failed_retryable" : "failed_permanent"
+        case .stopped: "stopped"
+        }
+    }
+}

@@ -37,12 +37,15 @@ public actor WorkerFleet {
     private var generator = SystemRandomNumberGenerator()
     private var pendingProgress: [JobID: ProgressReport] = [:]
     private var lastProgressFlush = ContinuousClock.now
+    private let metrics: SupervisorMetrics
 
     /// - Parameter executable: the `ferry` binary the workers run (this very binary).
     public init(
-        settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore, logger: Logger
+        settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore, logger: Logger,
+        metrics: SupervisorMetrics = SupervisorMetrics()
     ) {
         self.settings = settings
+        self.metrics = metrics
         self.executable = executable
         self.stateDirectory = stateDirectory
         self.store = store
@@ -210,6 +213,7 @@ public actor WorkerFleet {
             logger.info("worker ready", metadata: ["worker": "\(id)", "pid": "\(hello.pid)", "role": "\(role)"])
         case .heartbeat(let heartbeat):
             slots[role]![index].jobs = heartbeat.jobs
+            metrics.bytesMoved(heartbeat.bytesSinceLastBeat, role: role)
             try? await store.recordWorkerHeartbeat(id)
         case .progress(let progress):
             let jobID = progress.lease.jobID
@@ -229,8 +233,11 @@ public actor WorkerFleet {
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.
             if slots[role]![index].handedOff.remove(jobID) != nil { return }
-            guard outcome.lease.owner == id, slots[role]![index].assigned.removeValue(forKey: jobID) != nil else {
+            guard outcome.lease.owner == id, let held = slots[role]![index].assigned.removeValue(forKey: jobID) else {
                 return reject(id, "an outcome for job \(jobID), which it does not hold")
+            }
+            if let kind = role.jobKind {
+                metrics.attemptEnded(kind: kind, outcome: outcome.result.metricLabel, after: .now - held.assignedAt)
             }
             pendingProgress[jobID] = nil
             await OutcomeRecorder(store: store, logger: logger).record(outcome, from: id)
@@ -286,6 +293,7 @@ public actor WorkerFleet {
                     stderrTail: termination.stderrTail ?? termination.spawnError),
                 requeueingItsJobs: "worker \(id) exited (\(cause.rawValue))")
             for kind in Set(requeued.map(\.job.kind)) { workArrived(kind) }
+            metrics.requeued(requeued)
             if !requeued.isEmpty {
                 logger.warning(
                     "requeued the jobs of a dead worker", metadata: ["worker": "\(id)", "jobs": "\(requeued.count)"])
@@ -296,6 +304,7 @@ public actor WorkerFleet {
         var state = restartStates[role] ?? RoleRestartState()
         let delay = state.recordExit(cause, uptime: uptime, policy: settings.restart, using: &generator)
         restartStates[role] = state
+        metrics.workerExited(role: role, cause: cause)
         let report = WorkerExitReport(
             worker: id, role: role, pid: slot.pid, at: Date(), uptime: uptime, cause: cause,
             exitCode: termination.exitCode, signal: termination.signal,
@@ -387,6 +396,7 @@ public actor WorkerFleet {
             slots[entry.role]![entry.index].handedOff.insert(jobID)
             slots[entry.role]![entry.index].lastStallAt = now
             stalls[entry.role, default: 0] += 1
+            metrics.stalled(role: entry.role)
             pendingProgress[jobID] = nil
             slots[entry.role]![entry.index].inputs?.yield(.message(.cancel(jobID, reason: "stalled")))
             logger.warning(
@@ -504,6 +514,21 @@ public actor WorkerFleet {
     /// asks the store at once instead of waiting out the idle interval.
     public func workArrived(_ kind: JobKind) {
         idleUntil[kind] = nil
+    }
+
+    /// Tells the worker holding a job that the job was taken from it (cancelled by an operator):
+    /// it stops the transfer, and its late report is ignored.
+    public func withdraw(_ jobID: JobID, reason: String) {
+        for (role, roleSlots) in slots {
+            for index in roleSlots.indices where roleSlots[index].assigned[jobID] != nil {
+                slots[role]![index].assigned[jobID] = nil
+                slots[role]![index].handedOff.insert(jobID)
+                pendingProgress[jobID] = nil
+                slots[role]![index].inputs?.yield(.message(.cancel(jobID, reason: reason)))
+                // Its slot is free again.
+                if let kind = role.jobKind { workArrived(kind) }
+            }
+        }
     }
 
     /// Says that jobs of `kind` were just enqueued or made due, and hands them to free workers now.

@@ -57,4 +57,6 @@ struct AssignedJob {
     var lease: JobLease
     var bytesDone: Int64 = 0
     var lastAdvance: ContinuousClock.Instant
+    /// When the supervisor assigned it, for the attempt-duration histogram.
+    var assignedAt: ContinuousClock.Instant = .now
 }

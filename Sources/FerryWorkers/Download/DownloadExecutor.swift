@@ -85,6 +85,9 @@ public struct DownloadExecutor: JobExecutor {
         let clock = ContinuousClock()
         var lastReport = clock.now
         for try await buffer in response.body {
+            // A cancelled job (operator, stall, shutdown) stops at the next chunk: the body
+            // stream itself does not end on cancellation, and a short body must never pass as whole.
+            try Task.checkCancellation()
             try buffer.withUnsafeReadableBytes { bytes in
                 try file.append(bytes)
                 hasher.update(bufferPointer: bytes)
@@ -94,6 +97,11 @@ public struct DownloadExecutor: JobExecutor {
                 lastReport = clock.now
                 await report(JobProgress(bytesDone: size, bytesTotal: total), nil)
             }
+        }
+        try Task.checkCancellation()
+        if let announced = response.headers.first(name: "Content-Length").flatMap(Int64.init), announced != size {
+            throw JobFailure.retryable(
+                "truncated", "the server announced \(announced) bytes but the connection ended after \(size)")
         }
         await report(JobProgress(bytesDone: size, bytesTotal: size), nil)
         return (size, hasher.finalize())

@@ -1,0 +1,20 @@
+import FerryConfig
+import FerryCore
+import FerrySupervisor
+import Logging
+
+/// What the controllers work with: the store for jobs, the supervisor for the fleet and samples,
+/// the exporter for `/metrics`.
+struct AdminDependencies: Sendable {
+    let supervisor: Supervisor
+    let store: any JobStore
+    let exporter: PrometheusExporter
+    let logger: Logger
+    let hangTimeout: Duration
+    /// Warn when a managed folder at its recent rate fills up within this time.
+    let diskFullHorizon: Duration
+    /// Due work older than this makes the sync health warn.
+    let stuckAfter: Duration
+    /// Upload targets a download may name; none are declared until the upload worker exists.
+    let uploadTargets: Set<String>
+}

@@ -1,0 +1,66 @@
+public import FerryConfig
+import FerryCore
+public import FerrySupervisor
+import Foundation
+import Hummingbird
+public import Logging
+public import ServiceLifecycle
+
+/// The HTTP admin inside `ferry serve`: health, Prometheus metrics and the job and worker API on
+/// `http.address`:`http.port`. It opens the supervisor's start-up gate once the port is bound,
+/// so READY=1 is never sent for a daemon that cannot be reached.
+public struct AdminServer: Service {
+    private let application: Application<RouterResponder<AdminContext>>
+    private let address: String
+
+    /// The bearer token from `http.token_file`, or nil when none is configured.
+    /// - Throws: ``AdminError`` when the file cannot be used.
+    public static func token(for configuration: FerryConfiguration) throws(AdminError) -> AdminToken? {
+        configuration.http.tokenFile.isEmpty ? nil : try AdminToken.load(from: configuration.http.tokenFile)
+    }
+
+    public init(
+        supervisor: Supervisor, configuration: FerryConfiguration, token: AdminToken?, exporter: PrometheusExporter,
+        gate: StartupGate, logger: Logger
+    ) {
+        let http = configuration.http
+        let dependencies = AdminDependencies(
+            supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
+            hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: .seconds(24 * 3600),
+            stuckAfter: .seconds(600), uploadTargets: [])
+        let router = Router(context: AdminContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: ErrorMiddleware(logger: logger))
+        router.add(middleware: AccessMiddleware(token: token))
+        let routes = RouteRegistry(router: router)
+        HealthController(dependencies: dependencies).register(in: routes)
+        DownloadsController(dependencies: dependencies).register(in: routes)
+        JobsController(dependencies: dependencies).register(in: routes)
+        WorkersController(dependencies: dependencies).register(in: routes)
+        routes.refuseOtherMethods()
+        let address = http.address.contains(":") ? "[\(http.address)]" : http.address
+        self.address = "\(address):\(http.port)"
+        self.application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(http.address, port: http.port), serverName: "ferry/\(FerryVersion.current)"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? http.port
+                logger.notice(
+                    "admin API listening", metadata: ["url": "http://\(address):\(port)", "port": "\(port)"])
+                await gate.open()
+            },
+            logger: logger)
+    }
+
+    public func run() async throws {
+        do {
+            try await application.run()
+        } catch {
+            throw AdminError(
+                code: .cannotListen,
+                message:
+                    "the admin API cannot listen on \(address): \(error); set http.address and http.port to a free "
+                    + "address of this machine, or stop the process that holds it")
+        }
+    }
+}

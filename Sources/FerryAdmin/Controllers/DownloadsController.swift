@@ -1,0 +1,102 @@
+import FerryCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// `POST /api/downloads`, `GET /api/downloads`, `GET /api/downloads/{id}`.
+struct DownloadsController {
+    let dependencies: AdminDependencies
+
+    func register(in routes: RouteRegistry) {
+        routes.post("/api/downloads") { request, context in try await create(request, context) }
+        routes.get("/api/downloads") { request, _ in try await list(request) }
+        routes.get("/api/downloads/:id") { _, context in try await show(context) }
+    }
+
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+
+    /// 201 with a new job; 200 with the existing one when the Idempotency-Key was seen before.
+    private func create(_ request: Request, _ context: AdminContext) async throws -> Response {
+        let body = try await JSONResponse.decode(DownloadBody.self, from: request, context: context)
+        let download = try body.request(
+            idempotencyKey: request.headers[Self.idempotencyKey], knownTargets: dependencies.uploadTargets)
+        let enqueued: Enqueued
+        do {
+            enqueued = try await dependencies.store.enqueue(download: download)
+        } catch {
+            throw APIError.from(error)
+        }
+        if enqueued.created { await dependencies.supervisor.dispatchNewWork(.download) }
+        let payload = try? await dependencies.store.payload(of: enqueued.job.id)
+        var response = try JSONResponse.make(
+            JobResource(enqueued.job, payload: payload), status: enqueued.created ? .created : .ok)
+        response.headers[.location] = "/api/downloads/\(enqueued.job.id)"
+        return response
+    }
+
+    private func list(_ request: Request) async throws -> Response {
+        let query = try JobListQuery(request.uri.queryParameters, kind: .download).query
+        let jobs: [Job]
+        do {
+            jobs = try await dependencies.store.jobs(matching: query)
+        } catch {
+            throw APIError.from(error)
+        }
+        let next = jobs.count == query.limit ? jobs.last?.id.rawValue : nil
+        return try JSONResponse.make(JobPage(jobs: jobs.map { JobResource($0) }, nextBefore: next))
+    }
+
+    private func show(_ context: AdminContext) async throws -> Response {
+        let id = try JobListQuery.jobID(context.parameters.get("id"))
+        do {
+            let job = try await dependencies.store.job(id)
+            guard job.kind == .download else { throw APIError.notFound("download \(id)") }
+            let detail = DownloadDetail(
+                download: JobResource(job, payload: try await dependencies.store.payload(of: id)),
+                uploads: try await dependencies.store.uploads(of: id).map { JobResource($0) },
+                events: try await dependencies.store.events(of: id).map(EventResource.init))
+            return try JSONResponse.make(detail)
+        } catch let error as StoreError {
+            throw APIError.from(error)
+        }
+    }
+
+    struct DownloadDetail: Encodable {
+        var download: JobResource
+        var uploads: [JobResource]
+        var events: [EventResource]
+    }
+}
+
+/// The filters and paging of a job list: `state` (repeatable or comma-separated), `limit`
+/// (1–500, default 50) and `before` (the `next_before` of the previous page).
+struct JobListQuery {
+    var query: JobQuery
+
+    init(_ parameters: Parameters, kind: JobKind?) throws(APIError) {
+        query = JobQuery(kind: kind)
+        for value in parameters.getAll("state") {
+            for name in value.split(separator: ",") {
+                guard let state = JobState(rawValue: String(name)) else {
+                    let known = JobState.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw .badRequest("invalid_state", "state \"\(name)\" is not one of \(known)")
+                }
+                query.states.insert(state)
+            }
+        }
+        if let limit = parameters.get("limit") {
+            guard let value = Int(limit), (1...500).contains(value) else {
+                throw .badRequest("invalid_limit", "limit must be a whole number from 1 to 500")
+            }
+            query.limit = value
+        }
+        if let before = parameters.get("before") { query.before = try Self.jobID(before) }
+    }
+
+    static func jobID(_ text: String?) throws(APIError) -> JobID {
+        guard let text, let value = Int64(text), value > 0 else {
+            throw .badRequest("invalid_id", "a job id is a positive whole number")
+        }
+        return JobID(value)
+    }
+}

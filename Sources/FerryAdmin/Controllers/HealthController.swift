@@ -1,0 +1,72 @@
+import FerryCore
+import FerrySupervisor
+import Foundation
+import Hummingbird
+
+/// `/healthz`, `/readyz`, `/api/health/system`, `/api/health/sync[/detailed]` and `/metrics`.
+struct HealthController {
+    let dependencies: AdminDependencies
+
+    func register(in routes: RouteRegistry) {
+        routes.get("/healthz") { _, _ in try JSONResponse.make(["status": "pass"]) }
+        routes.get("/readyz") { _, _ in try await readiness() }
+        routes.get("/api/health/system") { _, _ in try await system() }
+        routes.get("/api/health/sync") { _, _ in try await sync(detailed: false) }
+        routes.get("/api/health/sync/detailed") { _, _ in try await sync(detailed: true) }
+        routes.get("/metrics") { _, _ in metrics() }
+    }
+
+    private func readiness() async throws -> Response {
+        let ready = await dependencies.supervisor.isReady
+        return try JSONResponse.make(
+            ["status": ready ? "pass" : "fail"], status: ready ? .ok : .serviceUnavailable)
+    }
+
+    private func system() async throws -> Response {
+        let supervisor = dependencies.supervisor
+        let health = SystemHealth(
+            ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
+            samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
+            hangTimeout: dependencies.hangTimeout, diskFullHorizon: dependencies.diskFullHorizon, now: Date())
+        let document = health.document()
+        return try JSONResponse.make(
+            document, status: document.status == .fail ? .serviceUnavailable : .ok,
+            contentType: "application/health+json", keysAsDeclared: true)
+    }
+
+    private func sync(detailed: Bool) async throws -> Response {
+        let orphans = try await runningWithoutLiveOwner()
+        let counts: [QueueCount]
+        do {
+            counts = try await dependencies.store.queueCounts()
+        } catch {
+            throw APIError.from(error)
+        }
+        let health = SyncHealth(
+            counts: counts, orphans: orphans, stuckAfter: dependencies.stuckAfter, now: Date(), detailed: detailed)
+        return try JSONResponse.make(
+            health, status: health.status == .fail ? .serviceUnavailable : .ok, contentType: "application/health+json")
+    }
+
+    /// Running jobs whose owner is not a live worker. The fleet is read before the store and
+    /// again after it, so a worker started in between does not look like a violation.
+    private func runningWithoutLiveOwner() async throws -> [Job] {
+        let before = Set(await dependencies.supervisor.fleetSnapshot().workers.map(\.id))
+        let running: [Job]
+        do {
+            running = try await dependencies.store.jobs(matching: JobQuery(states: [.running], limit: 10_000))
+        } catch {
+            throw APIError.from(error)
+        }
+        let after = Set(await dependencies.supervisor.fleetSnapshot().workers.map(\.id))
+        let live = before.union(after)
+        return running.filter { job in job.owner.map { !live.contains($0) } ?? true }
+    }
+
+    private func metrics() -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: dependencies.exporter.exposition())))
+    }
+}

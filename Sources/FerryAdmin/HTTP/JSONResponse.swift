@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// How the API writes JSON: snake_case keys, ISO 8601 times with milliseconds, sorted keys so
+/// answers are stable to read and to diff.
+enum JSONResponse {
+    static func make(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json",
+        keysAsDeclared: Bool = false
+    ) throws -> Response {
+        let data = try (keysAsDeclared ? camelCaseEncoder : encoder).encode(value)
+        return Response(
+            status: status,
+            headers: [.contentType: "\(contentType); charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static let encoder: JSONEncoder = makeEncoder(snakeCase: true)
+    /// For documents whose format fixes camelCase keys (the health-check draft).
+    static let camelCaseEncoder: JSONEncoder = makeEncoder(snakeCase: false)
+
+    private static func makeEncoder(snakeCase: Bool) -> JSONEncoder {
+        let encoder = JSONEncoder()
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date))
+        }
+        return encoder
+    }
+
+    /// Reads a JSON body into `type`, with errors that say which field is wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AdminContext) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw ErrorMiddleware.translate(HTTPError(.contentTooLarge), request)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw ErrorMiddleware.translate(error, request)
+        }
+        guard buffer.readableBytes > 0 else {
+            throw APIError.badRequest("invalid_json", "the request needs a JSON object as its body")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(T.self, from: Data(buffer: buffer))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw APIError.badRequest("missing_field", "the field \(key.stringValue.snakeCased) is required")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let field = context.codingPath.map(\.stringValue.snakeCased).joined(separator: ".")
+            throw APIError.badRequest(
+                "invalid_field",
+                "the field \(field.isEmpty ? "(body)" : field) has the wrong type: \(context.debugDescription)")
+        } catch {
+            throw APIError.badRequest("invalid_json", "the body is not valid JSON")
+        }
+    }
+}
+
+extension String {
+    /// `fileName` → `file_name`, as the API spells its fields.
+    var snakeCased: String {
+        var result = ""
+        for character in self {
+            if character.isUppercase {
+                result += "_" + character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+}

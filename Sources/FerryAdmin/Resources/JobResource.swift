@@ -1,0 +1,130 @@
+import FerryCore
+import Foundation
+
+/// A job as the API shows it: stable field names, independent of how the store keeps it.
+struct JobResource: Encodable {
+    struct Progress: Encodable {
+        var bytesDone: Int64
+        var bytesTotal: Int64?
+    }
+
+    struct Failure: Encodable {
+        var code: String
+        var message: String
+        var retryable: Bool
+    }
+
+    struct Result: Encodable {
+        var location: String
+        var size: Int64
+        var sha256: String
+        var contentType: String?
+    }
+
+    var id: Int64
+    var kind: String
+    var state: String
+    var stateCause: String
+    var stateReason: String?
+    var idempotencyKey: String?
+    var priority: Int
+    var attempt: Int
+    var maxAttempts: Int
+    var owner: String?
+    var createdAt: Date
+    var updatedAt: Date
+    var dueAt: Date
+    var startedAt: Date?
+    var finishedAt: Date?
+    var cleanedAt: Date?
+    var progress: Progress
+    var lastError: Failure?
+    var result: Result?
+    /// What the job works on (URL, targets, …); only on a single job's page.
+    var input: Input?
+
+    init(_ job: Job, payload: JobPayload? = nil) {
+        id = job.id.rawValue
+        kind = job.kind.rawValue
+        state = job.state.rawValue
+        stateCause = job.stateCause
+        stateReason = job.stateReason
+        idempotencyKey = job.idempotencyKey
+        priority = job.priority
+        attempt = job.attempt
+        maxAttempts = job.maxAttempts
+        owner = job.owner?.rawValue
+        createdAt = job.createdAt
+        updatedAt = job.updatedAt
+        dueAt = job.dueAt
+        startedAt = job.startedAt
+        finishedAt = job.finishedAt
+        cleanedAt = job.cleanedAt
+        progress = Progress(bytesDone: job.progress.bytesDone, bytesTotal: job.progress.bytesTotal)
+        lastError = job.lastError.map { Failure(code: $0.code, message: $0.message, retryable: $0.isRetryable) }
+        result = job.result.map {
+            Result(location: $0.location, size: $0.size, sha256: $0.sha256, contentType: $0.contentType)
+        }
+        input = payload.map(Input.init)
+    }
+
+    /// The payload, flattened per kind.
+    struct Input: Encodable {
+        var url: String?
+        var fileName: String?
+        var expectedSize: Int64?
+        var expectedSha256: String?
+        var uploadTargets: [String]?
+        var deleteAfterUpload: Bool?
+        var downloadId: Int64?
+        var target: String?
+        var userId: String?
+        var externalRequestId: String?
+
+        init(_ payload: JobPayload) {
+            switch payload {
+            case .download(let spec):
+                url = spec.url
+                fileName = spec.fileName
+                expectedSize = spec.expectedSize
+                expectedSha256 = spec.expectedSHA256
+                uploadTargets = spec.uploadTargets
+                deleteAfterUpload = spec.deleteAfterUpload
+            case .upload(let spec):
+                downloadId = spec.downloadID.rawValue
+                target = spec.target
+            case .video(let spec):
+                url = spec.sourceURL
+                userId = spec.userID
+                externalRequestId = spec.externalRequestID
+            }
+        }
+    }
+}
+
+/// One line of a job's event log.
+struct EventResource: Encodable {
+    var at: Date
+    var from: String?
+    var to: String
+    var cause: String
+    var reason: String?
+    var owner: String?
+    var attempt: Int
+
+    init(_ event: JobEvent) {
+        at = event.at
+        from = event.from?.rawValue
+        to = event.to.rawValue
+        cause = event.cause
+        reason = event.reason
+        owner = event.owner?.rawValue
+        attempt = event.attempt
+    }
+}
+
+/// A page of jobs, newest first; `next_before` fetches the following page.
+struct JobPage: Encodable {
+    var jobs: [JobResource]
+    var nextBefore: Int64?
+}

@@ -1,0 +1,203 @@
+import FerryCore
+import FerryTesting
+import Foundation
+import Testing
+
+extension ProcessSuites {
+    /// The HTTP admin of a real `ferry serve`, over loopback, with real workers behind it.
+    @Suite("The admin API", .serialized)
+    struct AdminAPITests {
+        func start(_ environment: [String: String] = [:]) throws -> (SupervisorHarness, AdminClient) {
+            let harness = try SupervisorHarness(environment: SupervisorProcessTests.fast.merging(environment) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            return (harness, AdminClient(baseURL: try harness.adminURL()))
+        }
+
+        func waitForState(
+            _ client: AdminClient, _ id: Int, _ states: Set<String>, timeout: Double = 30
+        ) async throws -> [String: Any] {
+            let deadline = Date().addingTimeInterval(timeout)
+            while true {
+                let download = try await client.get("/api/downloads/\(id)").json["download"] as? [String: Any] ?? [:]
+                if let state = download["state"] as? String, states.contains(state) || Date() > deadline {
+                    return download
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+
+        @Test("READY comes after the listener is bound; liveness, readiness and system health answer")
+        func healthAnswers() async throws {
+            let (harness, client) = try start()
+            #expect(try await client.get("/healthz").status == 200)
+            #expect(try await client.get("/readyz").status == 200)
+            let health = try await client.get("/api/health/system")
+            #expect(health.status == 200)
+            #expect(health.headers.first(name: "Content-Type")?.hasPrefix("application/health+json") == true)
+            let document = health.json
+            #expect(["pass", "warn"].contains(document["status"] as? String))
+            let checks = try #require(document["checks"] as? [String: [[String: Any]]])
+            #expect(checks["database:writable"]?.first?["status"] as? String == "pass")
+            #expect(checks["worker:heartbeat"]?.count == 4)
+            #expect(checks["download:workers"]?.first?["observedValue"] as? Int == 1)
+            #expect(checks["disk:state"]?.first?["observedUnit"] as? String == "bytes")
+            #expect(checks["memory:available"] != nil && checks["cpu:load"] != nil)
+            let workers = try await client.get("/api/workers").json
+            #expect((workers["workers"] as? [Any])?.count == 4)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("A download submitted through the API runs to success; the same Idempotency-Key returns it")
+        func downloadThroughAPI() async throws {
+            let origin = try TestOrigin()
+            let (harness, client) = try start()
+            let body = #"{"url":"\#(origin.url(size: 200_000))","file_name":"clip.bin","size":200000}"#
+            let created = try await client.post("/api/downloads", json: body, headers: [("Idempotency-Key", "clip-1")])
+            #expect(created.status == 201)
+            let id = try #require(created.json["id"] as? Int)
+            #expect(created.headers.first(name: "Location") == "/api/downloads/\(id)")
+            let again = try await client.post("/api/downloads", json: body, headers: [("Idempotency-Key", "clip-1")])
+            #expect(again.status == 200)
+            #expect(again.json["id"] as? Int == id)
+            let done = try await waitForState(client, id, ["succeeded", "failed"])
+            #expect(done["state"] as? String == "succeeded")
+            let result = try #require(done["result"] as? [String: Any])
+            #expect(result["sha256"] as? String == (try TestOrigin.sha256(size: 200_000)))
+            let detail = try await client.get("/api/downloads/\(id)").json
+            let events = try #require(detail["events"] as? [[String: Any]])
+            #expect(events.map { $0["to"] as? String } == ["queued", "running", "succeeded"])
+            let page = try await client.get("/api/downloads?state=succeeded&limit=10").json
+            #expect((page["jobs"] as? [[String: Any]])?.map { $0["id"] as? Int } == [id])
+            let sync = try await client.get("/api/health/sync")
+            #expect(sync.status == 200)
+            #expect(sync.json["running_without_live_owner"] as? Int == 0)
+
+            // The finished job is counted, and the exposition passes promtool's lint.
+            let metrics = try await client.get("/metrics")
+            #expect(metrics.body.contains(#"ferry_jobs_finished_total{kind="download",outcome="succeeded"} 1"#))
+            #expect(metrics.body.contains("# HELP ferry_job_attempt_duration_seconds"))
+            let lint = try Promtool.run(["check", "metrics"], input: metrics.body)
+            #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
+            #expect(lint.output.isEmpty, "promtool findings: \(lint.output)")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("Cancelling a running download stops it and frees the worker for the next job")
+        func cancelRunning() async throws {
+            let origin = try TestOrigin()
+            // The retried job is still running at stop: a short grace keeps the test short.
+            let (harness, client) = try start(["FERRY_SUPERVISOR_SHUTDOWN_GRACE": "2s"])
+            let slow = try await client.post(
+                "/api/downloads", json: #"{"url":"\#(origin.url(size: 50_000_000, rate: 100_000))"}"#)
+            let id = try #require(slow.json["id"] as? Int)
+            _ = try await waitForState(client, id, ["running"])
+            let cancelled = try await client.post("/api/jobs/\(id)/cancel")
+            #expect(cancelled.status == 200)
+            #expect(cancelled.json["state"] as? String == "cancelled")
+            #expect(try await client.post("/api/jobs/\(id)/cancel").errorCode == "illegal_transition")
+            let quick = try await client.post("/api/downloads", json: #"{"url":"\#(origin.url(size: 1000))"}"#)
+            let next = try #require(quick.json["id"] as? Int)
+            #expect(try await waitForState(client, next, ["succeeded"])["state"] as? String == "succeeded")
+            let retried = try await client.post("/api/jobs/\(id)/retry")
+            #expect(retried.json["state"] as? String == "queued")
+            #expect(harness.workers()[.download]?.count == 1)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("Bad requests get JSON errors with stable codes: 400, 404, 405, 413, cross-site 403")
+        func badRequests() async throws {
+            let (harness, client) = try start()
+            let cases: [(String, Int, String)] = [
+                (#"{"url":"ftp://example.com/a"}"#, 400, "unsupported_scheme"),
+                (#"{"url":"not a url"}"#, 400, "invalid_url"),
+                (#"{"file_name":"a.bin"}"#, 400, "missing_field"),
+                (#"{"url":"http://127.0.0.1:9/a","file_name":"../../etc/passwd"}"#, 400, "invalid_file_name"),
+                (#"{"url":"http://127.0.0.1:9/a","sha256":"xyz"}"#, 400, "invalid_sha256"),
+                (#"{"url":"http://127.0.0.1:9/a","upload_targets":["nowhere"]}"#, 400, "unknown_target"),
+                (#"{"url":7}"#, 400, "invalid_field"),
+                ("{not json", 400, "invalid_json"),
+                (String(repeating: "x", count: 100_000), 413, "body_too_large"),
+            ]
+            for (body, status, code) in cases {
+                let answer = try await client.post("/api/downloads", json: body)
+                #expect(answer.status == status, "\(body.prefix(60))")
+                #expect(answer.errorCode == code, "\(body.prefix(60)): \(answer.body)")
+            }
+            #expect(try await client.get("/api/nothing").status == 404)
+            #expect(try await client.get("/api/downloads/abc").errorCode == "invalid_id")
+            #expect(try await client.get("/api/downloads/999").status == 404)
+            #expect(try await client.post("/api/jobs/999/retry").status == 404)
+            #expect(try await client.post("/api/workers/painter/restart").status == 404)
+            let wrongMethod = try await client.send(.DELETE, "/api/downloads")
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.headers.first(name: "Allow")?.contains("POST") == true)
+            let crossSite = try await client.post(
+                "/api/downloads", json: #"{"url":"http://127.0.0.1:9/a"}"#,
+                headers: [("Origin", "https://evil.example")])
+            #expect(crossSite.status == 403)
+            let fetchSite = try await client.post("/api/jobs/1/cancel", headers: [("Sec-Fetch-Site", "cross-site")])
+            #expect(fetchSite.errorCode == "cross_site_request")
+            // Nothing of the above created a job.
+            #expect((try await client.get("/api/downloads").json["jobs"] as? [Any])?.isEmpty == true)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("With a token configured, state-changing requests need it; reading does not")
+        func tokenRequired() async throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let tokenFile = try scratch.write("s3cret-token-0123456789\n", to: "token")
+            // No download workers: the job created below must not keep a worker busy at stop.
+            let (harness, client) = try start([
+                "FERRY_HTTP_TOKEN_FILE": tokenFile, "FERRY_WORKERS_DOWNLOAD_PROCESSES": "0",
+            ])
+            let body = #"{"url":"http://127.0.0.1:9/a"}"#
+            #expect(try await client.post("/api/downloads", json: body).status == 401)
+            let wrong = try await client.post("/api/downloads", json: body, headers: [("Authorization", "Bearer nope")])
+            #expect(wrong.status == 401)
+            #expect(wrong.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            let right = try await client.post(
+                "/api/downloads", json: body, headers: [("Authorization", "Bearer s3cret-token-0123456789")])
+            #expect(right.status == 201)
+            #expect(try await client.get("/api/downloads").status == 200)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("A port already in use stops the start with a clear error and exit status 69")
+        func portInUse() async throws {
+            let (harness, client) = try start()
+            let port = try #require(URLComponents(string: client.baseURL)?.port)
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let second = try FerryProcess.run(
+                ["serve"], in: scratch.url, environment: ["FERRY_HTTP_PORT": "\(port)"])
+            #expect(second.status == 69)
+            #expect(second.standardError.contains("cannot listen on 127.0.0.1:\(port)"))
+            let badToken = try FerryProcess.run(
+                ["serve"], in: scratch.url, environment: ["FERRY_HTTP_TOKEN_FILE": "/nonexistent/token"])
+            #expect(badToken.status == 78)
+            #expect(badToken.standardError.contains("http.token_file"))
+            #expect(harness.stop() == 0)
+        }
+    }
+}
+
+/// Runs Prometheus's `promtool` (from Debian's prometheus package, installed by .ci/install-deps).
+enum Promtool {
+    static func run(_ arguments: [String], input: String) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        process.arguments = arguments
+        let stdin = Pipe()
+        let output = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+}
