@@ -98,6 +98,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // Compiled into the binary: the daemon serves them with no files beside it.
+            resources: [.embedInCode("OpenAPI/openapi.json"), .embedInCode("Page/admin.html")],
             swiftSettings: strict
         ),
         // Every subcommand of `ferry`, as a library so tests can call them without argv.

@@ -28,15 +28,19 @@ public struct AdminServer: Service {
             supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
             hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: .seconds(24 * 3600),
             stuckAfter: .seconds(600), uploadTargets: [])
-        let router = Router(context: AdminContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: ErrorMiddleware(logger: logger))
-        router.add(middleware: AccessMiddleware(token: token))
-        let routes = RouteRegistry(router: router)
+        let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)
         JobsController(dependencies: dependencies).register(in: routes)
         WorkersController(dependencies: dependencies).register(in: routes)
-        routes.refuseOtherMethods()
+        DocumentsController().register(in: routes)
+        EventsController(dependencies: dependencies).register(in: routes)
+        HistoryController(dependencies: dependencies).register(in: routes)
+        PageController().register(in: routes)
+        let router = Router(context: AdminContext.self, options: .autoGenerateHeadEndpoints)
+        router.add(middleware: ErrorMiddleware(logger: logger, routes: routes.knownRoutes))
+        router.add(middleware: AccessMiddleware(token: token))
+        routes.install(on: router)
         let address = http.address.contains(":") ? "[\(http.address)]" : http.address
         self.address = "\(address):\(http.port)"
         self.application = Application(

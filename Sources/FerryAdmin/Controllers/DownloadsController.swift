@@ -94,8 +94,9 @@ struct JobListQuery {
     }
 
     static func jobID(_ text: String?) throws(APIError) -> JobID {
-        guard let text, let value = Int64(text), value > 0 else {
-            throw .badRequest("invalid_id", "a job id is a positive whole number")
+        // Ids stay within 2^53 - 1 so that JavaScript clients read them exactly.
+        guard let text, let value = Int64(text), (1...9_007_199_254_740_991).contains(value) else {
+            throw .badRequest("invalid_id", "a job id is a whole number from 1 to 9007199254740991")
         }
         return JobID(value)
     }

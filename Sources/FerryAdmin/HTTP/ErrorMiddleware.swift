@@ -7,6 +7,7 @@ import Logging
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AdminContext
     let logger: Logger
+    let routes: KnownRoutes
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -18,6 +19,13 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch let error as APIError {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
+            if error.status == .notFound, let allow = routes.allowHeader(for: request.uri.path) {
+                return try APIError(
+                    .methodNotAllowed, "method_not_allowed",
+                    "\(request.method.rawValue) is not supported on \(request.uri.path); use \(allow)",
+                    headers: [.allow: allow]
+                ).response(from: request, context: context)
+            }
             return try Self.translate(error, request).response(from: request, context: context)
         } catch {
             logger.error(

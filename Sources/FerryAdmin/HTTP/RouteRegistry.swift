@@ -1,55 +1,49 @@
 import Hummingbird
 
-/// Registers routes on a Hummingbird router and remembers which methods each path takes, so a
-/// known path asked with another method answers 405 with an `Allow` header instead of 404.
+/// Collects the API's routes first and installs them on a router afterwards, so the error
+/// middleware (which must be added before the routes) already knows every path: a known path
+/// asked with another method answers 405 with `Allow`, whatever the method, instead of 404.
 final class RouteRegistry {
-    let router: Router<AdminContext>
-    /// Paths in registration order with their methods.
-    private var paths: [(path: String, methods: [HTTPRequest.Method])] = []
+    typealias Handler = @Sendable (Request, AdminContext) async throws -> Response
+    private var routes: [(path: String, method: HTTPRequest.Method, handler: Handler)] = []
 
-    init(router: Router<AdminContext>) {
-        self.router = router
+    func get(_ path: String, use handler: @escaping Handler) { routes.append((path, .get, handler)) }
+
+    func post(_ path: String, use handler: @escaping Handler) { routes.append((path, .post, handler)) }
+
+    /// The paths and their methods, for 405 answers.
+    var knownRoutes: KnownRoutes {
+        var methods: [String: [HTTPRequest.Method]] = [:]
+        for route in routes { methods[route.path, default: []].append(route.method) }
+        return KnownRoutes(entries: methods.map { KnownRoutes.Entry(pattern: $0.key, methods: $0.value) })
     }
 
-    func get(
-        _ path: String, use handler: @escaping @Sendable (Request, AdminContext) async throws -> Response
-    ) {
-        on(path, .get, use: handler)
+    func install(on router: Router<AdminContext>) {
+        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.handler) }
+    }
+}
+
+/// Every route pattern (`/api/jobs/:id/retry`) with the methods it takes.
+struct KnownRoutes: Sendable {
+    struct Entry: Sendable {
+        var pattern: String
+        var methods: [HTTPRequest.Method]
     }
 
-    func post(
-        _ path: String, use handler: @escaping @Sendable (Request, AdminContext) async throws -> Response
-    ) {
-        on(path, .post, use: handler)
-    }
+    var entries: [Entry]
 
-    private func on(
-        _ path: String, _ method: HTTPRequest.Method,
-        use handler: @escaping @Sendable (Request, AdminContext) async throws -> Response
-    ) {
-        router.on(RouterPath(path), method: method, use: handler)
-        if let index = paths.firstIndex(where: { $0.path == path }) {
-            paths[index].methods.append(method)
-        } else {
-            paths.append((path, [method]))
+    /// The `Allow` header for a path that exists with other methods; nil for an unknown path.
+    func allowHeader(for path: String) -> String? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        for entry in entries {
+            let pattern = entry.pattern.split(separator: "/", omittingEmptySubsequences: true)
+            guard pattern.count == segments.count,
+                zip(pattern, segments).allSatisfy({ $0.hasPrefix(":") || $0 == $1 })
+            else { continue }
+            var allowed = entry.methods.map(\.rawValue)
+            if entry.methods.contains(.get) { allowed.append("HEAD") }
+            return allowed.joined(separator: ", ")
         }
-    }
-
-    /// Answers every other method on a known path with 405; call once all routes are in.
-    func refuseOtherMethods() {
-        let all: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options]
-        for (path, methods) in paths {
-            var allowed = methods
-            if methods.contains(.get) { allowed.append(.head) }
-            let allow = allowed.map(\.rawValue).joined(separator: ", ")
-            for method in all where !allowed.contains(method) {
-                router.on(RouterPath(path), method: method) { request, _ -> Response in
-                    throw APIError(
-                        .methodNotAllowed, "method_not_allowed",
-                        "\(request.method.rawValue) is not supported on \(path); use \(allow)",
-                        headers: [.allow: allow])
-                }
-            }
-        }
+        return nil
     }
 }

@@ -82,6 +82,10 @@ public protocol JobStore: Sendable {
     func job(_ id: JobID) async throws(StoreError) -> Job
     func payload(of id: JobID) async throws(StoreError) -> JobPayload
     func events(of id: JobID) async throws(StoreError) -> [JobEvent]
+    /// Every job's events after `lastID`, oldest first: the feed the admin's event stream tails.
+    func events(after lastID: Int64, limit: Int) async throws(StoreError) -> [JobEvent]
+    /// The id of the newest event, 0 when there is none.
+    func lastEventID() async throws(StoreError) -> Int64
     func jobs(matching query: JobQuery) async throws(StoreError) -> [Job]
     /// Upload jobs created for a download.
     func uploads(of downloadID: JobID) async throws(StoreError) -> [Job]

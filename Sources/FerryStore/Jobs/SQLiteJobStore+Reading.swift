@@ -27,6 +27,19 @@ extension SQLiteJobStore {
         }
     }
 
+    public func events(after lastID: Int64, limit: Int) async throws(StoreError) -> [JobEvent] {
+        try await read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM job_events WHERE id > ? ORDER BY id LIMIT ?", arguments: [lastID, limit]
+            )
+            .map(JobEvent.init(row:))
+        }
+    }
+
+    public func lastEventID() async throws(StoreError) -> Int64 {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM job_events") ?? 0 }
+    }
+
     public func jobs(matching query: JobQuery) async throws(StoreError) -> [Job] {
         try await read { db in
             var conditions: [String] = []

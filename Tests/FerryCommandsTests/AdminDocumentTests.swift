@@ -1,0 +1,104 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+
+extension ProcessSuites {
+    /// The OpenAPI document, the event stream and the page of a real `ferry serve`.
+    @Suite("The admin API's document, event stream and page", .serialized)
+    struct AdminDocumentTests {
+        static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+
+        /// No download workers: fuzzed downloads must never make the daemon fetch from the network.
+        func start() throws -> (SupervisorHarness, AdminClient) {
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_WORKERS_DOWNLOAD_PROCESSES": "0"]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            return (harness, AdminClient(baseURL: try harness.adminURL()))
+        }
+
+        func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+
+        @Test("The served OpenAPI document is the repository's, and a valid OpenAPI 3.1 document")
+        func documentIsValid() async throws {
+            let (harness, client) = try start()
+            let served = try await client.get("/api/openapi.json")
+            #expect(served.status == 200)
+            let file = Self.repository.appendingPathComponent("Sources/FerryAdmin/OpenAPI/openapi.json")
+            #expect(served.body == (try String(contentsOf: file, encoding: .utf8)))
+            let check = try run(
+                "python3",
+                [
+                    "-c",
+                    "import json, sys; from openapi_spec_validator import validate; "
+                        + "validate(json.load(open(sys.argv[1]))); print('valid')",
+                    file.path,
+                ])
+            #expect(check.status == 0, "\(check.output)")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("A property-based fuzz run (schemathesis) finds no 5xx and no answer that breaks the document")
+        func fuzz() async throws {
+            let (harness, client) = try start()
+            let result = try run(
+                "schemathesis",
+                [
+                    "run", client.baseURL + "/api/openapi.json", "--url", client.baseURL, "--checks",
+                    "not_a_server_error,response_schema_conformance,status_code_conformance,"
+                        + "content_type_conformance,response_headers_conformance,unsupported_method",
+                    "--max-examples", "20", "--exclude-path", "/api/events", "--request-timeout", "10",
+                    "--generation-deterministic",
+                ])
+            #expect(result.status == 0, "\(result.output.suffix(4000))")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("The event stream tells of each job transition and of the workers")
+        func eventStream() async throws {
+            let (harness, client) = try start()
+            var request = HTTPClientRequest(url: client.baseURL + "/api/events")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.headers.first(name: "Content-Type")?.hasPrefix("text/event-stream") == true)
+            let created = try await client.post("/api/downloads", json: #"{"url":"http://127.0.0.1:9/a"}"#)
+            let id = try #require(created.json["id"] as? Int)
+            _ = try await client.post("/api/jobs/\(id)/cancel")
+            var text = ""
+            let deadline = Date().addingTimeInterval(15)
+            for try await chunk in response.body {
+                text += String(buffer: chunk)
+                if text.contains(#""to":"cancelled""#) || Date() > deadline { break }
+            }
+            #expect(text.contains("event: workers"))
+            #expect(text.contains("event: job\ndata: {") && text.contains(#""job_id":\#(id)"#))
+            #expect(text.contains(#""to":"queued""#) && text.contains(#""to":"cancelled""#))
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("The page is one self-contained HTML file with a strict content security policy")
+        func page() async throws {
+            let (harness, client) = try start()
+            let page = try await client.get("/")
+            #expect(page.status == 200)
+            #expect(page.headers.first(name: "Content-Type")?.hasPrefix("text/html") == true)
+            #expect(page.headers.first(name: "Content-Security-Policy")?.contains("default-src 'none'") == true)
+            #expect(page.body.contains("<title>Ferry</title>"))
+            // Nothing is loaded from elsewhere: no external scripts, styles or fonts.
+            #expect(!page.body.contains("src=\"http") && !page.body.contains("href=\"http"))
+            #expect(harness.stop() == 0)
+        }
+    }
+}
