@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor", "FerryWorkers", "FerryAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

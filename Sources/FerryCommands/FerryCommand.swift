@@ -13,7 +13,8 @@ public struct FerryCommand: AsyncParsableCommand {
             """,
         version: "ferry \(FerryVersion.current)",
         subcommands: [
-            ServeCommand.self, ConfigCommand.self, DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
+            ServeCommand.self, StatusCommand.self, JobsCommand.self, EnqueueCommand.self, ConfigCommand.self,
+            DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
         ]
     )
 
@@ -30,4 +31,8 @@ enum ExitStatus {
     static let dataError = ExitCode(65)
     /// Something Ferry did not expect.
     static let software = ExitCode(70)
+    /// The admin API refused the request for lack of the token.
+    static let noPermission = ExitCode(77)
+    /// The daemon answered, but refused or could not do what was asked.
+    static let failure = ExitCode(1)
 }

@@ -163,6 +163,37 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test("The CLI client enqueues, lists, cancels and reports status; it says so when the daemon is not there")
+        func commandLineClient() async throws {
+            let (harness, client) = try start(["FERRY_WORKERS_DOWNLOAD_PROCESSES": "0"])
+            let port = try #require(URLComponents(string: client.baseURL)?.port)
+            let environment = ["FERRY_HTTP_PORT": "\(port)"]
+            let folder = harness.scratch.url
+            let enqueued = try FerryProcess.run(
+                ["enqueue", "http://127.0.0.1:9/a.bin", "--idempotency-key", "a"], in: folder, environment: environment)
+            #expect(enqueued.status == 0)
+            #expect(enqueued.standardOutput == "queued download 1\n")
+            let again = try FerryProcess.run(
+                ["enqueue", "http://127.0.0.1:9/a.bin", "--idempotency-key", "a"], in: folder, environment: environment)
+            #expect(again.standardOutput.contains("already exists"))
+            let refused = try FerryProcess.run(
+                ["enqueue", "ftp://example.com/a"], in: folder, environment: environment)
+            #expect(refused.status == 1)
+            #expect(refused.standardError.contains("unsupported_scheme"))
+            let listed = try FerryProcess.run(["jobs", "list", "--json"], in: folder, environment: environment)
+            let page = try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [String: Any]
+            #expect((page?["jobs"] as? [[String: Any]])?.first?["state"] as? String == "queued")
+            let cancelled = try FerryProcess.run(["jobs", "cancel", "1"], in: folder, environment: environment)
+            #expect(cancelled.standardOutput == "job 1: cancelled\n")
+            let status = try FerryProcess.run(["status"], in: folder, environment: environment)
+            #expect(status.status == 0)
+            #expect(status.standardOutput.contains("WORKER") && status.standardOutput.contains("cancelled"))
+            #expect(harness.stop() == 0)
+            let gone = try FerryProcess.run(["status"], in: folder, environment: environment)
+            #expect(gone.status == 69)
+            #expect(gone.standardError.contains("Is the daemon running?"))
+        }
+
         @Test("A port already in use stops the start with a clear error and exit status 69")
         func portInUse() async throws {
             let (harness, client) = try start()

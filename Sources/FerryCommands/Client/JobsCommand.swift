@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+
+/// `ferry jobs list|show|retry|cancel|pause|resume`: jobs of the running daemon.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs",
+        abstract: "List, show and command the running daemon's jobs.",
+        subcommands: [List.self, Show.self, Retry.self, Cancel.self, Pause.self, Resume.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Downloads, newest first.")
+
+        @OptionGroup var options: ClientOptions
+        @Option(help: "Only jobs in this state (repeatable).") var state: [String] = []
+        @Option(help: "How many (1–500).") var limit = 50
+
+        func run() async throws {
+            let client = try options.client()
+            var query = ["limit=\(limit)"]
+            query += state.map { "state=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" }
+            let answer = try client.expectSuccess(
+                try await client.get("/api/downloads?" + query.joined(separator: "&")))
+            if options.json { return print(answer.body) }
+            var table = TextTable(header: ["ID", "STATE", "ATTEMPT", "PROGRESS", "CREATED"])
+            for job in answer.object["jobs"] as? [[String: Any]] ?? [] {
+                table.rows.append(JobsCommand.row(job))
+            }
+            print(table.rows.isEmpty ? "no jobs" : table.render())
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One download with its uploads and events.")
+
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The job id.") var id: Int
+
+        func run() async throws {
+            let client = try options.client()
+            let answer = try client.expectSuccess(try await client.get("/api/downloads/\(id)"))
+            if options.json { return print(answer.body) }
+            let job = answer.object["download"] as? [String: Any] ?? [:]
+            var table = TextTable(header: ["ID", "STATE", "ATTEMPT", "PROGRESS", "URL"])
+            table.rows.append(JobsCommand.row(job))
+            for upload in answer.object["uploads"] as? [[String: Any]] ?? [] {
+                table.rows.append(JobsCommand.row(upload))
+            }
+            print(table.render())
+            if let error = job["last_error"] as? [String: Any] {
+                print("\nlast error: \(error["code"] as? String ?? ""): \(error["message"] as? String ?? "")")
+            }
+            var events = TextTable(header: ["AT", "FROM", "TO", "CAUSE", "REASON"])
+            for event in answer.object["events"] as? [[String: Any]] ?? [] {
+                events.rows.append([
+                    event["at"] as? String ?? "", event["from"] as? String ?? "-", event["to"] as? String ?? "",
+                    event["cause"] as? String ?? "", event["reason"] as? String ?? "",
+                ])
+            }
+            print("\n" + events.render())
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run a failed or cancelled job again.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The job id.") var id: Int
+        func run() async throws { try await JobsCommand.command("retry", id, options) }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a job; a running transfer is stopped.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The job id.") var id: Int
+        func run() async throws { try await JobsCommand.command("cancel", id, options) }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Hold a queued job.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The job id.") var id: Int
+        func run() async throws { try await JobsCommand.command("pause", id, options) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Queue a paused job again.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The job id.") var id: Int
+        func run() async throws { try await JobsCommand.command("resume", id, options) }
+    }
+
+    static func command(_ verb: String, _ id: Int, _ options: ClientOptions) async throws {
+        let client = try options.client()
+        let answer = try client.expectSuccess(try await client.post("/api/jobs/\(id)/\(verb)"))
+        if options.json { return print(answer.body) }
+        print("job \(id): \(answer.object["state"] as? String ?? "?")")
+    }
+
+    static func row(_ job: [String: Any]) -> [String] {
+        let progress = job["progress"] as? [String: Any] ?? [:]
+        let done = progress["bytes_done"] as? Int ?? 0
+        let total = progress["bytes_total"] as? Int
+        let input = job["input"] as? [String: Any] ?? [:]
+        return [
+            "\(job["id"] as? Int ?? 0)", job["state"] as? String ?? "",
+            "\(job["attempt"] as? Int ?? 0)/\(job["max_attempts"] as? Int ?? 0)",
+            total.map { $0 > 0 ? "\(done * 100 / $0)%" : "-" } ?? "\(done) B",
+            input["url"] as? String ?? input["target"] as? String ?? job["created_at"] as? String ?? "",
+        ]
+    }
+}
