@@ -102,3 +102,53 @@ extension ProcessSuites {
         }
     }
 }
+
+extension ProcessSuites {
+    /// The admin page in a real browser: Debian's Chromium, headless, driven over the DevTools
+    /// protocol by Browser/page_check.py.
+    @Suite("The admin page in a browser", .serialized)
+    struct AdminPageBrowserTests {
+        @Test("The page loads with no console errors, shows a running job's progress, and its retry button works")
+        func pageInChromium() async throws {
+            let origin = try TestOrigin()
+            let harness = try SupervisorHarness(environment: SupervisorProcessTests.fast)
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let client = AdminClient(baseURL: try harness.adminURL())
+            let slow = try await client.post(
+                "/api/downloads",
+                json: #"{"url":"\#(origin.url(size: 20_000_000, rate: 200_000))","file_name":"slow.bin"}"#)
+            let running = try #require(slow.json["id"] as? Int)
+            let other = try await client.post("/api/downloads", json: #"{"url":"\#(origin.url(size: 1000))"}"#)
+            let retried = try #require(other.json["id"] as? Int)
+            _ = try await client.post("/api/jobs/\(retried)/cancel")
+
+            let artefacts = AdminDocumentTests.repository.appendingPathComponent(".build/test-artifacts")
+            try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+            let screenshot = artefacts.appendingPathComponent("admin-page.png")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Browser/page_check.py")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script.path, client.baseURL, "\(running)", "\(retried)", screenshot.path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(text)")
+            let line = try #require(text.split(separator: "\n").last.map(String.init), "\(text)")
+            let seen = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)")
+            #expect(seen["loaded"] as? Bool == true)
+            #expect(seen["console_errors"] as? [String] == [], "\(seen)")
+            #expect((seen["progress_percent"] as? Double ?? 0) > 0, "\(seen)")
+            #expect(seen["retry_clicked"] as? Bool == true)
+            #expect(seen["retry_state_before"] as? String == "cancelled")
+            #expect(["queued", "running", "succeeded"].contains(seen["retry_state_after"] as? String), "\(seen)")
+            #expect(seen["live"] as? Bool == true)
+            #expect(FileManager.default.fileExists(atPath: screenshot.path))
+            #expect(harness.stop() == 0)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Drives Debian's Chromium (headless) over the DevTools protocol against Ferry's admin page.
+
+Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png
+
+Loads the page, collects every console error and uncaught exception, waits until the running
+job's progress bar moves, clicks the retry button of the other job and waits for its new state,
+saves a screenshot, and prints what it saw as one JSON object.
+"""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websocket  # websocket-client
+
+
+def main():
+    base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    profile = tempfile.mkdtemp(prefix="ferry-chromium-")
+    browser = subprocess.Popen(
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-dev-shm-usage", "--remote-debugging-port=0", f"--user-data-dir={profile}",
+         "--window-size=1400,1100", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        result = drive(profile, base, running_id, retry_id, screenshot)
+    finally:
+        browser.kill()
+        browser.wait()
+        shutil.rmtree(profile, ignore_errors=True)
+    print(json.dumps(result))
+
+
+def drive(profile, base, running_id, retry_id, screenshot):
+    port_file = os.path.join(profile, "DevToolsActivePort")
+    deadline = time.time() + 30
+    while not os.path.exists(port_file) and time.time() < deadline:
+        time.sleep(0.1)
+    port = open(port_file).read().split()[0]
+    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
+    page = next(t for t in targets if t["type"] == "page")
+    ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+    state = {"next": 0, "errors": []}
+
+    def call(method, **params):
+        state["next"] += 1
+        ident = state["next"]
+        ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(ws.recv())
+            if message.get("id") == ident:
+                return message.get("result", {})
+            note(message)
+
+    def note(message):
+        method = message.get("method")
+        params = message.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+            state["errors"].append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            state["errors"].append(details.get("exception", {}).get("description") or details.get("text", "exception"))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            state["errors"].append(params["entry"].get("text", "") + " " + params["entry"].get("url", ""))
+
+    def evaluate(expression):
+        value = call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return value.get("result", {}).get("value")
+
+    def wait_for(expression, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            value = evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.2)
+        return evaluate(expression)
+
+    call("Runtime.enable")
+    call("Log.enable")
+    call("Page.enable")
+    call("Page.navigate", url=base + "/")
+    loaded = wait_for('document.body.dataset.loaded === "true"')
+    row = f'document.querySelector(\'tr[data-job="{running_id}"]\')'
+    progress = wait_for(
+        f'(() => {{ const r = {row}; if (!r || r.dataset.state !== "running") return null;'
+        f' const w = parseFloat(r.querySelector(".bar > span").style.width); return w > 0 ? w : null; }})()')
+    retry_row = f'document.querySelector(\'tr[data-job="{retry_id}"]\')'
+    before = evaluate(f'{retry_row} && {retry_row}.dataset.state')
+    clicked = evaluate(
+        f'(() => {{ const b = [...{retry_row}.querySelectorAll("button")].find(x => x.textContent === "retry");'
+        f' if (!b) return false; b.click(); return true; }})()')
+    after = wait_for(
+        f'(() => {{ const s = {retry_row} && {retry_row}.dataset.state; return s && s !== "{before}" ? s : null; }})()')
+    status = evaluate('document.getElementById("status").textContent')
+    live = wait_for('document.getElementById("connection").textContent === "live"', timeout=10)
+    time.sleep(0.5)
+    shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+    with open(screenshot, "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+    # Drain whatever arrived meanwhile so late errors are counted too.
+    ws.settimeout(0.5)
+    try:
+        while True:
+            note(json.loads(ws.recv()))
+    except Exception:
+        pass
+    ws.close()
+    return {"loaded": bool(loaded), "progress_percent": progress, "retry_clicked": clicked,
+            "retry_state_before": before, "retry_state_after": after, "status": status, "live": bool(live),
+            "console_errors": state["errors"]}
+
+
+if __name__ == "__main__":
+    main()
