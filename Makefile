@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 
-.PHONY: deps build run test lint format bench bench-supervision
+.PHONY: deps build run test lint format bench bench-supervision bench-admin
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -28,3 +28,6 @@ bench: deps ## Run the queue benchmark against litequeue and print the figures.
 
 bench-supervision: deps ## Run the supervision benchmark against supervisord (needs a quiet machine).
 	Benchmarks/run-supervision-benchmark
+
+bench-admin: deps ## Run the admin API benchmark (wrk on health and metrics while transfers run).
+	Benchmarks/run-admin-benchmark

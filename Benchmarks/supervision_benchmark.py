@@ -12,6 +12,7 @@ Measures, for each:
 Usage: supervision_benchmark.py FERRY_BINARY [--kills N] [--idle-seconds S]
 """
 import argparse
+import json
 import os
 import re
 import signal
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -99,12 +102,16 @@ class LogWatch:
 
     def __init__(self, stream):
         self.ready = {}
+        self.admin_url = None
         self.cond = threading.Condition()
         threading.Thread(target=self.read, args=(stream,), daemon=True).start()
 
     def read(self, stream):
         for raw in stream:
             line = raw.decode(errors="replace")
+            admin = re.search(r"url=(http://\S+).*admin API listening", line)
+            if admin:
+                self.admin_url = admin.group(1)
             if "worker ready" in line:
                 match = re.search(r"pid=(\d+)", line)
                 if match:
@@ -150,12 +157,13 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
         worker_rss = median_memory(workers)
 
         hello_ms, requeue_ms = [], []
-        store = sqlite3.connect(database, timeout=10)
+        # Read-only: the supervisor is the only writer; the benchmark only watches.
+        store = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)
         for i in range(kills):
             victim = role_workers(serve.pid, "download")[0]
             # A slow transfer, so the victim holds a job when it dies.
             url = f"http://127.0.0.1:{origin_port}/file/100000000?rate=200000"
-            job = enqueue(binary, folder, env, url)
+            job = enqueue(logs, url)
             wait_running(store, job)
             victim = running_owner_pid(store, job, serve.pid) or victim
             killed_wall = time.time()
@@ -165,7 +173,7 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
             hello_ms.append((at - killed) * 1000)
             requeue_at = wait_requeue(store, job)
             requeue_ms.append(requeue_at - killed_wall * 1000)
-            cancel(store, binary, folder, env, job)
+            cancel(logs, job)
             time.sleep(1.5)
         return {
             "idle_cpu": idle,
@@ -180,13 +188,15 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
         serve.wait(60)
 
 
-def enqueue(binary, folder, env, url):
-    """Enqueues a download through the store as a client of the database would."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "enqueue_download.py")
-    out = subprocess.run(
-        [sys.executable, script, os.path.join(folder, "ferry-state", "ferry.sqlite"), url],
-        check=True, capture_output=True, text=True)
-    return int(out.stdout.strip())
+def api_post(base, path, body=None):
+    data = json.dumps(body).encode() if body is not None else b""
+    request = urllib.request.Request(base + path, data=data, method="POST", headers={"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(request))
+
+
+def enqueue(logs, url):
+    """Enqueues a download through the admin API, as a user would."""
+    return api_post(logs.admin_url, "/api/downloads", {"url": url})["id"]
 
 
 def wait_running(store, job, timeout=20):
@@ -215,18 +225,13 @@ def wait_requeue(store, job, timeout=10):
     raise TimeoutError(f"job {job} was not requeued")
 
 
-def cancel(store, binary, folder, env, job):
-    """Stops the benchmark's job so the next round starts clean (through the store's own rules)."""
-    now = int(time.time() * 1000)
-    for _ in range(100):
-        try:
-            with store:
-                store.execute(
-                    "UPDATE jobs SET state = 'cancelled', state_cause = 'cancel', owner = NULL, finished_at = ?, "
-                    "updated_at = ? WHERE id = ? AND state IN ('queued', 'running')", (now, now, job))
-            return
-        except sqlite3.OperationalError:
-            time.sleep(0.05)
+def cancel(logs, job):
+    """Stops the benchmark's job so the next round starts clean, through the admin API."""
+    try:
+        api_post(logs.admin_url, f"/api/jobs/{job}/cancel")
+    except urllib.error.HTTPError as error:
+        if error.code != 409:  # already finished or cancelled
+            raise
 
 
 def bench_supervisord(kills, idle_seconds):

@@ -31,6 +31,7 @@ public struct AdminServer: Service {
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)
+        VideosController(dependencies: dependencies).register(in: routes)
         JobsController(dependencies: dependencies).register(in: routes)
         WorkersController(dependencies: dependencies).register(in: routes)
         DocumentsController().register(in: routes)

@@ -49,7 +49,9 @@ struct WorkerCommand: AsyncParsableCommand {
             role: WorkerRole(rawValue: role)!, id: WorkerID(id), parentPID: parentPID,
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
             stateDirectory: stateDirectory, fault: fault.flatMap(WorkerFault.init(rawValue:)))
-        let status = await Executors.with(role: options.role, stateDirectory: stateDirectory) { executors in
+        let status = await Executors.with(
+            role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency
+        ) { executors in
             await WorkerRuntime(options: options, executors: executors).run()
         }
         throw ExitCode(status)

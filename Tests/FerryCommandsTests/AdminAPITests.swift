@@ -104,6 +104,43 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test("Videos: stored once per user and request id, listed with paging, ordering and a status filter")
+        func videos() async throws {
+            let (harness, client) = try start(["FERRY_WORKERS_STORE_PROCESSES": "0"])
+            var ids: [Int] = []
+            for index in 1...3 {
+                let body =
+                    #"{"user_id":"u1","external_request_id":"r\#(index)","url":"http://127.0.0.1:9/v\#(index).mp4","metadata":{"prompt_text":"a cat"}}"#
+                let created = try await client.post("/api/videos", json: body)
+                #expect(created.status == 201, "\(created.body)")
+                ids.append(try #require(created.json["id"] as? Int))
+            }
+            let again = try await client.post(
+                "/api/videos", json: #"{"user_id":"u1","external_request_id":"r1","url":"http://127.0.0.1:9/v1.mp4"}"#)
+            #expect(again.status == 200)
+            #expect(again.json["id"] as? Int == ids[0])
+            let input = again.json["input"] as? [String: Any]
+            #expect(input?["metadata"] as? String == #"{"prompt_text":"a cat"}"#)
+            _ = try await client.post(
+                "/api/videos", json: #"{"user_id":"u2","external_request_id":"r1","url":"http://127.0.0.1:9/x"}"#)
+            let first = try await client.get("/api/user/videos?user_id=u1&limit=2&orderBy=createdAt&orderDirection=asc")
+            #expect(first.json["total"] as? Int == 3)
+            #expect((first.json["videos"] as? [[String: Any]])?.map { $0["id"] as? Int } == [ids[0], ids[1]])
+            let second = try await client.get("/api/user/videos?user_id=u1&limit=2&page=2&orderDirection=asc")
+            #expect((second.json["videos"] as? [[String: Any]])?.map { $0["id"] as? Int } == [ids[2]])
+            let temporary = try await client.get("/api/user/videos?user_id=u1&status=temporary")
+            #expect(temporary.json["total"] as? Int == 3)
+            let stored = try await client.get("/api/user/videos?user_id=u1&status=stored")
+            #expect(stored.json["total"] as? Int == 0)
+            #expect(try await client.get("/api/user/videos").errorCode == "missing_user_id")
+            #expect(try await client.get("/api/user/videos?user_id=u1&orderBy=size").errorCode == "invalid_order")
+            #expect(try await client.get("/api/user/videos?user_id=u1&status=running").errorCode == "invalid_status")
+            let notObject = try await client.post(
+                "/api/videos", json: #"{"user_id":"u1","external_request_id":"r9","url":"http://h/v","metadata":[1]}"#)
+            #expect(notObject.errorCode == "invalid_field")
+            #expect(harness.stop() == 0)
+        }
+
         @Test("Bad requests get JSON errors with stable codes: 400, 404, 405, 413, cross-site 403")
         func badRequests() async throws {
             let (harness, client) = try start()

@@ -6,13 +6,23 @@ import Hummingbird
 /// `/healthz`, `/readyz`, `/api/health/system`, `/api/health/sync[/detailed]` and `/metrics`.
 struct HealthController {
     let dependencies: AdminDependencies
+    /// Health changes with the samples and the status tick; half a second old is still current.
+    private let systemCache = AnswerCache(lifetime: .milliseconds(500))
+    private let syncCache = AnswerCache(lifetime: .milliseconds(500))
+    private let detailedCache = AnswerCache(lifetime: .milliseconds(500))
+
+    init(dependencies: AdminDependencies) {
+        self.dependencies = dependencies
+    }
 
     func register(in routes: RouteRegistry) {
         routes.get("/healthz") { _, _ in try JSONResponse.make(["status": "pass"]) }
         routes.get("/readyz") { _, _ in try await readiness() }
-        routes.get("/api/health/system") { _, _ in try await system() }
-        routes.get("/api/health/sync") { _, _ in try await sync(detailed: false) }
-        routes.get("/api/health/sync/detailed") { _, _ in try await sync(detailed: true) }
+        routes.get("/api/health/system") { _, _ in try await systemCache.answer { try await system() } }
+        routes.get("/api/health/sync") { _, _ in try await syncCache.answer { try await sync(detailed: false) } }
+        routes.get("/api/health/sync/detailed") { _, _ in
+            try await detailedCache.answer { try await sync(detailed: true) }
+        }
         routes.get("/metrics") { _, _ in metrics() }
     }
 
@@ -22,19 +32,20 @@ struct HealthController {
             ["status": ready ? "pass" : "fail"], status: ready ? .ok : .serviceUnavailable)
     }
 
-    private func system() async throws -> Response {
+    private func system() async throws -> AnswerCache.Answer {
         let supervisor = dependencies.supervisor
         let health = SystemHealth(
             ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
             hangTimeout: dependencies.hangTimeout, diskFullHorizon: dependencies.diskFullHorizon, now: Date())
         let document = health.document()
-        return try JSONResponse.make(
-            document, status: document.status == .fail ? .serviceUnavailable : .ok,
-            contentType: "application/health+json", keysAsDeclared: true)
+        return AnswerCache.Answer(
+            status: document.status == .fail ? .serviceUnavailable : .ok,
+            contentType: "application/health+json; charset=utf-8",
+            body: ByteBuffer(bytes: try JSONResponse.camelCaseEncoder.encode(document)))
     }
 
-    private func sync(detailed: Bool) async throws -> Response {
+    private func sync(detailed: Bool) async throws -> AnswerCache.Answer {
         let orphans = try await runningWithoutLiveOwner()
         let counts: [QueueCount]
         do {
@@ -44,8 +55,10 @@ struct HealthController {
         }
         let health = SyncHealth(
             counts: counts, orphans: orphans, stuckAfter: dependencies.stuckAfter, now: Date(), detailed: detailed)
-        return try JSONResponse.make(
-            health, status: health.status == .fail ? .serviceUnavailable : .ok, contentType: "application/health+json")
+        return AnswerCache.Answer(
+            status: health.status == .fail ? .serviceUnavailable : .ok,
+            contentType: "application/health+json; charset=utf-8",
+            body: ByteBuffer(bytes: try JSONResponse.encoder.encode(health)))
     }
 
     /// Running jobs whose owner is not a live worker. The fleet is read before the store and

@@ -32,7 +32,12 @@ enum JSONResponse {
     }
 
     /// Reads a JSON body into `type`, with errors that say which field is wrong.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AdminContext) async throws -> T {
+    ///
+    /// - Parameter snakeCaseKeys: map `file_name` to `fileName`; off for types whose nested free-form
+    ///   objects must keep their keys as sent (they spell their own coding keys).
+    static func decode<T: Decodable>(
+        _ type: T.Type, from request: Request, context: AdminContext, snakeCaseKeys: Bool = true
+    ) async throws -> T {
         var request = request
         let buffer: ByteBuffer
         do {
@@ -46,7 +51,7 @@ enum JSONResponse {
             throw APIError.badRequest("invalid_json", "the request needs a JSON object as its body")
         }
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        if snakeCaseKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
         do {
             return try decoder.decode(T.self, from: Data(buffer: buffer))
         } catch let DecodingError.keyNotFound(key, _) {

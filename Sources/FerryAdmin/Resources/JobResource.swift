@@ -80,6 +80,8 @@ struct JobResource: Encodable {
         var target: String?
         var userId: String?
         var externalRequestId: String?
+        /// The caller's metadata of a video, as the JSON text it sent.
+        var metadata: String?
 
         init(_ payload: JobPayload) {
             switch payload {
@@ -97,6 +99,7 @@ struct JobResource: Encodable {
                 url = spec.sourceURL
                 userId = spec.userID
                 externalRequestId = spec.externalRequestID
+                metadata = spec.metadata
             }
         }
     }

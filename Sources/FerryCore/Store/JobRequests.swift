@@ -140,3 +140,51 @@ public struct QueueCount: Hashable, Sendable {
         self.oldestCreatedAt = oldestCreatedAt
     }
 }
+
+/// A user's stored videos: filters, order and paging for `GET /api/user/videos`.
+public struct VideoQuery: Hashable, Sendable {
+    public enum Order: String, CaseIterable, Sendable {
+        case createdAt, updatedAt
+    }
+
+    public var userID: String
+    public var states: Set<JobState>
+    public var orderBy: Order
+    public var ascending: Bool
+    /// 1-based page number.
+    public var page: Int
+    public var limit: Int
+
+    public init(
+        userID: String, states: Set<JobState> = [], orderBy: Order = .createdAt, ascending: Bool = false, page: Int = 1,
+        limit: Int = 20
+    ) {
+        self.userID = userID
+        self.states = states
+        self.orderBy = orderBy
+        self.ascending = ascending
+        self.page = page
+        self.limit = limit
+    }
+}
+
+/// One page of a user's videos and how many there are in all.
+public struct VideoPage: Hashable, Sendable {
+    public var total: Int
+    public var videos: [(job: Job, spec: VideoSpec)]
+
+    public init(total: Int, videos: [(job: Job, spec: VideoSpec)]) {
+        self.total = total
+        self.videos = videos
+    }
+
+    public static func == (lhs: VideoPage, rhs: VideoPage) -> Bool {
+        lhs.total == rhs.total && lhs.videos.map(\.job) == rhs.videos.map(\.job)
+            && lhs.videos.map(\.spec) == rhs.videos.map(\.spec)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(total)
+        hasher.combine(videos.map(\.job))
+    }
+}

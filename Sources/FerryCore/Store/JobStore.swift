@@ -87,6 +87,8 @@ public protocol JobStore: Sendable {
     /// The id of the newest event, 0 when there is none.
     func lastEventID() async throws(StoreError) -> Int64
     func jobs(matching query: JobQuery) async throws(StoreError) -> [Job]
+    /// A user's videos, filtered, ordered and paged.
+    func videos(matching query: VideoQuery) async throws(StoreError) -> VideoPage
     /// Upload jobs created for a download.
     func uploads(of downloadID: JobID) async throws(StoreError) -> [Job]
     func queueCounts() async throws(StoreError) -> [QueueCount]
