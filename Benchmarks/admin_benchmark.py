@@ -136,7 +136,8 @@ def main():
         failures = {}
         for job in json.load(urllib.request.urlopen(base + "/api/downloads?limit=100"))["jobs"]:
             if job.get("last_error"):
-                failures[job["last_error"]["code"]] = failures.get(job["last_error"]["code"], 0) + 1
+                failures.setdefault(job["last_error"]["message"], 0)
+                failures[job["last_error"]["message"]] += 1
         prometheus, prom = start_prometheus(folder)
         for path in ("/-/healthy", "/metrics"):
             rows.append(("prometheus " + path,) + wrk(prom + path, args.duration, args.connections))

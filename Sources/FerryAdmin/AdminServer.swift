@@ -26,8 +26,8 @@ public struct AdminServer: Service {
         let http = configuration.http
         let dependencies = AdminDependencies(
             supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
-            hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: .seconds(24 * 3600),
-            stuckAfter: .seconds(600), uploadTargets: [])
+            hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: configuration.health.diskFullHorizon,
+            stuckAfter: configuration.health.stuckAfter, uploadTargets: [])
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)

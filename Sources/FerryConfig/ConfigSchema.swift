@@ -105,6 +105,12 @@ enum ConfigSchema {
             .text(
                 "http.token_file", \.http.tokenFile, expected: "a file path", valid: { !$0.contains("\0") },
                 "File holding the bearer token for state-changing requests. Empty: none (loopback only)."),
+            .duration(
+                "health.disk_full_horizon", \.health.diskFullHorizon, in: .seconds(60)...Duration.seconds(30 * 86_400),
+                "Warn when a managed folder, at its recent rate, fills up within this time."),
+            .duration(
+                "health.stuck_after", \.health.stuckAfter, in: .seconds(1)...Duration.seconds(30 * 86_400),
+                "Warn when the oldest due job of a kind has waited this long."),
             .choice(
                 "logging.level", \.logging.level,
                 among: ["trace", "debug", "info", "notice", "warning", "error", "critical"],

@@ -14,6 +14,7 @@ public struct FerryConfiguration: Sendable, Equatable {
     public var retry = Retry()
     public var cleanup = Cleanup()
     public var http = HTTP()
+    public var health = Health()
     public var logging = Logging()
 
     public init() {}
@@ -116,6 +117,15 @@ public struct FerryConfiguration: Sendable, Equatable {
         public var port: Int = 8080
         /// A file holding the bearer token for mutating endpoints; empty: none.
         public var tokenFile: String = ""
+    }
+
+    /// When health warns.
+    public struct Health: Sendable, Equatable {
+        /// Warn when a managed folder, at the rate its free space fell over the kept samples,
+        /// fills up within this time.
+        public var diskFullHorizon: Duration = .seconds(24 * 3600)
+        /// Warn when the oldest due job of a kind has waited this long.
+        public var stuckAfter: Duration = .seconds(600)
     }
 
     public struct Logging: Sendable, Equatable {

@@ -65,7 +65,12 @@ signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(http.server.ThreadingHTTPServer):
+    # The default backlog of 5 refuses connections when a benchmark opens 50 at once.
+    request_queue_size = 256
+
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 with open(sys.argv[1] + ".tmp", "w") as port_file:
     port_file.write(str(server.server_address[1]))
