@@ -13,7 +13,8 @@ public struct FerryCommand: AsyncParsableCommand {
             """,
         version: "ferry \(FerryVersion.current)",
         subcommands: [
-            ServeCommand.self, StatusCommand.self, JobsCommand.self, EnqueueCommand.self, ConfigCommand.self,
+            ServeCommand.self, StatusCommand.self, JobsCommand.self, EnqueueCommand.self, VideosCommand.self,
+            ConfigCommand.self,
             DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
         ]
     )

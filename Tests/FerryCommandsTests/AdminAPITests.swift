@@ -202,7 +202,9 @@ extension ProcessSuites {
 
         @Test("The CLI client enqueues, lists, cancels and reports status; it says so when the daemon is not there")
         func commandLineClient() async throws {
-            let (harness, client) = try start(["FERRY_WORKERS_DOWNLOAD_PROCESSES": "0"])
+            let (harness, client) = try start([
+                "FERRY_WORKERS_DOWNLOAD_PROCESSES": "0", "FERRY_WORKERS_STORE_PROCESSES": "0",
+            ])
             let port = try #require(URLComponents(string: client.baseURL)?.port)
             let environment = ["FERRY_HTTP_PORT": "\(port)"]
             let folder = harness.scratch.url
@@ -222,6 +224,13 @@ extension ProcessSuites {
             #expect((page?["jobs"] as? [[String: Any]])?.first?["state"] as? String == "queued")
             let cancelled = try FerryProcess.run(["jobs", "cancel", "1"], in: folder, environment: environment)
             #expect(cancelled.standardOutput == "job 1: cancelled\n")
+            let stored = try FerryProcess.run(
+                ["videos", "store", "--user", "u1", "--request-id", "r1", "http://127.0.0.1:9/v.mp4"], in: folder,
+                environment: environment)
+            #expect(stored.standardOutput.hasPrefix("storing video "), "\(stored.standardError)")
+            let videos = try FerryProcess.run(
+                ["videos", "list", "--user", "u1", "--status", "temporary"], in: folder, environment: environment)
+            #expect(videos.standardOutput.contains("r1") && videos.standardOutput.contains("1 in all"))
             let status = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(status.status == 0)
             #expect(status.standardOutput.contains("WORKER") && status.standardOutput.contains("cancelled"))

@@ -23,8 +23,6 @@ struct SyncHealth: Encodable {
     var runningWithoutLiveOwner: Int
     /// Kinds whose oldest due job has waited longer than the stuck threshold.
     var stuckKinds: [String]
-    /// The last cleanup run; none is recorded until the cleanup worker runs sweeps.
-    var lastCleanupRun: String?
     /// Only in the detailed answer: the jobs behind a non-pass status.
     var offendingJobs: [JobResource]?
 
