@@ -153,6 +153,8 @@ extension ProcessSuites {
                 (#"{"url":"http://127.0.0.1:9/a","upload_targets":["nowhere"]}"#, 400, "unknown_target"),
                 (#"{"url":7}"#, 400, "invalid_field"),
                 ("{not json", 400, "invalid_json"),
+                ("[1, 2]", 400, "invalid_json"),
+                (#"{"url":"http://127.0.0.1:9/a","filename":"typo.bin"}"#, 400, "unknown_field"),
                 (String(repeating: "x", count: 100_000), 413, "body_too_large"),
             ]
             for (body, status, code) in cases {

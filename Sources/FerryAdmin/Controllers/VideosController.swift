@@ -96,7 +96,9 @@ struct VideoListResource: Encodable {
 }
 
 /// The body of `POST /api/videos`.
-struct VideoBody: Decodable {
+struct VideoBody: APIBody {
+    static let fields: Set<String> = ["user_id", "external_request_id", "url", "metadata"]
+
     var userId: String
     var externalRequestId: String
     var url: String

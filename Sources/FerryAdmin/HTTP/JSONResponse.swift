@@ -35,7 +35,7 @@ enum JSONResponse {
     ///
     /// - Parameter snakeCaseKeys: map `file_name` to `fileName`; off for types whose nested free-form
     ///   objects must keep their keys as sent (they spell their own coding keys).
-    static func decode<T: Decodable>(
+    static func decode<T: APIBody>(
         _ type: T.Type, from request: Request, context: AdminContext, snakeCaseKeys: Bool = true
     ) async throws -> T {
         var request = request
@@ -49,6 +49,15 @@ enum JSONResponse {
         }
         guard buffer.readableBytes > 0 else {
             throw APIError.badRequest("invalid_json", "the request needs a JSON object as its body")
+        }
+        // A misspelt field would otherwise be ignored silently and the request run without it.
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+            throw APIError.badRequest("invalid_json", "the body must be a JSON object")
+        }
+        if let unknown = object.keys.sorted().first(where: { !T.fields.contains($0) }) {
+            throw APIError.badRequest(
+                "unknown_field",
+                "the field \(unknown) is not known here; use \(T.fields.sorted().joined(separator: ", "))")
         }
         let decoder = JSONDecoder()
         if snakeCaseKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
@@ -65,6 +74,12 @@ enum JSONResponse {
             throw APIError.badRequest("invalid_json", "the body is not valid JSON")
         }
     }
+}
+
+/// A request body: decoded strictly, with every field it accepts named.
+protocol APIBody: Decodable {
+    /// The JSON field names the body may carry.
+    static var fields: Set<String> { get }
 }
 
 extension String {

@@ -2,7 +2,11 @@ import FerryCore
 import Foundation
 
 /// The body of `POST /api/downloads`.
-struct DownloadBody: Decodable {
+struct DownloadBody: APIBody {
+    static let fields: Set<String> = [
+        "url", "file_name", "size", "sha256", "upload_targets", "delete_after_upload", "priority", "max_attempts",
+    ]
+
     var url: String
     var fileName: String?
     var size: Int64?
