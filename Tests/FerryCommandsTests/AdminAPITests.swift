@@ -242,6 +242,25 @@ extension ProcessSuites {
             #expect(gone.standardError.contains("Is the daemon running?"))
         }
 
+        @Test("Due work that nobody takes makes the sync health warn, and the detailed answer lists it")
+        func stuckWork() async throws {
+            let (harness, client) = try start([
+                "FERRY_WORKERS_DOWNLOAD_PROCESSES": "0", "FERRY_HEALTH_STUCK_AFTER": "1s",
+            ])
+            let created = try await client.post("/api/downloads", json: #"{"url":"http://127.0.0.1:9/a"}"#)
+            let id = try #require(created.json["id"] as? Int)
+            try await Task.sleep(for: .milliseconds(1600))
+            let sync = try await client.get("/api/health/sync")
+            #expect(sync.status == 200)
+            #expect(sync.json["status"] as? String == "warn")
+            #expect(sync.json["stuck_kinds"] as? [String] == ["download"])
+            let detailed = try await client.get("/api/health/sync/detailed").json
+            #expect((detailed["stuck_jobs"] as? [[String: Any]])?.map { $0["id"] as? Int } == [id])
+            let system = try await client.get("/api/health/system").json
+            #expect(system["status"] as? String == "pass")
+            #expect(harness.stop() == 0)
+        }
+
         @Test("A port already in use stops the start with a clear error and exit status 69")
         func portInUse() async throws {
             let (harness, client) = try start()

@@ -53,8 +53,25 @@ struct HealthController {
         } catch {
             throw APIError.from(error)
         }
-        let health = SyncHealth(
-            counts: counts, orphans: orphans, stuckAfter: dependencies.stuckAfter, now: Date(), detailed: detailed)
+        let now = Date()
+        let store = dependencies.store
+        let stuckAfter = dependencies.stuckAfter
+        let health = try await SyncHealth(
+            counts: counts, orphans: orphans, stuckAfter: stuckAfter, now: now, detailed: detailed
+        ) { kinds in
+            var jobs: [Job] = []
+            for kind in kinds {
+                do {
+                    jobs += try await store.jobs(
+                        matching: JobQuery(
+                            kind: kind, states: [.queued, .temporary], dueBefore: now - stuckAfter.inSeconds,
+                            oldestFirst: true, limit: 20))
+                } catch let error as StoreError {
+                    throw APIError.from(error)
+                }
+            }
+            return jobs
+        }
         return AnswerCache.Answer(
             status: health.status == .fail ? .serviceUnavailable : .ok,
             contentType: "application/health+json; charset=utf-8",

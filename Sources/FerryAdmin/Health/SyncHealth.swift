@@ -23,10 +23,15 @@ struct SyncHealth: Encodable {
     var runningWithoutLiveOwner: Int
     /// Kinds whose oldest due job has waited longer than the stuck threshold.
     var stuckKinds: [String]
-    /// Only in the detailed answer: the jobs behind a non-pass status.
+    /// Only in the detailed answer: running jobs without a live owner.
     var offendingJobs: [JobResource]?
+    /// Only in the detailed answer: the oldest due jobs of the stuck kinds (up to 20 per kind).
+    var stuckJobs: [JobResource]?
 
-    init(counts: [QueueCount], orphans: [Job], stuckAfter: Duration, now: Date, detailed: Bool) {
+    init(
+        counts: [QueueCount], orphans: [Job], stuckAfter: Duration, now: Date, detailed: Bool,
+        stuckJobs: (_ kinds: [JobKind]) async throws -> [Job] = { _ in [] }
+    ) async throws {
         queue = counts.map { QueueEntry(kind: $0.kind.rawValue, state: $0.state.rawValue, count: $0.count) }
             .sorted { ($0.kind, $0.state) < ($1.kind, $1.state) }
         var ages: [KindAge] = []
@@ -50,5 +55,8 @@ struct SyncHealth: Encodable {
                 "the oldest due \(stuck.joined(separator: ", ")) work has waited over \(Int(stuckAfter.inSeconds)) s")
         }
         offendingJobs = detailed ? orphans.map { JobResource($0) } : nil
+        if detailed {
+            self.stuckJobs = try await stuckJobs(stuck.compactMap(JobKind.init(rawValue:))).map { JobResource($0) }
+        }
     }
 }

@@ -115,12 +115,21 @@ public struct JobQuery: Hashable, Sendable {
     public var states: Set<JobState>
     /// Only jobs with an id below this (keyset paging, newest first).
     public var before: JobID?
+    /// Only jobs due before this time (work that has waited since).
+    public var dueBefore: Date?
+    /// Oldest first instead of newest first.
+    public var oldestFirst: Bool
     public var limit: Int
 
-    public init(kind: JobKind? = nil, states: Set<JobState> = [], before: JobID? = nil, limit: Int = 50) {
+    public init(
+        kind: JobKind? = nil, states: Set<JobState> = [], before: JobID? = nil, dueBefore: Date? = nil,
+        oldestFirst: Bool = false, limit: Int = 50
+    ) {
         self.kind = kind
         self.states = states
         self.before = before
+        self.dueBefore = dueBefore
+        self.oldestFirst = oldestFirst
         self.limit = limit
     }
 }

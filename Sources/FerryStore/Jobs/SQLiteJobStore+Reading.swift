@@ -57,10 +57,15 @@ extension SQLiteJobStore {
                 conditions.append("id < ?")
                 arguments += [before.rawValue]
             }
+            if let dueBefore = query.dueBefore {
+                conditions.append("due_at < ?")
+                arguments += [Int64((dueBefore.timeIntervalSince1970 * 1000).rounded(.down))]
+            }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            arguments += [max(0, min(query.limit, 1000))]
+            let order = query.oldestFirst ? "ASC" : "DESC"
+            arguments += [max(0, min(query.limit, 10_000))]
             return try Row.fetchAll(
-                db, sql: "SELECT \(JobColumns.list) FROM jobs \(whereClause) ORDER BY id DESC LIMIT ?",
+                db, sql: "SELECT \(JobColumns.list) FROM jobs \(whereClause) ORDER BY id \(order) LIMIT ?",
                 arguments: arguments
             )
             .map(Job.init(row:))
