@@ -142,6 +142,7 @@ extension ProcessSuites {
                 try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)")
             #expect(seen["loaded"] as? Bool == true)
             #expect(seen["console_errors"] as? [String] == [], "\(seen)")
+            #expect(seen["network_errors"] as? [String] == [], "\(seen)")
             #expect((seen["progress_percent"] as? Double ?? 0) > 0, "\(seen)")
             #expect(seen["retry_clicked"] as? Bool == true)
             #expect(seen["retry_state_before"] as? String == "cancelled")
@@ -149,6 +150,50 @@ extension ProcessSuites {
             #expect(seen["live"] as? Bool == true)
             #expect(FileManager.default.fileExists(atPath: screenshot.path))
             #expect(harness.stop() == 0)
+        }
+
+        @Test("A crash-looping role gets a card of its own with its last exits")
+        func crashLoopCard() async throws {
+            // READY never comes while a role cannot start; the page is there all the same.
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_TEST_WORKER_FAULT": "cleanup:exit-at-start",
+                    "FERRY_SUPERVISOR_RESTART_CRASH_LOOP_AFTER": "3",
+                ]) { $1 })
+            let client = AdminClient(baseURL: try harness.adminURL())
+            let seen = try Self.checkPage([client.baseURL, "--crash-card", try Self.artefact("crash-loop.png").path])
+            #expect(seen["console_errors"] as? [String] == [], "\(seen)")
+            // The only failed requests are the health checks answering 503, as a failing role should.
+            let network = seen["network_errors"] as? [String] ?? ["missing"]
+            #expect(network.allSatisfy { $0.contains("503") && $0.contains("/api/health/system") }, "\(seen)")
+            let card = seen["crash_card"] as? String ?? ""
+            #expect(card.contains("The cleanup workers keep crashing"), "\(seen)")
+            #expect(card.contains("crash (exit 3)"), "\(seen)")
+            #expect(harness.stop() == 0)
+        }
+
+        static func artefact(_ name: String) throws -> URL {
+            let folder = AdminDocumentTests.repository.appendingPathComponent(".build/test-artifacts")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            return folder.appendingPathComponent(name)
+        }
+
+        /// Runs Browser/page_check.py and returns what it saw.
+        static func checkPage(_ arguments: [String]) throws -> [String: Any] {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("Browser/page_check.py")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script.path] + arguments
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(text)")
+            let line = try #require(text.split(separator: "\n").last.map(String.init), "\(text)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)")
         }
     }
 }

@@ -2,6 +2,7 @@
 """Drives Debian's Chromium (headless) over the DevTools protocol against Ferry's admin page.
 
 Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png
+       page_check.py BASE_URL --crash-card SCREENSHOT.png   (only load, wait for the crash-loop card)
 
 Loads the page, collects every console error and uncaught exception, waits until the running
 job's progress bar moves, clicks the retry button of the other job and waits for its new state,
@@ -21,7 +22,10 @@ import websocket  # websocket-client
 
 
 def main():
-    base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    if sys.argv[2] == "--crash-card":
+        base, running_id, retry_id, screenshot = sys.argv[1], None, None, sys.argv[3]
+    else:
+        base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     profile = tempfile.mkdtemp(prefix="ferry-chromium-")
     browser = subprocess.Popen(
         ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -46,7 +50,7 @@ def drive(profile, base, running_id, retry_id, screenshot):
     targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
     page = next(t for t in targets if t["type"] == "page")
     ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
-    state = {"next": 0, "errors": []}
+    state = {"next": 0, "errors": [], "network": []}
 
     def call(method, **params):
         state["next"] += 1
@@ -67,7 +71,10 @@ def drive(profile, base, running_id, retry_id, screenshot):
             details = params.get("exceptionDetails", {})
             state["errors"].append(details.get("exception", {}).get("description") or details.get("text", "exception"))
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
-            state["errors"].append(params["entry"].get("text", "") + " " + params["entry"].get("url", ""))
+            entry = params["entry"]
+            # Failed requests are reported apart: a 503 from a failing health check is by design.
+            kind = "network" if entry.get("source") == "network" else "errors"
+            state[kind].append(entry.get("text", "") + " " + entry.get("url", ""))
 
     def evaluate(expression):
         value = call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -87,6 +94,14 @@ def drive(profile, base, running_id, retry_id, screenshot):
     call("Page.enable")
     call("Page.navigate", url=base + "/")
     loaded = wait_for('document.body.dataset.loaded === "true"')
+    if running_id is None:
+        card = wait_for('(() => { const c = document.getElementById("crash-loop"); return c && !c.hidden ? c.textContent : null; })()')
+        shot = call("Page.captureScreenshot", format="png")
+        with open(screenshot, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        ws.close()
+        return {"loaded": bool(loaded), "crash_card": card, "console_errors": state["errors"],
+                "network_errors": state["network"]}
     row = f'document.querySelector(\'tr[data-job="{running_id}"]\')'
     progress = wait_for(
         f'(() => {{ const r = {row}; if (!r || r.dataset.state !== "running") return null;'
@@ -114,7 +129,7 @@ def drive(profile, base, running_id, retry_id, screenshot):
     ws.close()
     return {"loaded": bool(loaded), "progress_percent": progress, "retry_clicked": clicked,
             "retry_state_before": before, "retry_state_after": after, "status": status, "live": bool(live),
-            "console_errors": state["errors"]}
+            "console_errors": state["errors"], "network_errors": state["network"]}
 
 
 if __name__ == "__main__":
