@@ -136,7 +136,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FerrySupervisorTests", dependencies: ["FerrySupervisor"], swiftSettings: strict),
-        .testTarget(name: "FerryAdminTests", dependencies: ["FerryAdmin"], swiftSettings: strict),
+        .testTarget(name: "FerryAdminTests", dependencies: ["FerryAdmin", "FerryTesting"], swiftSettings: strict),
         .testTarget(
             name: "FerrySystemdTests",
             dependencies: ["FerrySystemd", "FerryTesting"],

@@ -76,9 +76,9 @@ extension ProcessSuites {
             let metrics = try await client.get("/metrics")
             #expect(metrics.body.contains(#"ferry_jobs_finished_total{kind="download",outcome="succeeded"} 1"#))
             #expect(metrics.body.contains("# HELP ferry_job_attempt_duration_seconds"))
-            let lint = try Promtool.run(["check", "metrics"], input: metrics.body)
+            let lint = try ChildProcess.run("promtool", ["check", "metrics"], input: metrics.body)
             #expect(lint.status == 0, "promtool check metrics: \(lint.output)")
-            #expect(lint.output.isEmpty, "promtool findings: \(lint.output)")
+            #expect(lint.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "findings: \(lint.output)")
             #expect(harness.stop() == 0)
         }
 
@@ -277,25 +277,5 @@ extension ProcessSuites {
             #expect(badToken.standardError.contains("http.token_file"))
             #expect(harness.stop() == 0)
         }
-    }
-}
-
-/// Runs Prometheus's `promtool` (from Debian's prometheus package, installed by .ci/install-deps).
-enum Promtool {
-    static func run(_ arguments: [String], input: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
-        process.arguments = arguments
-        let stdin = Pipe()
-        let output = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FerryTesting
 import Foundation
 import NIOCore
 import Testing
@@ -18,19 +19,6 @@ extension ProcessSuites {
             return (harness, AdminClient(baseURL: try harness.adminURL()))
         }
 
-        func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [executable] + arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
-        }
-
         @Test("The served OpenAPI document is the repository's, and a valid OpenAPI 3.1 document")
         func documentIsValid() async throws {
             let (harness, client) = try start()
@@ -38,7 +26,7 @@ extension ProcessSuites {
             #expect(served.status == 200)
             let file = Self.repository.appendingPathComponent("Sources/FerryAdmin/OpenAPI/openapi.json")
             #expect(served.body == (try String(contentsOf: file, encoding: .utf8)))
-            let check = try run(
+            let check = try ChildProcess.run(
                 "python3",
                 [
                     "-c",
@@ -53,7 +41,7 @@ extension ProcessSuites {
         @Test("A property-based fuzz run (schemathesis) finds no 5xx and no answer that breaks the document")
         func fuzz() async throws {
             let (harness, client) = try start()
-            let result = try run(
+            let result = try ChildProcess.run(
                 "schemathesis",
                 [
                     "run", client.baseURL + "/api/openapi.json", "--url", client.baseURL, "--checks",
@@ -122,24 +110,8 @@ extension ProcessSuites {
             let retried = try #require(other.json["id"] as? Int)
             _ = try await client.post("/api/jobs/\(retried)/cancel")
 
-            let artefacts = AdminDocumentTests.repository.appendingPathComponent(".build/test-artifacts")
-            try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
-            let screenshot = artefacts.appendingPathComponent("admin-page.png")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-                .appendingPathComponent("Browser/page_check.py")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script.path, client.baseURL, "\(running)", "\(retried)", screenshot.path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
-            let line = try #require(text.split(separator: "\n").last.map(String.init), "\(text)")
-            let seen = try #require(
-                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)")
+            let screenshot = try Self.artefact("admin-page.png")
+            let seen = try Self.checkPage([client.baseURL, "\(running)", "\(retried)", screenshot.path])
             #expect(seen["loaded"] as? Bool == true)
             #expect(seen["console_errors"] as? [String] == [], "\(seen)")
             #expect(seen["network_errors"] as? [String] == [], "\(seen)")
@@ -182,16 +154,8 @@ extension ProcessSuites {
         static func checkPage(_ arguments: [String]) throws -> [String: Any] {
             let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
                 .appendingPathComponent("Browser/page_check.py")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script.path] + arguments
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (status, text) = try ChildProcess.run("python3", [script.path] + arguments)
+            #expect(status == 0, "\(text)")
             let line = try #require(text.split(separator: "\n").last.map(String.init), "\(text)")
             return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text)")
         }

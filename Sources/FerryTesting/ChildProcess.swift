@@ -1,0 +1,30 @@
+public import Foundation
+
+/// Runs a program to completion for a test and returns its exit status and everything it
+/// printed (standard output and error together).
+public enum ChildProcess {
+    /// - Parameters:
+    ///   - program: looked up on PATH (`python3`, `promtool`, `schemathesis`).
+    ///   - input: written to its standard input, which is then closed.
+    public static func run(
+        _ program: String, _ arguments: [String], input: String? = nil, in directory: URL? = nil
+    ) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let stdin = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
+        let text = String(decoding: try output.fileHandleForReading.readToEnd() ?? Data(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+}
