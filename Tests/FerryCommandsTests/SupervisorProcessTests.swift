@@ -87,7 +87,15 @@ extension ProcessSuites {
         func protocolViolation() throws {
             let harness = try SupervisorHarness(
                 environment: Self.fast.merging(["FERRY_TEST_WORKER_FAULT": "store:garbage-after-hello"]) { $1 })
-            let first = harness.waitForWorkers { !($0[.store] ?? []).isEmpty } ? harness.workers()[.store]!.first! : 0
+            // The pid is taken from the same look at /proc that found it: the violator may already
+            // be gone by the next one.
+            var first: Int32 = 0
+            let seen = harness.waitForWorkers { byRole in
+                guard let pid = byRole[.store]?.first else { return false }
+                first = pid
+                return true
+            }
+            #expect(seen, "no store worker ever started")
             #expect(
                 harness.waitForWorkers { ($0[.store] ?? []).contains { $0 != first } }, "the violator was not replaced")
             #expect(harness.stop() == 0)
