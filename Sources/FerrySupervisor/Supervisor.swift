@@ -159,9 +159,11 @@ public actor Supervisor: Service {
 
     /// The one-line summary for `systemctl status`.
     func statusLine() async throws(StoreError) -> String {
-        let counts = try await store.queueCounts()
+        statusLine(counts: try await store.queueCounts(), fleet: await fleet.snapshot())
+    }
+
+    private func statusLine(counts: [QueueCount], fleet: FleetSnapshot) -> String {
         func total(_ phase: JobPhase) -> Int { counts.filter { $0.state.phase == phase }.reduce(0) { $0 + $1.count } }
-        let fleet = await fleet.snapshot()
         return
             "\(isReady ? "ready" : "starting"): \(fleet.summary); \(total(.waiting)) queued, \(total(.running)) running, "
             + "\(total(.failed)) failed; \(startup.recovered.count) recovered at start"
@@ -170,9 +172,13 @@ public actor Supervisor: Service {
     private func keepStatusCurrent() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            if let counts = try? await store.queueCounts() { telemetry.queue(counts, now: Date()) }
-            telemetry.fleet(await fleet.snapshot())
-            guard let status = try? await statusLine(), status != lastStatus else { continue }
+            // One look at the queue and the fleet a second serves both STATUS= and the gauges.
+            guard let counts = try? await store.queueCounts() else { continue }
+            let snapshot = await fleet.snapshot()
+            telemetry.queue(counts, now: Date())
+            telemetry.fleet(snapshot)
+            let status = statusLine(counts: counts, fleet: snapshot)
+            guard status != lastStatus else { continue }
             lastStatus = status
             try? notifier.notify(.status(status))
         }

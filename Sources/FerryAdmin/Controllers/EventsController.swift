@@ -46,7 +46,7 @@ struct EventsController {
                 var text = ""
                 let events = (try? await store.events(after: lastID, limit: 500)) ?? []
                 for event in events {
-                    text += Self.frame(id: "\(event.id)", event: "job", data: JobEventMessage(event))
+                    text += Self.frame(id: "\(event.id)", event: "job", data: EventResource(event))
                     lastID = event.id
                 }
                 let fleet = FleetMessage(await supervisor.fleetSnapshot())
@@ -75,31 +75,6 @@ struct EventsController {
     static func frame(id: String?, event: String, data: some Encodable) -> String {
         let json = (try? JSONResponse.encoder.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return (id.map { "id: \($0)\n" } ?? "") + "event: \(event)\ndata: \(json)\n\n"
-    }
-}
-
-/// One transition of one job.
-struct JobEventMessage: Encodable {
-    var eventId: Int64
-    var jobId: Int64
-    var at: Date
-    var from: String?
-    var to: String
-    var cause: String
-    var reason: String?
-    var owner: String?
-    var attempt: Int
-
-    init(_ event: JobEvent) {
-        eventId = event.id
-        jobId = event.jobID.rawValue
-        at = event.at
-        from = event.from?.rawValue
-        to = event.to.rawValue
-        cause = event.cause
-        reason = event.reason
-        owner = event.owner?.rawValue
-        attempt = event.attempt
     }
 }
 

@@ -5,14 +5,11 @@ import NIOCore
 /// How the API writes JSON: snake_case keys, ISO 8601 times with milliseconds, sorted keys so
 /// answers are stable to read and to diff.
 enum JSONResponse {
-    static func make(
-        _ value: some Encodable, status: HTTPResponse.Status = .ok, contentType: String = "application/json",
-        keysAsDeclared: Bool = false
-    ) throws -> Response {
-        let data = try (keysAsDeclared ? camelCaseEncoder : encoder).encode(value)
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder.encode(value)
         return Response(
             status: status,
-            headers: [.contentType: "\(contentType); charset=utf-8", .cacheControl: "no-store"],
+            headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 

@@ -105,8 +105,11 @@ struct JobResource: Encodable {
     }
 }
 
-/// One line of a job's event log.
+/// One line of a job's event log: on a job's page and, as `job` events, on the event stream.
 struct EventResource: Encodable {
+    /// The event's place in the log; the stream's `Last-Event-ID`.
+    var id: Int64
+    var jobId: Int64
     var at: Date
     var from: String?
     var to: String
@@ -116,6 +119,8 @@ struct EventResource: Encodable {
     var attempt: Int
 
     init(_ event: JobEvent) {
+        id = event.id
+        jobId = event.jobID.rawValue
         at = event.at
         from = event.from?.rawValue
         to = event.to.rawValue

@@ -61,39 +61,32 @@ struct JobsCommand: AsyncParsableCommand {
         }
     }
 
-    struct Retry: AsyncParsableCommand {
+    struct Retry: JobCommandVerb {
         static let configuration = CommandConfiguration(abstract: "Run a failed or cancelled job again.")
+        static let verb = "retry"
         @OptionGroup var options: ClientOptions
         @Argument(help: "The job id.") var id: Int
-        func run() async throws { try await JobsCommand.command("retry", id, options) }
     }
 
-    struct Cancel: AsyncParsableCommand {
+    struct Cancel: JobCommandVerb {
         static let configuration = CommandConfiguration(abstract: "Cancel a job; a running transfer is stopped.")
+        static let verb = "cancel"
         @OptionGroup var options: ClientOptions
         @Argument(help: "The job id.") var id: Int
-        func run() async throws { try await JobsCommand.command("cancel", id, options) }
     }
 
-    struct Pause: AsyncParsableCommand {
+    struct Pause: JobCommandVerb {
         static let configuration = CommandConfiguration(abstract: "Hold a queued job.")
+        static let verb = "pause"
         @OptionGroup var options: ClientOptions
         @Argument(help: "The job id.") var id: Int
-        func run() async throws { try await JobsCommand.command("pause", id, options) }
     }
 
-    struct Resume: AsyncParsableCommand {
+    struct Resume: JobCommandVerb {
         static let configuration = CommandConfiguration(abstract: "Queue a paused job again.")
+        static let verb = "resume"
         @OptionGroup var options: ClientOptions
         @Argument(help: "The job id.") var id: Int
-        func run() async throws { try await JobsCommand.command("resume", id, options) }
-    }
-
-    static func command(_ verb: String, _ id: Int, _ options: ClientOptions) async throws {
-        let client = try options.client()
-        let answer = try client.expectSuccess(try await client.post("/api/jobs/\(id)/\(verb)"))
-        if options.json { return print(answer.body) }
-        print("job \(id): \(answer.object["state"] as? String ?? "?")")
     }
 
     static func row(_ job: [String: Any]) -> [String] {
@@ -107,5 +100,21 @@ struct JobsCommand: AsyncParsableCommand {
             total.map { $0 > 0 ? "\(done * 100 / $0)%" : "-" } ?? "\(done) B",
             input["url"] as? String ?? input["target"] as? String ?? job["created_at"] as? String ?? "",
         ]
+    }
+}
+
+/// `ferry jobs retry|cancel|pause|resume ID`: one POST to `/api/jobs/{id}/{verb}`.
+protocol JobCommandVerb: AsyncParsableCommand {
+    static var verb: String { get }
+    var options: ClientOptions { get }
+    var id: Int { get }
+}
+
+extension JobCommandVerb {
+    func run() async throws {
+        let client = try options.client()
+        let answer = try client.expectSuccess(try await client.post("/api/jobs/\(id)/\(Self.verb)"))
+        if options.json { return print(answer.body) }
+        print("job \(id): \(answer.object["state"] as? String ?? "?")")
     }
 }

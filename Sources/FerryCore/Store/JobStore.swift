@@ -81,6 +81,8 @@ public protocol JobStore: Sendable {
 
     func job(_ id: JobID) async throws(StoreError) -> Job
     func payload(of id: JobID) async throws(StoreError) -> JobPayload
+    /// The payloads of several jobs of one kind, in one read (for lists).
+    func payloads(of ids: [JobID], kind: JobKind) async throws(StoreError) -> [JobID: JobPayload]
     func events(of id: JobID) async throws(StoreError) -> [JobEvent]
     /// Every job's events after `lastID`, oldest first: the feed the admin's event stream tails.
     func events(after lastID: Int64, limit: Int) async throws(StoreError) -> [JobEvent]

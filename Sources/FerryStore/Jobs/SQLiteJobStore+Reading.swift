@@ -17,6 +17,10 @@ extension SQLiteJobStore {
         }
     }
 
+    public func payloads(of ids: [JobID], kind: JobKind) async throws(StoreError) -> [JobID: JobPayload] {
+        try await read { db in try Self.payloads(db, kind: kind, ids: ids) }
+    }
+
     public func events(of id: JobID) async throws(StoreError) -> [JobEvent] {
         try await read(jobID: id) { db in
             _ = try JobTransition.load(db, id)

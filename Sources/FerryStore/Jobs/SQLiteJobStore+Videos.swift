@@ -16,21 +16,18 @@ extension SQLiteJobStore {
             let total = try Int.fetchOne(db, sql: "SELECT count(*) \(from)", arguments: arguments) ?? 0
             let column = query.orderBy == .createdAt ? "jobs.created_at" : "jobs.updated_at"
             let direction = query.ascending ? "ASC" : "DESC"
-            let columns =
-                JobColumns.qualified(by: "jobs")
-                + ", videos.user_id, videos.external_request_id, videos.source_url, videos.metadata"
-            let rows = try Row.fetchAll(
+            let jobs = try Row.fetchAll(
                 db,
-                sql: "SELECT \(columns) \(from) ORDER BY \(column) \(direction), jobs.id \(direction) LIMIT ? OFFSET ?",
-                arguments: arguments + [query.limit, (query.page - 1) * query.limit])
-            let first = JobColumns.names.count
-            let videos = try rows.map { row in
-                (
-                    job: try Job(row: row),
-                    spec: VideoSpec(
-                        userID: row[first], externalRequestID: row[first + 1], sourceURL: row[first + 2],
-                        metadata: row[first + 3])
-                )
+                sql:
+                    "SELECT \(JobColumns.qualified(by: "jobs")) \(from) ORDER BY \(column) \(direction), jobs.id \(direction) LIMIT ? OFFSET ?",
+                arguments: arguments + [query.limit, (query.page - 1) * query.limit]
+            ).map(Job.init(row:))
+            let payloads = try Self.payloads(db, kind: .video, ids: jobs.map(\.id))
+            let videos = try jobs.map { job in
+                guard case .video(let spec) = payloads[job.id] else {
+                    throw StoreError(.corrupt, "video job \(job.id) has no details", jobID: job.id)
+                }
+                return (job: job, spec: spec)
             }
             return VideoPage(total: total, videos: videos)
         }
