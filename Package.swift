@@ -122,6 +122,8 @@ let package = Package(
         .target(
             name: "FerryTesting",
             dependencies: ["FerryCore", "FerryConfig", "FerryStore"],
+            // The loopback origin the tests and benchmarks fetch from (Python, run as a child).
+            exclude: ["Origin"],
             swiftSettings: strict
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
@@ -133,6 +135,14 @@ let package = Package(
         .testTarget(
             name: "FerryStoreTests",
             dependencies: ["FerryStore", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FerryWorkersTests",
+            dependencies: [
+                "FerryWorkers", "FerryTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "FerrySupervisorTests", dependencies: ["FerrySupervisor"], swiftSettings: strict),
@@ -148,7 +158,8 @@ let package = Package(
                 "ferry", "FerryTesting", "FerryStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
-            exclude: ["Origin"],
+            // The Chromium driver the page tests run (Python, run as a child).
+            exclude: ["Browser"],
             swiftSettings: strict
         ),
     ]

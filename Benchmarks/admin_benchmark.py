@@ -21,7 +21,7 @@ import time
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ORIGIN = os.path.join(HERE, "..", "Tests", "FerryCommandsTests", "Origin", "test_origin.py")
+ORIGIN = os.path.join(HERE, "..", "Sources", "FerryTesting", "Origin", "test_origin.py")
 
 
 def start_origin(folder):

@@ -292,7 +292,7 @@ def main():
     parser.add_argument("--idle-seconds", type=float, default=30)
     args = parser.parse_args()
 
-    origin_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "FerryCommandsTests",
+    origin_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Sources", "FerryTesting",
                                  "Origin", "test_origin.py")
     port_file = tempfile.mktemp(prefix="ferry-bench-origin-")
     origin = subprocess.Popen([sys.executable, origin_script, port_file])

@@ -34,6 +34,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Jobs to run at once.")
     var concurrency: Int = 1
 
+    @Option(help: "The worker settings as JSON (the supervisor passes what it loaded).")
+    var settings: String?
+
     @Option(help: "Misbehave on purpose, for tests: \(WorkerFault.allCases.map(\.rawValue).joined(separator: ", ")).")
     var fault: String?
 
@@ -42,6 +45,17 @@ struct WorkerCommand: AsyncParsableCommand {
         if let fault, WorkerFault(rawValue: fault) == nil { throw ValidationError("unknown fault '\(fault)'") }
         guard heartbeatMilliseconds >= 10 else { throw ValidationError("--heartbeat-ms must be at least 10") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        _ = try workerSettings()
+    }
+
+    /// The settings from `--settings`, or the embedded defaults.
+    func workerSettings() throws -> WorkerSettings {
+        guard let settings else { return WorkerSettings() }
+        do {
+            return try JSONDecoder().decode(WorkerSettings.self, from: Data(settings.utf8))
+        } catch {
+            throw ValidationError("--settings is not valid worker settings JSON: \(error)")
+        }
     }
 
     func run() async throws {
@@ -50,7 +64,8 @@ struct WorkerCommand: AsyncParsableCommand {
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
             stateDirectory: stateDirectory, fault: fault.flatMap(WorkerFault.init(rawValue:)))
         let status = await Executors.with(
-            role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency
+            role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency,
+            settings: try workerSettings()
         ) { executors in
             await WorkerRuntime(options: options, executors: executors).run()
         }

@@ -85,6 +85,29 @@ enum ConfigSchema {
                 "retry.max_retry_after", \.retry.maxRetryAfter, in: .seconds(1)...Duration.seconds(86_400),
                 "The longest Retry-After from a server that is honoured; longer ones are cut to this."),
             .duration(
+                "downloads.connect_timeout", \.downloads.connectTimeout, in: .milliseconds(100)...Duration.seconds(600),
+                "Longest wait for a connection to an origin to be set up."),
+            .duration(
+                "downloads.idle_timeout", \.downloads.idleTimeout, in: .seconds(1)...Duration.seconds(3600),
+                "Longest silence from an origin, before its answer or in the middle of its body."),
+            .integer(
+                "downloads.max_redirects", \.downloads.maxRedirects, in: 0...50,
+                "Redirects followed before a download fails."),
+            .bytes(
+                "downloads.max_size", \.downloads.maxSize, in: 0...(1 << 50),
+                "Largest file a download may be; a bigger one fails for good (0: no limit)."),
+            .text(
+                "downloads.allowed_schemes", \.downloads.allowedSchemesText,
+                expected: "a comma-separated list of http and https",
+                valid: { DownloadSettings.schemes(fromText: $0) != nil },
+                "URL schemes a download may use, redirects included (http, https)."),
+            .bytes(
+                "downloads.spool_reserve", \.downloads.spoolReserve, in: 0...(1 << 50),
+                "Free space the spool folder keeps; no download starts while it has less (it waits)."),
+            .integer(
+                "downloads.checksum_attempts", \.downloads.checksumAttempts, in: 1...100,
+                "Attempts whose content fails its size or SHA-256 check before the download fails for good."),
+            .duration(
                 "cleanup.sweep_interval", \.cleanup.sweepInterval, in: .seconds(1)...Duration.seconds(86_400),
                 "How often running jobs without a live owner are looked for."),
             .duration(

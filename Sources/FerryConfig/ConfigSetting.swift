@@ -1,4 +1,5 @@
 import FerryCore
+import Foundation
 
 /// One documented setting: its dotted key, what it means, what values it takes, and how it is
 /// read from text into ``FerryConfiguration``.
@@ -128,5 +129,39 @@ extension RetryPolicy {
     var jitterName: String {
         get { jitter.rawValue }
         set { jitter = Jitter(rawValue: newValue) ?? jitter }
+    }
+}
+
+extension ConfigSetting {
+    /// A size in bytes, written `0`, `512KiB`, `64MiB`, `1GiB` or `2TiB`.
+    static func bytes(
+        _ key: String, _ path: WritableKeyPath<FerryConfiguration, Int64>, in range: ClosedRange<Int64>,
+        _ summary: String
+    ) -> ConfigSetting {
+        ConfigSetting(
+            key: key, summary: summary,
+            expected: "a size such as 0, 512KiB, 64MiB or 1GiB, up to \(ByteSizeText.format(range.upperBound))",
+            isText: false, acceptsQuoted: false,
+            render: { ByteSizeText.format($0[keyPath: path]) },
+            assign: { configuration, text in
+                guard let value = ByteSizeText.parse(text), range.contains(value) else { return false }
+                configuration[keyPath: path] = value
+                return true
+            })
+    }
+}
+
+extension DownloadSettings {
+    /// The schemes as the file writes them: `http,https`.
+    var allowedSchemesText: String {
+        get { allowedSchemes.joined(separator: ",") }
+        set { allowedSchemes = Self.schemes(fromText: newValue) ?? allowedSchemes }
+    }
+
+    /// The schemes in `text`, or nil when it names none or one Ferry cannot fetch.
+    static func schemes(fromText text: String) -> [String]? {
+        let schemes = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard !schemes.isEmpty, schemes.allSatisfy({ $0 == "http" || $0 == "https" }) else { return nil }
+        return schemes
     }
 }

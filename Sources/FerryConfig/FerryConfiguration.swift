@@ -12,6 +12,7 @@ public struct FerryConfiguration: Sendable, Equatable {
     public var supervisor = Supervisor()
     public var workers = Workers()
     public var retry = Retry()
+    public var downloads = DownloadSettings()
     public var cleanup = Cleanup()
     public var http = HTTP()
     public var health = Health()
@@ -99,6 +100,11 @@ public struct FerryConfiguration: Sendable, Equatable {
             policies.video.maxRetryAfter = maxRetryAfter
             return policies
         }
+    }
+
+    /// What every worker process is started with.
+    public var workerSettings: WorkerSettings {
+        WorkerSettings(downloads: downloads)
     }
 
     public struct Cleanup: Sendable, Equatable {

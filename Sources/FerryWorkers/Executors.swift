@@ -6,20 +6,18 @@ import NIOCore
 public enum Executors {
     /// Runs `body` with the executors for `role`, and releases their resources afterwards.
     public static func with<Result: Sendable>(
-        role: WorkerRole, stateDirectory: String, concurrency: Int, _ body: ([any JobExecutor]) async -> Result
+        role: WorkerRole, stateDirectory: String, concurrency: Int, settings: WorkerSettings,
+        _ body: ([any JobExecutor]) async -> Result
     ) async -> Result {
         switch role {
         case .download:
-            var configuration = HTTPClient.Configuration(
-                redirectConfiguration: .follow(max: 5, allowCycles: false),
-                timeout: .init(connect: .seconds(10), read: .seconds(30)))
-            configuration.decompression = .disabled
-            // The client keeps 8 connections per host by default; a worker running more jobs
-            // than that against one origin would see the rest time out waiting for a connection.
-            configuration.connectionPool = .init(
-                idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
-            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let result = await body([DownloadExecutor(stateDirectory: stateDirectory, client: client)])
+            let downloads = settings.downloads
+            let client = HTTPClient(
+                eventLoopGroupProvider: .singleton,
+                configuration: DownloadExecutor.clientConfiguration(downloads, concurrency: concurrency))
+            let result = await body([
+                DownloadExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
+            ])
             try? await client.shutdown()
             return result
         case .upload, .store, .cleanup:

@@ -19,6 +19,9 @@ public actor WorkerRuntime {
     private var bytesSinceLastBeat: Int64 = 0
     /// The last byte count reported per job, to add up what moved between heartbeats.
     private var reportedBytes: [JobID: Int64] = [:]
+    /// The last resume state each job reported; it goes with the job's outcome, so a failed or
+    /// stopped attempt's successor continues from it even if that progress report was never stored.
+    private var resumeStates: [JobID: String] = [:]
     private var lastSuccessAt: Date?
     private var draining = false
     /// Signalled when a draining worker's last job has ended.
@@ -118,7 +121,8 @@ public actor WorkerRuntime {
                 result = .succeeded(output)
             } catch {
                 let failure = error as? JobFailure ?? .retryable("executor_error", "\(error)")
-                result = Task.isCancelled ? .stopped(resumeState: nil) : .failed(failure)
+                let resume = self.resumeStates[lease.jobID]
+                result = Task.isCancelled ? .stopped(resumeState: resume) : .failed(failure)
             }
             await self.finished(lease, result)
         }
@@ -133,14 +137,17 @@ public actor WorkerRuntime {
         // A restarted transfer reports fewer bytes than before; count only what moved forward.
         bytesSinceLastBeat += max(0, progress.bytesDone - (reportedBytes[lease.jobID] ?? 0))
         reportedBytes[lease.jobID] = progress.bytesDone
+        if let resume { resumeStates[lease.jobID] = resume }
         await writer.send(.progress(.init(lease: lease, progress: progress, resumeState: resume)))
     }
 
     private func finished(_ lease: JobLease, _ result: WorkerMessage.Outcome.Result) async {
         running[lease.jobID] = nil
         reportedBytes[lease.jobID] = nil
+        let resume = resumeStates.removeValue(forKey: lease.jobID)
         if case .succeeded = result { lastSuccessAt = Date() }
-        await writer.send(.outcome(.init(lease: lease, result: result)))
+        let carried: String? = if case .failed = result { resume } else { nil }
+        await writer.send(.outcome(.init(lease: lease, result: result, resumeState: carried)))
         if draining && running.isEmpty { drainedSink.yield() }
     }
 

@@ -59,12 +59,16 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
-        @Test("SIGKILL of a worker mid-transfer: the job is requeued at once and finished by the replacement")
+        @Test(
+            "SIGKILL of a worker mid-transfer: the job is requeued at once and the replacement resumes it with a Range request"
+        )
         func killedMidTransfer() async throws {
             let (origin, harness, store) = try startReady()
             let size = 2_000_000
             let sha = try TestOrigin.sha256(size: size)
-            let spec = DownloadSpec(url: origin.url(size: size, rate: 500_000), expectedSHA256: sha)
+            var options = TestOrigin.Options(key: "killed-\(UUID())")
+            options.rate = 500_000
+            let spec = DownloadSpec(url: origin.url(size: size, options), expectedSHA256: sha)
             let id = try await store.enqueue(download: DownloadRequest(spec: spec)).job.id
             let running = try await waitForJob(store, id) { $0.state == .running && $0.progress.bytesDone > 0 }
             #expect(running.state == .running)
@@ -79,6 +83,28 @@ extension ProcessSuites {
             #expect(events.map(\.cause) == ["create", "claim", "requeue", "claim", "complete"])
             #expect(events[2].owner == owner)
             #expect(events[2].reason?.contains("exited (signal)") == true)
+            // The replacement continued the killed attempt's partial file instead of starting over.
+            let log = try await origin.log(options.key!)
+            #expect(log.count == 2)
+            #expect(log.last?.status == 206, "\(log.map { $0.range ?? "-" })")
+            #expect(log.last?.ifRange == "\"v0-\(size)\"")
+            let spool = harness.scratch.url.appendingPathComponent("ferry-state/spool").path
+            #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("While the spool folder is below its reserve, downloads wait and health says why")
+        func spoolReserveHoldsDownloads() async throws {
+            let (origin, harness, store) = try startReady(["FERRY_DOWNLOADS_SPOOL_RESERVE": "1000TiB"])
+            let id = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: origin.url(size: 1000))))
+                .job.id
+            try await Task.sleep(for: .seconds(2))
+            let job = try await store.job(id)
+            #expect(job.state == .queued, "no download starts below the reserve")
+            #expect(job.attempt == 0, "waiting costs no attempt")
+            let health = try await AdminClient(baseURL: try harness.adminURL()).get("/api/health/system")
+            #expect(health.json["status"] as? String == "warn")
+            #expect(health.body.contains("below its reserve"), "\(health.body)")
             #expect(harness.stop() == 0)
         }
 

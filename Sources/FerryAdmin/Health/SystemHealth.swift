@@ -47,11 +47,12 @@ struct SystemHealth {
 
     private func addRoles(to document: inout HealthDocument) {
         for role in fleet.roles where role.wanted > 0 || role.up > 0 {
-            let status: HealthStatus = role.crashLooping ? .fail : (role.up < role.wanted ? .warn : .pass)
+            let status: HealthStatus =
+                role.crashLooping ? .fail : (role.up < role.wanted || role.heldReason != nil ? .warn : .pass)
             let output =
                 role.crashLooping
                 ? "the \(role.role) workers keep failing (last: \(role.lastCause?.rawValue ?? "unknown")); see the last exits"
-                : "\(role.up) of \(role.wanted) \(role.role) workers are up"
+                : role.heldReason ?? "\(role.up) of \(role.wanted) \(role.role) workers are up"
             document.add(
                 "\(role.role):workers",
                 HealthCheck(

@@ -70,10 +70,13 @@ public enum WorkerMessage: Hashable, Sendable {
 
         public var lease: JobLease
         public var result: Result
+        /// With a failure: what the next attempt continues from (nil keeps the stored one).
+        public var resumeState: String?
 
-        public init(lease: JobLease, result: Result) {
+        public init(lease: JobLease, result: Result, resumeState: String? = nil) {
             self.lease = lease
             self.result = result
+            self.resumeState = resumeState
         }
     }
 }

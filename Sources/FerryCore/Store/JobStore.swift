@@ -31,7 +31,10 @@ public protocol JobStore: Sendable {
 
     /// Records a failed attempt: a retry is scheduled with backoff when the failure is retryable
     /// and attempts remain, otherwise the job ends failed with the error kept.
-    func fail(_ lease: JobLease, with failure: JobFailure) async throws(StoreError) -> FailureOutcome
+    /// `resumeState`, when given, replaces the stored one for the next attempt.
+    func fail(
+        _ lease: JobLease, with failure: JobFailure, resumeState: String?
+    ) async throws(StoreError) -> FailureOutcome
 
     // MARK: Operator control
 
@@ -105,5 +108,11 @@ extension JobStore {
     /// Completes one attempt.
     public func complete(_ completion: JobCompletion) async throws(StoreError) -> Job {
         try await complete([completion])[0]
+    }
+}
+
+extension JobStore {
+    public func fail(_ lease: JobLease, with failure: JobFailure) async throws(StoreError) -> FailureOutcome {
+        try await fail(lease, with: failure, resumeState: nil)
     }
 }

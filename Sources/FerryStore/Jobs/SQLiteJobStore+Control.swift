@@ -20,7 +20,11 @@ extension SQLiteJobStore {
         // A manual retry grants a fresh set of attempts; attempt numbers keep counting up so that
         // every attempt's temporary files stay distinct.
         return try await move(id, .retry, reason: reason) { job, now in
-            [("due_at", now), ("max_attempts", job.attempt + policies[job.kind].maxAttempts)]
+            // Earlier attempts' resume state (and their count of bad content) starts over too.
+            [
+                ("due_at", now), ("max_attempts", job.attempt + policies[job.kind].maxAttempts),
+                ("resume_state", nil),
+            ]
         }
     }
 

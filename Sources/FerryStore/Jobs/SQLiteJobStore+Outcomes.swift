@@ -50,7 +50,9 @@ extension SQLiteJobStore {
         }
     }
 
-    public func fail(_ lease: JobLease, with failure: JobFailure) async throws(StoreError) -> FailureOutcome {
+    public func fail(
+        _ lease: JobLease, with failure: JobFailure, resumeState: String?
+    ) async throws(StoreError) -> FailureOutcome {
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
         return try await write(jobID: lease.jobID) { db in
@@ -59,10 +61,11 @@ extension SQLiteJobStore {
             var generator = SystemRandomNumberGenerator()
             let decision = policies[job.kind].decide(
                 afterAttempt: job.attempt, maxAttempts: job.maxAttempts, failure: failure, using: &generator)
-            let errorColumns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
+            var errorColumns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
                 ("last_error", failure.message), ("last_error_code", failure.code),
                 ("last_error_class", failure.failureClass.rawValue),
             ]
+            if let resumeState { errorColumns.append(("resume_state", resumeState)) }
             switch decision {
             case .retry(let delay):
                 let move = JobTransition(

@@ -19,7 +19,7 @@ struct OutcomeRecorder {
                     _ = try await store.fail(lease, with: .retryable("result_rejected", error.message))
                 }
             case .failed(let failure):
-                let outcome = try await store.fail(lease, with: failure)
+                let outcome = try await store.fail(lease, with: failure, resumeState: outcome.resumeState)
                 if case .failed = outcome {
                     logger.warning(
                         "job failed",

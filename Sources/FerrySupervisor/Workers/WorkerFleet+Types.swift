@@ -15,12 +15,15 @@ public struct FleetSettings: Sendable, Equatable {
     /// How long a worker asked to drain (recycling, scaling down) may take to finish its jobs.
     public var drainGrace: Duration
     public var restart: RestartPolicy
+    /// What every new worker is started with.
+    public var work: WorkerSettings
 
     public init(
         pools: [WorkerRole: FerryConfiguration.WorkerPool], heartbeatInterval: Duration, hangTimeout: Duration,
         killGrace: Duration = .seconds(3), stallTimeout: Duration = .zero, drainGrace: Duration = .seconds(20),
-        restart: RestartPolicy = RestartPolicy()
+        restart: RestartPolicy = RestartPolicy(), work: WorkerSettings = WorkerSettings()
     ) {
+        self.work = work
         self.pools = pools
         self.heartbeatInterval = heartbeatInterval
         self.hangTimeout = hangTimeout
@@ -37,7 +40,8 @@ public struct FleetSettings: Sendable, Equatable {
             pools: Dictionary(uniqueKeysWithValues: WorkerRole.allCases.map { ($0, configuration.workers[$0]) }),
             heartbeatInterval: supervisor.heartbeatInterval, hangTimeout: supervisor.hangTimeout,
             killGrace: supervisor.killGrace, stallTimeout: supervisor.stallTimeout,
-            drainGrace: supervisor.shutdownGrace, restart: supervisor.restart.policy)
+            drainGrace: supervisor.shutdownGrace, restart: supervisor.restart.policy,
+            work: configuration.workerSettings)
     }
 }
 
@@ -68,6 +72,8 @@ public struct FleetSnapshot: Sendable {
         public var lastCause: WorkerExitCause?
         /// Jobs handed on because they stalled, since start.
         public var stalls: Int
+        /// Why the role's work is held back (a spool folder below its reserve), if it is.
+        public var heldReason: String?
     }
 
     public struct Worker: Sendable {

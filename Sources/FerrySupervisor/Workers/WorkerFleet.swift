@@ -11,6 +11,9 @@ public actor WorkerFleet {
     private var settings: FleetSettings
     private let executable: String
     private let stateDirectory: String
+    /// Holds downloads while the spool folder is below its reserve.
+    private var spoolReserve: SpoolReserve
+    private var spoolHeldReason: String?
     private let store: any JobStore
     private let logger: Logger
     private var slots: [WorkerRole: [WorkerSlot]] = [:]
@@ -48,6 +51,7 @@ public actor WorkerFleet {
         self.metrics = metrics
         self.executable = executable
         self.stateDirectory = stateDirectory
+        spoolReserve = SpoolReserve(folder: stateDirectory + "/spool", reserve: settings.work.downloads.spoolReserve)
         self.store = store
         self.logger = logger
         (events, eventSink) = AsyncStream<WorkerEvent>.makeStream()
@@ -136,11 +140,18 @@ public actor WorkerFleet {
             arguments: [
                 "worker", "--role", role.rawValue, "--id", id.rawValue, "--parent-pid", String(getpid()),
                 "--heartbeat-ms", String(settings.heartbeatInterval.inMilliseconds), "--concurrency",
-                String(concurrency), "--state-dir", stateDirectory,
+                String(concurrency), "--state-dir", stateDirectory, "--settings", settingsArgument,
             ] + faultArguments(role),
             id: id)
         let sink = eventSink
         Task { @MainActor in await launcher.run(inputs: inputs, events: sink) }
+    }
+
+    /// The worker settings as the `--settings` argument.
+    private var settingsArgument: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? String(decoding: encoder.encode(settings.work), as: UTF8.self)) ?? "{}"
     }
 
     /// Asks a worker to finish and leave; the slot stays empty.
@@ -345,6 +356,11 @@ public actor WorkerFleet {
         for role in WorkerRole.allCases {
             guard let kind = role.jobKind, let concurrency = settings.pools[role]?.concurrency else { continue }
             if let until = idleUntil[kind], ContinuousClock.now < until { continue }
+            if kind == .download {
+                spoolReserve.reserve = settings.work.downloads.spoolReserve
+                spoolHeldReason = spoolReserve.heldReason()
+                if spoolHeldReason != nil { continue }
+            }
             for index in (slots[role] ?? []).indices {
                 let slot = slots[role]![index]
                 guard case .ready = slot.phase, let id = slot.id, !slot.isLeaving, !slot.exiting,
@@ -594,7 +610,8 @@ public actor WorkerFleet {
                 .init(
                     role: role, wanted: stopping ? 0 : (settings.pools[role]?.processes ?? 0), up: up,
                     restarts: state.restarts, crashLooping: state.isCrashLooping(under: settings.restart),
-                    lastCause: state.lastCause, stalls: stalls[role] ?? 0))
+                    lastCause: state.lastCause, stalls: stalls[role] ?? 0,
+                    heldReason: role == .download ? spoolHeldReason : nil))
         }
         return FleetSnapshot(roles: roles, workers: workers, recentExits: exits)
     }

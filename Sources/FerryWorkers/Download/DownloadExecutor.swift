@@ -7,7 +7,8 @@ import NIOHTTP1
 
 /// Fetches a URL over HTTP or HTTPS into the download folder: streamed to a temporary file named
 /// for the attempt, hashed on the way, checked against the expected size and SHA-256, fsynced and
-/// renamed into place. Only then is the result reported, so a record never points at a partial file.
+/// renamed into place. Only then is the result reported, so a record never points at a partial
+/// file. A retry continues the partial file with a Range request validated by If-Range.
 public struct DownloadExecutor: JobExecutor {
     public let kind = JobKind.download
     /// Where partial files live while they are being written.
@@ -15,12 +16,17 @@ public struct DownloadExecutor: JobExecutor {
     /// Where finished downloads are kept, one folder per job.
     let destination: String
     let client: HTTPClient
+    let settings: DownloadSettings
     /// How often progress is reported.
     let progressInterval: Duration
 
-    public init(stateDirectory: String, client: HTTPClient, progressInterval: Duration = .seconds(1)) {
+    public init(
+        stateDirectory: String, settings: DownloadSettings, client: HTTPClient,
+        progressInterval: Duration = .seconds(1)
+    ) {
         spool = stateDirectory + "/spool"
         destination = stateDirectory + "/downloads"
+        self.settings = settings
         self.client = client
         self.progressInterval = progressInterval
     }
@@ -32,11 +38,7 @@ public struct DownloadExecutor: JobExecutor {
         guard case .download(let spec) = assignment.payload else {
             throw .permanent("wrong_payload", "a download worker was given a \(assignment.payload.kind) job")
         }
-        guard let url = URL(string: spec.url), let scheme = url.scheme?.lowercased(),
-            ["http", "https"].contains(scheme)
-        else {
-            throw .permanent("bad_url", "'\(spec.url)' is not an http or https URL")
-        }
+        let url = try DownloadURL.check(spec.url, allowed: settings.allowedSchemes)
         let lease = assignment.lease
         let folder = "\(destination)/\(lease.jobID)"
         for path in [spool, folder] {
@@ -46,77 +48,106 @@ public struct DownloadExecutor: JobExecutor {
                 throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
             }
         }
-        let file = try SpoolFile(path: "\(spool)/job-\(lease.jobID)-attempt-\(lease.attempt).part")
+        let lock = try await JobFolderLock.acquire(folder)
+        defer { withExtendedLifetime(lock) {} }
+        var resume = DownloadResumeState(json: assignment.resumeState)
+        let file = try SpoolFile.open(
+            spool: spool, jobID: lease.jobID, attempt: lease.attempt, resuming: resume.ifRange != nil)
+        let transfer = Transfer(
+            url: url, spec: spec, file: file, settings: settings, client: client, progressInterval: progressInterval,
+            report: report)
         do {
-            let (size, digest) = try await fetch(url, into: file, expectedSize: spec.expectedSize, report: report)
-            let sha256 = digest.map { String(format: "%02x", $0) }.joined()
-            if let expected = spec.expectedSize, expected != size {
-                throw JobFailure.retryable("size_mismatch", "received \(size) bytes, expected \(expected)")
+            let fetched = try await transfer.run(&resume)
+            let sha256 = fetched.digest.map { String(format: "%02x", $0) }.joined()
+            if let problem = Self.contentProblem(spec, size: file.size, sha256: sha256) {
+                file.discardFile()
+                resume = DownloadResumeState()
+                resume.checksumMismatches = DownloadResumeState(json: assignment.resumeState).checksumMismatches + 1
+                await report(JobProgress(bytesDone: 0, bytesTotal: spec.expectedSize), resume.json)
+                if resume.checksumMismatches >= settings.checksumAttempts {
+                    throw JobFailure.permanent(
+                        problem.code,
+                        "\(problem.message), \(resume.checksumMismatches) times: the origin keeps serving other content"
+                    )
+                }
+                throw problem
             }
-            if let expected = spec.expectedSHA256, expected.lowercased() != sha256 {
-                throw JobFailure.retryable(
-                    "checksum_mismatch", "SHA-256 \(sha256) differs from the expected \(expected)")
-            }
-            let final = "\(folder)/\(FileNames.forDownload(requested: spec.fileName, url: url))"
-            try file.publish(as: final)
-            return JobResult(location: final, size: size, sha256: sha256)
-        } catch let failure as JobFailure {
-            file.discardFile()
-            throw failure
-        } catch {
-            file.discardFile()
-            throw .retryable("network_error", "the transfer from \(url.host ?? spec.url) failed: \(error)")
-        }
-    }
-
-    /// Streams the body into `file`, hashing it, and returns its size and digest.
-    private func fetch(
-        _ url: URL, into file: SpoolFile, expectedSize: Int64?,
-        report: @escaping @Sendable (JobProgress, String?) async -> Void
-    ) async throws -> (Int64, SHA256.Digest) {
-        var request = HTTPClientRequest(url: url.absoluteString)
-        request.method = .GET
-        request.headers.add(name: "User-Agent", value: "ferry/\(FerryVersion.current)")
-        let response = try await client.execute(request, timeout: .hours(24))
-        try Self.check(response)
-        let total = response.headers.first(name: "Content-Length").flatMap(Int64.init) ?? expectedSize
-        var hasher = SHA256()
-        var size: Int64 = 0
-        let clock = ContinuousClock()
-        var lastReport = clock.now
-        for try await buffer in response.body {
-            // A cancelled job (operator, stall, shutdown) stops at the next chunk: the body
-            // stream itself does not end on cancellation, and a short body must never pass as whole.
+            let name = FileNames.forDownload(
+                requested: spec.fileName, contentDisposition: fetched.contentDisposition, url: fetched.finalURL)
             try Task.checkCancellation()
-            try buffer.withUnsafeReadableBytes { bytes in
-                try file.append(bytes)
-                hasher.update(bufferPointer: bytes)
-            }
-            size += Int64(buffer.readableBytes)
-            if clock.now - lastReport >= progressInterval {
-                lastReport = clock.now
-                await report(JobProgress(bytesDone: size, bytesTotal: total), nil)
-            }
+            let final = "\(folder)/\(name)"
+            let size = file.size
+            try file.publish(as: final)
+            return JobResult(location: final, size: size, sha256: sha256, contentType: fetched.contentType)
+        } catch let failure as JobFailure {
+            // A retryable failure keeps a resumable partial file for the next attempt.
+            await settle(file, &resume, keep: failure.isRetryable, report: report)
+            throw failure
+        } catch is CancellationError {
+            // Stopped on request: keep what we have for the next attempt.
+            await settle(file, &resume, keep: true, report: report)
+            throw .retryable("cancelled", "the attempt was stopped")
+        } catch {
+            await settle(file, &resume, keep: true, report: report)
+            throw TransferErrors.classify(error, host: url.host ?? spec.url)
         }
-        try Task.checkCancellation()
-        if let announced = response.headers.first(name: "Content-Length").flatMap(Int64.init), announced != size {
-            throw JobFailure.retryable(
-                "truncated", "the server announced \(announced) bytes but the connection ended after \(size)")
-        }
-        await report(JobProgress(bytesDone: size, bytesTotal: size), nil)
-        return (size, hasher.finalize())
     }
 
-    /// Classifies an unsuccessful status: worth retrying (408, 429, 5xx, honouring Retry-After)
-    /// or not (every other 4xx).
-    static func check(_ response: HTTPClientResponse) throws(JobFailure) {
-        let status = response.status.code
-        guard !(200..<300).contains(status) else { return }
-        let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int64.init).map { Duration.seconds($0) }
-        let message = "the server answered \(status) \(response.status.reasonPhrase)"
-        if status == 408 || status == 429 || status >= 500 {
-            throw .retryable("http_\(status)", message, retryAfter: retryAfter)
+    /// Keeps the partial file for the next attempt when it can be resumed (its copy has a
+    /// validator) and reports where it ends, so the job's record says so; otherwise deletes it.
+    private func settle(
+        _ file: SpoolFile, _ resume: inout DownloadResumeState, keep: Bool,
+        report: @Sendable (JobProgress, String?) async -> Void
+    ) async {
+        guard keep, resume.ifRange != nil, file.size > 0 else {
+            file.discardFile()
+            return
         }
-        throw .permanent("http_\(status)", message)
+        file.keepForLater()
+        resume.bytes = file.size
+        await report(JobProgress(bytesDone: file.size, bytesTotal: nil), resume.json)
+    }
+
+    /// The HTTP client a download worker fetches with: the configured timeouts and redirect
+    /// limit, bodies exactly as sent (the hash is of the file, not of a decompressed stream).
+    static func clientConfiguration(_ settings: DownloadSettings, concurrency: Int) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: settings.maxRedirects == 0
+                ? .disallow : .follow(max: settings.maxRedirects, allowCycles: false),
+            timeout: .init(
+                connect: .milliseconds(settings.connectTimeout.inMilliseconds),
+                read: .milliseconds(settings.idleTimeout.inMilliseconds)))
+        configuration.decompression = .disabled
+        // The client keeps 8 connections per host by default; a worker running more jobs
+        // than that against one origin would see the rest time out waiting for a connection.
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
+        return configuration
+    }
+
+    /// A size or SHA-256 that differs from what the job asked for.
+    static func contentProblem(_ spec: DownloadSpec, size: Int64, sha256: String) -> JobFailure? {
+        if let expected = spec.expectedSize, expected != size {
+            return .retryable("size_mismatch", "received \(size) bytes, expected \(expected)")
+        }
+        if let expected = spec.expectedSHA256, expected.lowercased() != sha256 {
+            return .retryable("checksum_mismatch", "SHA-256 \(sha256) differs from the expected \(expected)")
+        }
+        return nil
+    }
+}
+
+/// Checks a download URL before anything is fetched.
+enum DownloadURL {
+    static func check(_ text: String, allowed: [String]) throws(JobFailure) -> URL {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), url.host?.isEmpty == false else {
+            throw .permanent("bad_url", "'\(text)' is not an absolute URL with a host")
+        }
+        guard allowed.contains(scheme) else {
+            throw .permanent(
+                "scheme_not_allowed",
+                "the scheme '\(scheme)' is not allowed (downloads.allowed_schemes: \(allowed.joined(separator: ", ")))")
+        }
+        return url
     }
 }

@@ -1,17 +1,81 @@
+import Crypto
 import FerryCore
 import Foundation
 
-/// A file being written under a temporary name, published by an fsynced rename only when whole.
+/// A file being written under a temporary name named for its attempt, published by an fsynced
+/// rename only when whole. A later attempt of the same job takes over what an earlier one left,
+/// so a retry continues instead of starting over.
 final class SpoolFile {
     let path: String
     private let descriptor: Int32
     private var isOpen = true
+    /// Bytes in the file.
+    private(set) var size: Int64
 
-    /// Creates (or truncates) the temporary file.
-    init(path: String) throws(JobFailure) {
+    private init(path: String, descriptor: Int32, size: Int64) {
         self.path = path
-        descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else { throw Self.failure("open", path) }
+        self.descriptor = descriptor
+        self.size = size
+    }
+
+    /// The temporary file of `attempt` of job `jobID` in `spool`. When `resuming`, the newest
+    /// partial file an earlier attempt left is renamed to this attempt's name and kept; every
+    /// other partial file of the job is removed.
+    static func open(spool: String, jobID: JobID, attempt: Int, resuming: Bool) throws(JobFailure) -> SpoolFile {
+        let prefix = "job-\(jobID)-attempt-"
+        let path = "\(spool)/\(prefix)\(attempt).part"
+        let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? [])
+            .compactMap { name -> (Int, String)? in
+                guard name.hasPrefix(prefix), name.hasSuffix(".part"),
+                    let number = Int(name.dropFirst(prefix.count).dropLast(5)), number != attempt
+                else { return nil }
+                return (number, "\(spool)/\(name)")
+            }
+            .sorted { $0.0 > $1.0 }
+        var keep = resuming ? earlier.first?.1 : nil
+        for (_, old) in earlier where old != keep { unlink(old) }
+        if let kept = keep, rename(kept, path) != 0 {
+            unlink(kept)
+            keep = nil
+        }
+        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (keep == nil ? O_TRUNC : 0)
+        let descriptor = Foundation.open(path, flags, 0o640)
+        guard descriptor >= 0 else { throw failure("open", path) }
+        let end = lseek(descriptor, 0, SEEK_END)
+        guard end >= 0 else {
+            Glibc.close(descriptor)
+            throw failure("seek", path)
+        }
+        return SpoolFile(path: path, descriptor: descriptor, size: Int64(end))
+    }
+
+    /// The SHA-256 state of the bytes already in the file, to continue hashing after them.
+    func hashOfContent() throws(JobFailure) -> SHA256 {
+        var hasher = SHA256()
+        guard size > 0 else { return hasher }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw Self.failure("read", path) }
+        defer { try? handle.close() }
+        var remaining = size
+        while remaining > 0 {
+            let chunk: Data
+            do {
+                chunk = try handle.read(upToCount: Int(min(remaining, 1 << 20))) ?? Data()
+            } catch {
+                throw .retryable("file_error", "cannot read \(path): \(error.localizedDescription)")
+            }
+            guard !chunk.isEmpty else { throw .retryable("file_error", "\(path) is shorter than expected") }
+            hasher.update(data: chunk)
+            remaining -= Int64(chunk.count)
+        }
+        return hasher
+    }
+
+    /// Empties the file, to start the content over.
+    func truncate() throws(JobFailure) {
+        guard ftruncate(descriptor, 0) == 0, lseek(descriptor, 0, SEEK_SET) == 0 else {
+            throw Self.failure("truncate", path)
+        }
+        size = 0
     }
 
     /// Appends bytes, retrying short writes.
@@ -25,31 +89,33 @@ final class SpoolFile {
             }
             offset += written
         }
+        size += Int64(bytes.count)
     }
 
     /// Flushes the content to disk, closes the file and renames it to `destination`, then flushes
     /// the folder so the rename itself survives a crash.
     func publish(as destination: String) throws(JobFailure) {
         guard fsync(descriptor) == 0 else { throw Self.failure("fsync", path) }
-        close(descriptor)
+        Glibc.close(descriptor)
         isOpen = false
         guard rename(path, destination) == 0 else { throw Self.failure("rename", destination) }
-        let folder = open((destination as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if folder >= 0 {
-            fsync(folder)
-            close(folder)
-        }
+        FolderSync.sync((destination as NSString).deletingLastPathComponent)
     }
 
     /// Closes and deletes the temporary file.
     func discardFile() {
-        if isOpen { close(descriptor) }
-        isOpen = false
+        keepForLater()
         unlink(path)
     }
 
+    /// Closes the file and keeps it for a later attempt.
+    func keepForLater() {
+        if isOpen { Glibc.close(descriptor) }
+        isOpen = false
+    }
+
     deinit {
-        if isOpen { close(descriptor) }
+        keepForLater()
     }
 
     /// A file-system error: a full disk or a quota is worth retrying later, the rest too (the
@@ -61,5 +127,15 @@ final class SpoolFile {
             return .retryable("disk_full", "no space left to \(operation) \(path): free space and the job resumes")
         }
         return .retryable("file_error", "cannot \(operation) \(path): \(reason)")
+    }
+}
+
+/// Flushing a folder makes a rename or a new entry in it durable.
+enum FolderSync {
+    static func sync(_ folder: String) {
+        let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
     }
 }

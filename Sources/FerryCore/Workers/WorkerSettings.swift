@@ -1,0 +1,30 @@
+/// What a worker process needs from the configuration. The supervisor hands it to every worker it
+/// starts (as JSON on the command line: it holds no secrets), so a worker runs with exactly the
+/// settings its supervisor loaded, even if the file changed on disk since.
+public struct WorkerSettings: Hashable, Sendable, Codable {
+    public var downloads: DownloadSettings
+
+    public init(downloads: DownloadSettings = DownloadSettings()) {
+        self.downloads = downloads
+    }
+}
+
+/// How downloads are fetched and what they may be.
+public struct DownloadSettings: Hashable, Sendable, Codable {
+    /// Longest wait for a connection to be set up.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Longest silence from the origin while a response is expected or its body is flowing.
+    public var idleTimeout: Duration = .seconds(30)
+    /// Redirects followed before the download fails.
+    public var maxRedirects: Int = 5
+    /// The largest body accepted, in bytes (0: no limit).
+    public var maxSize: Int64 = 100 << 30
+    /// URL schemes a download may use (and redirect to).
+    public var allowedSchemes: [String] = ["http", "https"]
+    /// Free space the spool folder keeps: no download starts while it has less.
+    public var spoolReserve: Int64 = 1 << 30
+    /// Attempts whose content fails its size or SHA-256 check before the job fails for good.
+    public var checksumAttempts: Int = 3
+
+    public init() {}
+}
