@@ -27,7 +27,7 @@ public struct AdminServer: Service {
         let dependencies = AdminDependencies(
             supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
             hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: configuration.health.diskFullHorizon,
-            stuckAfter: configuration.health.stuckAfter, uploadTargets: [])
+            stuckAfter: configuration.health.stuckAfter, uploadTargets: Set(configuration.targets.map(\.name)))
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)

@@ -42,6 +42,12 @@ public enum ConfigDocument {
             lines.append("\(indent)# \(setting.summary)")
             lines.append("\(indent)\(parts.last!): \(shown)")
         }
+        lines += ["", "# Upload targets, by the name downloads give in upload_targets. None by default; e.g.:"]
+        lines += ["# targets:", "#   backup:", "#     type: dir", "#     path: /mnt/backup"]
+        for target in configuration.targets {
+            if target == configuration.targets.first { lines.append("targets:") }
+            lines += ["  \(target.name):", "    type: \(target.kind.rawValue)", "    path: \"\(target.path)\""]
+        }
         return header + lines.joined(separator: "\n") + "\n"
     }
 

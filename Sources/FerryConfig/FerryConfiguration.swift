@@ -13,6 +13,8 @@ public struct FerryConfiguration: Sendable, Equatable {
     public var workers = Workers()
     public var retry = Retry()
     public var downloads = DownloadSettings()
+    /// Upload targets by name (`targets.<name>.type`, `.path`); none by default.
+    public var targets: [UploadTarget] = []
     public var cleanup = Cleanup()
     public var http = HTTP()
     public var health = Health()
@@ -104,7 +106,7 @@ public struct FerryConfiguration: Sendable, Equatable {
 
     /// What every worker process is started with.
     public var workerSettings: WorkerSettings {
-        WorkerSettings(downloads: downloads)
+        WorkerSettings(downloads: downloads, targets: targets)
     }
 
     public struct Cleanup: Sendable, Equatable {

@@ -23,7 +23,9 @@ struct YAMLSettingsWalker {
                 continue
             }
             let key = prefix.isEmpty ? name : "\(prefix).\(name)"
-            if sections.contains(key) {
+            if key == "targets" {
+                walkTargets(valueNode, into: &configuration)
+            } else if sections.contains(key) {
                 walk(valueNode, prefix: key, into: &configuration)
             } else if let setting = settings[key] {
                 assign(setting, from: valueNode, into: &configuration)
@@ -32,6 +34,68 @@ struct YAMLSettingsWalker {
                 let hint = Suggestion.closest(to: key, among: known).map { "; did you mean \"\($0)\"?" } ?? ""
                 report(keyNode, key: key, value: nil, "unknown key\(hint)")
             }
+        }
+    }
+
+    /// `targets:` maps names of the user's choosing to `type` and its fields.
+    private mutating func walkTargets(_ node: Node, into configuration: inout FerryConfiguration) {
+        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return }
+        guard case .mapping(let mapping) = node else {
+            report(node, key: "targets", value: nil, "expected a mapping of target names to their settings")
+            return
+        }
+        for (nameNode, targetNode) in mapping {
+            let name = nameNode.scalar?.string ?? ""
+            let key = "targets.\(name)"
+            guard UploadTarget.isValidName(name) else {
+                report(
+                    nameNode, key: key, value: name,
+                    "is not a usable target name; expected letters, digits, - and _, at most 64")
+                continue
+            }
+            guard case .mapping(let fields) = targetNode else {
+                report(targetNode, key: key, value: nil, "expected a mapping with type and path")
+                continue
+            }
+            var values: [String: (String, Node)] = [:]
+            for (fieldNode, valueNode) in fields {
+                let field = fieldNode.scalar?.string ?? ""
+                guard ["type", "path"].contains(field) else {
+                    report(fieldNode, key: "\(key).\(field)", value: nil, "unknown key; a target has type and path")
+                    continue
+                }
+                guard let value = valueNode.scalar?.string else {
+                    report(valueNode, key: "\(key).\(field)", value: nil, "expected text, not a list or mapping")
+                    continue
+                }
+                values[field] = (value, valueNode)
+            }
+            let kinds = UploadTarget.Kind.allCases.map(\.rawValue)
+            guard let (type, typeNode) = values["type"] else {
+                report(
+                    targetNode, key: "\(key).type", value: nil,
+                    "is missing; expected one of \(kinds.joined(separator: ", "))")
+                continue
+            }
+            guard let kind = UploadTarget.Kind(rawValue: type) else {
+                let later =
+                    ["s3", "rclone"].contains(type) ? " (\(type) targets are not available in this version yet)" : ""
+                report(
+                    typeNode, key: "\(key).type", value: type,
+                    "expected one of \(kinds.joined(separator: ", "))\(later)")
+                continue
+            }
+            guard let (path, pathNode) = values["path"] else {
+                report(
+                    targetNode, key: "\(key).path", value: nil, "is missing; expected the folder uploads are written to"
+                )
+                continue
+            }
+            guard path.hasPrefix("/"), !path.contains("\0") else {
+                report(pathNode, key: "\(key).path", value: path, "expected an absolute folder path")
+                continue
+            }
+            configuration.targets.append(UploadTarget(name: name, kind: kind, path: path))
         }
     }
 

@@ -10,18 +10,22 @@ public enum Executors {
         _ body: ([any JobExecutor]) async -> Result
     ) async -> Result {
         switch role {
-        case .download:
+        case .download, .store:
             let downloads = settings.downloads
             let client = HTTPClient(
                 eventLoopGroupProvider: .singleton,
                 configuration: DownloadExecutor.clientConfiguration(downloads, concurrency: concurrency))
-            let result = await body([
-                DownloadExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
-            ])
+            let executor: any JobExecutor =
+                role == .download
+                ? DownloadExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
+                : VideoStoreExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
+            let result = await body([executor])
             try? await client.shutdown()
             return result
-        case .upload, .store, .cleanup:
-            // Their executors arrive with the workers issue; until then these roles take no jobs.
+        case .upload:
+            return await body([UploadExecutor(targets: settings.targets)])
+        case .cleanup:
+            // The cleanup worker's scans are not built yet; this role takes no jobs.
             return await body([])
         }
     }

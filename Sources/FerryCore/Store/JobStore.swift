@@ -46,6 +46,10 @@ public protocol JobStore: Sendable {
     /// Marks a delivered upload as cleaned once its local source was removed.
     func markCleaned(_ id: JobID, reason: String) async throws(StoreError) -> Job
 
+    /// When the download asked for its local file to go once delivered and all its uploads have
+    /// succeeded: marks them cleaned in one transaction and returns the file to remove.
+    func cleanUpAfterDeliveries(of downloadID: JobID) async throws(StoreError) -> String?
+
     // MARK: Recovery
 
     /// Puts every job held by `owner` back in the queue at once (its attempt stays counted; a job

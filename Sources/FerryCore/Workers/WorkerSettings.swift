@@ -3,9 +3,12 @@
 /// settings its supervisor loaded, even if the file changed on disk since.
 public struct WorkerSettings: Hashable, Sendable, Codable {
     public var downloads: DownloadSettings
+    /// Where uploads go, by name.
+    public var targets: [UploadTarget]
 
-    public init(downloads: DownloadSettings = DownloadSettings()) {
+    public init(downloads: DownloadSettings = DownloadSettings(), targets: [UploadTarget] = []) {
         self.downloads = downloads
+        self.targets = targets
     }
 }
 

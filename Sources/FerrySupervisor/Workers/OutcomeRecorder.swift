@@ -1,4 +1,5 @@
 import FerryCore
+import Foundation
 import Logging
 
 /// Applies a worker's report on one attempt to the store: success completes the job (and creates
@@ -13,7 +14,8 @@ struct OutcomeRecorder {
             switch outcome.result {
             case .succeeded(let result):
                 do {
-                    _ = try await store.complete(JobCompletion(lease: lease, result: result))
+                    let job = try await store.complete(JobCompletion(lease: lease, result: result))
+                    if job.kind == .upload { await removeDeliveredSource(of: job) }
                 } catch  where error.code == .invalidInput {
                     // The store refused the result (wrong size or hash): the attempt failed.
                     _ = try await store.fail(lease, with: .retryable("result_rejected", error.message))
@@ -35,6 +37,25 @@ struct OutcomeRecorder {
             logger.notice("discarded a report for a job no longer held", metadata: ["job_id": "\(lease.jobID)"])
         } catch {
             logger.error("could not record an outcome", metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
+        }
+    }
+
+    /// Removes a download's local file once every upload delivered it, when the download asked for
+    /// that; the records are marked cleaned first (see ``JobStore/cleanUpAfterDeliveries(of:)``).
+    private func removeDeliveredSource(of upload: Job) async {
+        do {
+            guard case .upload(let spec) = try await store.payload(of: upload.id),
+                let file = try await store.cleanUpAfterDeliveries(of: spec.downloadID)
+            else { return }
+            if unlink(file) != 0 && errno != ENOENT {
+                logger.warning(
+                    "could not remove a delivered download",
+                    metadata: ["file": "\(file)", "error": "\(String(cString: strerror(errno)))"])
+            }
+            rmdir((file as NSString).deletingLastPathComponent)
+        } catch {
+            logger.error(
+                "could not clean up after deliveries", metadata: ["job_id": "\(upload.id)", "error": "\(error)"])
         }
     }
 }

@@ -11,24 +11,17 @@ import NIOHTTP1
 /// file. A retry continues the partial file with a Range request validated by If-Range.
 public struct DownloadExecutor: JobExecutor {
     public let kind = JobKind.download
-    /// Where partial files live while they are being written.
-    let spool: String
     /// Where finished downloads are kept, one folder per job.
     let destination: String
-    let client: HTTPClient
-    let settings: DownloadSettings
-    /// How often progress is reported.
-    let progressInterval: Duration
+    let fetcher: Fetcher
 
     public init(
         stateDirectory: String, settings: DownloadSettings, client: HTTPClient,
         progressInterval: Duration = .seconds(1)
     ) {
-        spool = stateDirectory + "/spool"
         destination = stateDirectory + "/downloads"
-        self.settings = settings
-        self.client = client
-        self.progressInterval = progressInterval
+        fetcher = Fetcher(
+            stateDirectory: stateDirectory, client: client, settings: settings, progressInterval: progressInterval)
     }
 
     public func execute(
@@ -38,74 +31,35 @@ public struct DownloadExecutor: JobExecutor {
         guard case .download(let spec) = assignment.payload else {
             throw .permanent("wrong_payload", "a download worker was given a \(assignment.payload.kind) job")
         }
+        let settings = fetcher.settings
         let url = try DownloadURL.check(spec.url, allowed: settings.allowedSchemes)
-        let lease = assignment.lease
-        let folder = "\(destination)/\(lease.jobID)"
-        for path in [spool, folder] {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
-            }
-        }
-        let lock = try await JobFolderLock.acquire(folder)
-        defer { withExtendedLifetime(lock) {} }
-        var resume = DownloadResumeState(json: assignment.resumeState)
-        let file = try SpoolFile.open(
-            spool: spool, jobID: lease.jobID, attempt: lease.attempt, resuming: resume.ifRange != nil)
-        let transfer = Transfer(
-            url: url, spec: spec, file: file, settings: settings, client: client, progressInterval: progressInterval,
-            report: report)
-        do {
-            let fetched = try await transfer.run(&resume)
-            let sha256 = fetched.digest.map { String(format: "%02x", $0) }.joined()
-            if let problem = Self.contentProblem(spec, size: file.size, sha256: sha256) {
-                file.discardFile()
-                resume = DownloadResumeState()
-                resume.checksumMismatches = DownloadResumeState(json: assignment.resumeState).checksumMismatches + 1
-                await report(JobProgress(bytesDone: 0, bytesTotal: spec.expectedSize), resume.json)
-                if resume.checksumMismatches >= settings.checksumAttempts {
-                    throw JobFailure.permanent(
-                        problem.code,
-                        "\(problem.message), \(resume.checksumMismatches) times: the origin keeps serving other content"
-                    )
-                }
-                throw problem
-            }
-            let name = FileNames.forDownload(
-                requested: spec.fileName, contentDisposition: fetched.contentDisposition, url: fetched.finalURL)
-            try Task.checkCancellation()
-            let final = "\(folder)/\(name)"
-            let size = file.size
-            try file.publish(as: final)
-            return JobResult(location: final, size: size, sha256: sha256, contentType: fetched.contentType)
-        } catch let failure as JobFailure {
-            // A retryable failure keeps a resumable partial file for the next attempt.
-            await settle(file, &resume, keep: failure.isRetryable, report: report)
-            throw failure
-        } catch is CancellationError {
-            // Stopped on request: keep what we have for the next attempt.
-            await settle(file, &resume, keep: true, report: report)
-            throw .retryable("cancelled", "the attempt was stopped")
-        } catch {
-            await settle(file, &resume, keep: true, report: report)
-            throw TransferErrors.classify(error, host: url.host ?? spec.url)
-        }
-    }
-
-    /// Keeps the partial file for the next attempt when it can be resumed (its copy has a
-    /// validator) and reports where it ends, so the job's record says so; otherwise deletes it.
-    private func settle(
-        _ file: SpoolFile, _ resume: inout DownloadResumeState, keep: Bool,
-        report: @Sendable (JobProgress, String?) async -> Void
-    ) async {
-        guard keep, resume.ifRange != nil, file.size > 0 else {
+        let folder = "\(destination)/\(assignment.lease.jobID)"
+        let fetch = try await fetcher.fetch(url, for: assignment, lockingFolder: folder, report: report)
+        defer { withExtendedLifetime(fetch.lock) {} }
+        let (file, fetched, resume) = (fetch.file, fetch.response, fetch.resume)
+        let sha256 = FileHashing.hex(fetched.digest)
+        if let problem = Self.contentProblem(spec, size: file.size, sha256: sha256) {
             file.discardFile()
-            return
+            var fresh = DownloadResumeState()
+            fresh.checksumMismatches = resume.checksumMismatches + 1
+            await report(JobProgress(bytesDone: 0, bytesTotal: spec.expectedSize), fresh.json)
+            if fresh.checksumMismatches >= settings.checksumAttempts {
+                throw .permanent(
+                    problem.code,
+                    "\(problem.message), \(fresh.checksumMismatches) times: the origin keeps serving other content")
+            }
+            throw problem
         }
-        file.keepForLater()
-        resume.bytes = file.size
-        await report(JobProgress(bytesDone: file.size, bytesTotal: nil), resume.json)
+        let name = FileNames.forDownload(
+            requested: spec.fileName, contentDisposition: fetched.contentDisposition, url: fetched.finalURL)
+        let final = "\(folder)/\(name)"
+        let size = file.size
+        guard !Task.isCancelled else {
+            file.keepForLater()
+            throw .retryable("cancelled", "the attempt was stopped")
+        }
+        try file.publish(as: final)
+        return JobResult(location: final, size: size, sha256: sha256, contentType: fetched.contentType)
     }
 
     /// The HTTP client a download worker fetches with: the configured timeouts and redirect

@@ -17,12 +17,28 @@ struct Transfer {
     }
 
     let url: URL
-    let spec: DownloadSpec
     let file: SpoolFile
     let settings: DownloadSettings
     let client: HTTPClient
     let progressInterval: Duration
     let report: @Sendable (JobProgress, String?) async -> Void
+
+    /// After a failed attempt: keeps the partial file for the next attempt when it can be resumed
+    /// (retryable, and its copy has a validator) and reports where it ends, so the job's record
+    /// says so; otherwise deletes it.
+    func settle(
+        _ resume: inout DownloadResumeState, after error: any Error,
+        report: @Sendable (JobProgress, String?) async -> Void
+    ) async {
+        let keep = (error as? JobFailure)?.isRetryable ?? true
+        guard keep, resume.ifRange != nil, file.size > 0 else {
+            file.discardFile()
+            return
+        }
+        file.keepForLater()
+        resume.bytes = file.size
+        await report(JobProgress(bytesDone: file.size, bytesTotal: nil), resume.json)
+    }
 
     func run(_ resume: inout DownloadResumeState) async throws -> Fetched {
         var askForRange = file.size > 0 && resume.ifRange != nil

@@ -1,0 +1,132 @@
+import Crypto
+import FerryCore
+import Foundation
+
+/// A `dir` target: a mounted folder. The copy is written under a temporary name beside its final
+/// one, hashed on the way, fsynced, checked against the source's size and SHA-256, then renamed
+/// into place and the folder flushed, so the target never shows a partial file at a final name.
+struct DirectoryTarget {
+    let root: String
+
+    func deliver(
+        _ spec: UploadSpec, as objectName: String, attempt lease: JobLease,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        var isFolder: ObjCBool = false
+        // The root must exist: creating it would fill the disk under an unmounted mount point.
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
+            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
+        }
+        let final = "\(root)/\(objectName)"
+        let folder = (final as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
+        }
+        // Delivered before (a retry after a lost report): the same bytes are there, nothing to do.
+        if let existing = try? FileHashing.sizeAndSHA256(of: final),
+            existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
+        {
+            return JobResult(location: final, size: existing.size, sha256: existing.sha256)
+        }
+        let temporary = "\(folder)/.\((final as NSString).lastPathComponent).ferry-\(lease.jobID)-\(lease.attempt).part"
+        let copied: (size: Int64, sha256: String)
+        do {
+            copied = try await FileHashing.copy(from: spec.sourcePath, to: temporary) { done in
+                await report(JobProgress(bytesDone: done, bytesTotal: spec.sourceSize), nil)
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard copied.size == spec.sourceSize, copied.sha256 == spec.sourceSHA256 else {
+            unlink(temporary)
+            throw .retryable(
+                "checksum_mismatch",
+                "the copy in \(root) has \(copied.size) bytes and SHA-256 \(copied.sha256); the download has \(spec.sourceSize) and \(spec.sourceSHA256)"
+            )
+        }
+        guard rename(temporary, final) == 0 else {
+            let failure = SpoolFile.failure("rename", final)
+            unlink(temporary)
+            throw failure
+        }
+        FolderSync.sync(folder)
+        return JobResult(location: final, size: copied.size, sha256: copied.sha256)
+    }
+}
+
+/// Reading and copying files while hashing them.
+enum FileHashing {
+    static let chunk = 1 << 20
+
+    static func sizeAndSHA256(of path: String) throws(JobFailure) -> (size: Int64, sha256: String) {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SpoolFile.failure("open", path) }
+        defer { close(input) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, chunk) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SpoolFile.failure("read", path)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            size += Int64(count)
+        }
+        return (size, hex(hasher.finalize()))
+    }
+
+    /// Copies `source` to a new file `destination` (fsynced), hashing what was written; reports
+    /// the bytes done about once a second. Stops at the next chunk when the task is cancelled.
+    static func copy(
+        from source: String, to destination: String, progress: @Sendable (Int64) async -> Void
+    ) async throws(JobFailure) -> (size: Int64, sha256: String) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw SpoolFile.failure("open", source) }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard output >= 0 else { throw SpoolFile.failure("create", destination) }
+        defer { close(output) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        let clock = ContinuousClock()
+        var lastReport = clock.now
+        while true {
+            if Task.isCancelled { throw .retryable("cancelled", "the upload was stopped") }
+            let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, chunk) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SpoolFile.failure("read", source)
+            }
+            if count == 0 { break }
+            var offset = 0
+            while offset < count {
+                let written = buffer.withUnsafeBytes { write(output, $0.baseAddress! + offset, count - offset) }
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw SpoolFile.failure("write", destination)
+                }
+                offset += written
+            }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+            size += Int64(count)
+            if clock.now - lastReport >= .seconds(1) {
+                lastReport = clock.now
+                await progress(size)
+            }
+        }
+        guard fsync(output) == 0 else { throw SpoolFile.failure("fsync", destination) }
+        await progress(size)
+        return (size, hex(hasher.finalize()))
+    }
+
+    static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}

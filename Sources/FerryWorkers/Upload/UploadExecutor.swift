@@ -1,0 +1,37 @@
+public import FerryCore
+import Foundation
+
+/// Delivers a finished download to one configured target. The object's name is fixed by the
+/// download (`<download id>/<file name>`), so delivering the same download to the same target
+/// again replaces the one object instead of creating a second.
+public struct UploadExecutor: JobExecutor {
+    public let kind = JobKind.upload
+    let targets: [String: UploadTarget]
+
+    public init(targets: [UploadTarget]) {
+        self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public func execute(
+        _ assignment: SupervisorMessage.Assignment,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        guard case .upload(let spec) = assignment.payload else {
+            throw .permanent("wrong_payload", "an upload worker was given a \(assignment.payload.kind) job")
+        }
+        guard let target = targets[spec.target] else {
+            throw .permanent(
+                "unknown_target",
+                "upload target \"\(spec.target)\" is not in the configuration (targets.\(spec.target))")
+        }
+        guard FileManager.default.fileExists(atPath: spec.sourcePath) else {
+            throw .permanent("source_missing", "the downloaded file \(spec.sourcePath) is gone; retry the download")
+        }
+        let objectName = "\(spec.downloadID)/\((spec.sourcePath as NSString).lastPathComponent)"
+        switch target.kind {
+        case .dir:
+            return try await DirectoryTarget(root: target.path).deliver(
+                spec, as: objectName, attempt: assignment.lease, report: report)
+        }
+    }
+}
