@@ -5,6 +5,7 @@
 //   FerryCore ─┬─ FerryConfig ──┐
 //   (pure)     └─ FerryStore ───┼─ FerrySupervisor ── FerryAdmin ── FerryCommands ── ferry (executable)
 //              CSystemd ── FerrySystemd ─┘                    FerryWorkers ─┘
+//   (FerryWorkers reads FerryStore read-only, for the cleanup worker's scan.)
 import PackageDescription
 
 /// Settings every Ferry target shares: Swift 6 language mode is the package default, and a
@@ -64,7 +65,7 @@ let package = Package(
         .target(
             name: "FerryWorkers",
             dependencies: [
-                "FerryCore", "CProcessControl",
+                "FerryCore", "FerryStore", "CProcessControl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -89,7 +90,7 @@ let package = Package(
         .target(
             name: "FerryAdmin",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerrySupervisor",
+                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -30,6 +30,7 @@ public struct AdminServer: Service {
             stuckAfter: configuration.health.stuckAfter, uploadTargets: Set(configuration.targets.map(\.name)))
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
+        CleanupController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)
         VideosController(dependencies: dependencies).register(in: routes)
         JobsController(dependencies: dependencies).register(in: routes)

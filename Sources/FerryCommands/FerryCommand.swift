@@ -14,6 +14,7 @@ public struct FerryCommand: AsyncParsableCommand {
         version: "ferry \(FerryVersion.current)",
         subcommands: [
             ServeCommand.self, StatusCommand.self, JobsCommand.self, EnqueueCommand.self, VideosCommand.self,
+            CleanupCommand.self, CheckCommand.self, RepairCommand.self,
             ConfigCommand.self,
             DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
         ]

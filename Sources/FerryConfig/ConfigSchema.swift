@@ -120,6 +120,21 @@ enum ConfigSchema {
             .duration(
                 "cleanup.pending_min_age", \.cleanup.pendingMinAge, in: .zero...Duration.seconds(86_400),
                 "Queued jobs younger than this are left to the normal dispatch."),
+            .duration(
+                "cleanup.run_interval", \.cleanup.runInterval, in: .zero...Duration.seconds(30 * 86_400),
+                "How often a full, recorded cleanup run (reconcile, retention) starts on its own (0: only when asked)."),
+            .choice(
+                "cleanup.verify_hashes", \.cleanup.verifyHashesText, among: ["false", "true"],
+                "Hash every recorded file in a run instead of comparing sizes only (reads every byte)."),
+            .choice(
+                "cleanup.orphans", \.cleanup.orphans, among: ["quarantine", "report"],
+                "A file in a managed folder that no record knows: move it to <state_dir>/quarantine or only report it."),
+            .duration(
+                "cleanup.partial_max_age", \.cleanup.partialMaxAge, in: .seconds(60)...Duration.seconds(365 * 86_400),
+                "A partial download of a job still waiting is removed once this old."),
+            .duration(
+                "cleanup.settle_time", \.cleanup.settleTime, in: .zero...Duration.seconds(86_400),
+                "Files younger than this are left alone by a run: a result may be between its rename and its record."),
             .text(
                 "http.address", \.http.address, expected: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
                 valid: NetworkAddress.isValid,

@@ -118,6 +118,22 @@ public struct FerryConfiguration: Sendable, Equatable {
         public var pendingBatchSize: Int = 50
         /// Queued work younger than this is left alone by the pending scan.
         public var pendingMinAge: Duration = .seconds(10)
+        /// How often a full, recorded cleanup run starts on its own (zero: only when asked).
+        public var runInterval: Duration = .seconds(6 * 3600)
+        /// Hash every recorded file in a run, not only compare sizes.
+        public var verifyHashes: Bool = false
+        /// What a run does with a file in a managed folder that no record knows: quarantine or report.
+        public var orphans: String = "quarantine"
+        /// A partial file of a waiting job is removed once this old (it cannot be resumed anyway).
+        public var partialMaxAge: Duration = .seconds(7 * 86_400)
+        /// Files younger than this are left alone by a run (a result may be between rename and record).
+        public var settleTime: Duration = .seconds(300)
+
+        /// `verify_hashes` as the file writes it.
+        var verifyHashesText: String {
+            get { verifyHashes ? "true" : "false" }
+            set { verifyHashes = newValue == "true" }
+        }
     }
 
     public struct HTTP: Sendable, Equatable {

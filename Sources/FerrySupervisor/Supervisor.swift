@@ -19,6 +19,8 @@ public actor Supervisor: Service {
     public nonisolated let store: SQLiteJobStore
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
+    /// Sweep, pending scan and full cleanup runs.
+    private let cleanup: CleanupCoordinator
     /// CPU, memory, disks and every process, sampled on `supervisor.metrics_interval`.
     public nonisolated let metrics: MetricsSampler
     private let logger: Logger
@@ -50,6 +52,8 @@ public actor Supervisor: Service {
         self.fleet = WorkerFleet(
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
             stateDirectory: loaded.stateDirectory, store: store, logger: logger, metrics: telemetry)
+        self.cleanup = CleanupCoordinator(
+            store: store, fleet: fleet, settings: loaded.configuration.cleanup, logger: logger)
         var folders = [(label: "state", path: loaded.stateDirectory)]
         let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
         if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
@@ -75,6 +79,7 @@ public actor Supervisor: Service {
                     try await announceReady()
                     group.addTask { await self.feedWatchdog() }
                     group.addTask { await self.reloadOnHangup() }
+                    group.addTask { await self.cleanup.run() }
                     // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
                     try? await gracefulShutdown()
                 }
@@ -151,6 +156,11 @@ public actor Supervisor: Service {
 
     /// Stops the transfer of a job an operator cancelled while it ran.
     public func withdraw(_ jobID: JobID, reason: String) async { await fleet.withdraw(jobID, reason: reason) }
+
+    /// Starts a full cleanup run now, or returns the one already running (`started` false).
+    public func requestCleanup(dryRun: Bool) async throws(StoreError) -> (run: CleanupRun, started: Bool) {
+        try await cleanup.request(trigger: .request, dryRun: dryRun)
+    }
 
     /// Hands newly enqueued or reopened work to free workers at once.
     public func dispatchNewWork(_ kind: JobKind) async { await fleet.dispatchNewWork(kind) }
@@ -251,6 +261,7 @@ public actor Supervisor: Service {
             let fresh = try configLoader.load(file: loaded.file)
             loaded = fresh
             await fleet.update(Self.fleetSettings(fresh.configuration))
+            await cleanup.update(fresh.configuration.cleanup)
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
         } catch {
             for issue in error.issues {

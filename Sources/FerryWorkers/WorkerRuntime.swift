@@ -86,6 +86,7 @@ public actor WorkerRuntime {
                     // Finish what is held, take nothing new; leave once the last job ends.
                     draining = true
                     if running.isEmpty { return ExitStatus.clean }
+                case .cleanup(let order): scan(order)
                 case .shutdown:
                     for id in Array(running.keys) { stop(id, reason: "shutdown") }
                     await waitForJobs()
@@ -127,6 +128,15 @@ public actor WorkerRuntime {
             await self.finished(lease, result)
         }
         running[lease.jobID] = (lease, task)
+    }
+
+    /// Runs a cleanup scan and reports its findings; only cleanup workers are sent these.
+    private func scan(_ order: CleanupOrder) {
+        let scanner = CleanupScanner(stateDirectory: options.stateDirectory)
+        Task {
+            let findings = await scanner.run(order)
+            await writer.send(.cleanupFindings(findings))
+        }
     }
 
     private func stop(_ id: JobID, reason: String) {

@@ -119,6 +119,9 @@ extension ProcessSuites {
             #expect(seen["retry_clicked"] as? Bool == true)
             #expect(seen["retry_state_before"] as? String == "cancelled")
             #expect(["queued", "running", "succeeded"].contains(seen["retry_state_after"] as? String), "\(seen)")
+            #expect(
+                (seen["cleanup"] as? String)?.contains("succeeded") == true, "the cleanup button ran a cleanup: \(seen)"
+            )
             #expect(seen["live"] as? Bool == true)
             #expect(FileManager.default.fileExists(atPath: screenshot.path))
             #expect(harness.stop() == 0)

@@ -16,6 +16,9 @@ struct MessageCodecTests {
             .outcome(.init(lease: lease, result: .succeeded(JobResult(location: "/a", size: 3, sha256: "ab")))),
             .outcome(.init(lease: lease, result: .failed(.retryable("http_503", "busy", retryAfter: .seconds(30))))),
             .outcome(.init(lease: lease, result: .stopped(resumeState: nil))),
+            .outcome(
+                .init(lease: lease, result: .failed(.retryable("truncated", "cut")), resumeState: #"{"bytes":5}"#)),
+            .cleanupFindings(CleanupFindings(runID: 3, report: CleanupReport(), error: "database locked")),
         ]
         for message in messages {
             let line = MessageCodec.encode(message)
@@ -38,6 +41,10 @@ struct MessageCodecTests {
             .cancel(JobID(7), reason: "cancelled by operator"),
             .drain,
             .shutdown,
+            .cleanup(
+                CleanupOrder(
+                    runID: 3, dryRun: true, databasePath: "/var/lib/ferry/ferry.sqlite", verifyHashes: false,
+                    quarantineOrphans: true, partialMaxAge: .seconds(60), settleTime: .zero)),
         ]
         for message in messages {
             let line = MessageCodec.encode(message)
@@ -50,10 +57,10 @@ struct MessageCodecTests {
         arguments: [
             ("not json at all", ProtocolError.Code.malformed),
             ("{\"type\":\"hello\"}", .malformed),
-            ("{\"v\":1,\"type\":\"launch_missiles\",\"body\":{}}", .unknownType),
+            ("{\"v\":2,\"type\":\"launch_missiles\",\"body\":{}}", .unknownType),
             ("{\"v\":99,\"type\":\"hello\",\"body\":{}}", .versionMismatch),
-            ("{\"v\":1,\"type\":\"hello\",\"body\":{\"pid\":\"x\"}}", .malformed),
-            ("{\"v\":1,\"type\":\"heartbeat\"}", .malformed),
+            ("{\"v\":2,\"type\":\"hello\",\"body\":{\"pid\":\"x\"}}", .malformed),
+            ("{\"v\":2,\"type\":\"heartbeat\"}", .malformed),
             ("\u{0}\u{1}\u{2}", .malformed),
         ])
     func malformedLines(line: String, code: ProtocolError.Code) {

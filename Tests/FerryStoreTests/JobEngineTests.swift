@@ -361,3 +361,27 @@ struct JobEngineTests {
         #expect(byState[.queued] == 2 && byState[.running] == 1)
     }
 }
+
+@Suite("Cleanup run records")
+struct CleanupRunRecordTests {
+    @Test("One cleanup run at a time: a second request gets the running one back; a finished run keeps its report")
+    func oneAtATime() async throws {
+        let fixture = try StoreFixture()
+        let (first, started) = try await fixture.store.beginCleanupRun(trigger: .request, dryRun: false)
+        #expect(started)
+        let (second, startedAgain) = try await fixture.store.beginCleanupRun(trigger: .schedule, dryRun: true)
+        #expect(!startedAgain)
+        #expect(second.id == first.id)
+        var report = CleanupReport()
+        report.stalePartials = ["/x/job-1-attempt-1.part"]
+        let finished = try await fixture.store.finishCleanupRun(first.id, report: report)
+        #expect(finished.state == .succeeded && finished.report == report && finished.finishedAt != nil)
+        await #expect(throws: StoreError.self) {
+            _ = try await fixture.store.finishCleanupRun(first.id, report: report)
+        }
+        let (third, startedThird) = try await fixture.store.beginCleanupRun(trigger: .request, dryRun: true)
+        #expect(startedThird && third.id != first.id)
+        try await fixture.store.abandonCleanupRuns(reason: "stopped")
+        #expect(try await fixture.store.lastCleanupRun()?.state == .failed)
+    }
+}

@@ -56,7 +56,7 @@ struct HealthController {
         let now = Date()
         let store = dependencies.store
         let stuckAfter = dependencies.stuckAfter
-        let health = try await SyncHealth(
+        var health = try await SyncHealth(
             counts: counts, orphans: orphans, stuckAfter: stuckAfter, now: now, detailed: detailed
         ) { kinds in
             var jobs: [Job] = []
@@ -71,6 +71,11 @@ struct HealthController {
                 }
             }
             return jobs
+        }
+        health.lastCleanup = try? await dependencies.supervisor.store.lastCleanupRun()
+        if let last = health.lastCleanup, last.state == .failed {
+            health.notes.append("the last cleanup run failed: \(last.error ?? "no reason recorded")")
+            if health.status == .pass { health.status = .warn }
         }
         return AnswerCache.Answer(
             status: health.status == .fail ? .serviceUnavailable : .ok,

@@ -23,6 +23,8 @@ struct SyncHealth: Encodable {
     var runningWithoutLiveOwner: Int
     /// Kinds whose oldest due job has waited longer than the stuck threshold.
     var stuckKinds: [String]
+    /// The latest cleanup run: when, what it found and did (nil before the first).
+    var lastCleanup: CleanupRun?
     /// Only in the detailed answer: running jobs without a live owner.
     var offendingJobs: [JobResource]?
     /// Only in the detailed answer: the oldest due jobs of the stuck kinds (up to 20 per kind).

@@ -21,6 +21,8 @@ public enum JobCommand: String, CaseIterable, Sendable, Codable, CustomStringCon
     case retry
     /// The local source of a delivered upload was removed.
     case markCleaned = "mark_cleaned"
+    /// The cleanup worker found a finished job's file missing or damaged: fetch it again.
+    case refetch
 
     public var description: String { rawValue }
 }

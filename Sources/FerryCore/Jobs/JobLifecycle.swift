@@ -80,7 +80,10 @@ public struct JobLifecycle: Sendable {
     ]
 
     /// download: queued → running → succeeded | failed | cancelled (paused ⇄ queued by request).
-    public static let download = JobLifecycle(kind: .download, initialState: .queued, transitions: transferMoves)
+    /// A finished download whose file went missing or bad is fetched again (cleanup's reconcile).
+    public static let download = JobLifecycle(
+        kind: .download, initialState: .queued,
+        transitions: transferMoves + [.init(from: .succeeded, command: .refetch, to: .queued)])
 
     /// upload: as a download, plus succeeded → cleaned once the local source is removed.
     public static let upload = JobLifecycle(
@@ -102,6 +105,8 @@ public struct JobLifecycle: Sendable {
             .init(from: .storing, command: .requeue, to: .temporary),
             .init(from: .storing, command: .fail, to: .failed),
             .init(from: .failed, command: .retry, to: .temporary),
+            // A stored video whose file went missing or bad is fetched again (cleanup's reconcile).
+            .init(from: .stored, command: .refetch, to: .temporary),
         ]
     )
 }

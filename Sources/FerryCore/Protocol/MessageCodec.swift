@@ -13,6 +13,7 @@ public enum MessageCodec {
         case .heartbeat(let body): line("heartbeat", body)
         case .progress(let body): line("progress", body)
         case .outcome(let body): line("outcome", body)
+        case .cleanupFindings(let body): line("cleanup_findings", body)
         }
     }
 
@@ -22,6 +23,7 @@ public enum MessageCodec {
         case .cancel(let id, let reason): line("cancel", Cancel(job: id, reason: reason))
         case .drain: line("drain", Empty())
         case .shutdown: line("shutdown", Empty())
+        case .cleanup(let body): line("cleanup", body)
         }
     }
 
@@ -33,6 +35,7 @@ public enum MessageCodec {
         case "heartbeat": return .heartbeat(try decode(body, as: WorkerMessage.Heartbeat.self, type: type))
         case "progress": return .progress(try decode(body, as: WorkerMessage.Progress.self, type: type))
         case "outcome": return .outcome(try decode(body, as: WorkerMessage.Outcome.self, type: type))
+        case "cleanup_findings": return .cleanupFindings(try decode(body, as: CleanupFindings.self, type: type))
         default: throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(type)'")
         }
     }
@@ -51,6 +54,7 @@ public enum MessageCodec {
             return .cancel(cancel.job, reason: cancel.reason)
         case "drain": return .drain
         case "shutdown": return .shutdown
+        case "cleanup": return .cleanup(try decode(body, as: CleanupOrder.self, type: type))
         default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(type)'")
         }
     }

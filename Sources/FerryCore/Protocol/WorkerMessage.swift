@@ -10,6 +10,8 @@ public enum WorkerMessage: Hashable, Sendable {
     case progress(Progress)
     /// How one attempt ended.
     case outcome(Outcome)
+    /// What a cleanup scan found in the files (cleanup workers only).
+    case cleanupFindings(CleanupFindings)
 
     public struct Hello: Hashable, Sendable, Codable {
         public var pid: Int32
@@ -91,6 +93,8 @@ public enum SupervisorMessage: Hashable, Sendable {
     case drain
     /// Exit now (after reporting `stopped` for what you hold, if you can).
     case shutdown
+    /// Scan the managed folders against the records (cleanup workers only).
+    case cleanup(CleanupOrder)
 
     public struct Assignment: Hashable, Sendable, Codable {
         public var lease: JobLease

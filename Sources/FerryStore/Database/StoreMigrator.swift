@@ -8,6 +8,7 @@ enum StoreMigrator {
         (SchemaV2.identifier, SchemaV2.sql),
         (SchemaV3.identifier, SchemaV3.sql),
         (SchemaV4.identifier, SchemaV4.sql),
+        (SchemaV5.identifier, SchemaV5.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

@@ -35,6 +35,9 @@ extension SQLiteJobStore {
                 sql: """
                     SELECT downloads.job_id, json_each.value FROM downloads, json_each(downloads.upload_targets)
                     WHERE downloads.job_id IN (\(placeholders)) AND downloads.upload_targets <> '[]'
+                        -- A download fetched again (its file had gone) keeps the uploads it has.
+                        AND NOT EXISTS (SELECT 1 FROM uploads existing
+                            WHERE existing.download_id = downloads.job_id AND existing.target = json_each.value)
                     ORDER BY downloads.job_id, json_each.key
                     """,
                 arguments: StatementArguments(chunk))

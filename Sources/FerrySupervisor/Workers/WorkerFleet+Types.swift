@@ -114,7 +114,7 @@ extension WorkerMessage {
     var freesCapacity: Bool {
         switch self {
         case .hello, .outcome: true
-        case .heartbeat, .progress: false
+        case .heartbeat, .progress, .cleanupFindings: false
         }
     }
 }

@@ -240,6 +240,9 @@ public actor WorkerFleet {
             // Kept in memory and written at most about once a second per job.
             pendingProgress[progress.lease.jobID] = ProgressReport(
                 lease: progress.lease, progress: progress.progress, resumeState: progress.resumeState)
+        case .cleanupFindings(let findings):
+            guard role == .cleanup else { return reject(id, "cleanup findings from a \(role) worker") }
+            findingsSink?.yield(findings)
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.
@@ -545,6 +548,59 @@ public actor WorkerFleet {
                 if let kind = role.jobKind { workArrived(kind) }
             }
         }
+    }
+
+    // MARK: Cleanup
+
+    /// Where the cleanup worker's findings go (set once by the supervisor).
+    private var findingsSink: AsyncStream<CleanupFindings>.Continuation?
+
+    public func forwardCleanupFindings(to sink: AsyncStream<CleanupFindings>.Continuation) {
+        findingsSink = sink
+    }
+
+    /// Hands a cleanup scan to a ready cleanup worker; false when none is ready.
+    public func sendCleanup(_ order: CleanupOrder) -> Bool {
+        guard
+            let index = slots[.cleanup]?.firstIndex(where: { slot in
+                if case .ready = slot.phase, slot.id != nil, !slot.isLeaving, !slot.exiting { return true }
+                return false
+            })
+        else { return false }
+        slots[.cleanup]![index].inputs?.yield(.message(.cleanup(order)))
+        return true
+    }
+
+    /// The sweep: running jobs whose owner is no live worker of this fleet are put back (or
+    /// failed when out of attempts). Checked inside the fleet, which records every exit, so a
+    /// worker starting or leaving at the same moment cannot look like a violation. Finding any is
+    /// a bug signal; each is logged.
+    public func sweep(dryRun: Bool) async -> [Int64] {
+        let live = Set(slots.values.joined().compactMap(\.id))
+        let running: [Job]
+        do {
+            running = try await store.jobs(matching: JobQuery(states: [.running, .storing], limit: 100_000))
+        } catch {
+            logger.error("the sweep could not read running jobs", metadata: ["error": "\(error)"])
+            return []
+        }
+        let orphaned = running.filter { job in job.owner.map { !live.contains($0) } ?? true }
+        guard !dryRun else { return orphaned.map(\.id.rawValue) }
+        var repaired: [Int64] = []
+        for owner in Set(orphaned.compactMap(\.owner)) {
+            do {
+                let requeued = try await store.requeueJobs(
+                    ownedBy: owner, reason: "the sweep found it running without a live worker (\(owner))")
+                repaired += requeued.map(\.job.id.rawValue)
+                logger.warning(
+                    "the sweep requeued jobs of a worker that is gone",
+                    metadata: ["worker": "\(owner)", "jobs": "\(requeued.map(\.job.id))"])
+            } catch {
+                logger.error("the sweep could not requeue", metadata: ["worker": "\(owner)", "error": "\(error)"])
+            }
+        }
+        for kind in Set(orphaned.map(\.kind)) { workArrived(kind) }
+        return repaired
     }
 
     /// Says that jobs of `kind` were just enqueued or made due, and hands them to free workers now.

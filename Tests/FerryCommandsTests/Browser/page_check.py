@@ -113,6 +113,10 @@ def drive(profile, base, running_id, retry_id, screenshot):
         f' if (!b) return false; b.click(); return true; }})()')
     after = wait_for(
         f'(() => {{ const s = {retry_row} && {retry_row}.dataset.state; return s && s !== "{before}" ? s : null; }})()')
+    evaluate('document.getElementById("cleanup-run").click()')
+    cleanup = wait_for(
+        '(() => { const t = document.getElementById("cleanup").textContent;'
+        ' return /^Run \\d+ \\(request\\): (succeeded|failed)/.test(t) ? t : null; })()')
     status = evaluate('document.getElementById("status").textContent')
     live = wait_for('document.getElementById("connection").textContent === "live"', timeout=10)
     time.sleep(0.5)
@@ -128,7 +132,8 @@ def drive(profile, base, running_id, retry_id, screenshot):
         pass
     ws.close()
     return {"loaded": bool(loaded), "progress_percent": progress, "retry_clicked": clicked,
-            "retry_state_before": before, "retry_state_after": after, "status": status, "live": bool(live),
+            "retry_state_before": before, "retry_state_after": after, "cleanup": cleanup, "status": status,
+            "live": bool(live),
             "console_errors": state["errors"], "network_errors": state["network"]}
 
 

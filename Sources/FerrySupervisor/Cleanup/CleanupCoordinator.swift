@@ -1,0 +1,198 @@
+import FerryConfig
+public import FerryCore
+import FerryStore
+import Foundation
+import Logging
+
+/// Runs cleanup for the supervisor. The cheap, database-only checks run on their own intervals:
+/// the sweep (running jobs without a live owner) and the pending scan (queued uploads whose file
+/// has gone; due work not yet dispatched). A full run, on `cleanup.run_interval` or when asked,
+/// also sends the cleanup worker to compare the files with the records; from its findings the
+/// supervisor — the only writer — refetches damaged records and maintains the database, and
+/// records the run with everything it found and did. One full run at a time.
+public actor CleanupCoordinator {
+    private let store: SQLiteJobStore
+    private let fleet: WorkerFleet
+    private let logger: Logger
+    private var settings: FerryConfiguration.Cleanup
+    private let databasePath: String
+    private let findings: AsyncStream<CleanupFindings>
+    private let findingsSink: AsyncStream<CleanupFindings>.Continuation
+    /// The full run waiting for the worker's findings.
+    private var pending: (run: CleanupRun, report: CleanupReport, sentAt: ContinuousClock.Instant)?
+    /// Longest wait for a worker's findings before the run is given up as failed.
+    static let findingsTimeout: Duration = .seconds(3600)
+
+    init(
+        store: SQLiteJobStore, fleet: WorkerFleet, settings: FerryConfiguration.Cleanup, logger: Logger
+    ) {
+        self.store = store
+        self.fleet = fleet
+        self.settings = settings
+        self.logger = logger
+        databasePath = store.configuration.path
+        (findings, findingsSink) = AsyncStream<CleanupFindings>.makeStream()
+    }
+
+    func update(_ settings: FerryConfiguration.Cleanup) {
+        self.settings = settings
+    }
+
+    /// Runs the schedules and applies findings until cancelled.
+    func run() async {
+        await fleet.forwardCleanupFindings(to: findingsSink)
+        // A run left `running` by a supervisor that died will never finish.
+        try? await store.abandonCleanupRuns(reason: "the supervisor stopped before the run finished")
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await findings in self.findings { await self.apply(findings) }
+            }
+            group.addTask { await self.schedule() }
+            await group.next()
+            group.cancelAll()
+            findingsSink.finish()
+        }
+    }
+
+    /// Starts a full run, or returns the one already running (`started` false).
+    public func request(
+        trigger: CleanupRun.Trigger, dryRun: Bool
+    ) async throws(StoreError) -> (run: CleanupRun, started: Bool) {
+        let (run, started) = try await store.beginCleanupRun(trigger: trigger, dryRun: dryRun)
+        guard started else { return (run, false) }
+        var report = CleanupReport()
+        report.sweepRequeued = await fleet.sweep(dryRun: dryRun)
+        await scanPending(dryRun: dryRun, into: &report)
+        let order = CleanupOrder(
+            runID: run.id, dryRun: dryRun, databasePath: databasePath, verifyHashes: settings.verifyHashes,
+            quarantineOrphans: settings.orphans == "quarantine", partialMaxAge: settings.partialMaxAge,
+            settleTime: settings.settleTime)
+        guard await fleet.sendCleanup(order) else {
+            let failed = try await store.failCleanupRun(
+                run.id,
+                error:
+                    "no cleanup worker is ready to scan the files (workers.cleanup.processes is 0, or the role is restarting)"
+            )
+            return (failed, true)
+        }
+        pending = (run, report, .now)
+        logger.info("cleanup run started", metadata: ["run": "\(run.id)", "dry_run": "\(dryRun)"])
+        return (run, true)
+    }
+
+    /// Applies a worker's findings to the run they belong to, and records it.
+    private func apply(_ findings: CleanupFindings) async {
+        guard let pending, pending.run.id == findings.runID else {
+            logger.notice("ignored findings for a run that is not pending", metadata: ["run": "\(findings.runID)"])
+            return
+        }
+        self.pending = nil
+        do {
+            if let error = findings.error {
+                _ = try await store.failCleanupRun(pending.run.id, error: "the file scan failed: \(error)")
+                return
+            }
+            var report = findings.report
+            report.sweepRequeued = pending.report.sweepRequeued
+            report.pendingInputMissing = pending.report.pendingInputMissing
+            report.pendingDispatched = pending.report.pendingDispatched
+            if !pending.run.dryRun {
+                report.damagedRecords = await refetch(report.damagedRecords)
+                try await store.maintain()
+                report.databaseMaintained = true
+            }
+            _ = try await store.finishCleanupRun(pending.run.id, report: report)
+            logger.log(
+                level: report.foundProblems ? .warning : .info, "cleanup run finished",
+                metadata: [
+                    "run": "\(pending.run.id)", "damaged": "\(report.damagedRecords.count)",
+                    "orphans": "\(report.orphanFiles.count)", "stale_partials": "\(report.stalePartials.count)",
+                    "swept": "\(report.sweepRequeued.count)",
+                ])
+        } catch {
+            logger.error("could not record a cleanup run", metadata: ["run": "\(pending.run.id)", "error": "\(error)"])
+            _ = try? await store.failCleanupRun(pending.run.id, error: "\(error)")
+        }
+    }
+
+    /// Sends each damaged record back to be fetched from its source; one that moved on since the
+    /// scan (retried, deleted) is only reported.
+    private func refetch(_ damaged: [DamagedRecord]) async -> [DamagedRecord] {
+        var result: [DamagedRecord] = []
+        for var record in damaged {
+            do {
+                _ = try await store.refetch(
+                    JobID(record.jobID), reason: "cleanup found its file \(record.problem.rawValue): \(record.path)")
+                await fleet.dispatchNewWork(record.kind)
+            } catch {
+                record.action = "reported"
+            }
+            result.append(record)
+        }
+        return result
+    }
+
+    /// Queued uploads whose downloaded file is gone fail with that reason; due work still
+    /// waiting is handed to the dispatcher.
+    private func scanPending(dryRun: Bool, into report: inout CleanupReport) async {
+        do {
+            let sources = try await store.queuedUploadSources(
+                olderThan: settings.pendingMinAge, limit: settings.pendingBatchSize)
+            for (upload, source) in sources where source.map({ !FileManager.default.fileExists(atPath: $0) }) ?? true {
+                report.pendingInputMissing.append(upload.rawValue)
+                guard !dryRun else { continue }
+                _ = try await store.failQueued(
+                    upload,
+                    with: .permanent(
+                        "source_missing",
+                        "the downloaded file \(source ?? "(none)") is gone; retry its download to deliver it again"))
+            }
+            let cutoff = Date() - settings.pendingMinAge.inSeconds
+            for kind in JobKind.allCases {
+                let due = try await store.jobs(
+                    matching: JobQuery(
+                        kind: kind, states: [.queued, .temporary], dueBefore: cutoff, limit: settings.pendingBatchSize))
+                guard !due.isEmpty else { continue }
+                report.pendingDispatched += due.count
+                if !dryRun { await fleet.dispatchNewWork(kind) }
+            }
+        } catch {
+            logger.error("the pending scan failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The intervals: sweep, pending scan, full runs, and the findings timeout.
+    private func schedule() async {
+        let clock = ContinuousClock()
+        var lastSweep = clock.now
+        var lastPending = clock.now
+        var lastRun = clock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = clock.now
+            if now - lastSweep >= settings.sweepInterval {
+                lastSweep = now
+                _ = await fleet.sweep(dryRun: false)
+            }
+            if now - lastPending >= settings.pendingScanInterval {
+                lastPending = now
+                var report = CleanupReport()
+                await scanPending(dryRun: false, into: &report)
+                if !report.pendingInputMissing.isEmpty {
+                    logger.warning(
+                        "the pending scan failed uploads whose file is gone",
+                        metadata: ["jobs": "\(report.pendingInputMissing)"])
+                }
+            }
+            if settings.runInterval > .zero, now - lastRun >= settings.runInterval {
+                lastRun = now
+                _ = try? await request(trigger: .schedule, dryRun: false)
+            }
+            if let pending, now - pending.sentAt >= Self.findingsTimeout {
+                self.pending = nil
+                _ = try? await store.failCleanupRun(
+                    pending.run.id, error: "the cleanup worker sent no findings within \(Self.findingsTimeout)")
+            }
+        }
+    }
+}

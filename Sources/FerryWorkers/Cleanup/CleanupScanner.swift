@@ -1,0 +1,174 @@
+import FerryCore
+import FerryStore
+import Foundation
+
+/// The cleanup worker's scan: compares the managed folders with the records (read-only) and acts
+/// on files only — stale partial files are removed, files with no record moved to quarantine —
+/// while every change to a record is left to the supervisor, from the findings returned.
+struct CleanupScanner {
+    let stateDirectory: String
+    /// Each list in the report keeps at most this many entries.
+    static let listLimit = 500
+
+    func run(_ order: CleanupOrder) async -> CleanupFindings {
+        var report = CleanupReport()
+        do {
+            let store = try SQLiteJobStore.open(StoreConfiguration(path: order.databasePath, readOnly: true))
+            let records = try await store.fileRecords()
+            report.scannedRecords = records.count
+            checkRecords(records, order: order, into: &report)
+            let known = Set(records.map(\.path))
+            try await scanResults(known: known, store: store, order: order, into: &report)
+            try await scanSpool(store: store, order: order, into: &report)
+        } catch {
+            return CleanupFindings(runID: order.runID, report: report, error: "\(error)")
+        }
+        return CleanupFindings(runID: order.runID, report: report)
+    }
+
+    /// Every record's file must exist with its size (and, when asked, its SHA-256).
+    private func checkRecords(
+        _ records: [SQLiteJobStore.FileRecord], order: CleanupOrder, into report: inout CleanupReport
+    ) {
+        for record in records {
+            let problem: DamagedRecord.Problem?
+            if let size = Self.size(of: record.path) {
+                if size != record.size {
+                    problem = .wrongSize
+                } else if order.verifyHashes, (try? FileHashing.sizeAndSHA256(of: record.path))?.sha256 != record.sha256
+                {
+                    problem = .wrongHash
+                } else {
+                    problem = nil
+                }
+            } else {
+                problem = .missing
+            }
+            guard let problem else { continue }
+            append(
+                DamagedRecord(
+                    jobID: record.jobID.rawValue, kind: record.kind, path: record.path, problem: problem,
+                    action: "refetch"),
+                to: &report.damagedRecords)
+        }
+    }
+
+    /// Files in the download and video folders that no record points at.
+    private func scanResults(
+        known: Set<String>, store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport
+    ) async throws {
+        var candidates: [(path: String, relative: String, jobID: JobID?)] = []
+        let downloads = stateDirectory + "/downloads"
+        for entry in Self.files(under: downloads) {
+            let parts = entry.split(separator: "/")
+            // downloads/<job id>/<name>
+            guard parts.count == 2, let id = Int64(parts[0]) else {
+                append("downloads/\(entry)", to: &report.uninterpretable)
+                continue
+            }
+            candidates.append(("\(downloads)/\(entry)", "downloads/\(entry)", JobID(id)))
+        }
+        let videos = stateDirectory + "/videos"
+        for entry in Self.files(under: videos) {
+            let parts = entry.split(separator: "/").map(String.init)
+            if parts.first == "incoming" { continue }
+            // videos/<aa>/<bb>/<sha256>
+            guard parts.count == 3, parts[2].count == 64, parts[2].allSatisfy(\.isHexDigit),
+                parts[0] == String(parts[2].prefix(2)), parts[1] == String(parts[2].dropFirst(2).prefix(2))
+            else {
+                append("videos/\(entry)", to: &report.uninterpretable)
+                continue
+            }
+            candidates.append(("\(videos)/\(entry)", "videos/\(entry)", nil))
+        }
+        report.scannedFiles += candidates.count
+        let unknown = candidates.filter { !known.contains($0.path) && isSettled($0.path, order) }
+        let states = try await store.states(of: unknown.compactMap(\.jobID))
+        for file in unknown {
+            // A download still being worked on may be publishing right now.
+            if let id = file.jobID, let state = states[id], state.phase == .running { continue }
+            var action = "reported"
+            if order.quarantineOrphans && !order.dryRun {
+                action = quarantine(file.path, relative: file.relative) ? "quarantined" : "reported"
+            }
+            append(
+                OrphanFile(path: file.path, size: Self.size(of: file.path) ?? 0, action: action),
+                to: &report.orphanFiles)
+        }
+    }
+
+    /// Partial files of jobs that are finished, gone, or waiting longer than the partial age.
+    private func scanSpool(store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport) async throws {
+        let spool = stateDirectory + "/spool"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []
+        var partials: [(name: String, id: JobID)] = []
+        for name in names {
+            let prefix = "job-"
+            guard name.hasPrefix(prefix), name.hasSuffix(".part"),
+                let id = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ Int64($0) })
+            else {
+                append("spool/\(name)", to: &report.uninterpretable)
+                continue
+            }
+            partials.append((name, JobID(id)))
+        }
+        report.scannedFiles += partials.count
+        let states = try await store.states(of: partials.map(\.id))
+        for partial in partials {
+            let path = "\(spool)/\(partial.name)"
+            let stale: Bool
+            switch states[partial.id]?.phase {
+            case .running: stale = false
+            case .waiting, .paused: stale = Self.age(of: path).map { $0 > order.partialMaxAge } ?? false
+            case nil, .succeeded, .failed, .cancelled, .archived: stale = isSettled(path, order)
+            }
+            guard stale else { continue }
+            if !order.dryRun { unlink(path) }
+            append(path, to: &report.stalePartials)
+        }
+    }
+
+    /// Moves a file to `<state>/quarantine/<relative>` (never over another file).
+    private func quarantine(_ path: String, relative: String) -> Bool {
+        var destination = "\(stateDirectory)/quarantine/\(relative)"
+        try? FileManager.default.createDirectory(
+            atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: destination) {
+            destination = "\(stateDirectory)/quarantine/\(relative).\(suffix)"
+            suffix += 1
+        }
+        return rename(path, destination) == 0
+    }
+
+    private func isSettled(_ path: String, _ order: CleanupOrder) -> Bool {
+        Self.age(of: path).map { $0 >= order.settleTime } ?? false
+    }
+
+    private func append<Element>(_ element: Element, to list: inout [Element]) {
+        if list.count < Self.listLimit { list.append(element) }
+    }
+
+    /// Regular files under `folder`, as paths relative to it.
+    static func files(under folder: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var files: [String] = []
+        while let entry = walker.nextObject() as? String {
+            if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { files.append(entry) }
+        }
+        return files.sorted()
+    }
+
+    static func size(of path: String) -> Int64? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
+    static func age(of path: String) -> Duration? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+        return .milliseconds(Int64((Date().timeIntervalSince1970 - modified) * 1000))
+    }
+}

@@ -1,0 +1,107 @@
+import FerryCore
+import FerryStore
+import FerryTesting
+import Foundation
+import Testing
+
+extension ProcessSuites {
+    /// Cleanup runs through the real supervisor, its cleanup worker and the admin API, against
+    /// real damage in the state folder.
+    @Suite("Cleanup: reconciling records with files", .serialized)
+    struct CleanupTests {
+        @Test(
+            "A dry run reports a missing video, a file with no record, a stale partial and a stray name, and changes nothing; the real run repairs them"
+        )
+        func checkThenRepair() async throws {
+            let origin = try TestOrigin()
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_CLEANUP_SETTLE_TIME": "0s", "FERRY_CLEANUP_RUN_INTERVAL": "0s",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let size = 300_000
+            let sha = try TestOrigin.sha256(size: size)
+            let videoID = try await store.enqueue(
+                video: VideoRequest(
+                    spec: VideoSpec(userID: "u1", externalRequestID: "clip", sourceURL: origin.url(size: size)))
+            ).job.id
+            let stored = try await SupervisorJobTests().waitForJob(store, videoID) { $0.state.phase.isFinal }
+            let videoFile = try #require(stored.result?.location)
+            // The damage: a stored video's file deleted, a file no record knows, a partial file of
+            // a job that does not exist, and a name no Ferry writes.
+            let state = harness.scratch.url.appendingPathComponent("ferry-state")
+            try FileManager.default.removeItem(atPath: videoFile)
+            let strayFolder = state.appendingPathComponent("downloads/999999")
+            try FileManager.default.createDirectory(at: strayFolder, withIntermediateDirectories: true)
+            try Data("who am I".utf8).write(to: strayFolder.appendingPathComponent("stray.bin"))
+            try FileManager.default.createDirectory(
+                at: state.appendingPathComponent("spool"), withIntermediateDirectories: true)
+            let partial = state.appendingPathComponent("spool/job-424242-attempt-1.part")
+            try Data(repeating: 7, count: 1000).write(to: partial)
+            try Data("notes".utf8).write(to: state.appendingPathComponent("downloads/notes.txt"))
+
+            let port = try #require(URLComponents(string: try harness.adminURL())?.port)
+            let environment = ["FERRY_HTTP_PORT": "\(port)"]
+            let check = try FerryProcess.run(["check", "--json"], in: harness.scratch.url, environment: environment)
+            #expect(check.status == 0, "\(check.standardError)")
+            let dry = try #require(
+                try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any])
+            #expect(dry["state"] as? String == "succeeded")
+            #expect(dry["dry_run"] as? Bool == true)
+            let dryReport = try #require(dry["report"] as? [String: Any])
+            let damaged = dryReport["damaged_records"] as? [[String: Any]] ?? []
+            #expect(damaged.map { $0["job_id"] as? Int } == [Int(videoID.rawValue)])
+            #expect(damaged.first?["problem"] as? String == "missing")
+            #expect((dryReport["orphan_files"] as? [[String: Any]])?.first?["action"] as? String == "reported")
+            #expect((dryReport["stale_partials"] as? [String])?.count == 1)
+            #expect(dryReport["uninterpretable"] as? [String] == ["downloads/notes.txt"])
+            #expect(dryReport["database_maintained"] as? Bool == false)
+            // Nothing changed.
+            #expect(FileManager.default.fileExists(atPath: partial.path))
+            #expect(FileManager.default.fileExists(atPath: strayFolder.appendingPathComponent("stray.bin").path))
+            #expect(try await store.job(videoID).state == .stored)
+
+            let repair = try FerryProcess.run(["repair"], in: harness.scratch.url, environment: environment)
+            #expect(repair.status == 0, "\(repair.standardError)")
+            #expect(repair.standardOutput.contains("quarantined"), "\(repair.standardOutput)")
+            #expect(repair.standardOutput.contains("refetch"))
+            #expect(!FileManager.default.fileExists(atPath: partial.path), "the stale partial was removed")
+            let quarantined = state.appendingPathComponent("quarantine/downloads/999999/stray.bin")
+            #expect(try Data(contentsOf: quarantined) == Data("who am I".utf8), "the unknown file was quarantined")
+            // The video was fetched again from its source, byte for byte.
+            let refetched = try await SupervisorJobTests().waitForJob(store, videoID) {
+                $0.state == .stored && $0.result != nil
+            }
+            #expect(refetched.state == .stored)
+            #expect(try TestOrigin.sha256(ofFile: videoFile) == sha)
+            let events = try await store.events(of: videoID).map(\.cause)
+            #expect(events.suffix(3) == ["refetch", "claim", "complete"])
+            // The sync health shows the last run.
+            let sync = try await AdminClient(baseURL: try harness.adminURL()).get("/api/health/sync")
+            let last = try #require(sync.json["last_cleanup"] as? [String: Any])
+            #expect(last["dry_run"] as? Bool == false)
+            #expect((last["report"] as? [String: Any])?["database_maintained"] as? Bool == true)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test("Asking for a cleanup while one runs returns that run; with no cleanup worker the run fails saying why")
+        func oneRunAtATime() async throws {
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_CLEANUP_RUN_INTERVAL": "0s", "FERRY_WORKERS_CLEANUP_PROCESSES": "0",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let client = AdminClient(baseURL: try harness.adminURL())
+            let answer = try await client.post("/api/health/sync/cleanup")
+            #expect(answer.status == 202)
+            let run = try #require(answer.json["run"] as? [String: Any])
+            #expect(run["state"] as? String == "failed")
+            #expect((run["error"] as? String)?.contains("no cleanup worker") == true)
+            let unknown = try await client.post("/api/health/sync/cleanup", json: #"{"dry_runn":true}"#)
+            #expect(unknown.status == 400 && unknown.errorCode == "unknown_field")
+            #expect(try await client.get("/api/cleanup/runs/999").status == 404)
+            #expect(harness.stop() == 0)
+        }
+    }
+}
