@@ -13,12 +13,12 @@ struct JobLifecycleTests {
             "paused cancel cancelled", "failed retry queued", "cancelled retry queued",
         ]
         return [
-            .download: transfer,
+            .download: transfer + ["succeeded refetch queued"],
             .upload: transfer + ["succeeded mark_cleaned cleaned"],
             .video: [
                 "temporary claim storing", "temporary fail failed", "storing complete stored",
                 "storing schedule_retry temporary", "storing requeue temporary", "storing fail failed",
-                "failed retry temporary",
+                "failed retry temporary", "stored refetch temporary",
             ],
         ]
     }()
@@ -73,12 +73,13 @@ struct JobLifecycleTests {
         #expect(!video.states.contains(.cancelled))
     }
 
-    @Test("Succeeded work only moves on to archived; finished states leave only by an explicit retry")
+    @Test("Succeeded work only moves on to archived; finished states leave only by an explicit retry or a refetch")
     func finalStates() {
+        // A refetch is the cleanup's: a finished record whose file went missing or bad.
         for kind in JobKind.allCases {
             for move in JobLifecycle.of(kind).transitions where move.from.phase.isFinal {
                 #expect(
-                    move.command == .retry || move.command == .markCleaned,
+                    move.command == .retry || move.command == .markCleaned || move.command == .refetch,
                     "\(kind): \(move.from) leaves by \(move.command)")
             }
         }
