@@ -67,6 +67,7 @@ let package = Package(
             dependencies: [
                 "FerryCore", "FerryStore", "CProcessControl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -123,8 +124,9 @@ let package = Package(
         .target(
             name: "FerryTesting",
             dependencies: ["FerryCore", "FerryConfig", "FerryStore"],
-            // The loopback origin the tests and benchmarks fetch from (Python, run as a child).
-            exclude: ["Origin"],
+            // The loopback origin the tests and benchmarks fetch from, and the boto3 checker of the S3
+            // test server (Python, run as children).
+            exclude: ["Origin", "S3"],
             swiftSettings: strict
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),

@@ -44,9 +44,18 @@ public enum ConfigDocument {
         }
         lines += ["", "# Upload targets, by the name downloads give in upload_targets. None by default; e.g.:"]
         lines += ["# targets:", "#   backup:", "#     type: dir", "#     path: /mnt/backup"]
+        lines += [
+            "#   archive:", "#     type: s3", "#     endpoint: https://s3.eu-west-1.amazonaws.com",
+            "#     bucket: media",
+            "#     region: eu-west-1         # default us-east-1", "#     prefix: ferry/            # default none",
+            "#     access_key_id: AKIA…", "#     secret_key_file: /etc/ferry/s3-secret",
+            "#     multipart_threshold: 64MiB  # files this big go up in parts", "#     part_size: 16MiB",
+            "#   drive:", "#     type: rclone", "#     remote: onedrive:media   # any remote rclone knows",
+            "#     config_file: /etc/ferry/rclone.conf  # default: rclone's own",
+        ]
         for target in configuration.targets {
             if target == configuration.targets.first { lines.append("targets:") }
-            lines += ["  \(target.name):", "    type: \(target.kind.rawValue)", "    path: \"\(target.path)\""]
+            lines += TargetFields.render(target)
         }
         return header + lines.joined(separator: "\n") + "\n"
     }

@@ -54,48 +54,42 @@ struct YAMLSettingsWalker {
                 continue
             }
             guard case .mapping(let fields) = targetNode else {
-                report(targetNode, key: key, value: nil, "expected a mapping with type and path")
+                report(targetNode, key: key, value: nil, "expected a mapping with the target's type and its settings")
                 continue
             }
-            var values: [String: (String, Node)] = [:]
+            var values: [String: String] = [:]
+            var nodes: [String: Node] = [:]
             for (fieldNode, valueNode) in fields {
                 let field = fieldNode.scalar?.string ?? ""
-                guard ["type", "path"].contains(field) else {
-                    report(fieldNode, key: "\(key).\(field)", value: nil, "unknown key; a target has type and path")
-                    continue
-                }
                 guard let value = valueNode.scalar?.string else {
                     report(valueNode, key: "\(key).\(field)", value: nil, "expected text, not a list or mapping")
                     continue
                 }
-                values[field] = (value, valueNode)
+                values[field] = value
+                nodes[field] = valueNode
             }
             let kinds = UploadTarget.Kind.allCases.map(\.rawValue)
-            guard let (type, typeNode) = values["type"] else {
+            guard let type = values["type"] else {
                 report(
                     targetNode, key: "\(key).type", value: nil,
                     "is missing; expected one of \(kinds.joined(separator: ", "))")
                 continue
             }
             guard let kind = UploadTarget.Kind(rawValue: type) else {
-                let later =
-                    ["s3", "rclone"].contains(type) ? " (\(type) targets are not available in this version yet)" : ""
                 report(
-                    typeNode, key: "\(key).type", value: type,
-                    "expected one of \(kinds.joined(separator: ", "))\(later)")
+                    nodes["type"]!, key: "\(key).type", value: type, "expected one of \(kinds.joined(separator: ", "))")
                 continue
             }
-            guard let (path, pathNode) = values["path"] else {
-                report(
-                    targetNode, key: "\(key).path", value: nil, "is missing; expected the folder uploads are written to"
-                )
-                continue
+            switch TargetFields.build(name: name, kind: kind, values: values) {
+            case .success(let target):
+                configuration.targets.append(target)
+            case .failure(let problems):
+                for problem in problems.list {
+                    report(
+                        nodes[problem.field] ?? targetNode, key: "\(key).\(problem.field)", value: problem.value,
+                        problem.expected)
+                }
             }
-            guard path.hasPrefix("/"), !path.contains("\0") else {
-                report(pathNode, key: "\(key).path", value: path, "expected an absolute folder path")
-                continue
-            }
-            configuration.targets.append(UploadTarget(name: name, kind: kind, path: path))
         }
     }
 

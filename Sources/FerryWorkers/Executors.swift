@@ -23,7 +23,15 @@ public enum Executors {
             try? await client.shutdown()
             return result
         case .upload:
-            return await body([UploadExecutor(targets: settings.targets)])
+            var configuration = HTTPClient.Configuration(
+                timeout: .init(connect: .seconds(10), read: .seconds(120)))
+            configuration.decompression = .disabled
+            configuration.connectionPool = .init(
+                idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let result = await body([UploadExecutor(targets: settings.targets, client: client)])
+            try? await client.shutdown()
+            return result
         case .cleanup:
             // The cleanup worker's scans are not built yet; this role takes no jobs.
             return await body([])

@@ -37,7 +37,8 @@ struct UploadAndStoreTests {
         try content.write(to: source)
         let target = folder.appendingPathComponent("target")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        let executor = UploadExecutor(targets: [UploadTarget(name: "backup", kind: .dir, path: target.path)])
+        let executor = UploadExecutor(
+            targets: [UploadTarget(name: "backup", kind: .dir, path: target.path)], client: HTTPClient.shared)
         let sha = try TestOrigin.sha256(ofFile: source.path)
         let spec = UploadSpec(
             downloadID: JobID(7), target: "backup", sourcePath: source.path, sourceSize: Int64(content.count),
@@ -57,7 +58,8 @@ struct UploadAndStoreTests {
         let source = folder.appendingPathComponent("a.bin")
         try Data("abc".utf8).write(to: source)
         let unmounted = folder.appendingPathComponent("not-mounted").path
-        let executor = UploadExecutor(targets: [UploadTarget(name: "nas", kind: .dir, path: unmounted)])
+        let executor = UploadExecutor(
+            targets: [UploadTarget(name: "nas", kind: .dir, path: unmounted)], client: HTTPClient.shared)
         let spec = UploadSpec(
             downloadID: JobID(1), target: "nas", sourcePath: source.path, sourceSize: 3,
             sourceSHA256: try TestOrigin.sha256(ofFile: source.path))

@@ -4,18 +4,64 @@ public struct UploadTarget: Hashable, Sendable, Codable {
     public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
         /// A mounted folder: written under a temporary name, fsynced, renamed, verified.
         case dir
+        /// S3-compatible object storage (AWS, MinIO, …): SigV4, single PUT or multipart.
+        case s3
+        /// Any rclone remote (OneDrive, Google Drive, SFTP, …), through the `rclone` program.
+        case rclone
     }
 
     /// The name downloads use (`upload_targets`): letters, digits, `-` and `_`, at most 64.
     public var name: String
     public var kind: Kind
     /// The folder of a `dir` target; it must exist (an unmounted mount point must not fill up).
-    public var path: String
+    public var path: String = ""
+    /// S3: where and how to connect.
+    public var s3: S3? = nil
+    /// rclone: the remote and how to run rclone.
+    public var rclone: Rclone? = nil
 
-    public init(name: String, kind: Kind, path: String) {
+    public struct Rclone: Hashable, Sendable, Codable {
+        /// `remote:path` uploads go under (`<remote>/<download id>/<file name>`).
+        public var remote: String
+        /// The rclone program (a name looked up on PATH, or a path).
+        public var program: String = "rclone"
+        /// rclone's configuration file; empty: rclone's own default (or RCLONE_CONFIG_* variables).
+        public var configFile: String = ""
+
+        public init(remote: String) {
+            self.remote = remote
+        }
+    }
+
+    public struct S3: Hashable, Sendable, Codable {
+        /// The service's base URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:9000`.
+        public var endpoint: String
+        public var bucket: String
+        public var region: String = "us-east-1"
+        /// Prepended to every object key (`<prefix><download id>/<file name>`).
+        public var prefix: String = ""
+        public var accessKeyID: String
+        /// A file holding the secret access key (read when an upload starts; never on a command line).
+        public var secretKeyFile: String
+        /// Files at least this big go up in parts.
+        public var multipartThreshold: Int64 = 64 << 20
+        /// The size of each part (S3 requires at least 5 MiB but for the last).
+        public var partSize: Int64 = 16 << 20
+
+        public init(endpoint: String, bucket: String, accessKeyID: String, secretKeyFile: String) {
+            self.endpoint = endpoint
+            self.bucket = bucket
+            self.accessKeyID = accessKeyID
+            self.secretKeyFile = secretKeyFile
+        }
+    }
+
+    public init(name: String, kind: Kind, path: String = "", s3: S3? = nil, rclone: Rclone? = nil) {
         self.name = name
         self.kind = kind
         self.path = path
+        self.s3 = s3
+        self.rclone = rclone
     }
 
     /// Whether `name` can name a target.

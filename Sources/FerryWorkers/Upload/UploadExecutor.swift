@@ -1,3 +1,4 @@
+public import AsyncHTTPClient
 public import FerryCore
 import Foundation
 
@@ -7,9 +8,12 @@ import Foundation
 public struct UploadExecutor: JobExecutor {
     public let kind = JobKind.upload
     let targets: [String: UploadTarget]
+    /// For object-storage targets.
+    let client: HTTPClient
 
-    public init(targets: [UploadTarget]) {
+    public init(targets: [UploadTarget], client: HTTPClient) {
         self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.client = client
     }
 
     public func execute(
@@ -32,6 +36,17 @@ public struct UploadExecutor: JobExecutor {
         case .dir:
             return try await DirectoryTarget(root: target.path).deliver(
                 spec, as: objectName, attempt: assignment.lease, report: report)
+        case .s3:
+            guard let settings = target.s3 else {
+                throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no s3 settings")
+            }
+            return try await S3Target(settings: settings, client: client).deliver(
+                spec, as: objectName, resumeState: assignment.resumeState, report: report)
+        case .rclone:
+            guard let settings = target.rclone else {
+                throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no rclone settings")
+            }
+            return try await RcloneTarget(settings: settings).deliver(spec, as: objectName, report: report)
         }
     }
 }

@@ -1,0 +1,107 @@
+import Foundation
+
+/// moto's S3-compatible server on loopback, started for a test and killed with it; the bucket and
+/// what arrived in it are looked at through boto3 (`S3/s3_tool.py`), not through Ferry's client.
+public final class S3TestServer: @unchecked Sendable {
+    let process = Process()
+    public let endpoint: String
+    /// Credentials moto accepts (any will do; these are signed and checked like real ones).
+    public static let accessKeyID = "testing"
+    public static let secretKey = "testing"
+
+    public init() throws {
+        let port = try Self.freePort()
+        endpoint = "http://127.0.0.1:\(port)"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !Self.accepts(port) {
+            guard Date() < deadline, process.isRunning else {
+                kill(process.processIdentifier, SIGKILL)
+                throw CocoaError(.fileReadUnknown)
+            }
+            usleep(50_000)
+        }
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// An object as boto3 sees it.
+    public struct StoredObject: Decodable, Sendable {
+        public var key: String
+        public var size: Int64
+        public var sha256: String
+        public var metaSHA256: String?
+
+        enum CodingKeys: String, CodingKey {
+            case key, size, sha256
+            case metaSHA256 = "meta_sha256"
+        }
+    }
+
+    public func createBucket(_ bucket: String) throws {
+        let (status, output) = try tool("create", bucket)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+    }
+
+    /// The bucket's objects (content hashed) and the number of unfinished multipart uploads.
+    public func contents(of bucket: String) throws -> (objects: [StoredObject], unfinishedUploads: Int) {
+        struct Listing: Decodable {
+            var objects: [StoredObject]
+            var uploads: Int
+        }
+        let (status, output) = try tool("list", bucket)
+        guard status == 0, let line = output.split(separator: "\n").last else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: output])
+        }
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(line.utf8))
+        return (listing.objects, listing.uploads)
+    }
+
+    /// Aborts every unfinished multipart upload, as the server's expiry would.
+    public func expireUploads(in bucket: String) throws {
+        _ = try tool("abort-all", bucket)
+    }
+
+    private func tool(_ command: String, _ bucket: String) throws -> (Int32, String) {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("S3/s3_tool.py")
+        let result = try ChildProcess.run("python3", [script.path, endpoint, command, bucket])
+        return (result.status, result.output)
+    }
+
+    static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        guard bound else { throw CocoaError(.fileReadUnknown) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func accepts(_ port: Int) -> Bool {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import FerryCore
+import Foundation
+import Subprocess
+
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// An `rclone` target: any remote rclone knows (OneDrive, Google Drive, SFTP, …), by running
+/// `rclone copyto` with checksum comparison, reading its JSON progress, mapping its exit status
+/// to retryable or permanent, and checking the result with `rclone lsjson --hash`. The object's
+/// path is fixed per download and target, so a second delivery replaces, never duplicates.
+struct RcloneTarget {
+    let settings: UploadTarget.Rclone
+
+    func deliver(
+        _ spec: UploadSpec, as objectName: String,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        let remote =
+            settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
+            ? settings.remote + objectName : settings.remote + "/" + objectName
+        var arguments = [
+            "copyto", spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
+            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
+        ]
+        if !settings.configFile.isEmpty { arguments += ["--config", settings.configFile] }
+        let run = try await Self.run(settings.program, arguments) { line in
+            // {"stats": {"bytes": …, "totalBytes": …}} once a second.
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
+            else { return }
+            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
+        }
+        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
+        // The result, as the remote reports it: size always, SHA-256 where the remote has it.
+        var listArguments = ["lsjson", "--hash", "--hash-type", "sha256", remote]
+        if !settings.configFile.isEmpty { listArguments += ["--config", settings.configFile] }
+        let listed = try await Self.run(settings.program, listArguments) { _ in }
+        guard listed.status == 0,
+            let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]],
+            let entry = entries.first
+        else { throw .retryable("verification_failed", "rclone could not list \(remote) after the upload") }
+        let size = (entry["Size"] as? Int64) ?? (entry["Size"] as? Int).map(Int64.init) ?? -1
+        let hash = (entry["Hashes"] as? [String: String])?["sha256"]
+        guard size == spec.sourceSize, hash == nil || hash == spec.sourceSHA256 else {
+            throw .retryable(
+                "verification_failed",
+                "\(remote) has \(size) bytes and SHA-256 \(hash ?? "unknown"); the download has \(spec.sourceSize) and \(spec.sourceSHA256)"
+            )
+        }
+        await report(JobProgress(bytesDone: size, bytesTotal: size), nil)
+        return JobResult(location: remote, size: size, sha256: spec.sourceSHA256)
+    }
+
+    /// rclone's exit statuses (see `rclone help flags`, "Exit Code"): usage errors, missing
+    /// files and fatal errors cannot be cured by trying again; the rest can.
+    static func failure(status: Int32, log: String) -> JobFailure {
+        let last = log.split(separator: "\n").suffix(3).joined(separator: " | ")
+        let message = "rclone exited with status \(status): \(last.isEmpty ? "no message" : last)"
+        switch status {
+        case 1, 4, 7: return .permanent("rclone_\(status)", message)
+        case 127: return .permanent("rclone_missing", "rclone is not installed or not at the configured program path")
+        default: return .retryable("rclone_\(status)", message)
+        }
+    }
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var log: String
+    }
+
+    /// Runs rclone, handing each standard-error line (its JSON log) to `onLog`; a cancelled task
+    /// stops the child.
+    static func run(
+        _ program: String, _ arguments: [String], onLog: @escaping @Sendable (String) async -> Void
+    ) async throws(JobFailure) -> Run {
+        let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
+        let configuration = Configuration(executable: executable, arguments: Arguments(arguments))
+        do {
+            let result = try await Subprocess.run(
+                configuration, input: .none, output: .sequence, error: .sequence
+            ) { execution in
+                async let standardOutput: String = {
+                    var bytes: [UInt8] = []
+                    for try await chunk in execution.standardOutput { chunk.withUnsafeBytes { bytes += $0 } }
+                    return String(decoding: bytes, as: UTF8.self)
+                }()
+                var log = ""
+                var pending: [UInt8] = []
+                for try await chunk in execution.standardError {
+                    if Task.isCancelled { try? execution.send(signal: .terminate) }
+                    chunk.withUnsafeBytes { pending += $0 }
+                    while let newline = pending.firstIndex(of: 10) {
+                        let line = String(decoding: pending[..<newline], as: UTF8.self)
+                        pending.removeSubrange(...newline)
+                        log += line + "\n"
+                        await onLog(line)
+                    }
+                }
+                return (try await standardOutput, log)
+            }
+            let status: Int32 =
+                switch result.terminationStatus {
+                case .exited(let code): code
+                case .signaled(let signal): 128 + signal
+                }
+            return Run(status: status, output: result.closureResult.0, log: result.closureResult.1)
+        } catch {
+            throw .permanent("rclone_missing", "cannot run \(program): \(error)")
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import AsyncHTTPClient
+import Crypto
+import FerryCore
+import Foundation
+import NIOCore
+
+/// An `s3` target: a single PUT below the multipart threshold, else a multipart upload whose id
+/// and finished parts are kept in the job's resume state, so a retry sends only the missing
+/// parts. Every request signs its payload's SHA-256 (the server checks each part); the object
+/// carries the file's SHA-256 as metadata, and the result is verified with a HEAD. The key is
+/// fixed per download and target, so a second delivery replaces, never duplicates.
+struct S3Target {
+    let settings: UploadTarget.S3
+    let client: HTTPClient
+    /// Attempts per part within one job attempt.
+    var partAttempts = 3
+
+    struct ResumeState: Codable {
+        var key: String
+        var uploadID: String
+        var partSize: Int64
+        var parts: [Part] = []
+
+        struct Part: Codable {
+            var number: Int
+            var etag: String
+        }
+
+        init(key: String, uploadID: String, partSize: Int64) {
+            self.key = key
+            self.uploadID = uploadID
+            self.partSize = partSize
+        }
+
+        init?(json: String?) {
+            guard let json, let decoded = try? JSONDecoder().decode(Self.self, from: Data(json.utf8)) else {
+                return nil
+            }
+            self = decoded
+        }
+
+        var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
+    }
+
+    func deliver(
+        _ spec: UploadSpec, as objectName: String, resumeState: String?,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        let secret: String
+        do {
+            secret = try String(contentsOfFile: settings.secretKeyFile, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw .permanent(
+                "target_misconfigured",
+                "cannot read the secret key file \(settings.secretKeyFile): \(error.localizedDescription)")
+        }
+        let s3 = S3Client(
+            settings: settings,
+            signer: SigV4(accessKeyID: settings.accessKeyID, secretKey: secret, region: settings.region), client: client
+        )
+        let key = settings.prefix + objectName
+        let location = "s3://\(settings.bucket)/\(key)"
+        do {
+            if let existing = try await s3.head(key: key), existing.size == spec.sourceSize,
+                existing.sha256 == spec.sourceSHA256
+            {
+                // Delivered before (a retry after a lost report): nothing to send.
+                if let stale = ResumeState(json: resumeState) { try? await abort(stale, s3) }
+                return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
+            }
+            if spec.sourceSize < settings.multipartThreshold {
+                try await putWhole(spec, key: key, s3)
+            } else {
+                try await putInParts(spec, key: key, resumeState: resumeState, s3, report: report)
+            }
+            guard let stored = try await s3.head(key: key), stored.size == spec.sourceSize,
+                stored.sha256 == spec.sourceSHA256
+            else {
+                throw JobFailure.retryable(
+                    "verification_failed",
+                    "the object \(location) does not have the file's size and SHA-256 after the upload")
+            }
+            await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
+            return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
+        } catch let failure as JobFailure {
+            throw failure
+        } catch let failure as S3Client.Failure {
+            throw failure.jobFailure
+        } catch is CancellationError {
+            throw .retryable("cancelled", "the upload was stopped")
+        } catch {
+            throw TransferErrors.classify(error, host: URL(string: settings.endpoint)?.host ?? settings.endpoint)
+        }
+    }
+
+    private func putWhole(_ spec: UploadSpec, key: String, _ s3: S3Client) async throws {
+        let data = try readPart(spec.sourcePath, offset: 0, length: spec.sourceSize)
+        let sha = FileHashing.hex(SHA256.hash(data: data))
+        guard sha == spec.sourceSHA256 else { throw sourceChanged(spec) }
+        try await s3.send(
+            .PUT, key: key, headers: [("x-amz-meta-sha256", spec.sourceSHA256)], body: ByteBuffer(bytes: data),
+            sha256: sha)
+    }
+
+    private func putInParts(
+        _ spec: UploadSpec, key: String, resumeState: String?, _ s3: S3Client,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws {
+        var state: ResumeState
+        if let resumed = ResumeState(json: resumeState), resumed.key == key, resumed.partSize == settings.partSize,
+            let stillThere = try await partsStillThere(resumed, s3)
+        {
+            state = stillThere
+        } else {
+            if let other = ResumeState(json: resumeState) { try? await abort(other, s3) }
+            state = try await begin(key: key, spec, s3)
+            await report(JobProgress(bytesDone: 0, bytesTotal: spec.sourceSize), state.json)
+        }
+        // At most one fresh start: a multipart upload the server dropped (expired) begins again.
+        for restart in 0..<2 {
+            do {
+                try await sendParts(spec, &state, s3, report: report)
+                let body =
+                    "<CompleteMultipartUpload>"
+                    + state.parts.sorted { $0.number < $1.number }.map {
+                        "<Part><PartNumber>\($0.number)</PartNumber><ETag>\($0.etag)</ETag></Part>"
+                    }.joined() + "</CompleteMultipartUpload>"
+                let data = Data(body.utf8)
+                try await s3.send(
+                    .POST, key: key, query: "uploadId=\(SigV4.encodeSegment(state.uploadID))",
+                    body: ByteBuffer(bytes: data), sha256: FileHashing.hex(SHA256.hash(data: data)))
+                return
+            } catch let failure as S3Client.Failure where failure.isNoSuchUpload && restart == 0 {
+                state = try await begin(key: key, spec, s3)
+                await report(JobProgress(bytesDone: 0, bytesTotal: spec.sourceSize), state.json)
+            } catch let failure as JobFailure where failure.code == "source_changed" {
+                try? await abort(state, s3)
+                throw failure
+            } catch let failure as S3Client.Failure where !failure.jobFailure.isRetryable {
+                try? await abort(state, s3)
+                throw failure
+            }
+        }
+        throw JobFailure.retryable("s3_upload_lost", "the server dropped the multipart upload twice")
+    }
+
+    /// The resumed upload with only the parts the server still has, or nil when the server no
+    /// longer knows the upload (expired or aborted: it starts again). Parts past the first page
+    /// of the listing (1,000) are sent again rather than trusted.
+    private func partsStillThere(_ resumed: ResumeState, _ s3: S3Client) async throws -> ResumeState? {
+        let listing: S3Client.Answer
+        do {
+            listing = try await s3.send(
+                .GET, key: resumed.key, query: "uploadId=\(SigV4.encodeSegment(resumed.uploadID))")
+        } catch let failure as S3Client.Failure where failure.isNoSuchUpload {
+            return nil
+        }
+        var listed = Set<Int>()
+        var rest = Substring(listing.body)
+        while let start = rest.range(of: "<PartNumber>"),
+            let end = rest.range(of: "</PartNumber>", range: start.upperBound..<rest.endIndex)
+        {
+            if let number = Int(rest[start.upperBound..<end.lowerBound]) { listed.insert(number) }
+            rest = rest[end.upperBound...]
+        }
+        var state = resumed
+        state.parts = resumed.parts.filter { listed.contains($0.number) }
+        return state
+    }
+
+    private func begin(key: String, _ spec: UploadSpec, _ s3: S3Client) async throws -> ResumeState {
+        let answer = try await s3.send(
+            .POST, key: key, query: "uploads=", headers: [("x-amz-meta-sha256", spec.sourceSHA256)])
+        guard let id = S3Client.element("UploadId", in: answer.body), !id.isEmpty else {
+            throw JobFailure.retryable("s3_bad_answer", "the server started a multipart upload without an UploadId")
+        }
+        return ResumeState(key: key, uploadID: id, partSize: settings.partSize)
+    }
+
+    /// Reads every part (hashing the whole file on the way) and sends those not sent yet, each
+    /// retried a few times on its own; reports the resume state after each.
+    private func sendParts(
+        _ spec: UploadSpec, _ state: inout ResumeState, _ s3: S3Client,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws {
+        var whole = SHA256()
+        let count = Int((spec.sourceSize + state.partSize - 1) / state.partSize)
+        for number in 1...count {
+            try Task.checkCancellation()
+            let offset = Int64(number - 1) * state.partSize
+            let data = try readPart(
+                spec.sourcePath, offset: offset, length: min(state.partSize, spec.sourceSize - offset))
+            whole.update(data: data)
+            if state.parts.contains(where: { $0.number == number }) { continue }
+            let sha = FileHashing.hex(SHA256.hash(data: data))
+            var tries = 0
+            while true {
+                tries += 1
+                do {
+                    let answer = try await s3.send(
+                        .PUT, key: state.key,
+                        query: "partNumber=\(number)&uploadId=\(SigV4.encodeSegment(state.uploadID))",
+                        body: ByteBuffer(bytes: data), sha256: sha)
+                    state.parts.append(.init(number: number, etag: answer.headers.first(name: "ETag") ?? ""))
+                    break
+                } catch let failure as S3Client.Failure where failure.jobFailure.isRetryable && tries < partAttempts {
+                    try await Task.sleep(for: .milliseconds(200 * tries))
+                }
+            }
+            await report(JobProgress(bytesDone: offset + Int64(data.count), bytesTotal: spec.sourceSize), state.json)
+        }
+        guard FileHashing.hex(whole.finalize()) == spec.sourceSHA256 else { throw sourceChanged(spec) }
+    }
+
+    private func abort(_ state: ResumeState, _ s3: S3Client) async throws {
+        try await s3.send(.DELETE, key: state.key, query: "uploadId=\(SigV4.encodeSegment(state.uploadID))")
+    }
+
+    private func readPart(_ path: String, offset: Int64, length: Int64) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw JobFailure.permanent("source_missing", "the downloaded file \(path) is gone; retry the download")
+        }
+        defer { try? handle.close() }
+        try handle.seek(toOffset: UInt64(offset))
+        let data = try handle.read(upToCount: Int(length)) ?? Data()
+        guard data.count == Int(length) else { throw sourceChangedError(path) }
+        return data
+    }
+
+    private func sourceChanged(_ spec: UploadSpec) -> JobFailure {
+        sourceChangedError(spec.sourcePath)
+    }
+
+    private func sourceChangedError(_ path: String) -> JobFailure {
+        .permanent(
+            "source_changed",
+            "the downloaded file \(path) no longer has the size and SHA-256 recorded for it; run `ferry repair`")
+    }
+}

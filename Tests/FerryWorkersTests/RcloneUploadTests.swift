@@ -1,0 +1,80 @@
+import AsyncHTTPClient
+import FerryCore
+import FerryTesting
+import Foundation
+import Testing
+
+@testable import FerryWorkers
+
+/// Uploads through the real `rclone` program to a local remote.
+@Suite("Uploads through rclone", .serialized)
+struct RcloneUploadTests {
+    let folder: URL
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-rclone-\(UUID())")
+        try FileManager.default.createDirectory(
+            at: folder.appendingPathComponent("remote"), withIntermediateDirectories: true)
+        try Data("[box]\ntype = local\n".utf8).write(to: folder.appendingPathComponent("rclone.conf"))
+    }
+
+    func executor(remote: String, program: String = "rclone") -> UploadExecutor {
+        var rclone = UploadTarget.Rclone(remote: remote)
+        rclone.program = program
+        rclone.configFile = folder.appendingPathComponent("rclone.conf").path
+        return UploadExecutor(targets: [UploadTarget(name: "drive", kind: .rclone, rclone: rclone)], client: .shared)
+    }
+
+    func upload(_ executor: UploadExecutor, _ spec: UploadSpec) async -> Result<JobResult, JobFailure> {
+        let assignment = SupervisorMessage.Assignment(
+            lease: JobLease(jobID: JobID(5), owner: WorkerID("w"), attempt: 1), payload: .upload(spec))
+        do {
+            return .success(try await executor.execute(assignment) { _, _ in })
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    func source(size: Int) throws -> UploadSpec {
+        let file = folder.appendingPathComponent("movie.bin")
+        try TestOrigin.content(size: size).write(to: file)
+        return UploadSpec(
+            downloadID: JobID(3), target: "drive", sourcePath: file.path, sourceSize: Int64(size),
+            sourceSHA256: try TestOrigin.sha256(ofFile: file.path))
+    }
+
+    @Test("rclone copies the file byte for byte, verified by its listing; a second delivery leaves one file")
+    func copies() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let remote = "box:" + folder.appendingPathComponent("remote").path
+        let spec = try source(size: 2_500_000)
+        let result = try await upload(executor(remote: remote), spec).get()
+        #expect(result.location == "\(remote)/3/movie.bin")
+        let copy = folder.appendingPathComponent("remote/3/movie.bin")
+        #expect(try TestOrigin.sha256(ofFile: copy.path) == spec.sourceSHA256)
+        _ = try await upload(executor(remote: remote), spec).get()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("remote/3").path) == [
+                "movie.bin"
+            ])
+    }
+
+    @Test("A missing rclone or an unknown remote fails for good; other exit statuses are retryable")
+    func failures() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try source(size: 1000)
+        if case .failure(let failure) = await upload(executor(remote: "box:/x", program: "/nonexistent/rclone"), spec) {
+            #expect(failure.code == "rclone_missing" && !failure.isRetryable)
+        } else {
+            Issue.record("ran a program that does not exist")
+        }
+        if case .failure(let failure) = await upload(executor(remote: "nosuchremote:/x"), spec) {
+            #expect(!failure.isRetryable, "\(failure)")
+        } else {
+            Issue.record("uploaded to a remote that is not configured")
+        }
+        #expect(RcloneTarget.failure(status: 5, log: "temporary").isRetryable)
+        #expect(RcloneTarget.failure(status: 6, log: "").isRetryable)
+        #expect(!RcloneTarget.failure(status: 7, log: "fatal").isRetryable)
+    }
+}

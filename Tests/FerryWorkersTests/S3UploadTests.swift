@@ -1,0 +1,129 @@
+import AsyncHTTPClient
+import FerryCore
+import FerryTesting
+import Foundation
+import Testing
+
+@testable import FerryWorkers
+
+/// Uploads to a real S3-compatible server (moto, on loopback), checked with boto3.
+@Suite("Uploads to S3-compatible storage", .serialized)
+struct S3UploadTests {
+    let server: S3TestServer
+    let folder: URL
+    let bucket = "media"
+
+    init() throws {
+        server = try S3TestServer()
+        try server.createBucket(bucket)
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-s3-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try Data(S3TestServer.secretKey.utf8).write(to: folder.appendingPathComponent("secret"))
+    }
+
+    func target(threshold: Int64 = 64 << 20) -> UploadTarget {
+        var s3 = UploadTarget.S3(
+            endpoint: server.endpoint, bucket: bucket, accessKeyID: S3TestServer.accessKeyID,
+            secretKeyFile: folder.appendingPathComponent("secret").path)
+        s3.prefix = "ferry/"
+        s3.multipartThreshold = threshold
+        s3.partSize = 5 << 20
+        return UploadTarget(name: "archive", kind: .s3, s3: s3)
+    }
+
+    /// A source file of `size` bytes and its upload spec.
+    func source(size: Int, downloadID: Int64 = 7) throws -> UploadSpec {
+        let file = folder.appendingPathComponent("clip-\(size).bin")
+        try TestOrigin.content(size: size).write(to: file)
+        return UploadSpec(
+            downloadID: JobID(downloadID), target: "archive", sourcePath: file.path, sourceSize: Int64(size),
+            sourceSHA256: try TestOrigin.sha256(ofFile: file.path))
+    }
+
+    /// Runs one attempt; `stopAfterParts` cancels it once that many parts are reported sent.
+    func attempt(
+        _ executor: UploadExecutor, _ spec: UploadSpec, number: Int, resumeState: String? = nil,
+        stopAfterParts: Int? = nil
+    ) async -> (result: Result<JobResult, JobFailure>, resume: String?) {
+        let recorder = ResumeRecorder()
+        let assignment = SupervisorMessage.Assignment(
+            lease: JobLease(jobID: JobID(100), owner: WorkerID("w"), attempt: number), payload: .upload(spec),
+            resumeState: resumeState)
+        // A task of its own, as a worker runs each job: stopping it must not stop the test.
+        let run = Task { () -> Result<JobResult, JobFailure> in
+            do throws(JobFailure) {
+                return .success(
+                    try await executor.execute(assignment) { _, resume in
+                        await recorder.record(resume)
+                        if let stopAfterParts, let resume, let state = S3Target.ResumeState(json: resume),
+                            state.parts.count >= stopAfterParts
+                        {
+                            withUnsafeCurrentTask { $0?.cancel() }
+                        }
+                    })
+            } catch {
+                return .failure(error)
+            }
+        }
+        let result = await run.value
+        return (result, await recorder.last ?? resumeState)
+    }
+
+    @Test("A small file goes up in one PUT with its SHA-256; delivering it again leaves one object")
+    func singlePut() async throws {
+        let executor = UploadExecutor(targets: [target()], client: HTTPClient.shared)
+        let spec = try source(size: 1 << 20)
+        let first = try await attempt(executor, spec, number: 1).result.get()
+        #expect(first.location == "s3://media/ferry/7/clip-1048576.bin")
+        let again = try await attempt(executor, spec, number: 2).result.get()
+        #expect(again == first)
+        let (objects, unfinished) = try server.contents(of: bucket)
+        #expect(objects.map(\.key) == ["ferry/7/clip-1048576.bin"])
+        #expect(objects.first?.sha256 == spec.sourceSHA256 && objects.first?.metaSHA256 == spec.sourceSHA256)
+        #expect(unfinished == 0)
+    }
+
+    @Test("A big file goes up in parts; a stopped upload resumes with the parts already sent")
+    func multipartResumes() async throws {
+        let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
+        let spec = try source(size: 17 << 20)
+        let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 2)
+        #expect((try? stopped.result.get()) == nil, "the first attempt was stopped")
+        let resume = try #require(S3Target.ResumeState(json: stopped.resume))
+        #expect(resume.parts.count == 2)
+        let finished = await attempt(executor, spec, number: 2, resumeState: stopped.resume)
+        let result = try finished.result.get()
+        #expect(result.sha256 == spec.sourceSHA256)
+        let (objects, unfinished) = try server.contents(of: bucket)
+        #expect(objects.count == 1 && objects.first?.size == spec.sourceSize)
+        #expect(objects.first?.sha256 == spec.sourceSHA256, "byte-identical after a resumed multipart upload")
+        #expect(unfinished == 0)
+    }
+
+    @Test("A multipart upload the server dropped (expired) starts again cleanly")
+    func expiredUploadRestarts() async throws {
+        let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
+        let spec = try source(size: 12 << 20, downloadID: 8)
+        let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 1)
+        try server.expireUploads(in: bucket)
+        let finished = await attempt(executor, spec, number: 2, resumeState: stopped.resume)
+        #expect(try finished.result.get().sha256 == spec.sourceSHA256)
+        let (objects, unfinished) = try server.contents(of: bucket)
+        #expect(objects.first?.sha256 == spec.sourceSHA256)
+        #expect(unfinished == 0)
+    }
+
+    @Test("An unreadable secret key file fails for good, saying which file")
+    func missingSecret() async throws {
+        var broken = target()
+        broken.s3?.secretKeyFile = "/nonexistent/secret"
+        let executor = UploadExecutor(targets: [broken], client: HTTPClient.shared)
+        let outcome = await attempt(executor, try source(size: 1000), number: 1)
+        guard case .failure(let failure) = outcome.result else {
+            Issue.record("uploaded without credentials")
+            return
+        }
+        #expect(failure.code == "target_misconfigured" && !failure.isRetryable)
+        #expect(failure.message.contains("/nonexistent/secret"))
+    }
+}
