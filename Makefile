@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 
-.PHONY: deps build run test lint format bench bench-supervision bench-admin
+.PHONY: deps build run test lint format bench bench-supervision bench-admin bench-transfer
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -31,3 +31,6 @@ bench-supervision: deps ## Run the supervision benchmark against supervisord (ne
 
 bench-admin: deps ## Run the admin API benchmark (wrk on health and metrics while transfers run).
 	Benchmarks/run-admin-benchmark
+
+bench-transfer: deps ## Run the transfer benchmark (downloads and uploads against aria2c, rclone and dd).
+	Benchmarks/run-transfer-benchmark
