@@ -58,7 +58,11 @@ let package = Package(
         ),
         // libsystemd, the SwiftPM way; wrapped by FerrySystemd so no C type leaks further.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        .target(name: "FerrySystemd", dependencies: ["CSystemd"], swiftSettings: strict),
+        .target(
+            name: "FerrySystemd",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         // prctl(2) and friends, which are variadic in C and so out of Swift's reach.
         .target(name: "CProcessControl"),
         // The worker process: the protocol loop and the job executors. Never opens the database.
@@ -117,7 +121,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ferry",
-            dependencies: ["FerryCommands", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FerryCommands", "FerrySystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Helpers shared by the tests and the benchmarks: temporary folders, seeded stores.
@@ -143,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "FerryWorkersTests",
             dependencies: [
-                "FerryWorkers", "FerryTesting",
+                "FerryWorkers", "FerryStore", "FerryTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

@@ -59,13 +59,14 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let settings = try workerSettings()
         let options = WorkerOptions(
             role: WorkerRole(rawValue: role)!, id: WorkerID(id), parentPID: parentPID,
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
-            stateDirectory: stateDirectory, fault: fault.flatMap(WorkerFault.init(rawValue:)))
+            stateDirectory: stateDirectory, targets: settings.targets, fault: fault.flatMap(WorkerFault.init(rawValue:))
+        )
         let status = await Executors.with(
-            role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency,
-            settings: try workerSettings()
+            role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency, settings: settings
         ) { executors in
             await WorkerRuntime(options: options, executors: executors).run()
         }

@@ -127,14 +127,23 @@ enum ConfigSchema {
                 "cleanup.verify_hashes", \.cleanup.verifyHashesText, among: ["false", "true"],
                 "Hash every recorded file in a run instead of comparing sizes only (reads every byte)."),
             .choice(
-                "cleanup.orphans", \.cleanup.orphans, among: ["quarantine", "report"],
-                "A file in a managed folder that no record knows: move it to <state_dir>/quarantine or only report it."),
+                "cleanup.orphans", \.cleanup.orphans, among: ["quarantine", "report", "adopt"],
+                "A file in a managed folder that no record knows: move it to <state_dir>/quarantine, only report it, or adopt a download as a finished record (videos, which need an owner, are quarantined)."
+            ),
             .duration(
                 "cleanup.partial_max_age", \.cleanup.partialMaxAge, in: .seconds(60)...Duration.seconds(365 * 86_400),
                 "A partial download of a job still waiting is removed once this old."),
             .duration(
                 "cleanup.settle_time", \.cleanup.settleTime, in: .zero...Duration.seconds(86_400),
                 "Files younger than this are left alone by a run: a result may be between its rename and its record."),
+            .duration(
+                "cleanup.retain_finished", \.cleanup.retainFinished, in: .zero...Duration.seconds(3650 * 86_400),
+                "Finished download records (with their uploads and events) and failed videos older than this are deleted by a run (0: kept forever). Stored videos are never deleted."
+            ),
+            .choice(
+                "cleanup.retain_files", \.cleanup.retainFilesText, among: ["true", "false"],
+                "true: a finished download whose file is still on disk keeps its record; false: retention deletes the file with the record."
+            ),
             .text(
                 "http.address", \.http.address, expected: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
                 valid: NetworkAddress.isValid,

@@ -122,12 +122,24 @@ public struct FerryConfiguration: Sendable, Equatable {
         public var runInterval: Duration = .seconds(6 * 3600)
         /// Hash every recorded file in a run, not only compare sizes.
         public var verifyHashes: Bool = false
-        /// What a run does with a file in a managed folder that no record knows: quarantine or report.
+        /// What a run does with a file in a managed folder that no record knows: quarantine, report
+        /// or adopt (a download becomes a finished record; a video, which needs an owner, is quarantined).
         public var orphans: String = "quarantine"
         /// A partial file of a waiting job is removed once this old (it cannot be resumed anyway).
         public var partialMaxAge: Duration = .seconds(7 * 86_400)
         /// Files younger than this are left alone by a run (a result may be between rename and record).
         public var settleTime: Duration = .seconds(300)
+
+        /// Finished records older than this are deleted by a run (zero: kept forever).
+        public var retainFinished: Duration = .seconds(90 * 86_400)
+        /// Keep the record of a finished download whose file is still on disk (else the file goes too).
+        public var retainFiles: Bool = true
+
+        /// `retain_files` as the file writes it.
+        var retainFilesText: String {
+            get { retainFiles ? "true" : "false" }
+            set { retainFiles = newValue == "true" }
+        }
 
         /// `verify_hashes` as the file writes it.
         var verifyHashesText: String {

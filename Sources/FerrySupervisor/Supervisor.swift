@@ -53,7 +53,8 @@ public actor Supervisor: Service {
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
             stateDirectory: loaded.stateDirectory, store: store, logger: logger, metrics: telemetry)
         self.cleanup = CleanupCoordinator(
-            store: store, fleet: fleet, settings: loaded.configuration.cleanup, logger: logger)
+            store: store, fleet: fleet, stateDirectory: loaded.stateDirectory, settings: loaded.configuration.cleanup,
+            logger: logger)
         var folders = [(label: "state", path: loaded.stateDirectory)]
         let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
         if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }

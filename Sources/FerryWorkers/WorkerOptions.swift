@@ -13,12 +13,15 @@ public struct WorkerOptions: Sendable, Hashable {
     public var fault: WorkerFault?
     /// The state folder: spool and finished files live under it.
     public var stateDirectory: String
+    /// The configured upload targets (the cleanup worker aborts multipart uploads left on them).
+    public var targets: [UploadTarget]
 
     public init(
         role: WorkerRole, id: WorkerID, parentPID: Int32, heartbeatInterval: Duration, concurrency: Int,
-        stateDirectory: String, fault: WorkerFault? = nil
+        stateDirectory: String, targets: [UploadTarget] = [], fault: WorkerFault? = nil
     ) {
         self.stateDirectory = stateDirectory
+        self.targets = targets
         self.role = role
         self.id = id
         self.parentPID = parentPID

@@ -132,7 +132,7 @@ public actor WorkerRuntime {
 
     /// Runs a cleanup scan and reports its findings; only cleanup workers are sent these.
     private func scan(_ order: CleanupOrder) {
-        let scanner = CleanupScanner(stateDirectory: options.stateDirectory)
+        let scanner = CleanupScanner(stateDirectory: options.stateDirectory, targets: options.targets)
         Task {
             let findings = await scanner.run(order)
             await writer.send(.cleanupFindings(findings))

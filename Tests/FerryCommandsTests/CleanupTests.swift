@@ -53,7 +53,7 @@ extension ProcessSuites {
             let damaged = dryReport["damaged_records"] as? [[String: Any]] ?? []
             #expect(damaged.map { $0["job_id"] as? Int } == [Int(videoID.rawValue)])
             #expect(damaged.first?["problem"] as? String == "missing")
-            #expect((dryReport["orphan_files"] as? [[String: Any]])?.first?["action"] as? String == "reported")
+            #expect((dryReport["orphan_files"] as? [[String: Any]])?.first?["action"] as? String == "would_quarantine")
             #expect((dryReport["stale_partials"] as? [String])?.count == 1)
             #expect(dryReport["uninterpretable"] as? [String] == ["downloads/notes.txt"])
             #expect(dryReport["database_maintained"] as? Bool == false)
@@ -82,6 +82,59 @@ extension ProcessSuites {
             let last = try #require(sync.json["last_cleanup"] as? [String: Any])
             #expect(last["dry_run"] as? Bool == false)
             #expect((last["report"] as? [String: Any])?["database_maintained"] as? Bool == true)
+            #expect(harness.stop() == 0)
+        }
+
+        @Test(
+            "With orphans: adopt, a file with no record becomes a finished download; retention deletes old finished records"
+        )
+        func adoptAndExpire() async throws {
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_CLEANUP_SETTLE_TIME": "0s", "FERRY_CLEANUP_RUN_INTERVAL": "0s",
+                    "FERRY_CLEANUP_ORPHANS": "adopt", "FERRY_CLEANUP_RETAIN_FINISHED": "1s",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let cancelled = try await store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: "http://127.0.0.1:9/never"), priority: -1)
+            ).job.id
+            _ = try await store.cancel(cancelled, reason: "test")
+            let state = harness.scratch.url.appendingPathComponent("ferry-state")
+            let strayFolder = state.appendingPathComponent("downloads/777777")
+            try FileManager.default.createDirectory(at: strayFolder, withIntermediateDirectories: true)
+            let stray = strayFolder.appendingPathComponent("found.mp4")
+            try Data("keep me".utf8).write(to: stray)
+            try await Task.sleep(for: .milliseconds(1500))
+
+            let port = try #require(URLComponents(string: try harness.adminURL())?.port)
+            let environment = ["FERRY_HTTP_PORT": "\(port)"]
+            let check = try FerryProcess.run(["check", "--json"], in: harness.scratch.url, environment: environment)
+            let dry = try #require(
+                try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any])
+            let dryReport = try #require(dry["report"] as? [String: Any])
+            #expect((dryReport["orphan_files"] as? [[String: Any]])?.first?["action"] as? String == "would_adopt")
+            #expect(dryReport["expired_records"] as? Int == 1)
+            #expect(FileManager.default.fileExists(atPath: stray.path), "a dry run moves nothing")
+            _ = try await store.job(cancelled)
+
+            let repair = try FerryProcess.run(["repair", "--json"], in: harness.scratch.url, environment: environment)
+            #expect(repair.status == 0, "\(repair.standardError)")
+            let real = try #require(
+                try JSONSerialization.jsonObject(with: Data(repair.standardOutput.utf8)) as? [String: Any])
+            let report = try #require(real["report"] as? [String: Any])
+            #expect(report["expired_records"] as? Int == 1)
+            let orphan = try #require((report["orphan_files"] as? [[String: Any]])?.first)
+            #expect(orphan["action"] as? String == "adopted")
+            let adoptedID = try #require(orphan["job_id"] as? Int)
+            await #expect(throws: StoreError.self) { try await store.job(cancelled) }
+            let adopted = try await store.job(JobID(Int64(adoptedID)))
+            #expect(adopted.state == .succeeded)
+            let location = try #require(adopted.result?.location)
+            #expect(location == state.appendingPathComponent("downloads/\(adoptedID)/found.mp4").path)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: location)) == Data("keep me".utf8))
+            #expect(try TestOrigin.sha256(ofFile: location) == adopted.result?.sha256)
+            #expect(!FileManager.default.fileExists(atPath: stray.path))
             #expect(harness.stop() == 0)
         }
 

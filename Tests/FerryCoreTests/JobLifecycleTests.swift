@@ -13,7 +13,7 @@ struct JobLifecycleTests {
             "paused cancel cancelled", "failed retry queued", "cancelled retry queued",
         ]
         return [
-            .download: transfer + ["succeeded refetch queued"],
+            .download: transfer + ["succeeded refetch queued", "queued adopt succeeded"],
             .upload: transfer + ["succeeded mark_cleaned cleaned"],
             .video: [
                 "temporary claim storing", "temporary fail failed", "storing complete stored",

@@ -44,7 +44,7 @@ struct MessageCodecTests {
             .cleanup(
                 CleanupOrder(
                     runID: 3, dryRun: true, databasePath: "/var/lib/ferry/ferry.sqlite", verifyHashes: false,
-                    quarantineOrphans: true, partialMaxAge: .seconds(60), settleTime: .zero)),
+                    orphans: .adopt, partialMaxAge: .seconds(60), settleTime: .zero)),
         ]
         for message in messages {
             let line = MessageCodec.encode(message)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FerryCore
+import FerryStore
 import FerryTesting
 import Foundation
 import Testing
@@ -111,6 +112,51 @@ struct S3UploadTests {
         let (objects, unfinished) = try server.contents(of: bucket)
         #expect(objects.first?.sha256 == spec.sourceSHA256)
         #expect(unfinished == 0)
+    }
+
+    @Test("A cleanup run aborts the multipart upload a failed upload job left on the server (a dry run only lists it)")
+    func abandonedUploadAborted() async throws {
+        let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
+        let spec = try source(size: 12 << 20, downloadID: 9)
+        let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 1)
+        let resume = try #require(stopped.resume)
+        #expect(try server.contents(of: bucket).unfinishedUploads == 1)
+        // The records: the upload job failed for good, its resume state naming the upload.
+        let store = try SQLiteJobStore.open(StoreConfiguration(path: folder.appendingPathComponent("ferry.db").path))
+        _ = try store.migrate()
+        let worker = WorkerID("upload-1.a")
+        try await store.registerWorker(WorkerRecord(id: worker, role: .upload, slot: 1, pid: 1, startedAt: Date()))
+        _ = try await store.enqueue(
+            download: DownloadRequest(spec: DownloadSpec(url: "https://example.test/v", uploadTargets: ["archive"])))
+        let download = try #require(try await store.claimDueJobs(of: .download, for: worker, limit: 1).first)
+        _ = try await store.complete(
+            JobCompletion(
+                lease: download.lease,
+                result: JobResult(location: spec.sourcePath, size: spec.sourceSize, sha256: spec.sourceSHA256)))
+        let upload = try #require(try await store.claimDueJobs(of: .upload, for: worker, limit: 1).first)
+        _ = try await store.fail(upload.lease, with: .permanent("target_rejected", "test"), resumeState: resume)
+
+        let scanner = CleanupScanner(stateDirectory: folder.path, targets: [target(threshold: 5 << 20)])
+        func order(dryRun: Bool) -> CleanupOrder {
+            CleanupOrder(
+                runID: 1, dryRun: dryRun, databasePath: store.configuration.path, verifyHashes: false,
+                orphans: .report, partialMaxAge: .seconds(3600), settleTime: .seconds(3600))
+        }
+        let dry = await scanner.run(order(dryRun: true))
+        #expect(dry.error == nil)
+        #expect(dry.report.abandonedUploads.map(\.action) == ["would_abort"])
+        #expect(try server.contents(of: bucket).unfinishedUploads == 1, "a dry run aborts nothing")
+        let real = await scanner.run(order(dryRun: false))
+        let uploadID = try #require(S3Target.ResumeState(json: resume)?.uploadID)
+        #expect(
+            real.report.abandonedUploads
+                == [
+                    AbandonedUpload(
+                        jobID: upload.job.id.rawValue, target: "archive", uploadID: uploadID, action: "aborted")
+                ]
+        )
+        #expect(try server.contents(of: bucket).unfinishedUploads == 0)
+        #expect(try server.contents(of: bucket).objects.isEmpty)
     }
 
     @Test("An unreadable secret key file fails for good, saying which file")

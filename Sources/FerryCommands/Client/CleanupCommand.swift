@@ -65,6 +65,11 @@ struct CleanupCommand: AsyncParsableCommand {
         lines.append(
             "  pending: \(list("pending_input_missing").count) uploads whose file is gone failed, \(report["pending_dispatched"] as? Int ?? 0) due jobs dispatched"
         )
+        let expired = report["expired_records"] as? Int ?? 0
+        let expiredFiles = list("expired_files").count
+        lines.append(
+            "  retention: \(expired) finished records \(dry.isEmpty ? "deleted" : "to delete")"
+                + (expiredFiles > 0 ? ", with \(expiredFiles) files" : ""))
         var table = TextTable(header: ["FINDING", "ACTION", "PATH"])
         for record in list("damaged_records").compactMap({ $0 as? [String: Any] }) {
             table.rows.append([
@@ -73,7 +78,15 @@ struct CleanupCommand: AsyncParsableCommand {
             ])
         }
         for orphan in list("orphan_files").compactMap({ $0 as? [String: Any] }) {
-            table.rows.append(["no record", orphan["action"] as? String ?? "", orphan["path"] as? String ?? ""])
+            let action =
+                (orphan["action"] as? String ?? "") + ((orphan["job_id"] as? Int).map { " as job \($0)" } ?? "")
+            table.rows.append(["no record", action, orphan["path"] as? String ?? ""])
+        }
+        for upload in list("abandoned_uploads").compactMap({ $0 as? [String: Any] }) {
+            table.rows.append([
+                "upload \(upload["job_id"] as? Int ?? 0) left a multipart upload", upload["action"] as? String ?? "",
+                "\(upload["target"] as? String ?? ""): \(upload["upload_id"] as? String ?? "")",
+            ])
         }
         for path in list("stale_partials").compactMap({ $0 as? String }) {
             table.rows.append(["stale partial", run["dry_run"] as? Bool == true ? "would remove" : "removed", path])

@@ -58,14 +58,62 @@ public struct CleanupReport: Hashable, Sendable, Codable {
     public var scannedRecords: Int = 0
     /// The database's WAL checkpoint and optimize ran.
     public var databaseMaintained: Bool = false
+    /// Multipart uploads left behind by upload jobs that ended for good, aborted on their server.
+    public var abandonedUploads: [AbandonedUpload] = []
+    /// Finished records deleted by retention (`cleanup.retain_finished`), with their events.
+    public var expiredRecords: Int = 0
+    /// Files deleted together with their expired records (`cleanup.retain_files: false`).
+    public var expiredFiles: [String] = []
 
     public init() {}
 
-    /// Whether the run found anything out of order.
+    /// Whether the run found anything out of order (retention is routine, not a problem).
     public var foundProblems: Bool {
         !sweepRequeued.isEmpty || !pendingInputMissing.isEmpty || !damagedRecords.isEmpty || !orphanFiles.isEmpty
-            || !uninterpretable.isEmpty || !stalePartials.isEmpty
+            || !uninterpretable.isEmpty || !stalePartials.isEmpty || !abandonedUploads.isEmpty
     }
+}
+
+// Reports stored by an earlier version lack the newer sections: each missing one reads as empty.
+extension CleanupReport {
+    public init(from decoder: any Decoder) throws {
+        let values = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        sweepRequeued = try values.decodeIfPresent([Int64].self, forKey: .sweepRequeued) ?? []
+        pendingInputMissing = try values.decodeIfPresent([Int64].self, forKey: .pendingInputMissing) ?? []
+        pendingDispatched = try values.decodeIfPresent(Int.self, forKey: .pendingDispatched) ?? 0
+        damagedRecords = try values.decodeIfPresent([DamagedRecord].self, forKey: .damagedRecords) ?? []
+        orphanFiles = try values.decodeIfPresent([OrphanFile].self, forKey: .orphanFiles) ?? []
+        uninterpretable = try values.decodeIfPresent([String].self, forKey: .uninterpretable) ?? []
+        stalePartials = try values.decodeIfPresent([String].self, forKey: .stalePartials) ?? []
+        scannedFiles = try values.decodeIfPresent(Int.self, forKey: .scannedFiles) ?? 0
+        scannedRecords = try values.decodeIfPresent(Int.self, forKey: .scannedRecords) ?? 0
+        databaseMaintained = try values.decodeIfPresent(Bool.self, forKey: .databaseMaintained) ?? false
+        abandonedUploads = try values.decodeIfPresent([AbandonedUpload].self, forKey: .abandonedUploads) ?? []
+        expiredRecords = try values.decodeIfPresent(Int.self, forKey: .expiredRecords) ?? 0
+        expiredFiles = try values.decodeIfPresent([String].self, forKey: .expiredFiles) ?? []
+    }
+}
+
+/// A multipart upload an upload job left on its server when it ended for good (out of attempts,
+/// cancelled): parts the server keeps, and bills for, until someone aborts the upload.
+public struct AbandonedUpload: Hashable, Sendable, Codable {
+    public var jobID: Int64
+    public var target: String
+    public var uploadID: String
+    /// "aborted", "already_gone" (the server no longer has it), "would_abort" in a dry run, or
+    /// "failed: <why>" (tried again by the next run).
+    public var action: String
+
+    public init(jobID: Int64, target: String, uploadID: String, action: String) {
+        self.jobID = jobID
+        self.target = target
+        self.uploadID = uploadID
+        self.action = action
+    }
+
+    /// The server holds nothing more for this job: its resume state can be forgotten.
+    public var settled: Bool { action == "aborted" || action == "already_gone" }
 }
 
 /// A record whose file does not match it.
@@ -94,12 +142,20 @@ public struct DamagedRecord: Hashable, Sendable, Codable {
 public struct OrphanFile: Hashable, Sendable, Codable {
     public var path: String
     public var size: Int64
-    /// "quarantined" (moved to `<state_dir>/quarantine/…`) or "reported".
+    /// "quarantined" (moved to `<state_dir>/quarantine/…`), "reported", "adoptable" (as the worker
+    /// hands it over: the supervisor adopts it), "adopted" (now the finished download `jobID`) or
+    /// "would_adopt" in a dry run.
     public var action: String
+    /// The file's SHA-256, when it is to be adopted.
+    public var sha256: String?
+    /// The record that adopted it.
+    public var jobID: Int64?
 
-    public init(path: String, size: Int64, action: String) {
+    public init(path: String, size: Int64, action: String, sha256: String? = nil, jobID: Int64? = nil) {
         self.path = path
         self.size = size
         self.action = action
+        self.sha256 = sha256
+        self.jobID = jobID
     }
 }

@@ -23,6 +23,8 @@ public enum JobCommand: String, CaseIterable, Sendable, Codable, CustomStringCon
     case markCleaned = "mark_cleaned"
     /// The cleanup worker found a finished job's file missing or damaged: fetch it again.
     case refetch
+    /// A cleanup run made a finished record for a file it found with none (`cleanup.orphans: adopt`).
+    case adopt
 
     public var description: String { rawValue }
 }

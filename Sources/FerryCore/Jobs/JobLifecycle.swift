@@ -80,10 +80,14 @@ public struct JobLifecycle: Sendable {
     ]
 
     /// download: queued → running → succeeded | failed | cancelled (paused ⇄ queued by request).
-    /// A finished download whose file went missing or bad is fetched again (cleanup's reconcile).
+    /// A finished download whose file went missing or bad is fetched again, and a file found with
+    /// no record may be adopted as a finished download (both cleanup's reconcile).
     public static let download = JobLifecycle(
         kind: .download, initialState: .queued,
-        transitions: transferMoves + [.init(from: .succeeded, command: .refetch, to: .queued)])
+        transitions: transferMoves + [
+            .init(from: .succeeded, command: .refetch, to: .queued),
+            .init(from: .queued, command: .adopt, to: .succeeded),
+        ])
 
     /// upload: as a download, plus succeeded → cleaned once the local source is removed.
     public static let upload = JobLifecycle(

@@ -90,6 +90,12 @@ extension SQLiteJobStore {
         let policies = configuration.retryPolicies
         return try await write(jobID: id) { db in
             let job = try JobTransition.load(db, id)
+            if job.kind == .download, try Self.isAdopted(db, id) {
+                throw StoreError(
+                    .conflict,
+                    "download \(id) was adopted from a file with no record: there is no source to fetch it again from",
+                    jobID: id)
+            }
             let move = JobTransition(
                 command: .refetch, reason: reason,
                 assignments: [

@@ -9,6 +9,7 @@ enum StoreMigrator {
         (SchemaV3.identifier, SchemaV3.sql),
         (SchemaV4.identifier, SchemaV4.sql),
         (SchemaV5.identifier, SchemaV5.sql),
+        (SchemaV6.identifier, SchemaV6.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

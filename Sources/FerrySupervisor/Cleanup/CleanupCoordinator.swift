@@ -8,11 +8,14 @@ import Logging
 /// the sweep (running jobs without a live owner) and the pending scan (queued uploads whose file
 /// has gone; due work not yet dispatched). A full run, on `cleanup.run_interval` or when asked,
 /// also sends the cleanup worker to compare the files with the records; from its findings the
-/// supervisor — the only writer — refetches damaged records and maintains the database, and
-/// records the run with everything it found and did. One full run at a time.
+/// supervisor — the only writer — refetches damaged records, adopts files with no record (when
+/// configured), forgets aborted multipart uploads, deletes expired records (retention) and
+/// maintains the database, and records the run with everything it found and did. One full run
+/// at a time.
 public actor CleanupCoordinator {
     private let store: SQLiteJobStore
     private let fleet: WorkerFleet
+    private let stateDirectory: String
     private let logger: Logger
     private var settings: FerryConfiguration.Cleanup
     private let databasePath: String
@@ -24,10 +27,12 @@ public actor CleanupCoordinator {
     static let findingsTimeout: Duration = .seconds(3600)
 
     init(
-        store: SQLiteJobStore, fleet: WorkerFleet, settings: FerryConfiguration.Cleanup, logger: Logger
+        store: SQLiteJobStore, fleet: WorkerFleet, stateDirectory: String, settings: FerryConfiguration.Cleanup,
+        logger: Logger
     ) {
         self.store = store
         self.fleet = fleet
+        self.stateDirectory = stateDirectory
         self.settings = settings
         self.logger = logger
         databasePath = store.configuration.path
@@ -65,7 +70,7 @@ public actor CleanupCoordinator {
         await scanPending(dryRun: dryRun, into: &report)
         let order = CleanupOrder(
             runID: run.id, dryRun: dryRun, databasePath: databasePath, verifyHashes: settings.verifyHashes,
-            quarantineOrphans: settings.orphans == "quarantine", partialMaxAge: settings.partialMaxAge,
+            orphans: OrphanPolicy(rawValue: settings.orphans) ?? .quarantine, partialMaxAge: settings.partialMaxAge,
             settleTime: settings.settleTime)
         guard await fleet.sendCleanup(order) else {
             let failed = try await store.failCleanupRun(
@@ -96,8 +101,14 @@ public actor CleanupCoordinator {
             report.sweepRequeued = pending.report.sweepRequeued
             report.pendingInputMissing = pending.report.pendingInputMissing
             report.pendingDispatched = pending.report.pendingDispatched
-            if !pending.run.dryRun {
-                report.damagedRecords = await refetch(report.damagedRecords)
+            let dryRun = pending.run.dryRun
+            if !dryRun { report.damagedRecords = await refetch(report.damagedRecords) }
+            report.orphanFiles = await adopt(report.orphanFiles, dryRun: dryRun)
+            for upload in report.abandonedUploads where upload.settled && !dryRun {
+                try await store.forgetAbandonedUpload(JobID(upload.jobID), uploadID: upload.uploadID)
+            }
+            try await expire(dryRun: dryRun, into: &report)
+            if !dryRun {
                 try await store.maintain()
                 report.databaseMaintained = true
             }
@@ -130,6 +141,56 @@ public actor CleanupCoordinator {
             result.append(record)
         }
         return result
+    }
+
+    /// Files the worker found with no record and hashed for adoption become finished downloads.
+    private func adopt(_ orphans: [OrphanFile], dryRun: Bool) async -> [OrphanFile] {
+        var result: [OrphanFile] = []
+        for var orphan in orphans {
+            if orphan.action == "adoptable", let sha256 = orphan.sha256 {
+                if dryRun {
+                    orphan.action = "would_adopt"
+                } else {
+                    do {
+                        let adopted = try await store.adopt(
+                            file: orphan.path, size: orphan.size, sha256: sha256,
+                            downloadsFolder: stateDirectory + "/downloads")
+                        orphan.action = "adopted"
+                        orphan.jobID = adopted.job.rawValue
+                        logger.notice(
+                            "adopted a file with no record",
+                            metadata: [
+                                "path": "\(orphan.path)", "job": "\(adopted.job)", "now_at": "\(adopted.location)",
+                            ])
+                    } catch {
+                        orphan.action = "reported"
+                        logger.warning(
+                            "could not adopt a file with no record",
+                            metadata: ["path": "\(orphan.path)", "error": "\(error)"])
+                    }
+                }
+            }
+            result.append(orphan)
+        }
+        return result
+    }
+
+    /// Retention: finished records older than `cleanup.retain_finished` go, with their files when
+    /// `cleanup.retain_files` is false (records first: a file without a record is found again).
+    private func expire(dryRun: Bool, into report: inout CleanupReport) async throws {
+        guard settings.retainFinished > .zero else { return }
+        let expired = try await store.expireFinished(
+            before: Date() - settings.retainFinished.inSeconds, keepRecordsWithFiles: settings.retainFiles,
+            dryRun: dryRun)
+        report.expiredRecords = expired.records
+        let downloads = stateDirectory + "/downloads/"
+        for path in expired.files where path.hasPrefix(downloads) {
+            if !dryRun {
+                unlink(path)
+                rmdir((path as NSString).deletingLastPathComponent)
+            }
+            if report.expiredFiles.count < 500 { report.expiredFiles.append(path) }
+        }
     }
 
     /// Queued uploads whose downloaded file is gone fail with that reason; due work still

@@ -1,12 +1,15 @@
+import AsyncHTTPClient
 import FerryCore
 import FerryStore
 import Foundation
 
 /// The cleanup worker's scan: compares the managed folders with the records (read-only) and acts
-/// on files only — stale partial files are removed, files with no record moved to quarantine —
-/// while every change to a record is left to the supervisor, from the findings returned.
+/// on files only — stale partial files are removed, files with no record moved to quarantine,
+/// multipart uploads that finished jobs left on their servers aborted — while every change to a
+/// record is left to the supervisor, from the findings returned.
 struct CleanupScanner {
     let stateDirectory: String
+    let targets: [UploadTarget]
     /// Each list in the report keeps at most this many entries.
     static let listLimit = 500
 
@@ -20,6 +23,7 @@ struct CleanupScanner {
             let known = Set(records.map(\.path))
             try await scanResults(known: known, store: store, order: order, into: &report)
             try await scanSpool(store: store, order: order, into: &report)
+            try await abortAbandonedUploads(store: store, order: order, into: &report)
         } catch {
             return CleanupFindings(runID: order.runID, report: report, error: "\(error)")
         }
@@ -87,13 +91,26 @@ struct CleanupScanner {
         for file in unknown {
             // A download still being worked on may be publishing right now.
             if let id = file.jobID, let state = states[id], state.phase == .running { continue }
-            var action = "reported"
-            if order.quarantineOrphans && !order.dryRun {
-                action = quarantine(file.path, relative: file.relative) ? "quarantined" : "reported"
+            let size = Self.size(of: file.path) ?? 0
+            switch order.orphans {
+            case .adopt where file.relative.hasPrefix("downloads/"):
+                // The supervisor adopts it (the records are its); the hash is read here, off its loop.
+                // What does not fit in this run's report waits for the next run.
+                guard report.orphanFiles.count < Self.listLimit,
+                    let hashed = try? FileHashing.sizeAndSHA256(of: file.path)
+                else { continue }
+                append(
+                    OrphanFile(path: file.path, size: hashed.size, action: "adoptable", sha256: hashed.sha256),
+                    to: &report.orphanFiles)
+            case .quarantine, .adopt:
+                let action =
+                    order.dryRun
+                    ? "would_quarantine"
+                    : quarantine(file.path, relative: file.relative) ? "quarantined" : "reported"
+                append(OrphanFile(path: file.path, size: size, action: action), to: &report.orphanFiles)
+            case .report:
+                append(OrphanFile(path: file.path, size: size, action: "reported"), to: &report.orphanFiles)
             }
-            append(
-                OrphanFile(path: file.path, size: Self.size(of: file.path) ?? 0, action: action),
-                to: &report.orphanFiles)
         }
     }
 
@@ -126,6 +143,32 @@ struct CleanupScanner {
             if !order.dryRun { unlink(path) }
             append(path, to: &report.stalePartials)
         }
+    }
+
+    /// Multipart uploads left on an S3 target by upload jobs that ended for good: aborted, so the
+    /// server drops their parts; the supervisor then forgets the jobs' resume state.
+    private func abortAbandonedUploads(
+        store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport
+    ) async throws {
+        let abandoned = try await store.abandonedUploads()
+        let s3Targets = Dictionary(
+            targets.compactMap { target in target.s3.map { (target.name, $0) } },
+            uniquingKeysWith: { first, _ in first })
+        let candidates = abandoned.filter { s3Targets[$0.target] != nil && $0.resumeState.contains("uploadID") }
+        guard !candidates.isEmpty else { return }
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(60))))
+        for upload in candidates {
+            guard let settings = s3Targets[upload.target] else { continue }
+            let target = S3Target(settings: settings, client: client)
+            let uploadID = S3Target.ResumeState(json: upload.resumeState)?.uploadID ?? ""
+            let action = order.dryRun ? "would_abort" : await target.abortAbandoned(resumeState: upload.resumeState)
+            append(
+                AbandonedUpload(jobID: upload.job.rawValue, target: upload.target, uploadID: uploadID, action: action),
+                to: &report.abandonedUploads)
+        }
+        try? await client.shutdown()
     }
 
     /// Moves a file to `<state>/quarantine/<relative>` (never over another file).

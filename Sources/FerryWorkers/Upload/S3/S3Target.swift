@@ -46,19 +46,7 @@ struct S3Target {
         _ spec: UploadSpec, as objectName: String, resumeState: String?,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        let secret: String
-        do {
-            secret = try String(contentsOfFile: settings.secretKeyFile, encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw .permanent(
-                "target_misconfigured",
-                "cannot read the secret key file \(settings.secretKeyFile): \(error.localizedDescription)")
-        }
-        let s3 = S3Client(
-            settings: settings,
-            signer: SigV4(accessKeyID: settings.accessKeyID, secretKey: secret, region: settings.region), client: client
-        )
+        let s3 = try connection()
         let key = settings.prefix + objectName
         let location = "s3://\(settings.bucket)/\(key)"
         do {
@@ -92,6 +80,43 @@ struct S3Target {
         } catch {
             throw TransferErrors.classify(error, host: URL(string: settings.endpoint)?.host ?? settings.endpoint)
         }
+    }
+
+    /// Aborts a multipart upload a job left behind (its resume state); answers what became of it:
+    /// "aborted", "already_gone", or "failed: <why>".
+    func abortAbandoned(resumeState: String) async -> String {
+        guard let state = ResumeState(json: resumeState) else {
+            return "failed: the resume state is not an S3 upload's"
+        }
+        do {
+            try await abort(state, try connection())
+            return "aborted"
+        } catch let failure as S3Client.Failure where failure.isNoSuchUpload {
+            return "already_gone"
+        } catch let failure as S3Client.Failure {
+            return "failed: \(failure.jobFailure.message)"
+        } catch let failure as JobFailure {
+            return "failed: \(failure.message)"
+        } catch {
+            return "failed: \(error)"
+        }
+    }
+
+    /// A signed client for this target, or a permanent failure when its secret cannot be read.
+    private func connection() throws(JobFailure) -> S3Client {
+        let secret: String
+        do {
+            secret = try String(contentsOfFile: settings.secretKeyFile, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw .permanent(
+                "target_misconfigured",
+                "cannot read the secret key file \(settings.secretKeyFile): \(error.localizedDescription)")
+        }
+        return S3Client(
+            settings: settings,
+            signer: SigV4(accessKeyID: settings.accessKeyID, secretKey: secret, region: settings.region), client: client
+        )
     }
 
     private func putWhole(_ spec: UploadSpec, key: String, _ s3: S3Client) async throws {
