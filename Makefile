@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 
-.PHONY: deps build run test lint format bench bench-supervision bench-admin bench-transfer
+.PHONY: deps build run test lint format bench bench-supervision bench-admin bench-transfer bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -34,3 +34,6 @@ bench-admin: deps ## Run the admin API benchmark (wrk on health and metrics whil
 
 bench-transfer: deps ## Run the transfer benchmark (downloads and uploads against aria2c, rclone and dd).
 	Benchmarks/run-transfer-benchmark
+
+bench-all: deps ## Run every benchmark beside the tools it compares with and rewrite BENCHMARKS.md's latest run.
+	Benchmarks/run-all
