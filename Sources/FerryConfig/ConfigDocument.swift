@@ -50,6 +50,7 @@ public enum ConfigDocument {
             "#     region: eu-west-1         # default us-east-1", "#     prefix: ferry/            # default none",
             "#     access_key_id: AKIA…", "#     secret_key_file: /etc/ferry/s3-secret",
             "#     multipart_threshold: 64MiB  # files this big go up in parts", "#     part_size: 16MiB",
+            "#     parallel_parts: 4  # parts in flight at once",
             "#   drive:", "#     type: rclone", "#     remote: onedrive:media   # any remote rclone knows",
             "#     config_file: /etc/ferry/rclone.conf  # default: rclone's own",
         ]

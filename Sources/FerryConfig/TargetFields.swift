@@ -8,7 +8,7 @@ enum TargetFields {
         .dir: (["path"], []),
         .s3: (
             ["endpoint", "bucket", "access_key_id", "secret_key_file"],
-            ["region", "prefix", "multipart_threshold", "part_size"]
+            ["region", "prefix", "multipart_threshold", "part_size", "parallel_parts"]
         ),
         .rclone: (["remote"], ["program", "config_file"]),
     ]
@@ -95,6 +95,14 @@ enum TargetFields {
                         Problem(field: "part_size", value: text, expected: "expected a size from 5MiB to 5GiB"))
                 }
             }
+            if let text = values["parallel_parts"] {
+                if let count = Int(text), (1...32).contains(count) {
+                    s3.parallelParts = count
+                } else {
+                    problems.append(
+                        Problem(field: "parallel_parts", value: text, expected: "expected a whole number from 1 to 32"))
+                }
+            }
             guard problems.isEmpty else { return .failure(Problems(list: problems)) }
             return .success(UploadTarget(name: name, kind: .s3, s3: s3))
         case .rclone:
@@ -141,6 +149,7 @@ enum TargetFields {
                 "    secret_key_file: \"\(s3.secretKeyFile)\"",
                 "    multipart_threshold: \(ByteSizeText.format(s3.multipartThreshold))",
                 "    part_size: \(ByteSizeText.format(s3.partSize))",
+                "    parallel_parts: \(s3.parallelParts)",
             ]
         case .rclone:
             guard let rclone = target.rclone else { break }

@@ -12,12 +12,13 @@ struct ConfigTargetsTests {
         defer { fixture.remove() }
         let path = try fixture.write(
             "targets:\n  backup:\n    type: dir\n    path: /mnt/backup\n"
-                + Self.s3("bucket: media\n    part_size: 8MiB")
+                + Self.s3("bucket: media\n    part_size: 8MiB\n    parallel_parts: 6")
                 .replacingOccurrences(of: "targets:\n", with: ""))
         let loaded = try fixture.loader().load(file: path)
         var s3 = UploadTarget.S3(
             endpoint: "http://127.0.0.1:9000", bucket: "media", accessKeyID: "k", secretKeyFile: "/etc/ferry/secret")
         s3.partSize = 8 << 20
+        s3.parallelParts = 6
         #expect(
             loaded.configuration.targets == [
                 UploadTarget(name: "backup", kind: .dir, path: "/mnt/backup"),
@@ -46,6 +47,7 @@ struct ConfigTargetsTests {
             ("targets:\n  d:\n    type: rclone\n    remote: nocolon\n", "targets.d.remote", "expected remote:path"),
             (Self.s3("bucket: Bad_Bucket"), "targets.c.bucket", "S3 bucket name"),
             (Self.s3("bucket: media\n    part_size: 1MiB"), "targets.c.part_size", "from 5MiB to 5GiB"),
+            (Self.s3("bucket: media\n    parallel_parts: 0"), "targets.c.parallel_parts", "from 1 to 32"),
             (Self.s3("bucket: media\n    path: /x"), "targets.c.path", "unknown key; a s3 target has"),
             ("targets:\n  b:\n    type: dir\n", "targets.b.path", "is missing"),
             ("targets:\n  b:\n    type: dir\n    path: relative/dir\n", "targets.b.path", "absolute folder path"),

@@ -101,6 +101,22 @@ struct S3UploadTests {
         #expect(unfinished == 0)
     }
 
+    @Test("A resumed upload reads every page of the server's part listing")
+    func partListingPages() async throws {
+        let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
+        let spec = try source(size: 22 << 20, downloadID: 10)
+        let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 3)
+        let resumed = try #require(S3Target.ResumeState(json: stopped.resume))
+        #expect(resumed.parts.count >= 3)
+        var paged = S3Target(settings: try #require(target().s3), client: HTTPClient.shared)
+        paged.listPageSize = 1
+        let listed = try #require(try await paged.partsStillThere(resumed, try paged.connection()))
+        #expect(listed.parts.map(\.number).sorted() == resumed.parts.map(\.number).sorted())
+        let finished = await attempt(executor, spec, number: 2, resumeState: stopped.resume)
+        #expect(try finished.result.get().sha256 == spec.sourceSHA256)
+        #expect(try server.contents(of: bucket).unfinishedUploads == 0)
+    }
+
     @Test("A multipart upload the server dropped (expired) starts again cleanly")
     func expiredUploadRestarts() async throws {
         let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)

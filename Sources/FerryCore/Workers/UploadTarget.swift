@@ -47,6 +47,8 @@ public struct UploadTarget: Hashable, Sendable, Codable {
         public var multipartThreshold: Int64 = 64 << 20
         /// The size of each part (S3 requires at least 5 MiB but for the last).
         public var partSize: Int64 = 16 << 20
+        /// Parts in flight at once (each holds one part in memory).
+        public var parallelParts: Int = 4
 
         public init(endpoint: String, bucket: String, accessKeyID: String, secretKeyFile: String) {
             self.endpoint = endpoint

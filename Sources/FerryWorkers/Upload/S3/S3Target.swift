@@ -14,6 +14,9 @@ struct S3Target {
     let client: HTTPClient
     /// Attempts per part within one job attempt.
     var partAttempts = 3
+    /// Parts per page of the server's part listing (nil: the server's default, 1,000); tests make
+    /// it small to see every page read.
+    var listPageSize: Int? = nil
 
     struct ResumeState: Codable {
         var key: String
@@ -103,7 +106,7 @@ struct S3Target {
     }
 
     /// A signed client for this target, or a permanent failure when its secret cannot be read.
-    private func connection() throws(JobFailure) -> S3Client {
+    func connection() throws(JobFailure) -> S3Client {
         let secret: String
         do {
             secret = try String(contentsOfFile: settings.secretKeyFile, encoding: .utf8)
@@ -171,24 +174,35 @@ struct S3Target {
     }
 
     /// The resumed upload with only the parts the server still has, or nil when the server no
-    /// longer knows the upload (expired or aborted: it starts again). Parts past the first page
-    /// of the listing (1,000) are sent again rather than trusted.
-    private func partsStillThere(_ resumed: ResumeState, _ s3: S3Client) async throws -> ResumeState? {
-        let listing: S3Client.Answer
-        do {
-            listing = try await s3.send(
-                .GET, key: resumed.key, query: "uploadId=\(SigV4.encodeSegment(resumed.uploadID))")
-        } catch let failure as S3Client.Failure where failure.isNoSuchUpload {
-            return nil
-        }
+    /// longer knows the upload (expired or aborted: it starts again). The listing comes in pages
+    /// of at most 1,000 parts; every page is read.
+    func partsStillThere(_ resumed: ResumeState, _ s3: S3Client) async throws -> ResumeState? {
         var listed = Set<Int>()
-        var rest = Substring(listing.body)
-        while let start = rest.range(of: "<PartNumber>"),
-            let end = rest.range(of: "</PartNumber>", range: start.upperBound..<rest.endIndex)
-        {
-            if let number = Int(rest[start.upperBound..<end.lowerBound]) { listed.insert(number) }
-            rest = rest[end.upperBound...]
-        }
+        var marker: String?
+        repeat {
+            let listing: S3Client.Answer
+            do {
+                listing = try await s3.send(
+                    .GET, key: resumed.key,
+                    query: "uploadId=\(SigV4.encodeSegment(resumed.uploadID))"
+                        + (listPageSize.map { "&max-parts=\($0)" } ?? "")
+                        + (marker.map { "&part-number-marker=\($0)" } ?? ""))
+            } catch let failure as S3Client.Failure where failure.isNoSuchUpload {
+                return nil
+            }
+            var rest = Substring(listing.body)
+            while let start = rest.range(of: "<PartNumber>"),
+                let end = rest.range(of: "</PartNumber>", range: start.upperBound..<rest.endIndex)
+            {
+                if let number = Int(rest[start.upperBound..<end.lowerBound]) { listed.insert(number) }
+                rest = rest[end.upperBound...]
+            }
+            let truncated = S3Client.element("IsTruncated", in: listing.body) == "true"
+            let next = S3Client.element("NextPartNumberMarker", in: listing.body)
+            // A server that says "more" without saying where from (or the same place again) would
+            // loop for ever: the unlisted parts are sent again instead.
+            marker = truncated && next != nil && next != marker ? next : nil
+        } while marker != nil
         var state = resumed
         state.parts = resumed.parts.filter { listed.contains($0.number) }
         return state
@@ -203,39 +217,58 @@ struct S3Target {
         return ResumeState(key: key, uploadID: id, partSize: settings.partSize)
     }
 
-    /// Reads every part (hashing the whole file on the way) and sends those not sent yet, each
-    /// retried a few times on its own; reports the resume state after each.
+    /// Reads the parts in order (hashing the whole file on the way) and sends those not sent yet,
+    /// `parallel_parts` at a time, each retried a few times on its own; reports the resume state
+    /// as each part lands, so a retry skips every part the server has.
     private func sendParts(
         _ spec: UploadSpec, _ state: inout ResumeState, _ s3: S3Client,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws {
         var whole = SHA256()
         let count = Int((spec.sourceSize + state.partSize - 1) / state.partSize)
-        for number in 1...count {
-            try Task.checkCancellation()
-            let offset = Int64(number - 1) * state.partSize
-            let data = try readPart(
-                spec.sourcePath, offset: offset, length: min(state.partSize, spec.sourceSize - offset))
-            whole.update(data: data)
-            if state.parts.contains(where: { $0.number == number }) { continue }
-            let sha = FileHashing.hex(SHA256.hash(data: data))
-            var tries = 0
-            while true {
-                tries += 1
-                do {
-                    let answer = try await s3.send(
-                        .PUT, key: state.key,
-                        query: "partNumber=\(number)&uploadId=\(SigV4.encodeSegment(state.uploadID))",
-                        body: ByteBuffer(bytes: data), sha256: sha)
-                    state.parts.append(.init(number: number, etag: answer.headers.first(name: "ETag") ?? ""))
-                    break
-                } catch let failure as S3Client.Failure where failure.jobFailure.isRetryable && tries < partAttempts {
-                    try await Task.sleep(for: .milliseconds(200 * tries))
-                }
+        let alreadySent = Set(state.parts.map(\.number))
+        let (key, uploadID, partSize) = (state.key, state.uploadID, state.partSize)
+        try await withThrowingTaskGroup(of: ResumeState.Part.self) { group in
+            var inFlight = 0
+            func land(_ part: ResumeState.Part) async {
+                inFlight -= 1
+                state.parts.append(part)
+                let done = min(Int64(state.parts.count) * partSize, spec.sourceSize)
+                await report(JobProgress(bytesDone: done, bytesTotal: spec.sourceSize), state.json)
             }
-            await report(JobProgress(bytesDone: offset + Int64(data.count), bytesTotal: spec.sourceSize), state.json)
+            for number in 1...count {
+                try Task.checkCancellation()
+                let offset = Int64(number - 1) * partSize
+                let data = try readPart(
+                    spec.sourcePath, offset: offset, length: min(partSize, spec.sourceSize - offset))
+                whole.update(data: data)
+                if alreadySent.contains(number) { continue }
+                if inFlight >= max(1, settings.parallelParts), let part = try await group.next() { await land(part) }
+                group.addTask { try await sendPart(number, data, key: key, uploadID: uploadID, s3) }
+                inFlight += 1
+            }
+            while let part = try await group.next() { await land(part) }
         }
         guard FileHashing.hex(whole.finalize()) == spec.sourceSHA256 else { throw sourceChanged(spec) }
+    }
+
+    /// One part, with its payload's SHA-256 signed (the server checks it), retried on its own.
+    private func sendPart(
+        _ number: Int, _ data: Data, key: String, uploadID: String, _ s3: S3Client
+    ) async throws -> ResumeState.Part {
+        let sha = FileHashing.hex(SHA256.hash(data: data))
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                let answer = try await s3.send(
+                    .PUT, key: key, query: "partNumber=\(number)&uploadId=\(SigV4.encodeSegment(uploadID))",
+                    body: ByteBuffer(bytes: data), sha256: sha)
+                return .init(number: number, etag: answer.headers.first(name: "ETag") ?? "")
+            } catch let failure as S3Client.Failure where failure.jobFailure.isRetryable && tries < partAttempts {
+                try await Task.sleep(for: .milliseconds(200 * tries))
+            }
+        }
     }
 
     private func abort(_ state: ResumeState, _ s3: S3Client) async throws {
