@@ -39,7 +39,7 @@ struct Fetcher {
     ) async throws(JobFailure) -> Fetched {
         for path in [spool, folder] {
             do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try Folders.ensure(path)
             } catch {
                 throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
             }
