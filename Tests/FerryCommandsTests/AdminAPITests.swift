@@ -82,6 +82,46 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test("A batch queues many downloads at once, all or nothing; its items' keys make sending it again harmless")
+        func downloadBatch() async throws {
+            let origin = try TestOrigin()
+            let (harness, client) = try start()
+            let items = (0..<3).map { #"{"url":"\#(origin.url(size: 50_000 + $0))","idempotency_key":"b-\#($0)"}"# }
+            let body = #"{"downloads":[\#(items.joined(separator: ","))]}"#
+            let created = try await client.post("/api/download-batches", json: body)
+            #expect(created.status == 201 && created.json["created"] as? Int == 3, "\(created.body)")
+            let ids = try #require((created.json["downloads"] as? [[String: Any]])?.compactMap { $0["id"] as? Int })
+            #expect(ids.count == 3)
+            let again = try await client.post("/api/download-batches", json: body)
+            #expect(again.status == 200 && again.json["created"] as? Int == 0)
+            #expect((again.json["downloads"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == ids)
+            for (index, id) in ids.enumerated() {
+                let done = try await waitForState(client, id, ["succeeded", "failed"])
+                #expect(done["state"] as? String == "succeeded")
+                #expect((done["result"] as? [String: Any])?["size"] as? Int == 50_000 + index)
+            }
+            // One bad item refuses the batch, naming it; nothing of it is queued.
+            let bad = try await client.post(
+                "/api/download-batches",
+                json: #"{"downloads":[{"url":"\#(origin.url(size: 10))"},{"url":"ftp://example.test/x"}]}"#)
+            #expect(bad.status == 400 && bad.errorCode == "unsupported_scheme")
+            #expect(((bad.json["error"] as? [String: Any])?["message"] as? String)?.contains("downloads[1]") == true)
+            let unknown = try await client.post(
+                "/api/download-batches", json: #"{"downloads":[{"url":"\#(origin.url(size: 10))","colour":1}]}"#)
+            #expect(unknown.status == 400 && unknown.errorCode == "unknown_field")
+            let empty = try await client.post("/api/download-batches", json: #"{"downloads":[]}"#)
+            #expect(empty.status == 400 && empty.errorCode == "invalid_batch")
+            let repeated = try await client.post(
+                "/api/download-batches",
+                json:
+                    #"{"downloads":[{"url":"http://a.test/1","idempotency_key":"k"},{"url":"http://a.test/2","idempotency_key":"k"}]}"#
+            )
+            #expect(repeated.status == 400 && repeated.errorCode == "duplicate_idempotency_key")
+            let page = try await client.get("/api/downloads?limit=50").json
+            #expect((page["jobs"] as? [[String: Any]])?.count == 3, "only the first batch was queued")
+            #expect(harness.stop() == 0)
+        }
+
         @Test("Cancelling a running download stops it and frees the worker for the next job")
         func cancelRunning() async throws {
             let origin = try TestOrigin()
@@ -233,6 +273,18 @@ extension ProcessSuites {
             let videos = try FerryProcess.run(
                 ["videos", "list", "--user", "u1", "--status", "temporary"], in: folder, environment: environment)
             #expect(videos.standardOutput.contains("r1") && videos.standardOutput.contains("1 in all"))
+            // A list of URLs goes in batches; the same list with the same key queues nothing twice.
+            let list = folder.appendingPathComponent("urls.txt")
+            try "# clips\nhttp://127.0.0.1:9/b.bin\n\nhttp://127.0.0.1:9/c.bin\n".write(
+                to: list, atomically: true, encoding: .utf8)
+            let listed2 = try FerryProcess.run(
+                ["enqueue", "-i", list.path, "--idempotency-key", "l"], in: folder, environment: environment)
+            #expect(listed2.standardOutput == "queued 2 downloads\n", "\(listed2.standardError)")
+            let listedAgain = try FerryProcess.run(
+                ["enqueue", "-i", list.path, "--idempotency-key", "l"], in: folder, environment: environment)
+            #expect(listedAgain.standardOutput == "queued 0 downloads; 2 already existed (same keys)\n")
+            let both = try FerryProcess.run(["enqueue", "http://a.test/x", "-i", list.path], in: folder)
+            #expect(both.status == 64 && both.standardError.contains("either a URL or --input"))
             let status = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(status.status == 0)
             #expect(status.standardOutput.contains("WORKER") && status.standardOutput.contains("cancelled"))

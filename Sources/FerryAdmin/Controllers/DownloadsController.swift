@@ -3,12 +3,14 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// `POST /api/downloads`, `GET /api/downloads`, `GET /api/downloads/{id}`.
+/// `POST /api/downloads`, `POST /api/download-batches`, `GET /api/downloads`,
+/// `GET /api/downloads/{id}`.
 struct DownloadsController {
     let dependencies: AdminDependencies
 
     func register(in routes: RouteRegistry) {
         routes.post("/api/downloads") { request, context in try await create(request, context) }
+        routes.post("/api/download-batches") { request, context in try await createBatch(request, context) }
         routes.get("/api/downloads") { request, _ in try await list(request) }
         routes.get("/api/downloads/:id") { _, context in try await show(context) }
     }
@@ -32,6 +34,33 @@ struct DownloadsController {
             JobResource(enqueued.job, payload: payload), status: enqueued.created ? .created : .ok)
         response.headers[.location] = "/api/downloads/\(enqueued.job.id)"
         return response
+    }
+
+    /// 201 when the batch queued anything new, else 200 (every item's key was seen before); the
+    /// jobs in the order of the items. All or nothing: one bad item refuses the whole batch.
+    private func createBatch(_ request: Request, _ context: AdminContext) async throws -> Response {
+        let body = try await JSONResponse.decode(DownloadBatchBody.self, from: request, context: context)
+        let requests = try body.requests(knownTargets: dependencies.uploadTargets)
+        let enqueued: [Enqueued]
+        let payloads: [JobID: JobPayload]
+        do {
+            enqueued = try await dependencies.store.enqueue(downloads: requests)
+            payloads = try await dependencies.store.payloads(of: enqueued.map(\.job.id), kind: .download)
+        } catch {
+            throw APIError.from(error)
+        }
+        let created = enqueued.count { $0.created }
+        if created > 0 { await dependencies.supervisor.dispatchNewWork(.download) }
+        return try JSONResponse.make(
+            BatchResult(
+                downloads: enqueued.map { JobResource($0.job, payload: payloads[$0.job.id]) }, created: created),
+            status: created > 0 ? .created : .ok)
+    }
+
+    struct BatchResult: Encodable {
+        var downloads: [JobResource]
+        /// How many of them this request created (the rest existed under their keys).
+        var created: Int
     }
 
     private func list(_ request: Request) async throws -> Response {

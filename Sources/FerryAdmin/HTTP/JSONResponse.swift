@@ -37,12 +37,13 @@ enum JSONResponse {
     ) async throws -> T {
         var request = request
         let buffer: ByteBuffer
+        let limit = T.bodyLimit ?? context.maxUploadSize
         do {
-            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+            buffer = try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw ErrorMiddleware.translate(HTTPError(.contentTooLarge), request)
+            throw APIError(.contentTooLarge, "body_too_large", "the request body is over \(limit) bytes")
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw ErrorMiddleware.translate(error, request)
+            throw APIError(.contentTooLarge, "body_too_large", "the request body is over \(limit) bytes")
         }
         guard buffer.readableBytes > 0 else {
             throw APIError.badRequest("invalid_json", "the request needs a JSON object as its body")
@@ -56,6 +57,7 @@ enum JSONResponse {
                 "unknown_field",
                 "the field \(unknown) is not known here; use \(T.fields.sorted().joined(separator: ", "))")
         }
+        try T.checkNestedFields(object)
         let decoder = JSONDecoder()
         if snakeCaseKeys { decoder.keyDecodingStrategy = .convertFromSnakeCase }
         do {
@@ -77,6 +79,15 @@ enum JSONResponse {
 protocol APIBody: Decodable {
     /// The JSON field names the body may carry.
     static var fields: Set<String> { get }
+    /// The largest body this kind of request may send (nil: the context's limit).
+    static var bodyLimit: Int? { get }
+    /// Refuses unknown fields in nested objects (the top level is checked against `fields`).
+    static func checkNestedFields(_ object: [String: Any]) throws(APIError)
+}
+
+extension APIBody {
+    static var bodyLimit: Int? { nil }
+    static func checkNestedFields(_ object: [String: Any]) throws(APIError) {}
 }
 
 extension String {

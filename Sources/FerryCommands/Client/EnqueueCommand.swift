@@ -1,15 +1,23 @@
 import ArgumentParser
 import Foundation
 
-/// `ferry enqueue URL`: queue a download on the running daemon.
+/// `ferry enqueue URL` or `ferry enqueue -i LIST`: queue downloads on the running daemon.
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
-        abstract: "Queue a download on the running daemon.",
-        discussion: "With --idempotency-key, running the same command again returns the existing job.")
+        abstract: "Queue a download (or a list of them) on the running daemon.",
+        discussion: """
+            With --idempotency-key, running the same command again returns the existing job. With
+            --input, every URL of the file (one per line; blank lines and lines starting with # are
+            skipped; - reads standard input) is queued through POST /api/download-batches, 1,000
+            per request, each batch all or nothing; the other options apply to every URL, and
+            --idempotency-key K gives line N the key K:N.
+            """)
 
     @OptionGroup var options: ClientOptions
-    @Argument(help: "An http or https URL.") var url: String
+    @Argument(help: "An http or https URL.") var url: String?
+    @Option(name: [.short, .customLong("input")], help: "A file of URLs, one per line (- for standard input).")
+    var input: String?
     @Option(help: "Keep the file under this name.") var fileName: String?
     @Option(help: "Upload the file to this configured target when it is downloaded (repeatable).")
     var upload: [String] = []
@@ -17,11 +25,18 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "The size in bytes the content must have.") var size: Int?
     @Option(help: "Sending the same key again returns the existing job.") var idempotencyKey: String?
 
+    func validate() throws {
+        guard (url == nil) != (input == nil) else { throw ValidationError("give either a URL or --input FILE") }
+        if input != nil, fileName != nil || sha256 != nil || size != nil {
+            throw ValidationError("--file-name, --sha256 and --size describe one file; they cannot go with --input")
+        }
+    }
+
     func run() async throws {
+        if let input { return try await enqueueList(input) }
         let client = try options.client()
-        var body: [String: Any] = ["url": url]
+        var body = fields(url ?? "")
         if let fileName { body["file_name"] = fileName }
-        if !upload.isEmpty { body["upload_targets"] = upload }
         if let sha256 { body["sha256"] = sha256 }
         if let size { body["size"] = size }
         let answer = try client.expectSuccess(
@@ -30,5 +45,56 @@ struct EnqueueCommand: AsyncParsableCommand {
         if options.json { return print(answer.body) }
         let id = answer.object["id"] as? Int ?? 0
         print(answer.status == 201 ? "queued download \(id)" : "download \(id) already exists (same idempotency key)")
+    }
+
+    private func fields(_ url: String) -> [String: Any] {
+        var body: [String: Any] = ["url": url]
+        if !upload.isEmpty { body["upload_targets"] = upload }
+        return body
+    }
+
+    private func enqueueList(_ path: String) async throws {
+        let text: String
+        do {
+            text =
+                path == "-"
+                ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                : try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+        var items: [[String: Any]] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let url = line.trimmingCharacters(in: .whitespaces)
+            if url.isEmpty || url.hasPrefix("#") { continue }
+            var item = fields(url)
+            if let idempotencyKey { item["idempotency_key"] = "\(idempotencyKey):\(index + 1)" }
+            items.append(item)
+        }
+        guard !items.isEmpty else { throw ValidationError("\(path) holds no URL") }
+        let client = try options.client()
+        var queued = 0
+        var existing = 0
+        for start in stride(from: 0, to: items.count, by: 1_000) {
+            let batch = Array(items[start..<min(start + 1_000, items.count)])
+            let answer: AdminAPIClient.Answer
+            do {
+                answer = try client.expectSuccess(
+                    try await client.post("/api/download-batches", json: ["downloads": batch]))
+            } catch {
+                if queued + existing > 0 {
+                    Terminal.error(
+                        "the first \(queued + existing) URLs were queued; the batch from URL \(start + 1) on was not")
+                }
+                throw error
+            }
+            if options.json { print(answer.body) }
+            let created = answer.object["created"] as? Int ?? 0
+            queued += created
+            existing += batch.count - created
+        }
+        if !options.json {
+            print("queued \(queued) downloads" + (existing > 0 ? "; \(existing) already existed (same keys)" : ""))
+        }
     }
 }
