@@ -34,6 +34,11 @@ public final class SQLiteJobStore: JobStore {
         let pool: DatabasePool
         do {
             pool = try DatabasePool(path: configuration.path, configuration: config)
+            // GRDB sets `synchronous = NORMAL` on the writer when it turns WAL on, after
+            // prepareDatabase ran: set it again, or a commit is not on disk when it returns.
+            if !readOnly {
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+            }
         } catch {
             throw StoreError.wrapping(error, path: configuration.path)
         }

@@ -85,6 +85,19 @@ struct StoreOpeningTests {
         try await fixture.store.checkWritable()
     }
 
+    @Test(
+        "Commits wait for the disk as configured: the writer keeps database.synchronous, which GRDB's WAL set-up would lower to NORMAL",
+        arguments: [(StoreConfiguration.Synchronous.normal, 1), (.full, 2), (.extra, 3)])
+    func synchronousIsKept(setting: StoreConfiguration.Synchronous, level: Int) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try SQLiteJobStore.open(
+            StoreConfiguration(path: StoreFixture.path(in: folder), synchronous: setting))
+        let writer = try store.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") }
+        #expect(writer == level)
+    }
+
     func expectOpenError(
         _ code: StoreError.Code, path: String, sourceLocation: SourceLocation = #_sourceLocation
     ) -> StoreError? {
