@@ -8,14 +8,33 @@ struct OutcomeRecorder {
     let store: any JobStore
     let logger: Logger
 
-    func record(_ outcome: WorkerMessage.Outcome, from worker: WorkerID) async {
+    /// What became of a report.
+    enum Recording: Equatable {
+        /// Applied, or moot (the job had moved on).
+        case applied
+        /// The store could not take it for now (a full disk, a read-only or locked database):
+        /// apply it again later.
+        /// - Important: until then the job stays running under its worker in the store although
+        ///   the worker holds it no more; a report dropped instead leaves the job running forever.
+        case later
+        /// Applied, but the delivered download's clean-up (records marked cleaned, file removed)
+        /// could not be done for now: do it again later with ``cleanUpAfterDeliveries(of:again:)``.
+        case cleanUpLater(download: JobID)
+    }
+
+    @discardableResult
+    func record(_ outcome: WorkerMessage.Outcome, from worker: WorkerID, again: Bool = false) async -> Recording {
         let lease = outcome.lease
         do {
             switch outcome.result {
             case .succeeded(let result):
                 do {
                     let job = try await store.complete(JobCompletion(lease: lease, result: result))
-                    if job.kind == .upload { await removeDeliveredSource(of: job) }
+                    if job.kind == .upload, case .upload(let spec) = try? await store.payload(of: job.id),
+                        await !cleanUpAfterDeliveries(of: spec.downloadID)
+                    {
+                        return .cleanUpLater(download: spec.downloadID)
+                    }
                 } catch  where error.code == .invalidInput {
                     // The store refused the result (wrong size or hash): the attempt failed.
                     _ = try await store.fail(lease, with: .retryable("result_rejected", error.message))
@@ -35,18 +54,23 @@ struct OutcomeRecorder {
         } catch  where error.code == .leaseLost {
             // Cancelled, paused or requeued while the worker was still busy: its report is moot.
             logger.notice("discarded a report for a job no longer held", metadata: ["job_id": "\(lease.jobID)"])
+        } catch  where error.isTransient {
+            logger.log(
+                level: again ? .debug : .error, "could not record an outcome yet; it is kept and applied again",
+                metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
+            return .later
         } catch {
             logger.error("could not record an outcome", metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
         }
+        return .applied
     }
 
     /// Removes a download's local file once every upload delivered it, when the download asked for
     /// that; the records are marked cleaned first (see ``JobStore/cleanUpAfterDeliveries(of:)``).
-    private func removeDeliveredSource(of upload: Job) async {
+    /// Returns false when the store could not be written for now and it should be done again.
+    func cleanUpAfterDeliveries(of downloadID: JobID, again: Bool = false) async -> Bool {
         do {
-            guard case .upload(let spec) = try await store.payload(of: upload.id),
-                let file = try await store.cleanUpAfterDeliveries(of: spec.downloadID)
-            else { return }
+            guard let file = try await store.cleanUpAfterDeliveries(of: downloadID) else { return true }
             if unlink(file) != 0 && errno != ENOENT {
                 logger.warning(
                     "could not remove a delivered download",
@@ -54,8 +78,17 @@ struct OutcomeRecorder {
             }
             rmdir((file as NSString).deletingLastPathComponent)
         } catch {
-            logger.error(
-                "could not clean up after deliveries", metadata: ["job_id": "\(upload.id)", "error": "\(error)"])
+            logger.log(
+                level: again ? .debug : .error, "could not clean up after deliveries",
+                metadata: ["download_id": "\(downloadID)", "error": "\(error)"])
+            return !error.isTransient
         }
+        return true
     }
+}
+
+extension StoreError {
+    /// The database cannot be written for now (full disk, read-only file system, a lock held too
+    /// long): the same write may succeed later.
+    var isTransient: Bool { code == .unavailable || code == .busy }
 }

@@ -39,6 +39,13 @@ public actor WorkerFleet {
     private let eventSink: AsyncStream<WorkerEvent>.Continuation
     private var generator = SystemRandomNumberGenerator()
     private var pendingProgress: [JobID: ProgressReport] = [:]
+    /// Reports the store could not take yet (a full disk, a read-only or locked database), by job,
+    /// applied again on the watch until it takes them or the job has moved on: meanwhile the job
+    /// stays running under its worker in the store, which nothing else would ever change.
+    private var unrecordedOutcomes: [JobID: (worker: WorkerID, outcome: WorkerMessage.Outcome)] = [:]
+    /// Delivered downloads whose clean-up (uploads marked cleaned, file removed) is still to do.
+    private var pendingDeliveryCleanups: Set<JobID> = []
+    private var lastRecordingRetry = ContinuousClock.now
     private var lastProgressFlush = ContinuousClock.now
     private let metrics: SupervisorMetrics
 
@@ -85,6 +92,7 @@ public actor WorkerFleet {
             let period = isBusy ? Self.busyWatchPeriod : Self.idleWatchPeriod
             try? await Task.sleep(for: min(period, settings.heartbeatInterval / 2))
             tick(now: .now)
+            await recordWhatTheStoreRefused()
             await handOffStalledJobs(now: .now)
             await dispatch()
             await flushProgress()
@@ -254,10 +262,40 @@ public actor WorkerFleet {
                 metrics.attemptEnded(kind: kind, outcome: outcome.result.metricLabel, after: .now - held.assignedAt)
             }
             pendingProgress[jobID] = nil
-            await OutcomeRecorder(store: store, logger: logger).record(outcome, from: id)
+            await keep(OutcomeRecorder(store: store, logger: logger).record(outcome, from: id), of: outcome, from: id)
             // A stopped or failed attempt may be due again at once.
             if case .succeeded = outcome.result {} else if let kind = role.jobKind { workArrived(kind) }
             recycleIfDue(id)
+        }
+    }
+
+    private func keep(_ recording: OutcomeRecorder.Recording, of outcome: WorkerMessage.Outcome, from id: WorkerID) {
+        switch recording {
+        case .applied: unrecordedOutcomes[outcome.lease.jobID] = nil
+        case .later: unrecordedOutcomes[outcome.lease.jobID] = (id, outcome)
+        case .cleanUpLater(let download):
+            unrecordedOutcomes[outcome.lease.jobID] = nil
+            pendingDeliveryCleanups.insert(download)
+        }
+    }
+
+    /// Applies again, about once a second, the reports and clean-ups the store could not take.
+    private func recordWhatTheStoreRefused(of worker: WorkerID? = nil) async {
+        guard !unrecordedOutcomes.isEmpty || !pendingDeliveryCleanups.isEmpty else { return }
+        guard worker != nil || ContinuousClock.now - lastRecordingRetry >= .seconds(1) else { return }
+        lastRecordingRetry = .now
+        let recorder = OutcomeRecorder(store: store, logger: logger)
+        for kept in unrecordedOutcomes.values where worker == nil || kept.worker == worker {
+            let recording = await recorder.record(kept.outcome, from: kept.worker, again: true)
+            keep(recording, of: kept.outcome, from: kept.worker)
+            // The store is still refusing: the rest waits for the next try.
+            guard recording != .later else { break }
+            // A retry it scheduled may be due at once.
+            for kind in JobKind.allCases { workArrived(kind) }
+        }
+        for download in pendingDeliveryCleanups where worker == nil {
+            guard await recorder.cleanUpAfterDeliveries(of: download, again: true) else { break }
+            pendingDeliveryCleanups.remove(download)
         }
     }
 
@@ -297,6 +335,9 @@ public actor WorkerFleet {
         let uptime = ContinuousClock.now - slot.startedAt
         let cause = classify(termination, killCause: slot.killCause)
         slots[role]![index].exiting = true
+        // Its last reports first, if the store can take them now; what it cannot is requeued below.
+        await recordWhatTheStoreRefused(of: id)
+        unrecordedOutcomes = unrecordedOutcomes.filter { $0.value.worker != id }
         // Its jobs go back at once, in the same transaction that records the exit, so no claim
         // for it can slip in between; the replacement (or another worker) takes them.
         do {
@@ -423,15 +464,14 @@ public actor WorkerFleet {
                 metadata: [
                     "worker": "\(entry.worker)", "job_id": "\(jobID)", "stalled_for": "\(now - entry.job.lastAdvance)",
                 ])
-            do {
-                _ = try await store.fail(
-                    entry.job.lease,
-                    with: .retryable(
-                        "stalled", "no bytes moved for \(timeout) on \(entry.worker); handed to another attempt"))
-            } catch {
-                logger.notice(
-                    "a stalled job had already moved on", metadata: ["job_id": "\(jobID)", "error": "\(error)"])
-            }
+            let failure = WorkerMessage.Outcome(
+                lease: entry.job.lease,
+                result: .failed(
+                    .retryable(
+                        "stalled", "no bytes moved for \(timeout) on \(entry.worker); handed to another attempt")))
+            await keep(
+                OutcomeRecorder(store: store, logger: logger).record(failure, from: entry.worker), of: failure,
+                from: entry.worker)
         }
     }
 
