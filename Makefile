@@ -1,8 +1,9 @@
 # The two commands of the README are `make run` and `make test`; both install what they need.
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
+DURATION ?= 1800
 
-.PHONY: deps build run test lint format bench bench-supervision bench-admin bench-transfer bench-all
+.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -22,6 +23,12 @@ lint: ## Check formatting against .swift-format.
 
 format: ## Rewrite sources in the house format.
 	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
+
+chaos: build ## The chaos suite's short run (every scenario, a few minutes; the disk scenarios need root).
+	Chaos/chaos.py
+
+chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios.
+	Chaos/chaos.py --duration $(DURATION)
 
 bench: deps ## Run the queue benchmark against litequeue and print the figures.
 	Benchmarks/run-queue-benchmark
