@@ -34,6 +34,13 @@ public enum StoreBootstrap {
                     "job_id": "\(item.job.id)", "previous_owner": "\(item.previousOwner)", "state": "\(item.job.state)",
                 ])
         }
+        // A supervisor that died between recording a download's last upload and cleaning up
+        // after its deliveries left the uploads succeeded and the file on disk: finish that now.
+        let recorder = OutcomeRecorder(store: store, logger: logger)
+        for download in try await store.deliveriesAwaitingCleanUp() {
+            logger.notice("finishing the clean-up after a download's deliveries", metadata: ["job_id": "\(download)"])
+            _ = await recorder.cleanUpAfterDeliveries(of: download)
+        }
         return (store, Report(appliedMigrations: applied, recovered: recovered))
     }
 

@@ -328,6 +328,29 @@ struct JobEngineTests {
         #expect(cleaned.state == .cleaned && cleaned.cleanedAt == fixture.clock.now)
     }
 
+    @Test("A download whose every upload succeeded but whose clean-up never ran is found, and only until it runs")
+    func deliveriesAwaitingCleanUp() async throws {
+        let fixture = try StoreFixture()
+        let downloader = try await fixture.worker("download-1.a")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let claimed = try await fixture.runningDownload(
+            DownloadSpec(url: "https://example.test/a.mp4", uploadTargets: ["s3", "ftp"], deleteAfterUpload: true),
+            owner: downloader)
+        let download = try await fixture.store.complete(
+            JobCompletion(lease: claimed.lease, result: StoreFixture.result(for: claimed.job.id)))
+        let uploads = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 2)
+        #expect(uploads.count == 2)
+        _ = try await fixture.store.complete(
+            JobCompletion(lease: uploads[0].lease, result: StoreFixture.result(for: uploads[0].job.id)))
+        #expect(try await fixture.store.deliveriesAwaitingCleanUp().isEmpty, "one upload is still running")
+        _ = try await fixture.store.complete(
+            JobCompletion(lease: uploads[1].lease, result: StoreFixture.result(for: uploads[1].job.id)))
+        // The supervisor dies here, before cleaning up: the next one finds the download.
+        #expect(try await fixture.store.deliveriesAwaitingCleanUp() == [download.id])
+        #expect(try await fixture.store.cleanUpAfterDeliveries(of: download.id) == download.result?.location)
+        #expect(try await fixture.store.deliveriesAwaitingCleanUp().isEmpty)
+    }
+
     @Test("A video is named by user and request id, and moves temporary → storing → stored")
     func videoLifecycle() async throws {
         let fixture = try StoreFixture()

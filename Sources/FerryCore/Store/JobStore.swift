@@ -49,6 +49,9 @@ public protocol JobStore: Sendable {
     /// When the download asked for its local file to go once delivered and all its uploads have
     /// succeeded: marks them cleaned in one transaction and returns the file to remove.
     func cleanUpAfterDeliveries(of downloadID: JobID) async throws(StoreError) -> String?
+    /// Downloads whose every upload succeeded and asked for the file to go, with none marked
+    /// cleaned yet: the clean-up a dead supervisor never did.
+    func deliveriesAwaitingCleanUp() async throws(StoreError) -> [JobID]
 
     // MARK: Recovery
 

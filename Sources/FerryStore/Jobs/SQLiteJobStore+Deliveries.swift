@@ -38,4 +38,24 @@ extension SQLiteJobStore {
             return location
         }
     }
+
+    /// Delivered downloads whose clean-up never ran: they asked for their file to go once delivered
+    /// and every upload has succeeded, but none is marked cleaned (the supervisor died between
+    /// recording the last upload and cleaning up). Oldest first.
+    public func deliveriesAwaitingCleanUp() async throws(StoreError) -> [JobID] {
+        try await read { db in
+            try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT d.job_id FROM downloads d JOIN jobs j ON j.id = d.job_id
+                    WHERE d.delete_after_upload = 1 AND j.state = 'succeeded'
+                        AND EXISTS (SELECT 1 FROM uploads u WHERE u.download_id = d.job_id)
+                        AND NOT EXISTS (
+                            SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
+                            WHERE u.download_id = d.job_id AND uj.state <> 'succeeded')
+                    ORDER BY d.job_id
+                    """
+            ).map { JobID($0) }
+        }
+    }
 }
