@@ -28,27 +28,51 @@ struct UploadAndStoreTests {
         }
     }
 
-    @Test("A dir upload is byte-identical, leaves no temporary file, and a second delivery creates no second object")
-    func directoryUpload() async throws {
+    /// A scratch folder with a source file of `size` bytes, a `dir` target named backup, and the
+    /// spec of delivering the file as download 7.
+    func delivery(
+        size: Int
+    ) throws -> (
+        folder: URL, content: Data, target: URL, executor: UploadExecutor, spec: UploadSpec
+    ) {
         let folder = try scratch()
-        defer { try? FileManager.default.removeItem(at: folder) }
         let source = folder.appendingPathComponent("clip.bin")
-        let content = TestOrigin.content(size: 3_000_000)
+        let content = TestOrigin.content(size: size)
         try content.write(to: source)
         let target = folder.appendingPathComponent("target")
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         let executor = UploadExecutor(
             targets: [UploadTarget(name: "backup", kind: .dir, path: target.path)], client: HTTPClient.shared)
-        let sha = try TestOrigin.sha256(ofFile: source.path)
         let spec = UploadSpec(
             downloadID: JobID(7), target: "backup", sourcePath: source.path, sourceSize: Int64(content.count),
-            sourceSHA256: sha)
+            sourceSHA256: try TestOrigin.sha256(ofFile: source.path))
+        return (folder, content, target, executor, spec)
+    }
+
+    @Test("A dir upload is byte-identical, leaves no temporary file, and a second delivery creates no second object")
+    func directoryUpload() async throws {
+        let (folder, content, target, executor, spec) = try delivery(size: 3_000_000)
+        defer { try? FileManager.default.removeItem(at: folder) }
         let first = try await upload(executor, spec).get()
         #expect(first.location == target.path + "/7/clip.bin")
         #expect(try Data(contentsOf: URL(fileURLWithPath: first.location)) == content)
         let second = try await upload(executor, spec, attempt: 2).get()
         #expect(second == first)
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path + "/7") == ["clip.bin"])
+    }
+
+    @Test("A dir upload removes the temporary copies earlier attempts of its job left when they were killed mid-copy")
+    func directoryUploadRemovesEarlierTemporaries() async throws {
+        let (folder, _, target, executor, spec) = try delivery(size: 100_000)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.createDirectory(
+            at: target.appendingPathComponent("7"), withIntermediateDirectories: true)
+        // The helper's job id is 900 + attempt: attempt 5 is job 905.
+        let leftovers = [".clip.bin.ferry-905-1.part", ".clip.bin.ferry-905-3.part", ".clip.bin.ferry-42-1.part"]
+        for name in leftovers { try Data("partial".utf8).write(to: target.appendingPathComponent("7/\(name)")) }
+        _ = try await upload(executor, spec, attempt: 5).get()
+        let left = try FileManager.default.contentsOfDirectory(atPath: target.path + "/7").sorted()
+        #expect(left == [".clip.bin.ferry-42-1.part", "clip.bin"], "another job's file is not this job's to remove")
     }
 
     @Test("A missing target folder is retryable (not mounted), a missing source or target name is permanent")

@@ -24,13 +24,15 @@ struct DirectoryTarget {
         } catch {
             throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
         }
+        let name = (final as NSString).lastPathComponent
+        removeTemporaries(in: folder, of: name, job: lease.jobID, before: lease.attempt)
         // Delivered before (a retry after a lost report): the same bytes are there, nothing to do.
         if let existing = try? FileHashing.sizeAndSHA256(of: final),
             existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
         {
             return JobResult(location: final, size: existing.size, sha256: existing.sha256)
         }
-        let temporary = "\(folder)/.\((final as NSString).lastPathComponent).ferry-\(lease.jobID)-\(lease.attempt).part"
+        let temporary = "\(folder)/.\(name).ferry-\(lease.jobID)-\(lease.attempt).part"
         let copied: (size: Int64, sha256: String)
         do {
             copied = try await FileHashing.copy(from: spec.sourcePath, to: temporary) { done in
@@ -54,6 +56,18 @@ struct DirectoryTarget {
         }
         FolderSync.sync(folder)
         return JobResult(location: final, size: copied.size, sha256: copied.sha256)
+    }
+
+    /// Removes the temporary copies that earlier attempts of this job left behind: an attempt
+    /// killed mid-copy (its worker died or hung) never reaches its own clean-up, and the next one
+    /// writes under a new name.
+    private func removeTemporaries(in folder: String, of name: String, job: JobID, before attempt: Int) {
+        let prefix = ".\(name).ferry-\(job)-"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where entry.hasPrefix(prefix) && entry.hasSuffix(".part") {
+            let number = entry.dropFirst(prefix.count).dropLast(".part".count)
+            if let earlier = Int(number), earlier < attempt { unlink("\(folder)/\(entry)") }
+        }
     }
 }
 
