@@ -594,6 +594,7 @@ class Plan:
         self.seeds_vary = seeds_vary  # the content changes with each request: any served version is fine
         self.job_id = None
         self.refused = None
+        self.cancelled = False  # an operator's cancel was acknowledged: the job must end cancelled
 
 
 def make_plans(rng, count, origin, run_id):
@@ -694,11 +695,14 @@ def submit(ferry, plan, stop_at):
 class Monkey(threading.Thread):
     """Does the damage while the submissions run, and checks what it can only check on the spot."""
 
-    def __init__(self, ferry, scenario, duration, rng, configs):
+    def __init__(self, ferry, scenario, duration, rng, configs, plans):
         super().__init__(daemon=True)
         self.ferry, self.scenario, self.duration, self.rng, self.configs = ferry, scenario, duration, rng, configs
+        self.plans = plans
+        self.paused = {}  # job id -> when an operator paused it
         self.stop_event = threading.Event()
-        self.counts = {"worker SIGKILLs": 0, "supervisor SIGKILLs": 0, "hung workers": 0, "SIGHUPs": 0}
+        self.counts = {"worker SIGKILLs": 0, "supervisor SIGKILLs": 0, "hung workers": 0, "SIGHUPs": 0,
+                       "cancels": 0, "pauses": 0}
         self.hung_jobs = {}  # worker id -> job ids it held when it was stopped
         self.error = None
         self.lock = threading.Lock()  # held while the supervisor is down or being replaced
@@ -731,6 +735,48 @@ class Monkey(threading.Thread):
             if self.sleep(self.rng.uniform(1.0, 3.0)):
                 break
             self.kill_worker()
+            self.operate()
+        # Whatever an operator paused is let go again.
+        wait_until(lambda: self.resume_paused(0) or not self.paused, 60, 1)
+
+    def operate(self):
+        """An operator at work: pauses and later resumes, or cancels, a recently submitted download."""
+        self.resume_paused(1.5)
+        if self.rng.random() < 0.2:
+            return
+        state = self.rng.choice(["running", "running", "queued"])
+        try:
+            status, page, _ = self.ferry.api.call("GET", f"/api/downloads?state={state}&limit=50", timeout=10)
+        except OSError:
+            return
+        ours = {p.job_id: p for p in self.plans if p.kind == "download" and p.job_id is not None}
+        candidates = [ours[job["id"]] for job in (page or {}).get("jobs", []) if job["id"] in ours] \
+            if status == 200 else []
+        if not candidates:
+            return
+        plan = self.rng.choice(candidates)
+        action = "cancel" if self.rng.random() < 0.25 else "pause"
+        try:
+            status, _, _ = self.ferry.api.call("POST", f"/api/jobs/{plan.job_id}/{action}", timeout=10)
+        except OSError:
+            return
+        if status == 200 and action == "cancel":
+            plan.cancelled = True
+            self.counts["cancels"] += 1
+        elif status == 200:
+            self.paused[plan.job_id] = time.monotonic()
+            self.counts["pauses"] += 1
+
+    def resume_paused(self, after):
+        for job_id, at in list(self.paused.items()):
+            if time.monotonic() - at < after:
+                continue
+            try:
+                status, _, _ = self.ferry.api.call("POST", f"/api/jobs/{job_id}/resume", timeout=10)
+            except OSError:
+                continue
+            if status in (200, 409):  # 409: no longer paused (cancelled meanwhile)
+                del self.paused[job_id]
 
     def kill_worker(self):
         workers = self.ferry.workers()
@@ -956,7 +1002,7 @@ targets:
     log(f"fire: {count} submissions over {args.duration:.0f} s; ferry on :{port}, origin :{origin.port}, "
         f"moto {moto.endpoint}; scratch {scratch}")
     started = time.monotonic()
-    monkey = Monkey(ferry, scenario, args.duration, rng, {"text": text, "download processes": 2})
+    monkey = Monkey(ferry, scenario, args.duration, rng, {"text": text, "download processes": 2}, plans)
     watch = OwnerWatch(ferry, database, monkey, scenario)
     monkey.start()
     watch.start()
@@ -1137,13 +1183,19 @@ def check_fire_results(scenario, plans, database, state, folder, moto, origin, m
             continue
         REPORT.violate(scenario, final, f"{job['kind']} job {job['id']} is {job['state']} "
                        f"(due {(job['due_at'] - now_ms) / 1000:.0f} s from now, cause {job['state_cause']})")
-    outcome = "every job ends as its faults allow (clean sources succeed, 404s fail for good)"
+    outcome = ("every job ends as its faults and operators allow (clean sources succeed, 404s fail for good, "
+               "acknowledged cancels stick, paused and resumed jobs finish)")
     REPORT.declare(scenario, outcome)
     for plan in plans:
         job = jobs.get(plan.job_id)
         if job is None or job["state"] not in FINAL_PHASES:
             continue
         good = job["state"] in ("succeeded", "stored")
+        if plan.cancelled:
+            if job["state"] != "cancelled":
+                REPORT.violate(scenario, outcome, f"download {plan.job_id}: its cancel was acknowledged, yet it "
+                               f"ended {job['state']}")
+            continue
         if plan.expect == "succeed" and not good:
             REPORT.violate(scenario, outcome, f"{plan.kind} {plan.job_id} ({plan.fault}) ended {job['state']}: "
                            f"{job['last_error_code']}: {job['last_error']} (attempt {job['attempt']})")
