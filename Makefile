@@ -3,7 +3,7 @@ SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 DURATION ?= 1800
 
-.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer bench-all
+.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -44,3 +44,9 @@ bench-transfer: deps ## Run the transfer benchmark (downloads and uploads agains
 
 bench-all: deps ## Run every benchmark beside the tools it compares with and rewrite BENCHMARKS.md's latest run.
 	Benchmarks/run-all
+
+deb: deps ## Build ferry_<version>_<arch>.deb here (release build, static Swift standard library).
+	Packaging/build-deb
+
+package-test: deps ## Build the package; lintian, systemd-analyze and the end-to-end test under systemd-nspawn.
+	Packaging/package-test
