@@ -5,9 +5,9 @@ figures (medians and ratios as it printed them), verbatim. The sections below it
 analysis of each benchmark, are written by people and left as they are.
 """
 import argparse
+import re
 import os
 import platform
-import re
 import subprocess
 
 BEGIN = "<!-- latest-run:begin (written by Benchmarks/run-all; edits here are overwritten) -->"
@@ -20,8 +20,67 @@ BENCHMARKS = [
     ("transfer", "Transfers, against aria2c, curl, rclone and the dd fsync floor", "make bench-transfer"),
 ]
 
-# Lines of a printout that state a comparison with another tool or a target: the summary table.
-HEADLINE = re.compile(r"(\d+(\.\d+)?x\b|target|/s\b.*\bvs\b|\bmedian\b)", re.IGNORECASE)
+def render(lines):
+    """A printout as Markdown: its `#` lines (machine, versions, settings, time taken) as notes,
+    tab-separated blocks as tables, every other line verbatim in a code block."""
+    notes = [line.lstrip("# ").strip() for line in lines if line.startswith("#")]
+    out = ["Run notes: " + "; ".join(notes) + ".", ""] if notes else []
+    table, text = [], []
+
+    def flush():
+        if text:
+            out.extend(["```", *text, "```", ""])
+            text.clear()
+        if table:
+            rows = [row.split("\t") for row in table]
+            out.append("| " + " | ".join(rows[0]) + " |")
+            out.append("|" + "---|" * len(rows[0]))
+            out.extend("| " + " | ".join(row) + " |" for row in rows[1:])
+            out.append("")
+            table.clear()
+
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        if "\t" in line:
+            if text:
+                flush()
+            table.append(line.strip())
+        elif not line.strip():
+            flush()
+        else:
+            if table:
+                flush()
+            text.append(line.rstrip())
+    flush()
+    return out
+
+
+def number(pattern, text):
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def ratios(name, text):
+    """Ferry against the other tool, from the printed figures (> 1 means Ferry is ahead)."""
+    pairs = []
+    if name == "queue":
+        for sync in ("full", "normal"):
+            ferry = number(rf"^one job per transaction\t{sync}\t.*\t(\d+)\t[\d.]+$", text)
+            other = number(rf"^litequeue [\d.]+\t{sync}\t.*\t(\d+)\t[\d.]+$", text)
+            pairs.append((f"jobs/s, one job per transaction, synchronous={sync}: Ferry / litequeue", ferry, other))
+    elif name == "supervision":
+        ferry = number(r"kill -> replacement hello:\s+median ([\d.]+)", text)
+        other = number(r"kill -> new child process:\s+median ([\d.]+)", text)
+        pairs.append(("kill to replacement, median: supervisord's time / Ferry's", other, ferry))
+    elif name == "admin":
+        ferry = number(r"^ferry /healthz\s+(\d+)", text)
+        other = number(r"^prometheus /-/healthy\s+(\d+)", text)
+        pairs.append(("health endpoint req/s: Ferry /healthz / Prometheus /-/healthy", ferry, other))
+        ferry = number(r"^ferry /metrics\s+(\d+)", text)
+        other = number(r"^prometheus /metrics\s+(\d+)", text)
+        pairs.append(("/metrics req/s: Ferry / Prometheus (different sizes, see below)", ferry, other))
+    return [f"- {label}: **{a / b:.2f}×**" for label, a, b in pairs if a and b]
 
 
 def machine():
@@ -45,12 +104,8 @@ def section(results, name, title, command):
         return [f"### {title}", "", f"Not run (no {path}).", ""]
     with open(path) as f:
         lines = [line.rstrip("\n") for line in f]
-    headlines = [line for line in lines if not line.startswith("#") and HEADLINE.search(line)]
-    out = [f"### {title}", "", f"    {command}", ""]
-    if headlines:
-        out += ["Comparisons as printed:", ""] + [f"- `{line.strip()}`" for line in headlines] + [""]
-    out += ["<details><summary>Whole printout</summary>", "", "```", *lines, "```", "", "</details>", ""]
-    return out
+    found = ratios(name, "\n".join(lines))
+    return [f"### {title}", "", f"    {command}", "", *(found + [""] if found else []), *render(lines)]
 
 
 def main():
