@@ -91,7 +91,8 @@ struct S3UploadTests {
         let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 2)
         #expect((try? stopped.result.get()) == nil, "the first attempt was stopped")
         let resume = try #require(S3Target.ResumeState(json: stopped.resume))
-        #expect(resume.parts.count == 2)
+        // Parts go up several at a time: one already in flight when the stop came may land too.
+        #expect((2..<4).contains(resume.parts.count), "\(resume.parts.count) of 4 parts sent")
         let finished = await attempt(executor, spec, number: 2, resumeState: stopped.resume)
         let result = try finished.result.get()
         #expect(result.sha256 == spec.sourceSHA256)
