@@ -54,6 +54,7 @@ struct OutcomeRecorder {
         } catch  where error.code == .leaseLost {
             // Cancelled, paused or requeued while the worker was still busy: its report is moot.
             logger.notice("discarded a report for a job no longer held", metadata: ["job_id": "\(lease.jobID)"])
+            if case .succeeded(let result) = outcome.result { await removeUnrecordedResult(result, of: lease.jobID) }
         } catch  where error.isTransient {
             logger.log(
                 level: again ? .debug : .error, "could not record an outcome yet; it is kept and applied again",
@@ -63,6 +64,22 @@ struct OutcomeRecorder {
             logger.error("could not record an outcome", metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
         }
         return .applied
+    }
+
+    /// Removes the file of a download that was cancelled (or failed) just as its worker finished:
+    /// the worker had already renamed it into place, and no record will ever point at it.
+    /// - Important: only for a final state, so no later attempt can be publishing the same path;
+    ///   videos are shared by content and never removed here.
+    private func removeUnrecordedResult(_ result: JobResult, of id: JobID) async {
+        guard let job = try? await store.job(id), job.kind == .download,
+            job.state == .cancelled || job.state == .failed,
+            job.result?.location != result.location
+        else { return }
+        guard unlink(result.location) == 0 else { return }
+        rmdir((result.location as NSString).deletingLastPathComponent)
+        logger.notice(
+            "removed the file of a download that ended as it finished",
+            metadata: ["job_id": "\(id)", "state": "\(job.state)", "file": "\(result.location)"])
     }
 
     /// Removes a download's local file once every upload delivered it, when the download asked for
