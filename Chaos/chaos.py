@@ -1783,7 +1783,7 @@ def main():
     parser.add_argument("--seed", type=int, default=None, help="random seed (printed, to replay a run)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--cleanup-runs", default=None, help="cleanup.run_interval in the fire scenario "
-                        "(default: 0s, none, in a run up to 400 s; 20s in a longer one)")
+                        "(default 20s)")
     parser.add_argument("--tamper", action="store_true", help="check the checks: damage a file, a target object "
                         "and an event log before checking, so that the run must fail")
     parser.add_argument("--list", action="store_true", help="list the scenarios")
@@ -1792,10 +1792,9 @@ def main():
         print("\n".join(SCENARIOS))
         return 0
     args.seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    # Scheduled cleanup runs race with delete_after_upload (a delivered file removed between the
-    # run's look at the records and at the files is refetched, then quarantined): off in the short
-    # run until that is fixed; the soak keeps them.
-    args.cleanup_runs = args.cleanup_runs or ("20s" if args.duration > 400 else "0s")
+    # Scheduled cleanup runs reconcile while everything else goes on (a delivered file removed
+    # between a run's look at the records and at the files is no longer refetched).
+    args.cleanup_runs = args.cleanup_runs or "20s"
     chosen = [s for s in SCENARIOS if not args.scenario or "all" in args.scenario or s in args.scenario]
     binary = Path(os.environ.get("FERRY_BIN", REPO / ".build/debug/ferry")).resolve()
     if not binary.exists():

@@ -122,7 +122,8 @@ enum ConfigSchema {
                 "Queued jobs younger than this are left to the normal dispatch."),
             .duration(
                 "cleanup.run_interval", \.cleanup.runInterval, in: .zero...Duration.seconds(30 * 86_400),
-                "How often a full, recorded cleanup run (reconcile, retention) starts on its own (0: only when asked)."),
+                "How often a full, recorded cleanup run (reconcile, retention) starts on its own (0s: only when asked)."
+            ),
             .choice(
                 "cleanup.verify_hashes", \.cleanup.verifyHashesText, among: ["false", "true"],
                 "Hash every recorded file in a run instead of comparing sizes only (reads every byte)."),
@@ -138,7 +139,7 @@ enum ConfigSchema {
                 "Files younger than this are left alone by a run: a result may be between its rename and its record."),
             .duration(
                 "cleanup.retain_finished", \.cleanup.retainFinished, in: .zero...Duration.seconds(3650 * 86_400),
-                "Finished download records (with their uploads and events) and failed videos older than this are deleted by a run (0: kept forever). Stored videos are never deleted."
+                "Finished download records (with their uploads and events) and failed videos older than this are deleted by a run (0s: kept forever). Stored videos are never deleted."
             ),
             .choice(
                 "cleanup.retain_files", \.cleanup.retainFilesText, among: ["true", "false"],

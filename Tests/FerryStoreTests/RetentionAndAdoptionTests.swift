@@ -119,6 +119,25 @@ struct RetentionAndAdoptionTests {
         await expectStoreError(.conflict) { try await fixture.store.refetch(adopted.job, reason: "missing") }
     }
 
+    @Test(
+        "A download whose file left on purpose after delivery is not refetched (the scan may have raced the clean-up)")
+    func deliveredIsNotRefetched() async throws {
+        let fixture = try StoreFixture()
+        let downloader = try await fixture.worker("download-1.a")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let download = try await fixture.succeededDownload(targets: ["archive"], owner: downloader)
+        let upload = try #require(try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 1).first)
+        _ = try await fixture.store.complete(
+            JobCompletion(
+                lease: upload.lease, result: JobResult(location: "s3://b/k", size: 1024, sha256: StoreFixture.sha)))
+        _ = try await fixture.store.markCleaned(upload.job.id, reason: "source removed after delivery")
+        let refused = await expectStoreError(.conflict) {
+            try await fixture.store.refetch(download.id, reason: "cleanup found its file missing")
+        }
+        #expect(refused?.message.contains("delivered") == true)
+        #expect(try await fixture.store.job(download.id).state == .succeeded)
+    }
+
     @Test("An adoption that cannot be recorded leaves the file where it was")
     func adoptionRollsBack() async throws {
         let fixture = try StoreFixture()

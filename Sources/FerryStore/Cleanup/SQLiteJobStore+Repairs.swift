@@ -96,6 +96,20 @@ extension SQLiteJobStore {
                     "download \(id) was adopted from a file with no record: there is no source to fetch it again from",
                     jobID: id)
             }
+            // The scan may have read the record just before the file left on purpose (delivered
+            // to every target, uploads marked cleaned, then removed): that file is not missing.
+            if job.kind == .download,
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
+                            WHERE u.download_id = ? AND uj.state = 'cleaned')
+                        """, arguments: [id.rawValue]) == true
+            {
+                throw StoreError(
+                    .conflict, "download \(id) was delivered and its file removed on purpose; nothing to fetch",
+                    jobID: id)
+            }
             let move = JobTransition(
                 command: .refetch, reason: reason,
                 assignments: [

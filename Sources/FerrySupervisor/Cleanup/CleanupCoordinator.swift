@@ -135,6 +135,9 @@ public actor CleanupCoordinator {
                 _ = try await store.refetch(
                     JobID(record.jobID), reason: "cleanup found its file \(record.problem.rawValue): \(record.path)")
                 await fleet.dispatchNewWork(record.kind)
+            } catch  where error.code == .conflict {
+                // Adopted (no source), or delivered and removed since the scan read it.
+                record.action = "not_refetched: \(error.message)"
             } catch {
                 record.action = "reported"
             }
