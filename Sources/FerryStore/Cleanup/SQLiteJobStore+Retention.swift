@@ -42,7 +42,7 @@ extension SQLiteJobStore {
         var after: Int64 = 0
         while true {
             let start = after
-            let batch = try await write { db -> [(Int64, String?)] in
+            let select: @Sendable (Database) throws -> [(Int64, String?)] = { db in
                 let rows = try Row.fetchAll(
                     db, sql: candidates,
                     arguments: [cutoffMilliseconds, keepRecordsWithFiles ? 1 : 0, start, batchSize]
@@ -56,6 +56,8 @@ extension SQLiteJobStore {
                 }
                 return rows
             }
+            // A dry run only reads: it takes no write lock from the supervisor's other work.
+            let batch = dryRun ? try await read(select) : try await write(select)
             expired.records += batch.count
             expired.files += batch.compactMap(\.1)
             guard batch.count == batchSize, let last = batch.last?.0 else { break }

@@ -7,7 +7,8 @@ enum Folders {
     /// Foundation's `createDirectory(withIntermediateDirectories:)` looks at every component of
     /// the path first (a measurable share of a small download's CPU time).
     static func ensure(_ path: String) throws {
-        if mkdir(path, 0o755) == 0 || errno == EEXIST {
+        if mkdir(path, 0o755) == 0 { return }
+        if errno == EEXIST {
             var info = stat()
             if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
         }
