@@ -25,6 +25,8 @@ struct YAMLSettingsWalker {
             let key = prefix.isEmpty ? name : "\(prefix).\(name)"
             if key == "targets" {
                 walkTargets(valueNode, into: &configuration)
+            } else if key == "telegram" {
+                walkTelegram(valueNode, into: &configuration)
             } else if sections.contains(key) {
                 walk(valueNode, prefix: key, into: &configuration)
             } else if let setting = settings[key] {
@@ -88,6 +90,52 @@ struct YAMLSettingsWalker {
                     report(
                         nodes[problem.field] ?? targetNode, key: "\(key).\(problem.field)", value: problem.value,
                         problem.expected)
+                }
+            }
+        }
+    }
+
+    /// `telegram: bots:` maps bot names of the user's choosing to their fields.
+    private mutating func walkTelegram(_ node: Node, into configuration: inout FerryConfiguration) {
+        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return }
+        guard case .mapping(let section) = node else {
+            return report(node, key: "telegram", value: nil, "expected a mapping with bots")
+        }
+        for (keyNode, botsNode) in section {
+            guard keyNode.scalar?.string == "bots" else {
+                report(
+                    keyNode, key: "telegram.\(keyNode.scalar?.string ?? "")", value: nil, "unknown key; expected bots")
+                continue
+            }
+            if botsNode.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { continue }
+            guard case .mapping(let bots) = botsNode else {
+                report(botsNode, key: "telegram.bots", value: nil, "expected a mapping of bot names to their settings")
+                continue
+            }
+            for (nameNode, botNode) in bots {
+                let name = nameNode.scalar?.string ?? ""
+                let key = "telegram.bots.\(name)"
+                guard UploadTarget.isValidName(name) else {
+                    report(
+                        nameNode, key: key, value: name,
+                        "is not a usable bot name; expected letters, digits, - and _, at most 64")
+                    continue
+                }
+                guard case .mapping(let mapping) = botNode else {
+                    report(
+                        botNode, key: key, value: nil, "expected a mapping with the bot's token_file and allowed_chats")
+                    continue
+                }
+                var fields: [String: Node] = [:]
+                for (fieldNode, valueNode) in mapping { fields[fieldNode.scalar?.string ?? ""] = valueNode }
+                switch TelegramBotFields.build(name: name, fields: fields) {
+                case .success(let bot): configuration.telegramBots.append(bot)
+                case .failure(let problems):
+                    for problem in problems.list {
+                        report(
+                            fields[problem.field] ?? botNode, key: "\(key).\(problem.field)", value: problem.value,
+                            problem.expected)
+                    }
                 }
             }
         }

@@ -17,7 +17,9 @@ public enum Executors {
                 configuration: DownloadExecutor.clientConfiguration(downloads, concurrency: concurrency))
             let executor: any JobExecutor =
                 role == .download
-                ? DownloadExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
+                ? DownloadExecutor(
+                    stateDirectory: stateDirectory, settings: downloads, client: client,
+                    telegramBots: settings.telegramBots)
                 : VideoStoreExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
             let result = await body([executor])
             try? await client.shutdown()
@@ -32,8 +34,8 @@ public enum Executors {
             let result = await body([UploadExecutor(targets: settings.targets, client: client)])
             try? await client.shutdown()
             return result
-        case .cleanup:
-            // The cleanup worker's scans are not built yet; this role takes no jobs.
+        case .cleanup, .telegram:
+            // Cleanup workers scan when told to and telegram workers poll their bots: no jobs.
             return await body([])
         }
     }

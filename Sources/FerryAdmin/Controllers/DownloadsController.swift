@@ -74,8 +74,10 @@ struct DownloadsController {
         let next = jobs.count == query.limit ? jobs.last?.id.rawValue : nil
         // Each row shows what it fetches; a page is at most 500 small reads of a local database.
         var resources: [JobResource] = []
+        let sources = (try? await dependencies.store.telegramSources(of: jobs.map(\.id))) ?? [:]
         for job in jobs {
-            resources.append(JobResource(job, payload: try? await dependencies.store.payload(of: job.id)))
+            resources.append(
+                JobResource(job, payload: try? await dependencies.store.payload(of: job.id), telegram: sources[job.id]))
         }
         return try JSONResponse.make(JobPage(jobs: resources, nextBefore: next))
     }
@@ -86,7 +88,9 @@ struct DownloadsController {
             let job = try await dependencies.store.job(id)
             guard job.kind == .download else { throw APIError.notFound("download \(id)") }
             let detail = DownloadDetail(
-                download: JobResource(job, payload: try await dependencies.store.payload(of: id)),
+                download: JobResource(
+                    job, payload: try await dependencies.store.payload(of: id),
+                    telegram: try await dependencies.store.telegramSources(of: [id])[id]),
                 uploads: try await dependencies.store.uploads(of: id).map { JobResource($0) },
                 events: try await dependencies.store.events(of: id).map(EventResource.init))
             return try JSONResponse.make(detail)

@@ -14,6 +14,7 @@ public enum MessageCodec {
         case .progress(let body): line("progress", body)
         case .outcome(let body): line("outcome", body)
         case .cleanupFindings(let body): line("cleanup_findings", body)
+        case .telegramUpdates(let body): line("telegram_updates", body)
         }
     }
 
@@ -24,6 +25,7 @@ public enum MessageCodec {
         case .drain: line("drain", Empty())
         case .shutdown: line("shutdown", Empty())
         case .cleanup(let body): line("cleanup", body)
+        case .telegramCommitted(let body): line("telegram_committed", body)
         }
     }
 
@@ -36,6 +38,7 @@ public enum MessageCodec {
         case "progress": return .progress(try decode(body, as: WorkerMessage.Progress.self, type: type))
         case "outcome": return .outcome(try decode(body, as: WorkerMessage.Outcome.self, type: type))
         case "cleanup_findings": return .cleanupFindings(try decode(body, as: CleanupFindings.self, type: type))
+        case "telegram_updates": return .telegramUpdates(try decode(body, as: TelegramBatch.self, type: type))
         default: throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(type)'")
         }
     }
@@ -55,6 +58,7 @@ public enum MessageCodec {
         case "drain": return .drain
         case "shutdown": return .shutdown
         case "cleanup": return .cleanup(try decode(body, as: CleanupOrder.self, type: type))
+        case "telegram_committed": return .telegramCommitted(try decode(body, as: TelegramCommit.self, type: type))
         default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(type)'")
         }
     }

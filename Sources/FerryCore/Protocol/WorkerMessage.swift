@@ -12,6 +12,8 @@ public enum WorkerMessage: Hashable, Sendable {
     case outcome(Outcome)
     /// What a cleanup scan found in the files (cleanup workers only).
     case cleanupFindings(CleanupFindings)
+    /// Updates read from a Telegram bot, to be recorded with the bot's new offset (telegram workers only).
+    case telegramUpdates(TelegramBatch)
 
     public struct Hello: Hashable, Sendable, Codable {
         public var pid: Int32
@@ -95,6 +97,8 @@ public enum SupervisorMessage: Hashable, Sendable {
     case shutdown
     /// Scan the managed folders against the records (cleanup workers only).
     case cleanup(CleanupOrder)
+    /// The updates of a batch are recorded up to this offset (telegram workers only).
+    case telegramCommitted(TelegramCommit)
 
     public struct Assignment: Hashable, Sendable, Codable {
         public var lease: JobLease

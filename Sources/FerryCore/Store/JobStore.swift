@@ -15,6 +15,16 @@ public protocol JobStore: Sendable {
     /// Creates a video-storage job; the same user and external request id returns the existing job.
     func enqueue(video: VideoRequest) async throws(StoreError) -> Enqueued
 
+    // MARK: Telegram
+
+    /// Records a batch of a bot's updates in one transaction: the downloads they ask for and the
+    /// bot's new offset. Updates below the recorded offset are skipped, so a batch read again
+    /// after a crash creates nothing twice; the answer's offset is what may be acknowledged.
+    func recordTelegramUpdates(_ batch: TelegramBatch, bot: TelegramBot) async throws(StoreError) -> TelegramIntake
+
+    /// Where downloads that came through a bot came from, by job (others are absent).
+    func telegramSources(of ids: [JobID]) async throws(StoreError) -> [JobID: TelegramSource]
+
     // MARK: Running work
 
     /// Claims up to `limit` due jobs of `kind` for `owner`, highest priority and oldest due first,

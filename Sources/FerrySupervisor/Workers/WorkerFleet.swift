@@ -251,6 +251,15 @@ public actor WorkerFleet {
         case .cleanupFindings(let findings):
             guard role == .cleanup else { return reject(id, "cleanup findings from a \(role) worker") }
             findingsSink?.yield(findings)
+        case .telegramUpdates(let batch):
+            guard role == .telegram else { return reject(id, "telegram updates from a \(role) worker") }
+            let commit = await TelegramRecorder(store: store, logger: logger).record(
+                batch, bots: settings.work.telegramBots)
+            // The worker acknowledges the offset to Telegram only on this answer, after the commit.
+            if let (role, index) = locate(id) {
+                slots[role]![index].inputs?.yield(.message(.telegramCommitted(commit)))
+            }
+            workArrived(.download)
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.

@@ -1,0 +1,228 @@
+import FerryCore
+import FerryStore
+import FerryTesting
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+extension ProcessSuites {
+    /// Telegram as a source, through the real supervisor, its telegram and download workers and
+    /// the fake Bot API on loopback.
+    @Suite("Telegram bots as a source of downloads", .serialized)
+    struct TelegramTests {
+        /// A daemon polling one bot of `api`, whose chat 42 may send work.
+        static func start(_ api: FakeBotAPI, localFolder: String? = nil) throws -> SupervisorHarness {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-telegram-\(UUID())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let tokenFile = folder.appendingPathComponent("token").path
+            try Data("\(api.token)\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
+            let config = folder.appendingPathComponent("ferry.yaml")
+            try Data(
+                """
+                telegram:
+                  bots:
+                    relay:
+                      token_file: \(tokenFile)
+                      base_url: \(api.baseURL)
+                      allowed_chats: [42]
+                \(localFolder.map { "      local_files_folder: \($0)" } ?? "")
+                """.utf8
+            ).write(to: config)
+            return try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
+        }
+
+        static func document(
+            _ file: FakeBotAPI.File, name: String, chat: Int = 42, size: Int? = nil
+        ) -> [String: any Sendable] {
+            var document: [String: any Sendable] = [
+                "file_id": file.fileID, "file_unique_id": file.fileUniqueID, "file_name": name,
+                "mime_type": "video/mp4",
+            ]
+            if let size { document["file_size"] = size }
+            let from: [String: any Sendable] = ["id": chat, "type": "private"]
+            return ["chat": from, "document": document]
+        }
+
+        /// The downloads in the store once `count` of them are final (or the timeout passed).
+        static func downloads(
+            _ store: SQLiteJobStore, finalCount count: Int, timeout: Double = 60
+        ) async throws
+            -> [Job]
+        {
+            let deadline = Date().addingTimeInterval(timeout)
+            var jobs = try await store.jobs(matching: JobQuery(kind: .download, oldestFirst: true, limit: 10_000))
+            while jobs.filter(\.state.phase.isFinal).count < count && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                jobs = try await store.jobs(matching: JobQuery(kind: .download, oldestFirst: true, limit: 10_000))
+            }
+            return jobs
+        }
+
+        static func waitForConfirmedOffset(_ api: FakeBotAPI, _ offset: Int, timeout: Double = 30) async throws -> Int {
+            let deadline = Date().addingTimeInterval(timeout)
+            var state = try await api.state()
+            while state.confirmedOffset < offset && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await api.state()
+            }
+            return state.confirmedOffset
+        }
+
+        @Test(
+            "A document, a photo and links sent to the bot become one succeeded download each with the right bytes; other chats and a repeated file are not fetched; the token is in no record, answer or log"
+        )
+        func mediaAndLinksBecomeDownloads() async throws {
+            let api = try FakeBotAPI()
+            let origin = try TestOrigin()
+            let harness = try Self.start(api)
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            let video = try await api.addFile(size: 300_000, seed: 7)
+            let photoSmall = try await api.addFile(size: 1_000, seed: 1)
+            let photoLarge = try await api.addFile(size: 40_000, seed: 2)
+            try await api.receive(Self.document(video, name: "clip.mp4", size: 300_000))
+            let chat: [String: any Sendable] = ["id": 42]
+            let sizes: [[String: any Sendable]] = [
+                ["file_id": photoSmall.fileID, "file_unique_id": photoSmall.fileUniqueID, "width": 90, "height": 60],
+                ["file_id": photoLarge.fileID, "file_unique_id": photoLarge.fileUniqueID, "width": 900, "height": 600],
+            ]
+            try await api.receive(["chat": chat, "caption": "holiday", "photo": sizes])
+            try await api.receive([
+                "chat": chat, "text": "two: \(origin.url(size: 5_000)) and \(origin.url(size: 6_000))",
+            ])
+            try await api.receive(Self.document(video, name: "stranger.mp4", chat: 99, size: 300_000))
+            let jobs = try await Self.downloads(store, finalCount: 4)
+            #expect(jobs.count == 4)
+            #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.map { $0.lastError?.message ?? "" })")
+            let results = jobs.compactMap(\.result)
+            #expect(
+                results.map(\.sha256) == [
+                    try TestOrigin.sha256(size: 300_000, seed: 7), try TestOrigin.sha256(size: 40_000, seed: 2),
+                    try TestOrigin.sha256(size: 5_000), try TestOrigin.sha256(size: 6_000),
+                ])
+            #expect(results.first?.location.hasSuffix("/clip.mp4") == true)
+            let sources = try await store.telegramSources(of: jobs.map(\.id))
+            #expect(jobs.map { sources[$0.id]?.chatID } == [42, 42, 42, 42])
+            #expect(jobs.map { sources[$0.id]?.item.kind } == [.document, .photo, .link, .link])
+            #expect(try await Self.waitForConfirmedOffset(api, 5) == 5, "every update acknowledged after recording")
+
+            // The same file again from the same chat: recorded, acknowledged, not fetched again.
+            try await api.receive(Self.document(video, name: "again.mp4", size: 300_000))
+            #expect(try await Self.waitForConfirmedOffset(api, 6) == 6)
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await store.jobs(matching: JobQuery(kind: .download, limit: 100)).count == 4)
+
+            // The token: not in the database, not in the API's answers, not in the logs.
+            let admin = try harness.adminURL()
+            var answers = Data()
+            for path in ["/api/downloads", "/api/downloads/\(jobs[0].id)", "/api/workers"] {
+                answers += try await URLSession.shared.data(from: URL(string: admin + path)!).0
+            }
+            #expect(harness.stop() == 0)
+            let token = Data(api.token.utf8)
+            let state = harness.scratch.url.appendingPathComponent("ferry-state")
+            for name in ["ferry.sqlite", "ferry.sqlite-wal"] {
+                let bytes = (try? Data(contentsOf: state.appendingPathComponent(name))) ?? Data()
+                #expect(bytes.range(of: token) == nil, "the token is in \(name)")
+            }
+            #expect(answers.range(of: token) == nil, "the token is in an API answer")
+            for name in ["serve.out", "serve.err"] {
+                let bytes = try Data(contentsOf: harness.scratch.url.appendingPathComponent(name))
+                #expect(bytes.range(of: token) == nil, "the token is in \(name)")
+            }
+        }
+
+        @Test("SIGKILLed telegram workers and a SIGKILLed supervisor neither lose nor repeat an update")
+        func killsLoseAndRepeatNothing() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api)
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let count = 30
+            var files: [FakeBotAPI.File] = []
+            for index in 0..<count { files.append(try await api.addFile(size: 2_000 + index, seed: index)) }
+            var restarted: FerryProcess.Running?
+            var kills = 0
+            let secondLogs = harness.scratch.url.appendingPathComponent("second")
+            try FileManager.default.createDirectory(at: secondLogs, withIntermediateDirectories: true)
+            for (index, file) in files.enumerated() {
+                try await api.receive(Self.document(file, name: "part-\(index).bin", size: 2_000 + index))
+                try await Task.sleep(for: .milliseconds(30))
+                if index % 4 == 1, restarted == nil, let victim = harness.workers()[.telegram]?.first {
+                    kill(victim, SIGKILL)
+                    kills += 1
+                }
+                if index == count / 2 {
+                    // The supervisor dies with everything; a new one starts on the same state.
+                    kill(harness.pid, SIGKILL)
+                    harness.serve.process.waitUntilExit()
+                    restarted = try FerryProcess.start(
+                        ["serve"], in: harness.scratch.url,
+                        environment: SupervisorProcessTests.fast.merging([
+                            "FERRY_CONFIG": harness.serve.process.environment?["FERRY_CONFIG"] ?? ""
+                        ]) { $1 }, logDirectory: secondLogs)
+                }
+            }
+            #expect(kills >= 3, "telegram workers were killed mid-stream")
+            defer { if let restarted { kill(restarted.process.processIdentifier, SIGKILL) } }
+            let store = try harness.store()
+            let jobs = try await Self.downloads(store, finalCount: count, timeout: 90)
+            #expect(jobs.count == count, "one download per update, no more, no fewer")
+            #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.map { $0.lastError?.message ?? "" })")
+            let sources = try await store.telegramSources(of: jobs.map(\.id))
+            #expect(Set(jobs.compactMap { sources[$0.id]?.updateID }) == Set((1...count).map(Int64.init)))
+            for job in jobs {
+                let index = Int(try #require(sources[job.id]?.updateID)) - 1
+                #expect(job.result?.sha256 == (try TestOrigin.sha256(size: 2_000 + index, seed: index)))
+            }
+            #expect(try await Self.waitForConfirmedOffset(api, count + 1) == count + 1)
+            if let restarted {
+                kill(restarted.process.processIdentifier, SIGTERM)
+                restarted.process.waitUntilExit()
+            }
+        }
+
+        @Test(
+            "Above 20 MB the public Bot API's file fails for good saying to run a local Bot API server; a local server's file is copied from its folder"
+        )
+        func bigFiles() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api)
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            let big = try await api.addFile(size: 21 << 20)
+            // Known from the message, and (without a size in it) from getFile's refusal.
+            try await api.receive(Self.document(big, name: "big.mkv", size: 21 << 20))
+            try await api.receive(Self.document(big, name: "big.mkv", size: nil).merging(["caption": "/force"]) { $1 })
+            let jobs = try await Self.downloads(store, finalCount: 2)
+            #expect(jobs.map(\.state) == [.failed, .failed])
+            for job in jobs {
+                #expect(job.lastError?.code == "telegram_file_too_big")
+                #expect(job.lastError?.isRetryable == false)
+                #expect(job.lastError?.message.contains("local Bot API server") == true)
+                #expect(job.lastError?.message.contains("local_files_folder") == true)
+                #expect(job.attempt == 1, "a permanent failure is not retried")
+            }
+            #expect(harness.stop() == 0)
+
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-botapi-local-\(UUID())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let local = try FakeBotAPI(localFolder: folder.path)
+            let localHarness = try Self.start(local, localFolder: folder.path)
+            try #require(localHarness.waitForNotification(containing: "READY=1") != nil)
+            let localStore = try localHarness.store()
+            let size = 21 << 20
+            let file = try await local.addFile(size: size, seed: 5)
+            try await local.receive(Self.document(file, name: "big.mkv", size: size))
+            let fetched = try await Self.downloads(localStore, finalCount: 1)
+            #expect(fetched.map(\.state) == [.succeeded], "\(fetched.map { $0.lastError?.message ?? "" })")
+            #expect(fetched.first?.result?.size == Int64(size))
+            #expect(fetched.first?.result?.sha256 == (try TestOrigin.sha256(size: size, seed: 5)))
+            #expect(localHarness.stop() == 0)
+        }
+    }
+}
