@@ -41,24 +41,8 @@ struct YAMLSettingsWalker {
 
     /// `targets:` maps names of the user's choosing to `type` and its fields.
     private mutating func walkTargets(_ node: Node, into configuration: inout FerryConfiguration) {
-        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return }
-        guard case .mapping(let mapping) = node else {
-            report(node, key: "targets", value: nil, "expected a mapping of target names to their settings")
-            return
-        }
-        for (nameNode, targetNode) in mapping {
-            let name = nameNode.scalar?.string ?? ""
+        for (name, targetNode, fields) in namedEntries(node, key: "targets", what: "target", holding: "type") {
             let key = "targets.\(name)"
-            guard UploadTarget.isValidName(name) else {
-                report(
-                    nameNode, key: key, value: name,
-                    "is not a usable target name; expected letters, digits, - and _, at most 64")
-                continue
-            }
-            guard case .mapping(let fields) = targetNode else {
-                report(targetNode, key: key, value: nil, "expected a mapping with the target's type and its settings")
-                continue
-            }
             var values: [String: String] = [:]
             var nodes: [String: Node] = [:]
             for (fieldNode, valueNode) in fields {
@@ -107,25 +91,10 @@ struct YAMLSettingsWalker {
                     keyNode, key: "telegram.\(keyNode.scalar?.string ?? "")", value: nil, "unknown key; expected bots")
                 continue
             }
-            if botsNode.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { continue }
-            guard case .mapping(let bots) = botsNode else {
-                report(botsNode, key: "telegram.bots", value: nil, "expected a mapping of bot names to their settings")
-                continue
-            }
-            for (nameNode, botNode) in bots {
-                let name = nameNode.scalar?.string ?? ""
+            let entries = namedEntries(
+                botsNode, key: "telegram.bots", what: "bot", holding: "token_file, allowed_chats")
+            for (name, botNode, mapping) in entries {
                 let key = "telegram.bots.\(name)"
-                guard UploadTarget.isValidName(name) else {
-                    report(
-                        nameNode, key: key, value: name,
-                        "is not a usable bot name; expected letters, digits, - and _, at most 64")
-                    continue
-                }
-                guard case .mapping(let mapping) = botNode else {
-                    report(
-                        botNode, key: key, value: nil, "expected a mapping with the bot's token_file and allowed_chats")
-                    continue
-                }
                 var fields: [String: Node] = [:]
                 for (fieldNode, valueNode) in mapping { fields[fieldNode.scalar?.string ?? ""] = valueNode }
                 switch TelegramBotFields.build(name: name, fields: fields) {
@@ -139,6 +108,36 @@ struct YAMLSettingsWalker {
                 }
             }
         }
+    }
+
+    /// The entries of a section that maps names of the user's choosing to their fields
+    /// (`targets`, `telegram.bots`); a bad name or an entry that is not a mapping is reported and left out.
+    private mutating func namedEntries(
+        _ node: Node, key: String, what: String, holding: String
+    ) -> [(name: String, node: Node, fields: Node.Mapping)] {
+        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return [] }
+        guard case .mapping(let mapping) = node else {
+            report(node, key: key, value: nil, "expected a mapping of \(what) names to their settings")
+            return []
+        }
+        var entries: [(name: String, node: Node, fields: Node.Mapping)] = []
+        for (nameNode, entryNode) in mapping {
+            let name = nameNode.scalar?.string ?? ""
+            guard UploadTarget.isValidName(name) else {
+                report(
+                    nameNode, key: "\(key).\(name)", value: name,
+                    "is not a usable \(what) name; expected letters, digits, - and _, at most 64")
+                continue
+            }
+            guard case .mapping(let fields) = entryNode else {
+                report(
+                    entryNode, key: "\(key).\(name)", value: nil,
+                    "expected a mapping with the \(what)'s \(holding) and its settings")
+                continue
+            }
+            entries.append((name, entryNode, fields))
+        }
+        return entries
     }
 
     private mutating func assign(

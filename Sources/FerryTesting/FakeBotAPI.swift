@@ -63,25 +63,9 @@ public final class FakeBotAPI: @unchecked Sendable {
     ///   in this folder and answering their absolute paths.
     public init(token: String = "123456:TEST-token-\(UUID().uuidString.prefix(8))", localFolder: String? = nil) throws {
         self.token = token
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "BotAPI/fake_bot_api.py")
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-botapi-port-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: portFile) }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments =
-            ["python3", script.path, portFile.path, "--token", token] + (localFolder.map { ["--local", $0] } ?? [])
-        try process.run()
-        let deadline = Date().addingTimeInterval(10)
-        var port: Int?
-        while port == nil && Date() < deadline && process.isRunning {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { usleep(20_000) }
-        }
-        guard let port else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CocoaError(.fileReadNoSuchFile)
-        }
-        self.port = port
+        port = try LoopbackScript.start(
+            process, script: "BotAPI/fake_bot_api.py",
+            arguments: ["--token", token] + (localFolder.map { ["--local", $0] } ?? []))
     }
 
     /// The base URL to configure as the bot's `base_url`.

@@ -31,7 +31,6 @@ import hashlib
 import http.server
 import json
 import os
-import signal
 import socket
 import sys
 import threading
@@ -39,6 +38,10 @@ import time
 import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
+
+# The loopback servers' shared start-up and content live beside the test origin.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Origin"))
+from loopback import content, serve  # noqa: E402
 
 PUBLIC_DOWNLOAD_LIMIT = 20 << 20
 arguments = argparse.ArgumentParser()
@@ -54,10 +57,6 @@ state = {
 }
 
 
-def content(size, seed=0):
-    pattern = bytes(i % 251 for i in range(251 + 251))
-    start = seed % 251
-    return (pattern[start:start + 251] * (size // 251 + 1))[:size]
 
 
 def fault_for(method):
@@ -256,26 +255,4 @@ def file_bytes(file):
     return file["data"] if file["data"] is not None else content(file["size"], file["seed"])
 
 
-def exit_with_parent(parent):
-    """The test process may die without stopping us; never outlive it."""
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
-# The test runner may have blocked or ignored SIGTERM, and both are inherited across exec.
-signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-signal.signal(signal.SIGTERM, signal.SIG_DFL)
-threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
-
-
-class Server(http.server.ThreadingHTTPServer):
-    request_queue_size = 256
-
-
-server = Server(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-with open(options.port_file + ".tmp", "w") as port_file:
-    port_file.write(str(server.server_address[1]))
-os.rename(options.port_file + ".tmp", options.port_file)
-server.serve_forever()
+serve(Handler, options.port_file)
