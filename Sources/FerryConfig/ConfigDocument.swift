@@ -53,6 +53,9 @@ public enum ConfigDocument {
             "#     parallel_parts: 4  # parts in flight at once",
             "#   drive:", "#     type: rclone", "#     remote: onedrive:media   # any remote rclone knows",
             "#     config_file: /etc/ferry/rclone.conf  # default: rclone's own",
+            "#   channel:", "#     type: telegram", "#     bot: relay               # a bot under telegram.bots",
+            "#     chat_id: -1001234567890", "#     as: document             # or video, audio",
+            "#     caption: \"{file_name}\"   # also {size}, {download_id}, {sha256}",
         ]
         for target in configuration.targets {
             if target == configuration.targets.first { lines.append("targets:") }

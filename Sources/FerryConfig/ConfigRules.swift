@@ -62,6 +62,16 @@ enum ConfigRules {
                     ))
             }
         }
+        let bots = Set(configuration.telegramBots.map(\.name))
+        for target in configuration.targets {
+            guard let telegram = target.telegram, !bots.contains(telegram.bot) else { continue }
+            issues.append(
+                .init(
+                    source: source, key: "targets.\(target.name).bot", value: telegram.bot,
+                    problem:
+                        "names no configured bot; expected one of telegram.bots (\(bots.sorted().joined(separator: ", ")))"
+                ))
+        }
         return issues
     }
 }

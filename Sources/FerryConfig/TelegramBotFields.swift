@@ -78,7 +78,8 @@ enum TelegramBotFields {
             bot.deleteAfterUpload = value
         }
         if let folder = text("local_files_folder") {
-            if !TargetFields.isAbsolutePath(folder) {
+            // Empty: the public Bot API (as the documented file writes the default).
+            if !folder.isEmpty && !TargetFields.isAbsolutePath(folder) {
                 problems.append(
                     .init(
                         field: "local_files_folder", value: folder,
@@ -88,6 +89,32 @@ enum TelegramBotFields {
         }
         guard problems.isEmpty else { return .failure(.init(list: problems)) }
         return .success(bot)
+    }
+
+    /// A `type: telegram` upload target from its text fields.
+    static func target(name: String, values: [String: String]) -> Result<UploadTarget, TargetFields.Problems> {
+        var problems: [TargetFields.Problem] = []
+        let chat = values["chat_id"]!
+        var telegram = UploadTarget.Telegram(bot: values["bot"]!, chatID: Int64(chat) ?? 0)
+        if Int64(chat) == nil {
+            problems.append(.init(field: "chat_id", value: chat, expected: "expected the chat's numeric id"))
+        }
+        if let text = values["as"] {
+            if let sendAs = UploadTarget.Telegram.SendAs(rawValue: text) {
+                telegram.sendAs = sendAs
+            } else {
+                let choices = UploadTarget.Telegram.SendAs.allCases.map(\.rawValue).joined(separator: ", ")
+                problems.append(.init(field: "as", value: text, expected: "expected one of \(choices)"))
+            }
+        }
+        if let caption = values["caption"] {
+            telegram.caption = caption
+            if caption.count > 1024 {
+                problems.append(.init(field: "caption", value: nil, expected: "expected at most 1024 characters"))
+            }
+        }
+        guard problems.isEmpty else { return .failure(.init(list: problems)) }
+        return .success(UploadTarget(name: name, kind: .telegram, telegram: telegram))
     }
 
     /// The bot's fields as the documented file writes them.

@@ -31,7 +31,9 @@ public enum Executors {
             configuration.connectionPool = .init(
                 idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let result = await body([UploadExecutor(targets: settings.targets, client: client)])
+            let result = await body([
+                UploadExecutor(targets: settings.targets, client: client, telegramBots: settings.telegramBots)
+            ])
             try? await client.shutdown()
             return result
         case .cleanup, .telegram:

@@ -14,7 +14,10 @@ extension ProcessSuites {
     @Suite("Telegram bots as a source of downloads", .serialized)
     struct TelegramTests {
         /// A daemon polling one bot of `api`, whose chat 42 may send work.
-        static func start(_ api: FakeBotAPI, localFolder: String? = nil) throws -> SupervisorHarness {
+        static func start(
+            _ api: FakeBotAPI, localFolder: String? = nil, botSettings: String = "", more: String = "",
+            environment: [String: String] = [:]
+        ) throws -> SupervisorHarness {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-telegram-\(UUID())")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let tokenFile = folder.appendingPathComponent("token").path
@@ -29,10 +32,13 @@ extension ProcessSuites {
                       base_url: \(api.baseURL)
                       allowed_chats: [42]
                 \(localFolder.map { "      local_files_folder: \($0)" } ?? "")
+                \(botSettings)
+                \(more)
                 """.utf8
             ).write(to: config)
             return try SupervisorHarness(
-                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 }
+                    .merging(environment) { $1 })
         }
 
         static func document(
@@ -223,6 +229,79 @@ extension ProcessSuites {
             #expect(fetched.first?.result?.size == Int64(size))
             #expect(fetched.first?.result?.sha256 == (try TestOrigin.sha256(size: size, seed: 5)))
             #expect(localHarness.stop() == 0)
+        }
+
+        @Test(
+            "A file sent to a bot and delivered to a telegram target arrives in the chat once, byte for byte, through a 429 and a 500; a lost answer is sent again and counted in /metrics"
+        )
+        func uploadToTelegramTarget() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(
+                api, botSettings: "      upload_targets: [channel]",
+                more: """
+                    targets:
+                      channel:
+                        type: telegram
+                        bot: relay
+                        chat_id: -100777
+                        as: video
+                        caption: "{file_name}, {size} bytes"
+                    """, environment: ["FERRY_RETRY_UPLOAD_INITIAL_DELAY": "100ms"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            try await api.fault("sendVideo", status: 429, retryAfter: 1)
+            try await api.fault("sendVideo", status: 500)
+            let file = try await api.addFile(size: 120_000, seed: 9)
+            try await api.receive(Self.document(file, name: "clip.mp4", size: 120_000))
+            let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+            #expect(download.state == .succeeded, "\(download.lastError?.message ?? "")")
+            let upload = try await Self.upload(of: download.id, in: store)
+            #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+            #expect(upload?.result?.location.contains("chat=-100777&message=") == true)
+            var sent = try await api.state().sent
+            #expect(sent.count == 1, "the file arrived once")
+            #expect(sent.first?.method == "sendVideo" && sent.first?.chatID == "-100777")
+            #expect(sent.first?.sha256 == (try TestOrigin.sha256(size: 120_000, seed: 9)))
+            #expect(sent.first?.caption == "clip.mp4, 120000 bytes")
+            #expect(
+                try await api.state().calls["sendVideo"] == 3, "429 waited out in the attempt, 500 retried, then sent")
+
+            // Telegram takes the file but the answer is lost: the ambiguity the Bot API leaves.
+            try await api.fault("sendVideo", cutAfter: true)
+            let second = try await api.addFile(size: 90_000, seed: 3)
+            try await api.receive(Self.document(second, name: "two.mp4", size: 90_000))
+            let downloads = try await Self.downloads(store, finalCount: 2)
+            let secondUpload = try await Self.upload(of: try #require(downloads.last?.id), in: store)
+            #expect(secondUpload?.state == .succeeded, "\(secondUpload?.lastError?.message ?? "")")
+            sent = try await api.state().sent
+            #expect(sent.filter { $0.fileName == "two.mp4" }.count == 2, "sent again after the lost answer")
+            let metrics = try await URLSession.shared.data(from: URL(string: try harness.adminURL() + "/metrics")!).0
+            #expect(String(decoding: metrics, as: UTF8.self).contains("ferry_telegram_resends_total 1"))
+
+            // Over the public Bot API's 50 MB a send fails for good, before anything is sent.
+            let origin = try TestOrigin()
+            let writable = try SupervisorJobTests().writableStore(harness)
+            let big = try await writable.enqueue(
+                download: DownloadRequest(
+                    spec: DownloadSpec(url: origin.url(size: 51 << 20), uploadTargets: ["channel"]))
+            ).job.id
+            let bigUpload = try await Self.upload(of: big, in: store, timeout: 60)
+            #expect(bigUpload?.state == .failed)
+            #expect(bigUpload?.lastError?.code == "telegram_file_too_big")
+            #expect(bigUpload?.lastError?.message.contains("at most 50 MB") == true)
+            #expect(try await api.state().sent.count == 3, "nothing more was sent")
+            #expect(harness.stop() == 0)
+        }
+
+        /// The download's one upload once it is final.
+        static func upload(of download: JobID, in store: SQLiteJobStore, timeout: Double = 30) async throws -> Job? {
+            let deadline = Date().addingTimeInterval(timeout)
+            var uploads = try await store.uploads(of: download)
+            while !(uploads.first?.state.phase.isFinal ?? false) && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                uploads = try await store.uploads(of: download)
+            }
+            return uploads.first
         }
     }
 }

@@ -32,6 +32,23 @@ struct ConfigTelegramTests {
         #expect(try fixture.loader().load(file: again).configuration.telegramBots == [bot])
     }
 
+    @Test("A telegram target is read with its bot, chat, kind of send and caption, and shown back")
+    func readsTelegramTarget() throws {
+        let fixture = try ConfigFixture()
+        defer { fixture.remove() }
+        let path = try fixture.write(
+            Self.bot + "      allowed_chats: [1]\n"
+                + "targets:\n  channel:\n    type: telegram\n    bot: relay\n    chat_id: -1001234567890\n"
+                + "    as: audio\n    caption: \"{file_name} \\\"new\\\"\"\n")
+        let loaded = try fixture.loader().load(file: path).configuration
+        var telegram = UploadTarget.Telegram(bot: "relay", chatID: -1_001_234_567_890)
+        telegram.sendAs = .audio
+        telegram.caption = "{file_name} \"new\""
+        #expect(loaded.targets == [UploadTarget(name: "channel", kind: .telegram, telegram: telegram)])
+        let again = try fixture.write(ConfigDocument.render(loaded), name: "again.yaml")
+        #expect(try fixture.loader().load(file: again).configuration.targets == loaded.targets)
+    }
+
     @Test(
         "Every mistake in a bot is named with its key and what was expected",
         arguments: [
@@ -51,6 +68,20 @@ struct ConfigTelegramTests {
             ),
             (Self.bot + "      allowed_chats: [1]\n      token: abc\n", "telegram.bots.relay.token", "unknown key"),
             ("telegram:\n  robots: {}\n", "telegram.robots", "unknown key; expected bots"),
+            (
+                "targets:\n  t:\n    type: telegram\n    bot: nobody\n    chat_id: 1\n", "targets.t.bot",
+                "names no configured bot"
+            ),
+            (
+                Self.bot
+                    + "      allowed_chats: [1]\ntargets:\n  t:\n    type: telegram\n    bot: relay\n    chat_id: x\n",
+                "targets.t.chat_id", "numeric id"
+            ),
+            (
+                Self.bot
+                    + "      allowed_chats: [1]\ntargets:\n  t:\n    type: telegram\n    bot: relay\n    chat_id: 1\n    as: gif\n",
+                "targets.t.as", "expected one of document, video, audio"
+            ),
         ])
     func refusesMistakes(text: String, key: String, problem: String) throws {
         let fixture = try ConfigFixture()

@@ -71,10 +71,17 @@ public enum MetricCatalog {
     static let processUptime = Entry(
         name: "ferry_process_uptime_seconds", kind: .gauge, help: "Time since the process started, by process.")
 
+    static let telegramResends = Entry(
+        name: "ferry_telegram_resends_total", kind: .counter,
+        help:
+            "Sends to Telegram whose answer was lost after the file went out, so they are sent again and the chat may show the file twice."
+    )
+
     public static let all: [Entry] = [
         jobsFinished, attemptDuration, transferredBytes, requeued, queueJobs, queueOldestAge, workerRestarts,
         workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
+        telegramResends,
     ]
 
     /// The help text of a metric by name; nil for a name Ferry does not define.

@@ -270,6 +270,7 @@ public actor WorkerFleet {
             if let kind = role.jobKind {
                 metrics.attemptEnded(kind: kind, outcome: outcome.result.metricLabel, after: .now - held.assignedAt)
             }
+            metrics.telegramAnswerLost(outcome.result)
             pendingProgress[jobID] = nil
             await keep(OutcomeRecorder(store: store, logger: logger).record(outcome, from: id), of: outcome, from: id)
             // A stopped or failed attempt may be due again at once.

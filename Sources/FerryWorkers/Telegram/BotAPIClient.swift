@@ -17,6 +17,9 @@ struct BotAPIClient {
         var description: String
         /// Flood control: how long Telegram asked us to wait.
         var retryAfter: Duration?
+        /// No answer came, but the request may have reached Telegram (the connection broke after
+        /// it was sent): a send may have been taken.
+        var mayHaveArrived = false
 
         var isRetryable: Bool {
             guard let status else { return true }
@@ -28,23 +31,34 @@ struct BotAPIClient {
     func call<Result: Decodable>(
         _ method: String, _ parameters: [(String, String)], as: Result.Type, timeout: Duration = .seconds(30)
     ) async throws(Failure) -> Result {
+        try await call(
+            method, body: .bytes(ByteBuffer(string: Self.form(parameters))),
+            contentType: "application/x-www-form-urlencoded", as: Result.self, timeout: timeout)
+    }
+
+    /// Calls `method` with a body of its own (a multipart upload) and decodes its result.
+    func call<Result: Decodable>(
+        _ method: String, body: HTTPClientRequest.Body, contentType: String, as: Result.Type, timeout: Duration
+    ) async throws(Failure) -> Result {
         var request = HTTPClientRequest(url: "\(bot.baseURL)/bot\(token.value)/\(method)")
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "User-Agent", value: "ferry/\(FerryVersion.current)")
-        request.body = .bytes(ByteBuffer(string: Self.form(parameters)))
+        request.body = body
         let status: Int
-        let body: ByteBuffer
+        let answerBody: ByteBuffer
         do {
             let response = try await client.execute(request, timeout: .milliseconds(timeout.inMilliseconds))
             status = Int(response.status.code)
-            body = try await response.body.collect(upTo: 16 << 20)
+            answerBody = try await response.body.collect(upTo: 16 << 20)
         } catch {
-            throw Failure(status: nil, description: token.redacted("no answer from \(bot.baseURL): \(error)"))
+            throw Failure(
+                status: nil, description: token.redacted("no answer from \(bot.baseURL): \(error)"),
+                mayHaveArrived: !Self.neverConnected(error))
         }
         let answer: BotAPI.Answer<Result>
         do {
-            answer = try BotAPI.decoder.decode(BotAPI.Answer<Result>.self, from: Data(body.readableBytesView))
+            answer = try BotAPI.decoder.decode(BotAPI.Answer<Result>.self, from: Data(answerBody.readableBytesView))
         } catch {
             throw Failure(
                 status: status,
@@ -57,6 +71,14 @@ struct BotAPIClient {
                 retryAfter: answer.parameters?.retryAfter.map { .seconds($0) })
         }
         return result
+    }
+
+    /// Whether a failed request certainly never reached the server (no connection was made).
+    static func neverConnected(_ error: any Error) -> Bool {
+        if let client = error as? HTTPClientError, client == .connectTimeout { return true }
+        if let channel = error as? ChannelError, case .connectTimeout = channel { return true }
+        if let io = error as? IOError, io.errnoCode == ECONNREFUSED { return true }
+        return false
     }
 
     /// Where Telegram serves a file `getFile` returned (public API, or a local server without --local).

@@ -66,4 +66,20 @@ enum BotAPI {
         var fileSize: Int64?
         var filePath: String?
     }
+
+    /// A message a bot sent: its id, and the file_id of what it carries.
+    struct SentMessage: Decodable {
+        var messageId: Int64
+        var document: FileObject?
+        var video: FileObject?
+        var audio: FileObject?
+
+        func fileID(_ field: String) -> String? {
+            switch field {
+            case "video": video?.fileId
+            case "audio": audio?.fileId
+            default: document?.fileId
+            }
+        }
+    }
 }
