@@ -144,9 +144,9 @@ public actor WorkerRuntime {
     private func startPolling() -> Task<Void, Never>? {
         guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
         let writer = writer
-        let poller = TelegramPoller(bots: options.telegramBots) { batch in
-            await writer.send(.telegramUpdates(batch))
-        }
+        let poller = TelegramPoller(
+            bots: options.telegramBots, send: { batch in await writer.send(.telegramUpdates(batch)) },
+            tell: { status in await writer.send(.telegramStatus(status)) })
         telegram = poller
         return Task { await poller.run() }
     }

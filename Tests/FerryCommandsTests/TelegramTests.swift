@@ -16,12 +16,12 @@ extension ProcessSuites {
         /// A daemon polling one bot of `api`, whose chat 42 may send work.
         static func start(
             _ api: FakeBotAPI, localFolder: String? = nil, botSettings: String = "", more: String = "",
-            environment: [String: String] = [:]
+            environment: [String: String] = [:], token: String? = nil
         ) throws -> SupervisorHarness {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-telegram-\(UUID())")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let tokenFile = folder.appendingPathComponent("token").path
-            try Data("\(api.token)\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
+            try Data("\(token ?? api.token)\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
             let config = folder.appendingPathComponent("ferry.yaml")
             try Data(
                 """
@@ -125,9 +125,17 @@ extension ProcessSuites {
             // The token: not in the database, not in the API's answers, not in the logs.
             let admin = try harness.adminURL()
             var answers = Data()
-            for path in ["/api/downloads", "/api/downloads/\(jobs[0].id)", "/api/workers"] {
+            for path in ["/api/downloads", "/api/downloads/\(jobs[0].id)", "/api/workers", "/api/telegram/bots"] {
                 answers += try await URLSession.shared.data(from: URL(string: admin + path)!).0
             }
+            let bots = try #require(
+                try JSONSerialization.jsonObject(
+                    with: try await URLSession.shared.data(from: URL(string: admin + "/api/telegram/bots")!).0)
+                    as? [String: Any])
+            let bot = try #require((bots["bots"] as? [[String: Any]])?.first)
+            #expect(bot["name"] as? String == "relay" && bot["connected"] as? Bool == true)
+            #expect(bot["offset"] as? Int == 6 && bot["updates"] as? Int == 5)
+            #expect(bot["ignored"] as? Int == 1 && bot["duplicates"] as? Int == 1 && bot["backlog"] as? Int == 0)
             #expect(harness.stop() == 0)
             let token = Data(api.token.utf8)
             let state = harness.scratch.url.appendingPathComponent("ferry-state")
@@ -302,6 +310,28 @@ extension ProcessSuites {
                 uploads = try await store.uploads(of: download)
             }
             return uploads.first
+        }
+
+        @Test("A bot that cannot reach its Bot API makes health warn, naming the bot and the reason")
+        func unreachableBotWarns() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api, token: "999:not-the-token")
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let admin = try harness.adminURL()
+            let deadline = Date().addingTimeInterval(20)
+            var output: String?
+            while output == nil && Date() < deadline {
+                let data = try await URLSession.shared.data(from: URL(string: admin + "/api/health/system")!).0
+                let document = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                let checks = (document?["checks"] as? [String: Any])?["telegram:bot"] as? [[String: Any]]
+                output = checks?.first { $0["status"] as? String == "warn" }?["output"] as? String
+                if output == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(
+                output?.contains("bot relay cannot reach Telegram: Unauthorized") == true, "\(output ?? "no warning")")
+            let bots = try await URLSession.shared.data(from: URL(string: admin + "/api/telegram/bots")!).0
+            #expect(String(decoding: bots, as: UTF8.self).contains(#""connected":false"#))
+            #expect(harness.stop() == 0)
         }
     }
 }

@@ -37,7 +37,8 @@ struct HealthController {
         let health = SystemHealth(
             ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
-            hangTimeout: dependencies.hangTimeout, diskFullHorizon: dependencies.diskFullHorizon, now: Date())
+            hangTimeout: dependencies.hangTimeout, diskFullHorizon: dependencies.diskFullHorizon, now: Date(),
+            telegram: await supervisor.telegramStatus())
         let document = health.document()
         return AnswerCache.Answer(
             status: document.status == .fail ? .serviceUnavailable : .ok,

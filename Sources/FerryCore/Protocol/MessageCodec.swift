@@ -15,6 +15,7 @@ public enum MessageCodec {
         case .outcome(let body): line("outcome", body)
         case .cleanupFindings(let body): line("cleanup_findings", body)
         case .telegramUpdates(let body): line("telegram_updates", body)
+        case .telegramStatus(let body): line("telegram_status", body)
         }
     }
 
@@ -39,6 +40,7 @@ public enum MessageCodec {
         case "outcome": return .outcome(try decode(body, as: WorkerMessage.Outcome.self, type: type))
         case "cleanup_findings": return .cleanupFindings(try decode(body, as: CleanupFindings.self, type: type))
         case "telegram_updates": return .telegramUpdates(try decode(body, as: TelegramBatch.self, type: type))
+        case "telegram_status": return .telegramStatus(try decode(body, as: TelegramBotStatus.self, type: type))
         default: throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(type)'")
         }
     }

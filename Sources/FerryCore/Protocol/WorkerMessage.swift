@@ -14,6 +14,8 @@ public enum WorkerMessage: Hashable, Sendable {
     case cleanupFindings(CleanupFindings)
     /// Updates read from a Telegram bot, to be recorded with the bot's new offset (telegram workers only).
     case telegramUpdates(TelegramBatch)
+    /// A bot became reachable or unreachable (telegram workers only).
+    case telegramStatus(TelegramBotStatus)
 
     public struct Hello: Hashable, Sendable, Codable {
         public var pid: Int32

@@ -22,6 +22,9 @@ public protocol JobStore: Sendable {
     /// after a crash creates nothing twice; the answer's offset is what may be acknowledged.
     func recordTelegramUpdates(_ batch: TelegramBatch, bot: TelegramBot) async throws(StoreError) -> TelegramIntake
 
+    /// What the store knows of each bot that has sent updates.
+    func telegramBotRecords() async throws(StoreError) -> [TelegramBotRecord]
+
     /// Where downloads that came through a bot came from, by job (others are absent).
     func telegramSources(of ids: [JobID]) async throws(StoreError) -> [JobID: TelegramSource]
 

@@ -74,6 +74,26 @@ extension SQLiteJobStore {
         }
     }
 
+    public func telegramBotRecords() async throws(StoreError) -> [TelegramBotRecord] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT b.name, b.next_offset, b.updates, b.ignored, b.duplicates, b.last_update_at,
+                        (SELECT count(*) FROM telegram_sources s JOIN jobs j ON j.id = s.job_id
+                         WHERE s.bot = b.name AND j.state IN ('queued', 'running', 'paused')) AS backlog
+                    FROM telegram_bots b ORDER BY b.name
+                    """
+            ).map { row in
+                TelegramBotRecord(
+                    name: row["name"], offset: row["next_offset"], updates: row["updates"], ignored: row["ignored"],
+                    duplicates: row["duplicates"],
+                    lastUpdateAt: (row["last_update_at"] as Int64?).map(Date.init(storeMilliseconds:)),
+                    backlog: row["backlog"])
+            }
+        }
+    }
+
     /// Whether this chat has sent this media through this bot before (and not forced it again).
     static func hasMedia(_ db: Database, bot: String, chat: Int64, unique: String) throws -> Bool {
         try Bool.fetchOne(

@@ -260,6 +260,9 @@ public actor WorkerFleet {
                 slots[role]![index].inputs?.yield(.message(.telegramCommitted(commit)))
             }
             workArrived(.download)
+        case .telegramStatus(let status):
+            guard role == .telegram else { return reject(id, "a telegram status from a \(role) worker") }
+            telegramStatuses[status.bot] = status
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.
@@ -599,6 +602,13 @@ public actor WorkerFleet {
             }
         }
     }
+
+    // MARK: Telegram
+
+    /// Whether each bot's Bot API was reachable when its worker last said, by bot.
+    private var telegramStatuses: [String: TelegramBotStatus] = [:]
+
+    public func telegramStatus() -> [String: TelegramBotStatus] { telegramStatuses }
 
     // MARK: Cleanup
 

@@ -9,14 +9,22 @@ import Foundation
 actor TelegramPoller {
     private let bots: [TelegramBot]
     private let send: @Sendable (TelegramBatch) async -> Bool
+    /// Tells the supervisor a bot became reachable or not.
+    private let tell: @Sendable (TelegramBotStatus) async -> Void
+    /// What was last told per bot, so only changes are sent.
+    private var told: [String: TelegramBotStatus] = [:]
     /// The supervisor's answer per bot, awaited by that bot's loop.
     private var waiting: [String: CheckedContinuation<TelegramCommit, Never>] = [:]
     /// How long one getUpdates call waits for news on Telegram's side.
     static let pollTimeout = 50
 
-    init(bots: [TelegramBot], send: @escaping @Sendable (TelegramBatch) async -> Bool) {
+    init(
+        bots: [TelegramBot], send: @escaping @Sendable (TelegramBatch) async -> Bool,
+        tell: @escaping @Sendable (TelegramBotStatus) async -> Void
+    ) {
         self.bots = bots
         self.send = send
+        self.tell = tell
     }
 
     /// Polls every bot until cancelled.
@@ -52,6 +60,7 @@ actor TelegramPoller {
                 let updates = try await api.call(
                     "getUpdates", parameters, as: [BotAPI.Update].self, timeout: .seconds(Self.pollTimeout + 20))
                 failures = 0
+                await found(TelegramBotStatus(bot: bot.name, reachable: true))
                 guard !updates.isEmpty else { continue }
                 let batch = TelegramBatch(bot: bot.name, updates: updates.map(TelegramMessageParser.parse))
                 let commit = await record(batch)
@@ -65,15 +74,25 @@ actor TelegramPoller {
                 }
             } catch let failure as BotAPIClient.Failure {
                 failures += 1
+                await found(TelegramBotStatus(bot: bot.name, reachable: false, problem: failure.description))
                 let wait = failure.retryAfter ?? Self.backoff(failures, retryable: failure.isRetryable)
                 WorkerRuntime.log("bot \(bot.name): getUpdates failed: \(failure.description); next try in \(wait)")
                 try? await Task.sleep(for: wait)
             } catch {
                 failures += 1
+                await found(TelegramBotStatus(bot: bot.name, reachable: false, problem: "\(error)"))
                 WorkerRuntime.log("bot \(bot.name): \(error)")
                 try? await Task.sleep(for: Self.backoff(failures, retryable: false))
             }
         }
+    }
+
+    /// Tells the supervisor when a bot's reachability (or the problem) changed.
+    private func found(_ status: TelegramBotStatus) async {
+        let last = told[status.bot]
+        guard last?.reachable != status.reachable || last?.problem != status.problem else { return }
+        told[status.bot] = status
+        await tell(status)
     }
 
     /// Sends the batch and waits for the supervisor's answer.
