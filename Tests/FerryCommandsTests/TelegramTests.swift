@@ -150,24 +150,48 @@ extension ProcessSuites {
             }
         }
 
-        @Test("SIGKILLed telegram workers and a SIGKILLed supervisor neither lose nor repeat an update")
+        @Test(
+            "SIGKILLed telegram and download workers, a SIGKILLed supervisor, 429s, 5xx and cut connections neither lose nor repeat an update"
+        )
         func killsLoseAndRepeatNothing() async throws {
             let api = try FakeBotAPI()
-            let harness = try Self.start(api)
+            let origin = try TestOrigin()
+            let harness = try Self.start(api, environment: ["FERRY_RETRY_DOWNLOAD_INITIAL_DELAY": "100ms"])
             try #require(harness.waitForNotification(containing: "READY=1") != nil)
-            let count = 30
-            var files: [FakeBotAPI.File] = []
-            for index in 0..<count { files.append(try await api.addFile(size: 2_000 + index, seed: index)) }
+            try await api.fault("getUpdates", count: 2, status: 429, retryAfter: 1)
+            try await api.fault("getUpdates", count: 2, cut: true)
+            try await api.fault("getFile", count: 3, status: 502)
+            try await api.fault("getFile", count: 2, cut: true)
+            try await api.fault("getFile", count: 1, status: 429, retryAfter: 1)
+            let count = 40
+            // Every fifth message is a link; the others carry a file each.
+            var expected: [Int: String] = [:]
+            var messages: [[String: any Sendable]] = []
+            for index in 0..<count {
+                let size = 2_000 + index
+                if index % 5 == 4 {
+                    let chat: [String: any Sendable] = ["id": 42]
+                    messages.append(["chat": chat, "text": "get \(origin.url(size: size))"])
+                    expected[index + 1] = try TestOrigin.sha256(size: size)
+                } else {
+                    let file = try await api.addFile(size: size, seed: index)
+                    messages.append(Self.document(file, name: "part-\(index).bin", size: size))
+                    expected[index + 1] = try TestOrigin.sha256(size: size, seed: index)
+                }
+            }
             var restarted: FerryProcess.Running?
-            var kills = 0
+            defer { if let restarted { kill(restarted.process.processIdentifier, SIGKILL) } }
+            var kills: [WorkerRole: Int] = [:]
             let secondLogs = harness.scratch.url.appendingPathComponent("second")
             try FileManager.default.createDirectory(at: secondLogs, withIntermediateDirectories: true)
-            for (index, file) in files.enumerated() {
-                try await api.receive(Self.document(file, name: "part-\(index).bin", size: 2_000 + index))
-                try await Task.sleep(for: .milliseconds(30))
-                if index % 4 == 1, restarted == nil, let victim = harness.workers()[.telegram]?.first {
+            for (index, message) in messages.enumerated() {
+                try await api.receive(message)
+                try await Task.sleep(for: .milliseconds(40))
+                let workers = harness.workers(of: restarted?.process.processIdentifier)
+                for role in [WorkerRole.telegram, .download] where index % 4 == (role == .telegram ? 1 : 3) {
+                    guard let victim = workers[role]?.first else { continue }
                     kill(victim, SIGKILL)
-                    kills += 1
+                    kills[role, default: 0] += 1
                 }
                 if index == count / 2 {
                     // The supervisor dies with everything; a new one starts on the same state.
@@ -175,24 +199,25 @@ extension ProcessSuites {
                     harness.serve.process.waitUntilExit()
                     restarted = try FerryProcess.start(
                         ["serve"], in: harness.scratch.url,
-                        environment: SupervisorProcessTests.fast.merging([
-                            "FERRY_CONFIG": harness.serve.process.environment?["FERRY_CONFIG"] ?? ""
-                        ]) { $1 }, logDirectory: secondLogs)
+                        environment: harness.serve.process.environment ?? [:], logDirectory: secondLogs)
                 }
             }
-            #expect(kills >= 3, "telegram workers were killed mid-stream")
-            defer { if let restarted { kill(restarted.process.processIdentifier, SIGKILL) } }
+            #expect(kills[.telegram, default: 0] >= 5, "telegram workers were killed mid-stream")
+            #expect(kills[.download, default: 0] >= 5, "download workers were killed mid-stream")
             let store = try harness.store()
-            let jobs = try await Self.downloads(store, finalCount: count, timeout: 90)
+            let jobs = try await Self.downloads(store, finalCount: count, timeout: 120)
             #expect(jobs.count == count, "one download per update, no more, no fewer")
             #expect(jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.map { $0.lastError?.message ?? "" })")
             let sources = try await store.telegramSources(of: jobs.map(\.id))
             #expect(Set(jobs.compactMap { sources[$0.id]?.updateID }) == Set((1...count).map(Int64.init)))
             for job in jobs {
-                let index = Int(try #require(sources[job.id]?.updateID)) - 1
-                #expect(job.result?.sha256 == (try TestOrigin.sha256(size: 2_000 + index, seed: index)))
+                let update = Int(try #require(sources[job.id]?.updateID))
+                #expect(job.result?.sha256 == expected[update], "update \(update)")
             }
             #expect(try await Self.waitForConfirmedOffset(api, count + 1) == count + 1)
+            let calls = try await api.state().calls
+            #expect(
+                calls["getUpdates", default: 0] > count / 4 && calls["getFile", default: 0] >= count - count / 5 + 6)
             if let restarted {
                 kill(restarted.process.processIdentifier, SIGTERM)
                 restarted.process.waitUntilExit()
