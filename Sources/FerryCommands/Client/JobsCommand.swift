@@ -6,7 +6,7 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List, show and command the running daemon's jobs.",
-        subcommands: [List.self, Show.self, Retry.self, Cancel.self, Pause.self, Resume.self])
+        subcommands: [List.self, Show.self, WatchCommand.self, Retry.self, Cancel.self, Pause.self, Resume.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Downloads, newest first.")
