@@ -69,6 +69,7 @@ public enum ConfigDocument {
             "#       upload_targets: [drive]       # default none", "#       delete_after_upload: false",
             "#       base_url: https://api.telegram.org  # or a local Bot API server",
             "#       local_files_folder: /var/lib/telegram-bot-api  # its working folder, with --local: no 20 MB limit",
+            "#       replies: false   # answer in the chat: queued, then done or the error (edited in place)",
         ]
         for bot in configuration.telegramBots {
             if bot == configuration.telegramBots.first { lines += ["telegram:", "  bots:"] }

@@ -5,7 +5,7 @@ import Yams
 /// The fields of one bot (`telegram.bots.<name>`) and how they are checked.
 enum TelegramBotFields {
     static let required = ["token_file", "allowed_chats"]
-    static let optional = ["base_url", "upload_targets", "delete_after_upload", "local_files_folder"]
+    static let optional = ["base_url", "upload_targets", "delete_after_upload", "local_files_folder", "replies"]
 
     /// A field's value: text, or a list written either as a YAML list or comma-separated.
     static func values(of node: Node) -> [String]? {
@@ -77,6 +77,13 @@ enum TelegramBotFields {
             }
             bot.deleteAfterUpload = value
         }
+        if let flag = text("replies") {
+            guard let value = ["true": true, "false": false][flag] else {
+                problems.append(.init(field: "replies", value: flag, expected: "expected true or false"))
+                return .failure(.init(list: problems))
+            }
+            bot.replies = value
+        }
         if let folder = text("local_files_folder") {
             // Empty: the public Bot API (as the documented file writes the default).
             if !folder.isEmpty && !TargetFields.isAbsolutePath(folder) {
@@ -124,7 +131,7 @@ enum TelegramBotFields {
             "      allowed_chats: [\(bot.allowedChats.map(String.init).joined(separator: ", "))]",
             "      upload_targets: [\(bot.uploadTargets.joined(separator: ", "))]",
             "      delete_after_upload: \(bot.deleteAfterUpload)",
-            "      local_files_folder: \"\(bot.localFilesFolder)\"",
+            "      local_files_folder: \"\(bot.localFilesFolder)\"", "      replies: \(bot.replies)",
         ]
     }
 }

@@ -26,19 +26,26 @@ public final class FakeBotAPI: @unchecked Sendable {
         }
     }
 
-    /// A message the bot sent.
+    /// A message the bot sent: a file, or a text (with its latest text and how often it was edited).
     public struct Sent: Decodable, Sendable {
         public var method: String
         public var chatID: String?
+        public var messageID: Int
         public var fileName: String?
-        public var size: Int
-        public var sha256: String
+        public var size: Int?
+        public var sha256: String?
         public var caption: String?
+        public var text: String?
+        /// The message a text answered.
+        public var replyTo: Int?
+        public var edits: Int?
 
         enum CodingKeys: String, CodingKey {
-            case method, size, sha256, caption
+            case method, size, sha256, caption, text, edits
             case chatID = "chat_id"
+            case messageID = "message_id"
             case fileName = "file_name"
+            case replyTo = "reply_to"
         }
     }
 

@@ -97,6 +97,8 @@ public actor WorkerRuntime {
                         return ExitStatus.protocolViolation
                     }
                     await telegram.committed(commit)
+                case .telegramReply(let reply):
+                    await telegram?.reply(reply)
                 case .shutdown:
                     for id in Array(running.keys) { stop(id, reason: "shutdown") }
                     await waitForJobs()
@@ -144,9 +146,7 @@ public actor WorkerRuntime {
     private func startPolling() -> Task<Void, Never>? {
         guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
         let writer = writer
-        let poller = TelegramPoller(
-            bots: options.telegramBots, send: { batch in await writer.send(.telegramUpdates(batch)) },
-            tell: { status in await writer.send(.telegramStatus(status)) })
+        let poller = TelegramPoller(bots: options.telegramBots) { message in await writer.send(message) }
         telegram = poller
         return Task { await poller.run() }
     }

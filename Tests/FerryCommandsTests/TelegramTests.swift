@@ -358,5 +358,35 @@ extension ProcessSuites {
             #expect(String(decoding: bots, as: UTF8.self).contains(#""connected":false"#))
             #expect(harness.stop() == 0)
         }
+
+        @Test(
+            "With replies on, the bot answers each message with queued, then edits it in place to done with the size, or to the error"
+        )
+        func repliesInChat() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api, botSettings: "      replies: true")
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            let file = try await api.addFile(size: 300_000, seed: 4)
+            try await api.receive(Self.document(file, name: "clip.mp4", size: 300_000))
+            let big = try await api.addFile(size: 21 << 20)
+            try await api.receive(Self.document(big, name: "big.mkv", size: 21 << 20))
+            let jobs = try await Self.downloads(store, finalCount: 2)
+            #expect(jobs.map(\.state) == [.succeeded, .failed])
+            let deadline = Date().addingTimeInterval(20)
+            var texts: [FakeBotAPI.Sent] = []
+            while Date() < deadline {
+                texts = try await api.state().sent.filter { $0.method == "sendMessage" }
+                if texts.count == 2 && texts.allSatisfy({ ($0.edits ?? 0) >= 1 }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let done = try #require(texts.first { $0.text?.contains("clip.mp4") == true })
+            #expect(done.text == "done: clip.mp4, 0.3 MB")
+            #expect(done.chatID == "42" && done.replyTo != nil && (done.edits ?? 0) >= 1, "one reply, edited in place")
+            let failed = try #require(texts.first { $0.text?.contains("big.mkv") == true })
+            #expect(failed.text?.hasPrefix("failed: big.mkv: The file is 21.0 MB") == true, "\(failed.text ?? "")")
+            #expect(texts.count == 2, "one reply per download, no flood")
+            #expect(harness.stop() == 0)
+        }
     }
 }

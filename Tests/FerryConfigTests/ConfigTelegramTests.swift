@@ -16,7 +16,7 @@ struct ConfigTelegramTests {
             "targets:\n  backup:\n    type: dir\n    path: /mnt/backup\n" + Self.bot
                 + "      allowed_chats: [42, -1001234]\n      upload_targets: backup\n"
                 + "      delete_after_upload: true\n      base_url: http://127.0.0.1:8081/\n"
-                + "      local_files_folder: /var/lib/telegram-bot-api/\n")
+                + "      local_files_folder: /var/lib/telegram-bot-api/\n      replies: true\n")
         let loaded = try fixture.loader().load(file: path).configuration
         var bot = TelegramBot(name: "relay", tokenFile: "/etc/ferry/token")
         bot.allowedChats = [42, -1_001_234]
@@ -24,6 +24,7 @@ struct ConfigTelegramTests {
         bot.deleteAfterUpload = true
         bot.baseURL = "http://127.0.0.1:8081"
         bot.localFilesFolder = "/var/lib/telegram-bot-api"
+        bot.replies = true
         #expect(loaded.telegramBots == [bot])
         #expect(loaded.workerSettings.telegramBots == [bot])
         #expect(loaded.pool(of: .telegram).processes == 1)

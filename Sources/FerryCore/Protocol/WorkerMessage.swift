@@ -16,6 +16,8 @@ public enum WorkerMessage: Hashable, Sendable {
     case telegramUpdates(TelegramBatch)
     /// A bot became reachable or unreachable (telegram workers only).
     case telegramStatus(TelegramBotStatus)
+    /// A bot posted its reply about a download (telegram workers only): to be edited later.
+    case telegramReplied(TelegramReply)
 
     public struct Hello: Hashable, Sendable, Codable {
         public var pid: Int32
@@ -101,6 +103,8 @@ public enum SupervisorMessage: Hashable, Sendable {
     case cleanup(CleanupOrder)
     /// The updates of a batch are recorded up to this offset (telegram workers only).
     case telegramCommitted(TelegramCommit)
+    /// Post or edit a reply in a chat (telegram workers only).
+    case telegramReply(TelegramReply)
 
     public struct Assignment: Hashable, Sendable, Codable {
         public var lease: JobLease

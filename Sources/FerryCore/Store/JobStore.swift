@@ -22,6 +22,13 @@ public protocol JobStore: Sendable {
     /// after a crash creates nothing twice; the answer's offset is what may be acknowledged.
     func recordTelegramUpdates(_ batch: TelegramBatch, bot: TelegramBot) async throws(StoreError) -> TelegramIntake
 
+    /// Remembers the bot's reply about a download, so the next word on it edits that reply.
+    func recordTelegramReply(_ replyMessageID: Int64, for job: JobID) async throws(StoreError)
+
+    /// The reply about a download that came through a bot: the chat, the sender's message and the
+    /// bot's reply so far; nil for other jobs.
+    func telegramReply(for job: JobID) async throws(StoreError) -> TelegramReply?
+
     /// What the store knows of each bot that has sent updates.
     func telegramBotRecords() async throws(StoreError) -> [TelegramBotRecord]
 

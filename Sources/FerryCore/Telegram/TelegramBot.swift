@@ -22,6 +22,8 @@ public struct TelegramBot: Hashable, Sendable, Codable {
     /// The working folder of a local Bot API server started with `--local`: getFile then answers an
     /// absolute path inside it, and files of any size are read from there. Empty: the public API.
     public var localFilesFolder: String = ""
+    /// Answer each message in the chat: "queued", then edited to "done" or the error.
+    public var replies: Bool = false
 
     public init(name: String, tokenFile: String) {
         self.name = name

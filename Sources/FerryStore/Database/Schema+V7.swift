@@ -79,6 +79,8 @@ enum SchemaV7 {
             mime_type TEXT,
             file_size INTEGER CHECK (file_size IS NULL OR file_size >= 0),
             forced INTEGER NOT NULL DEFAULT 0 CHECK (forced = 0 OR forced = 1),
+            -- The bot's reply in the chat ("queued", edited to "done" or the error), with replies on.
+            reply_message_id INTEGER,
             -- Media carry Telegram's ids; a link carries neither.
             CHECK ((media_kind = 'link') = (file_id IS NULL) AND (file_id IS NULL) = (file_unique_id IS NULL)),
             UNIQUE (bot, update_id, item)

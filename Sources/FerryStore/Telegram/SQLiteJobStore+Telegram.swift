@@ -74,6 +74,28 @@ extension SQLiteJobStore {
         }
     }
 
+    public func recordTelegramReply(_ replyMessageID: Int64, for job: JobID) async throws(StoreError) {
+        try await write(jobID: job) { db in
+            try db.execute(
+                sql: "UPDATE telegram_sources SET reply_message_id = ? WHERE job_id = ?",
+                arguments: [replyMessageID, job.rawValue])
+        }
+    }
+
+    public func telegramReply(for job: JobID) async throws(StoreError) -> TelegramReply? {
+        try await read(jobID: job) { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT bot, chat_id, message_id, reply_message_id FROM telegram_sources WHERE job_id = ?",
+                arguments: [job.rawValue]
+            ).map { row in
+                TelegramReply(
+                    bot: row["bot"], job: job, chatID: row["chat_id"], messageID: row["message_id"],
+                    replyMessageID: row["reply_message_id"], text: "")
+            }
+        }
+    }
+
     public func telegramBotRecords() async throws(StoreError) -> [TelegramBotRecord] {
         try await read { db in
             try Row.fetchAll(

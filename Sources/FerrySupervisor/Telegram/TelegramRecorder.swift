@@ -8,11 +8,12 @@ struct TelegramRecorder {
     let store: any JobStore
     let logger: Logger
 
-    func record(_ batch: TelegramBatch, bots: [TelegramBot]) async -> TelegramCommit {
+    /// The answer for the worker, and the downloads the batch created.
+    func record(_ batch: TelegramBatch, bots: [TelegramBot]) async -> (commit: TelegramCommit, created: [JobID]) {
         guard let bot = bots.first(where: { $0.name == batch.bot }) else {
             logger.error(
                 "a telegram worker sent updates of a bot that is not configured", metadata: ["bot": "\(batch.bot)"])
-            return TelegramCommit(bot: batch.bot, offset: nil, error: "the bot '\(batch.bot)' is not configured")
+            return (TelegramCommit(bot: batch.bot, offset: nil, error: "the bot '\(batch.bot)' is not configured"), [])
         }
         do {
             let intake = try await store.recordTelegramUpdates(batch, bot: bot)
@@ -24,12 +25,12 @@ struct TelegramRecorder {
                         "ignored": "\(intake.ignored)", "duplicates": "\(intake.duplicates)",
                     ])
             }
-            return TelegramCommit(bot: bot.name, offset: intake.offset)
+            return (TelegramCommit(bot: bot.name, offset: intake.offset), intake.created)
         } catch {
             logger.error(
                 "could not record telegram updates; the worker reads them again",
                 metadata: ["bot": "\(bot.name)", "error": "\(error)"])
-            return TelegramCommit(bot: bot.name, offset: nil, error: error.code.rawValue)
+            return (TelegramCommit(bot: bot.name, offset: nil, error: error.code.rawValue), [])
         }
     }
 }

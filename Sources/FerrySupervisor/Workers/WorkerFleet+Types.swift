@@ -116,7 +116,7 @@ extension WorkerMessage {
         case .hello, .outcome: true
         // Recorded updates are new downloads to dispatch.
         case .telegramUpdates: true
-        case .heartbeat, .progress, .cleanupFindings, .telegramStatus: false
+        case .heartbeat, .progress, .cleanupFindings, .telegramStatus, .telegramReplied: false
         }
     }
 }

@@ -9,6 +9,8 @@ Bot API (https://core.telegram.org/bots/api), as Ferry uses it, under /bot<TOKEN
   getFile     file_id -> {file_id, file_unique_id, file_size, file_path}; above 20 MB without
               --local it answers 400 "Bad Request: file is too big", as Telegram does
   sendDocument, sendVideo, sendAudio  multipart with the file; the message is kept in the chat
+  sendMessage (chat_id, text, reply_to_message_id), editMessageText (chat_id, message_id, text):
+              the bot's text messages, kept in the chat with their latest text and their edits counted
 GET /file/bot<TOKEN>/<file_path> serves a file, with Range and If-Range (ETag).
 With --local FOLDER (a local Bot API server started with --local), files live in FOLDER and
 getFile answers their absolute path, of any size.
@@ -122,7 +124,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 answer["parameters"] = {"retry_after": fault.get("retry_after", 1)}
             return self.answer(status, answer)
         handler = {"getUpdates": self.get_updates, "getFile": self.get_file, "sendDocument": self.send_media,
-                   "sendVideo": self.send_media, "sendAudio": self.send_media}.get(method)
+                   "sendVideo": self.send_media, "sendAudio": self.send_media, "sendMessage": self.send_text,
+                   "editMessageText": self.edit_text}.get(method)
         if handler is None:
             return self.answer(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
         status, answer = handler(method, parameters, files)
@@ -169,6 +172,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state["sent"].append({"method": method, "chat_id": parameters.get("chat_id"), "file_name": name,
                                   "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
                                   "caption": parameters.get("caption"), "message_id": message["message_id"]})
+        return 200, {"ok": True, "result": message}
+
+    def send_text(self, method, parameters, files):
+        with changed:
+            message = {"message_id": state["next_message"], "date": int(time.time()),
+                       "chat": {"id": int(parameters.get("chat_id", 0))}, "text": parameters.get("text", "")}
+            state["next_message"] += 1
+            state["sent"].append({"method": method, "chat_id": parameters.get("chat_id"),
+                                  "message_id": message["message_id"], "text": message["text"],
+                                  "reply_to": int(parameters["reply_to_message_id"])
+                                  if "reply_to_message_id" in parameters else None, "edits": 0})
+        return 200, {"ok": True, "result": message}
+
+    def edit_text(self, method, parameters, files):
+        with changed:
+            kept = next((m for m in state["sent"] if m["message_id"] == int(parameters.get("message_id", 0))
+                         and m["chat_id"] == parameters.get("chat_id") and "text" in m), None)
+            if kept is None:
+                return 400, {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
+            kept["text"] = parameters.get("text", "")
+            kept["edits"] += 1
+            message = {"message_id": kept["message_id"], "chat": {"id": int(kept["chat_id"])}, "text": kept["text"]}
         return 200, {"ok": True, "result": message}
 
     def serve_file(self, path):

@@ -82,4 +82,19 @@ enum BotAPI {
             }
         }
     }
+
+    /// What editMessageText answers: the edited message, or true for an inline one.
+    enum Edited: Decodable {
+        case message(SentMessage)
+        case done(Bool)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let flag = try? container.decode(Bool.self) {
+                self = .done(flag)
+            } else {
+                self = .message(try container.decode(SentMessage.self))
+            }
+        }
+    }
 }

@@ -8,9 +8,8 @@ import Foundation
 /// update read twice is recognised by its id and recorded once.
 actor TelegramPoller {
     private let bots: [TelegramBot]
-    private let send: @Sendable (TelegramBatch) async -> Bool
-    /// Tells the supervisor a bot became reachable or not.
-    private let tell: @Sendable (TelegramBotStatus) async -> Void
+    /// Writes a message to the supervisor; false once it is gone.
+    private let post: @Sendable (WorkerMessage) async -> Bool
     /// What was last told per bot, so only changes are sent.
     private var told: [String: TelegramBotStatus] = [:]
     /// The supervisor's answer per bot, awaited by that bot's loop.
@@ -18,13 +17,9 @@ actor TelegramPoller {
     /// How long one getUpdates call waits for news on Telegram's side.
     static let pollTimeout = 50
 
-    init(
-        bots: [TelegramBot], send: @escaping @Sendable (TelegramBatch) async -> Bool,
-        tell: @escaping @Sendable (TelegramBotStatus) async -> Void
-    ) {
+    init(bots: [TelegramBot], post: @escaping @Sendable (WorkerMessage) async -> Bool) {
         self.bots = bots
-        self.send = send
-        self.tell = tell
+        self.post = post
     }
 
     /// Polls every bot until cancelled.
@@ -92,15 +87,48 @@ actor TelegramPoller {
         let last = told[status.bot]
         guard last?.reachable != status.reachable || last?.problem != status.problem else { return }
         told[status.bot] = status
-        await tell(status)
+        _ = await post(.telegramStatus(status))
     }
+
+    /// Posts a reply about a download, or edits the one posted before; a reply is a courtesy, so
+    /// a failure is only logged. A new reply's message id goes to the supervisor, to be edited later.
+    func reply(_ reply: TelegramReply) {
+        guard let bot = bots.first(where: { $0.name == reply.bot }) else { return }
+        Task {
+            do {
+                let api = BotAPIClient(bot: bot, token: try BotToken.read(for: bot), client: Self.replyClient)
+                await TelegramSendPacer.shared.waitForTurn(chat: reply.chatID)
+                if let existing = reply.replyMessageID {
+                    _ = try await api.call(
+                        "editMessageText",
+                        [("chat_id", String(reply.chatID)), ("message_id", String(existing)), ("text", reply.text)],
+                        as: BotAPI.Edited.self)
+                } else {
+                    let sent = try await api.call(
+                        "sendMessage",
+                        [
+                            ("chat_id", String(reply.chatID)), ("text", reply.text),
+                            ("reply_to_message_id", String(reply.messageID)),
+                        ], as: BotAPI.SentMessage.self)
+                    var posted = reply
+                    posted.replyMessageID = sent.messageId
+                    _ = await post(.telegramReplied(posted))
+                }
+            } catch {
+                WorkerRuntime.log("bot \(bot.name): could not reply in chat \(reply.chatID): \(error)")
+            }
+        }
+    }
+
+    /// Replies go out on their own connections, beside the long polls.
+    private static let replyClient = HTTPClient(eventLoopGroupProvider: .singleton)
 
     /// Sends the batch and waits for the supervisor's answer.
     private func record(_ batch: TelegramBatch) async -> TelegramCommit {
         await withCheckedContinuation { continuation in
             waiting[batch.bot] = continuation
             Task {
-                if !(await send(batch)) {
+                if !(await post(.telegramUpdates(batch))) {
                     committed(TelegramCommit(bot: batch.bot, offset: nil, error: "channel closed"))
                 }
             }
