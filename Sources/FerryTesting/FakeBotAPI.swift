@@ -59,11 +59,20 @@ public final class FakeBotAPI: @unchecked Sendable {
         public var delivered: [Int]
         public var sent: [Sent]
         public var calls: [String: Int]
+        /// Every file download, in order: its path, Range header and answer's status.
+        public var fileRequests: [FileRequest]
 
         enum CodingKeys: String, CodingKey {
             case pending, delivered, sent, calls
             case confirmedOffset = "confirmed_offset"
+            case fileRequests = "file_requests"
         }
+    }
+
+    public struct FileRequest: Decodable, Sendable {
+        public var path: String
+        public var range: String?
+        public var status: Int
     }
 
     /// - Parameter localFolder: behave as a local Bot API server run with `--local`, keeping files
@@ -92,12 +101,14 @@ public final class FakeBotAPI: @unchecked Sendable {
     }
 
     /// Makes the next `count` calls of `method` fail: with `status` (and `retryAfter` for 429),
-    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`).
+    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`); file
+    /// downloads (`"file"`) by a cut after `cutAfterBytes` of the body.
     public func fault(
         _ method: String, count: Int = 1, status: Int? = nil, retryAfter: Int = 1, cut: Bool = false,
-        cutAfter: Bool = false
+        cutAfter: Bool = false, cutAfterBytes: Int? = nil
     ) async throws {
         var body: [String: any Sendable] = ["method": method, "count": count, "retry_after": retryAfter]
+        if let cutAfterBytes { body["cut_after_bytes"] = cutAfterBytes }
         if let status { body["status"] = status }
         if cut { body["cut"] = true }
         if cutAfter { body["cut_after"] = true }

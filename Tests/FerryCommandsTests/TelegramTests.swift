@@ -388,5 +388,23 @@ extension ProcessSuites {
             #expect(texts.count == 2, "one reply per download, no flood")
             #expect(harness.stop() == 0)
         }
+
+        @Test("A Telegram file whose transfer is cut mid-way is resumed by the next attempt with a Range request")
+        func cutTransferResumes() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api, environment: ["FERRY_RETRY_DOWNLOAD_INITIAL_DELAY": "100ms"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            try await api.fault("file", cutAfterBytes: 400_000)
+            let file = try await api.addFile(size: 1_000_000, seed: 8)
+            try await api.receive(Self.document(file, name: "long.mp4", size: 1_000_000))
+            let job = try #require(try await Self.downloads(try harness.store(), finalCount: 1).first)
+            #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+            #expect(job.attempt == 2)
+            #expect(job.result?.sha256 == (try TestOrigin.sha256(size: 1_000_000, seed: 8)))
+            let requests = try await api.state().fileRequests
+            #expect(requests.map(\.status) == [200, 206], "the second attempt asked only for the rest")
+            #expect(requests.last?.range?.hasPrefix("bytes=") == true && requests.last?.range != "bytes=0-")
+            #expect(harness.stop() == 0)
+        }
     }
 }

@@ -11,7 +11,9 @@ Bot API (https://core.telegram.org/bots/api), as Ferry uses it, under /bot<TOKEN
   sendDocument, sendVideo, sendAudio  multipart with the file; the message is kept in the chat
   sendMessage (chat_id, text, reply_to_message_id), editMessageText (chat_id, message_id, text):
               the bot's text messages, kept in the chat with their latest text and their edits counted
-GET /file/bot<TOKEN>/<file_path> serves a file, with Range and If-Range (ETag).
+GET /file/bot<TOKEN>/<file_path> serves a file, with Range and If-Range (ETag); its faults are
+planned under the method name "file", where {"cut_after_bytes": n} sends the whole answer's
+headers but only n bytes of the body before closing the connection.
 With --local FOLDER (a local Bot API server started with --local), files live in FOLDER and
 getFile answers their absolute path, of any size.
 
@@ -25,7 +27,8 @@ Control endpoints for the tests:
                         answer) or {"method": m, "count": k, "cut_after": true} (do the work,
                         then close without an answer: a lost answer)
   GET  /control/state   {"confirmed_offset", "pending", "delivered": [update ids answered by
-                        getUpdates, in order], "sent": [messages sent by the bot], "calls": {method: n}}
+                        getUpdates, in order], "sent": [messages sent by the bot], "calls": {method: n},
+                        "file_requests": [{"path", "range", "status"} of every file download]}
 Once listening it writes its port to PORT_FILE (atomically) and serves until killed or orphaned.
 """
 import argparse
@@ -55,7 +58,7 @@ options = arguments.parse_args()
 changed = threading.Condition()
 state = {
     "next_update": 1, "next_message": 1, "next_file": 1, "confirmed_offset": 0,
-    "updates": [], "files": {}, "faults": [], "delivered": [], "sent": [], "calls": {},
+    "updates": [], "files": {}, "faults": [], "delivered": [], "sent": [], "calls": {}, "file_requests": [],
 }
 
 
@@ -199,6 +202,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def serve_file(self, path):
         with changed:
             file = next((f for f in state["files"].values() if f["path"] == path), None)
+            fault = fault_for("file")
         if file is None:
             return self.answer(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         data = file_bytes(file)
@@ -208,6 +212,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if wanted and wanted.startswith("bytes=") and self.headers.get("If-Range") in (None, etag):
             start = int(wanted[6:].split("-")[0])
             status = 206
+        with changed:
+            state["file_requests"].append({"path": path, "range": wanted, "status": status})
         self.send_response(status)
         self.send_header("Content-Length", str(len(data) - start))
         self.send_header("ETag", etag)
@@ -215,6 +221,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
+        if fault and fault.get("cut_after_bytes") is not None:
+            self.wfile.write(data[start:start + fault["cut_after_bytes"]])
+            self.wfile.flush()
+            return self.cut()
         self.wfile.write(data[start:])
 
     def control(self, what, body):
@@ -239,7 +249,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if what == "state":
                 return self.answer(200, {"confirmed_offset": state["confirmed_offset"],
                                          "pending": len(state["updates"]), "delivered": state["delivered"],
-                                         "sent": state["sent"], "calls": state["calls"]})
+                                         "sent": state["sent"], "calls": state["calls"],
+                                         "file_requests": state["file_requests"]})
         self.answer(404, {"error": "unknown control endpoint"})
 
     def answer(self, status, value):
