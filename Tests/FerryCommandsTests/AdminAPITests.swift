@@ -289,6 +289,10 @@ extension ProcessSuites {
             let status = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(status.status == 0)
             #expect(status.standardOutput.contains("WORKER") && status.standardOutput.contains("cancelled"))
+            // The machine's figures, as the page shows them.
+            #expect(status.standardOutput.contains("machine: CPU "), "\(status.standardOutput)")
+            #expect(status.standardOutput.contains("memory: ") && status.standardOutput.contains(" available of "))
+            #expect(status.standardOutput.contains("FOLDER") && status.standardOutput.contains("state"))
             #expect(harness.stop() == 0)
             let gone = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(gone.status == 69)
