@@ -100,4 +100,17 @@ struct TelegramStoreTests {
             "UPDATE telegram_bots SET next_offset = 3 WHERE name = 'relay'", mentioning: "never moves back")
         #expect(try await fixture.store.checkIntegrity().isEmpty)
     }
+
+    @Test("A token of another Telegram bot under the same name starts its own count of updates")
+    func anotherBotBehindTheName() async throws {
+        let fixture = try StoreFixture()
+        let first = TelegramBatch(bot: "relay", botUserID: 111, updates: [Self.document(40, unique: "a")])
+        #expect(try await fixture.store.recordTelegramUpdates(first, bot: Self.bot).offset == 41)
+        let other = TelegramBatch(bot: "relay", botUserID: 222, updates: [Self.document(3, unique: "b")])
+        let intake = try await fixture.store.recordTelegramUpdates(other, bot: Self.bot)
+        #expect(intake.created.count == 1, "update 3 of the other bot is new, though below 41")
+        #expect(intake.offset == 4)
+        let again = try await fixture.store.recordTelegramUpdates(other, bot: Self.bot)
+        #expect(again.created.isEmpty && again.offset == 4)
+    }
 }

@@ -50,7 +50,8 @@ public struct TelegramIntakePlan: Hashable, Sendable {
                         updateID: update.updateID, chatID: chat, messageID: message, itemIndex: index, item: item,
                         forced: update.forced,
                         request: Self.request(
-                            for: item, bot: bot, key: "telegram:\(bot.name):\(update.updateID):\(index)")
+                            for: item, bot: bot,
+                            key: "telegram:\(bot.name):\(batch.botUserID):\(update.updateID):\(index)")
                     ))
             }
         }

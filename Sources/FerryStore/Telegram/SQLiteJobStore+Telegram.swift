@@ -14,9 +14,11 @@ extension SQLiteJobStore {
         return try await write { db in
             try db.execute(
                 sql: "INSERT INTO telegram_bots (name) VALUES (?) ON CONFLICT (name) DO NOTHING", arguments: [bot.name])
-            let recorded =
-                try Int64.fetchOne(
-                    db, sql: "SELECT next_offset FROM telegram_bots WHERE name = ?", arguments: [bot.name]) ?? 0
+            let stored = try Row.fetchOne(
+                db, sql: "SELECT next_offset, user_id FROM telegram_bots WHERE name = ?", arguments: [bot.name])
+            // Another Telegram bot behind the same name (a new token) counts its updates from scratch.
+            let switched = (stored?["user_id"] as Int64? ?? 0) != batch.botUserID
+            let recorded = switched ? 0 : (stored?["next_offset"] as Int64? ?? 0)
             let plan = TelegramIntakePlan(batch, bot: bot, recordedOffset: recorded)
             var created: [JobID] = []
             var duplicates = 0
@@ -29,20 +31,25 @@ extension SQLiteJobStore {
                 }
                 let enqueued = try Self.insertDownload(
                     db, try Self.normalized(planned.request), policy: policy, now: now)
-                try Self.insertSource(db, job: enqueued.job.id, bot: bot.name, planned)
+                try Self.insertSource(db, job: enqueued.job.id, bot: bot.name, botUserID: batch.botUserID, planned)
                 created.append(enqueued.job.id)
             }
             let fresh = batch.updates.count - plan.alreadyRecorded
             try db.execute(
                 sql: """
-                    UPDATE telegram_bots SET next_offset = max(next_offset, ?), updates = updates + ?,
+                    UPDATE telegram_bots SET user_id = ?, next_offset = CASE WHEN ? THEN ? ELSE max(next_offset, ?) END,
+                        updates = updates + ?,
                         ignored = ignored + ?, duplicates = duplicates + ?,
                         last_update_at = CASE WHEN ? > 0 THEN ? ELSE last_update_at END
                     WHERE name = ?
                     """,
-                arguments: [plan.offset, fresh, plan.ignored, duplicates, fresh, now, bot.name])
+                arguments: [
+                    batch.botUserID, switched, plan.offset, plan.offset, fresh, plan.ignored, duplicates, fresh, now,
+                    bot.name,
+                ])
             return TelegramIntake(
-                offset: max(plan.offset, recorded), created: created, duplicates: duplicates, ignored: plan.ignored,
+                offset: switched ? plan.offset : max(plan.offset, recorded), created: created, duplicates: duplicates,
+                ignored: plan.ignored,
                 alreadyRecorded: plan.alreadyRecorded)
         }
     }
@@ -127,17 +134,19 @@ extension SQLiteJobStore {
             arguments: [bot, chat, unique]) ?? false
     }
 
-    static func insertSource(_ db: Database, job: JobID, bot: String, _ planned: TelegramIntakePlan.Planned) throws {
+    static func insertSource(
+        _ db: Database, job: JobID, bot: String, botUserID: Int64, _ planned: TelegramIntakePlan.Planned
+    ) throws {
         let item = planned.item
         let isMedia = item.kind != .link
         try db.execute(
             sql: """
-                INSERT INTO telegram_sources (job_id, bot, update_id, item, chat_id, message_id, media_kind, file_id,
-                    file_unique_id, file_name, mime_type, file_size, forced)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO telegram_sources (job_id, bot, bot_user_id, update_id, item, chat_id, message_id,
+                    media_kind, file_id, file_unique_id, file_name, mime_type, file_size, forced)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                job.rawValue, bot, planned.updateID, planned.itemIndex, planned.chatID, planned.messageID,
+                job.rawValue, bot, botUserID, planned.updateID, planned.itemIndex, planned.chatID, planned.messageID,
                 item.kind.rawValue, isMedia ? item.fileID : nil, isMedia ? item.fileUniqueID : nil, item.fileName,
                 item.mimeType, item.fileSize,
                 // A forced copy may repeat; an unforced one is what the unique index guards.

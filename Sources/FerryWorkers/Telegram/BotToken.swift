@@ -24,6 +24,11 @@ struct BotToken: Sendable {
         return BotToken(value: token)
     }
 
+    /// Telegram's id of the bot, the token's part before the colon (not a secret); 0 if it has none.
+    var botUserID: Int64 {
+        value.split(separator: ":", maxSplits: 1).first.flatMap { Int64($0) } ?? 0
+    }
+
     /// `text` with every occurrence of the token replaced.
     func redacted(_ text: String) -> String {
         text.replacingOccurrences(of: value, with: "<token>")

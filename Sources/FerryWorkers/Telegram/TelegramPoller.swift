@@ -57,7 +57,8 @@ actor TelegramPoller {
                 failures = 0
                 await found(TelegramBotStatus(bot: bot.name, reachable: true))
                 guard !updates.isEmpty else { continue }
-                let batch = TelegramBatch(bot: bot.name, updates: updates.map(TelegramMessageParser.parse))
+                let batch = TelegramBatch(
+                    bot: bot.name, botUserID: token.botUserID, updates: updates.map(TelegramMessageParser.parse))
                 let commit = await record(batch)
                 if let recorded = commit.offset {
                     offset = recorded
