@@ -39,6 +39,7 @@ public struct AdminServer: Service {
         DocumentsController().register(in: routes)
         EventsController(dependencies: dependencies).register(in: routes)
         HistoryController(dependencies: dependencies).register(in: routes)
+        TelegramController(dependencies: dependencies).register(in: routes)
         PageController().register(in: routes)
         let router = Router(context: AdminContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ErrorMiddleware(logger: logger, routes: routes.knownRoutes))

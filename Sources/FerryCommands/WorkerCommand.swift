@@ -63,7 +63,8 @@ struct WorkerCommand: AsyncParsableCommand {
         let options = WorkerOptions(
             role: WorkerRole(rawValue: role)!, id: WorkerID(id), parentPID: parentPID,
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
-            stateDirectory: stateDirectory, targets: settings.targets, fault: fault.flatMap(WorkerFault.init(rawValue:))
+            stateDirectory: stateDirectory, targets: settings.targets, telegramBots: settings.telegramBots,
+            fault: fault.flatMap(WorkerFault.init(rawValue:))
         )
         let status = await Executors.with(
             role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency, settings: settings

@@ -53,10 +53,27 @@ public enum ConfigDocument {
             "#     parallel_parts: 4  # parts in flight at once",
             "#   drive:", "#     type: rclone", "#     remote: onedrive:media   # any remote rclone knows",
             "#     config_file: /etc/ferry/rclone.conf  # default: rclone's own",
+            "#   channel:", "#     type: telegram", "#     bot: relay               # a bot under telegram.bots",
+            "#     chat_id: -1001234567890", "#     as: document             # or video, audio",
+            "#     caption: \"{file_name}\"   # also {size}, {download_id}, {sha256}",
         ]
         for target in configuration.targets {
             if target == configuration.targets.first { lines.append("targets:") }
             lines += TargetFields.render(target)
+        }
+        lines += [
+            "", "# Telegram bots whose chats send media and links to download. None by default; e.g.:",
+            "# telegram:", "#   bots:", "#     relay:",
+            "#       token_file: /etc/ferry/relay-bot-token  # the token, alone in a file",
+            "#       allowed_chats: [123456789]   # chat ids that may send work; others are ignored",
+            "#       upload_targets: [drive]       # default none", "#       delete_after_upload: false",
+            "#       base_url: https://api.telegram.org  # or a local Bot API server",
+            "#       local_files_folder: /var/lib/telegram-bot-api  # its working folder, with --local: no 20 MB limit",
+            "#       replies: false   # answer in the chat: queued, then done or the error (edited in place)",
+        ]
+        for bot in configuration.telegramBots {
+            if bot == configuration.telegramBots.first { lines += ["telegram:", "  bots:"] }
+            lines += TelegramBotFields.render(bot)
         }
         return header + lines.joined(separator: "\n") + "\n"
     }

@@ -51,6 +51,27 @@ enum ConfigRules {
                         "listens beyond this machine, so http.token_file must name a file holding the bearer token; expected a loopback address or a token file"
                 ))
         }
+        let targets = Set(configuration.targets.map(\.name))
+        for bot in configuration.telegramBots {
+            for target in bot.uploadTargets where !targets.contains(target) {
+                issues.append(
+                    .init(
+                        source: source, key: "telegram.bots.\(bot.name).upload_targets", value: target,
+                        problem:
+                            "names no configured target; expected one of targets (\(targets.sorted().joined(separator: ", ")))"
+                    ))
+            }
+        }
+        let bots = Set(configuration.telegramBots.map(\.name))
+        for target in configuration.targets {
+            guard let telegram = target.telegram, !bots.contains(telegram.bot) else { continue }
+            issues.append(
+                .init(
+                    source: source, key: "targets.\(target.name).bot", value: telegram.bot,
+                    problem:
+                        "names no configured bot; expected one of telegram.bots (\(bots.sorted().joined(separator: ", ")))"
+                ))
+        }
         return issues
     }
 }

@@ -59,6 +59,7 @@ enum ConfigSchema {
                 case .upload: \.workers.upload
                 case .store: \.workers.store
                 case .cleanup: \.workers.cleanup
+                case .telegram: \.workers.telegram
                 }
             settings += [
                 .integer(

@@ -15,6 +15,8 @@ public struct FerryConfiguration: Sendable, Equatable {
     public var downloads = DownloadSettings()
     /// Upload targets by name (`targets.<name>.type`, `.path`); none by default.
     public var targets: [UploadTarget] = []
+    /// Telegram bots whose chats send work (`telegram.bots.<name>`); none by default.
+    public var telegramBots: [TelegramBot] = []
     public var cleanup = Cleanup()
     public var backup = Backup()
     public var http = HTTP()
@@ -77,6 +79,8 @@ public struct FerryConfiguration: Sendable, Equatable {
         public var upload = WorkerPool(processes: 1, concurrency: 4)
         public var store = WorkerPool(processes: 1, concurrency: 2)
         public var cleanup = WorkerPool(processes: 1, concurrency: 1)
+        /// Runs only when bots are configured; one process polls them all.
+        public var telegram = WorkerPool(processes: 1, concurrency: 1)
 
         public subscript(role: WorkerRole) -> WorkerPool {
             switch role {
@@ -84,6 +88,7 @@ public struct FerryConfiguration: Sendable, Equatable {
             case .upload: upload
             case .store: store
             case .cleanup: cleanup
+            case .telegram: telegram
             }
         }
     }
@@ -105,9 +110,16 @@ public struct FerryConfiguration: Sendable, Equatable {
         }
     }
 
+    /// The processes a role runs: its pool, except that with no bot configured there is nothing
+    /// for a telegram worker to poll.
+    public func pool(of role: WorkerRole) -> WorkerPool {
+        guard role != .telegram || !telegramBots.isEmpty else { return WorkerPool(processes: 0, concurrency: 1) }
+        return workers[role]
+    }
+
     /// What every worker process is started with.
     public var workerSettings: WorkerSettings {
-        WorkerSettings(downloads: downloads, targets: targets)
+        WorkerSettings(downloads: downloads, targets: targets, telegramBots: telegramBots)
     }
 
     public struct Cleanup: Sendable, Equatable {

@@ -11,6 +11,7 @@ enum TargetFields {
             ["region", "prefix", "multipart_threshold", "part_size", "parallel_parts"]
         ),
         .rclone: (["remote"], ["program", "config_file"]),
+        .telegram: (["bot", "chat_id"], ["as", "caption"]),
     ]
 
     /// Everything wrong with one target.
@@ -128,6 +129,8 @@ enum TargetFields {
             }
             guard problems.isEmpty else { return .failure(Problems(list: problems)) }
             return .success(UploadTarget(name: name, kind: .rclone, rclone: rclone))
+        case .telegram:
+            return TelegramBotFields.target(name: name, values: values)
         }
     }
 
@@ -156,6 +159,12 @@ enum TargetFields {
             lines += [
                 "    remote: \"\(rclone.remote)\"", "    program: \"\(rclone.program)\"",
                 "    config_file: \"\(rclone.configFile)\"",
+            ]
+        case .telegram:
+            guard let telegram = target.telegram else { break }
+            lines += [
+                "    bot: \(telegram.bot)", "    chat_id: \(telegram.chatID)", "    as: \(telegram.sendAs.rawValue)",
+                "    caption: \"\(telegram.caption.replacingOccurrences(of: "\"", with: "\\\""))\"",
             ]
         }
         return lines

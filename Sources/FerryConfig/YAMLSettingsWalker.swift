@@ -25,6 +25,8 @@ struct YAMLSettingsWalker {
             let key = prefix.isEmpty ? name : "\(prefix).\(name)"
             if key == "targets" {
                 walkTargets(valueNode, into: &configuration)
+            } else if key == "telegram" {
+                walkTelegram(valueNode, into: &configuration)
             } else if sections.contains(key) {
                 walk(valueNode, prefix: key, into: &configuration)
             } else if let setting = settings[key] {
@@ -39,24 +41,8 @@ struct YAMLSettingsWalker {
 
     /// `targets:` maps names of the user's choosing to `type` and its fields.
     private mutating func walkTargets(_ node: Node, into configuration: inout FerryConfiguration) {
-        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return }
-        guard case .mapping(let mapping) = node else {
-            report(node, key: "targets", value: nil, "expected a mapping of target names to their settings")
-            return
-        }
-        for (nameNode, targetNode) in mapping {
-            let name = nameNode.scalar?.string ?? ""
+        for (name, targetNode, fields) in namedEntries(node, key: "targets", what: "target", holding: "type") {
             let key = "targets.\(name)"
-            guard UploadTarget.isValidName(name) else {
-                report(
-                    nameNode, key: key, value: name,
-                    "is not a usable target name; expected letters, digits, - and _, at most 64")
-                continue
-            }
-            guard case .mapping(let fields) = targetNode else {
-                report(targetNode, key: key, value: nil, "expected a mapping with the target's type and its settings")
-                continue
-            }
             var values: [String: String] = [:]
             var nodes: [String: Node] = [:]
             for (fieldNode, valueNode) in fields {
@@ -91,6 +77,67 @@ struct YAMLSettingsWalker {
                 }
             }
         }
+    }
+
+    /// `telegram: bots:` maps bot names of the user's choosing to their fields.
+    private mutating func walkTelegram(_ node: Node, into configuration: inout FerryConfiguration) {
+        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return }
+        guard case .mapping(let section) = node else {
+            return report(node, key: "telegram", value: nil, "expected a mapping with bots")
+        }
+        for (keyNode, botsNode) in section {
+            guard keyNode.scalar?.string == "bots" else {
+                report(
+                    keyNode, key: "telegram.\(keyNode.scalar?.string ?? "")", value: nil, "unknown key; expected bots")
+                continue
+            }
+            let entries = namedEntries(
+                botsNode, key: "telegram.bots", what: "bot", holding: "token_file, allowed_chats")
+            for (name, botNode, mapping) in entries {
+                let key = "telegram.bots.\(name)"
+                var fields: [String: Node] = [:]
+                for (fieldNode, valueNode) in mapping { fields[fieldNode.scalar?.string ?? ""] = valueNode }
+                switch TelegramBotFields.build(name: name, fields: fields) {
+                case .success(let bot): configuration.telegramBots.append(bot)
+                case .failure(let problems):
+                    for problem in problems.list {
+                        report(
+                            fields[problem.field] ?? botNode, key: "\(key).\(problem.field)", value: problem.value,
+                            problem.expected)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The entries of a section that maps names of the user's choosing to their fields
+    /// (`targets`, `telegram.bots`); a bad name or an entry that is not a mapping is reported and left out.
+    private mutating func namedEntries(
+        _ node: Node, key: String, what: String, holding: String
+    ) -> [(name: String, node: Node, fields: Node.Mapping)] {
+        if node.scalar.map({ ["", "~", "null", "{}"].contains($0.string) }) == true { return [] }
+        guard case .mapping(let mapping) = node else {
+            report(node, key: key, value: nil, "expected a mapping of \(what) names to their settings")
+            return []
+        }
+        var entries: [(name: String, node: Node, fields: Node.Mapping)] = []
+        for (nameNode, entryNode) in mapping {
+            let name = nameNode.scalar?.string ?? ""
+            guard UploadTarget.isValidName(name) else {
+                report(
+                    nameNode, key: "\(key).\(name)", value: name,
+                    "is not a usable \(what) name; expected letters, digits, - and _, at most 64")
+                continue
+            }
+            guard case .mapping(let fields) = entryNode else {
+                report(
+                    entryNode, key: "\(key).\(name)", value: nil,
+                    "expected a mapping with the \(what)'s \(holding) and its settings")
+                continue
+            }
+            entries.append((name, entryNode, fields))
+        }
+        return entries
     }
 
     private mutating func assign(

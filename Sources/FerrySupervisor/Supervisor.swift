@@ -160,6 +160,9 @@ public actor Supervisor: Service {
 
     public func fleetSnapshot() async -> FleetSnapshot { await fleet.snapshot() }
 
+    /// Whether each bot's Bot API was reachable when its telegram worker last said, by bot.
+    public func telegramStatus() async -> [String: TelegramBotStatus] { await fleet.telegramStatus() }
+
     /// Replaces every worker of a role through a drain, as the recycling does; nothing is lost.
     public func restartWorkers(of role: WorkerRole) async { await fleet.restart(role) }
 

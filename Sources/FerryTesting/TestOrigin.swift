@@ -52,25 +52,7 @@ public final class TestOrigin: @unchecked Sendable {
     }
 
     public init() throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "Origin/test_origin.py")
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-origin-port-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: portFile) }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, portFile.path]
-        try process.run()
-        // The origin writes its port atomically once it listens.
-        let deadline = Date().addingTimeInterval(10)
-        var port: Int?
-        while port == nil && Date() < deadline && process.isRunning {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
-            if port == nil { usleep(20_000) }
-        }
-        guard let port else {
-            kill(process.processIdentifier, SIGKILL)
-            throw CocoaError(.fileReadNoSuchFile)
-        }
-        self.port = port
+        port = try LoopbackScript.start(process, script: "Origin/test_origin.py")
     }
 
     public func url(size: Int, rate: Int = 0, stallAfter: Int? = nil) -> String {

@@ -17,7 +17,9 @@ public enum Executors {
                 configuration: DownloadExecutor.clientConfiguration(downloads, concurrency: concurrency))
             let executor: any JobExecutor =
                 role == .download
-                ? DownloadExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
+                ? DownloadExecutor(
+                    stateDirectory: stateDirectory, settings: downloads, client: client,
+                    telegramBots: settings.telegramBots)
                 : VideoStoreExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
             let result = await body([executor])
             try? await client.shutdown()
@@ -29,11 +31,13 @@ public enum Executors {
             configuration.connectionPool = .init(
                 idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let result = await body([UploadExecutor(targets: settings.targets, client: client)])
+            let result = await body([
+                UploadExecutor(targets: settings.targets, client: client, telegramBots: settings.telegramBots)
+            ])
             try? await client.shutdown()
             return result
-        case .cleanup:
-            // The cleanup worker's scans are not built yet; this role takes no jobs.
+        case .cleanup, .telegram:
+            // Cleanup workers scan when told to and telegram workers poll their bots: no jobs.
             return await body([])
         }
     }

@@ -15,13 +15,17 @@ public struct WorkerOptions: Sendable, Hashable {
     public var stateDirectory: String
     /// The configured upload targets (the cleanup worker aborts multipart uploads left on them).
     public var targets: [UploadTarget]
+    /// The bots a telegram worker polls.
+    public var telegramBots: [TelegramBot]
 
     public init(
         role: WorkerRole, id: WorkerID, parentPID: Int32, heartbeatInterval: Duration, concurrency: Int,
-        stateDirectory: String, targets: [UploadTarget] = [], fault: WorkerFault? = nil
+        stateDirectory: String, targets: [UploadTarget] = [], telegramBots: [TelegramBot] = [],
+        fault: WorkerFault? = nil
     ) {
         self.stateDirectory = stateDirectory
         self.targets = targets
+        self.telegramBots = telegramBots
         self.role = role
         self.id = id
         self.parentPID = parentPID

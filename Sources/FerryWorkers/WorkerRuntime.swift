@@ -27,6 +27,8 @@ public actor WorkerRuntime {
     /// Signalled when a draining worker's last job has ended.
     private let drained: AsyncStream<Void>
     private let drainedSink: AsyncStream<Void>.Continuation
+    /// A telegram worker's bot polling, which reports batches instead of running jobs.
+    private var telegram: TelegramPoller?
 
     public init(options: WorkerOptions, executors: [any JobExecutor]) {
         self.options = options
@@ -54,6 +56,8 @@ public actor WorkerRuntime {
         }
         let heartbeats = Task { await self.beat() }
         defer { heartbeats.cancel() }
+        let polling = startPolling()
+        defer { polling?.cancel() }
         // Messages keep being read while draining, so a later `shutdown` or `cancel` still lands.
         return await withTaskGroup(of: Int32.self) { group in
             group.addTask { await self.serve() }
@@ -87,6 +91,14 @@ public actor WorkerRuntime {
                     draining = true
                     if running.isEmpty { return ExitStatus.clean }
                 case .cleanup(let order): scan(order)
+                case .telegramCommitted(let commit):
+                    guard let telegram else {
+                        Self.log("the supervisor sent a telegram answer to a \(options.role) worker")
+                        return ExitStatus.protocolViolation
+                    }
+                    await telegram.committed(commit)
+                case .telegramReply(let reply):
+                    await telegram?.reply(reply)
                 case .shutdown:
                     for id in Array(running.keys) { stop(id, reason: "shutdown") }
                     await waitForJobs()
@@ -128,6 +140,15 @@ public actor WorkerRuntime {
             await self.finished(lease, result)
         }
         running[lease.jobID] = (lease, task)
+    }
+
+    /// Starts polling the bots when this is a telegram worker.
+    private func startPolling() -> Task<Void, Never>? {
+        guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
+        let writer = writer
+        let poller = TelegramPoller(bots: options.telegramBots) { message in await writer.send(message) }
+        telegram = poller
+        return Task { await poller.run() }
     }
 
     /// Runs a cleanup scan and reports its findings; only cleanup workers are sent these.

@@ -55,10 +55,11 @@ final class SupervisorHarness {
         return nil
     }
 
-    /// The worker processes of this supervisor, by role, read from /proc.
-    func workers() -> [WorkerRole: [Int32]] {
+    /// The worker processes of this supervisor (or of `parent`, one started later on the same
+    /// state), by role, read from /proc.
+    func workers(of parent: Int32? = nil) -> [WorkerRole: [Int32]] {
         var byRole: [WorkerRole: [Int32]] = [:]
-        for (pid, command) in ProcessTable.children(of: pid) {
+        for (pid, command) in ProcessTable.children(of: parent ?? pid) {
             guard let range = command.range(of: "--role\u{0}") else { continue }
             let role = command[range.upperBound...].prefix { $0 != "\u{0}" }
             if let role = WorkerRole(rawValue: String(role)) { byRole[role, default: []].append(pid) }

@@ -71,7 +71,9 @@ struct DownloadsController {
             let job = try await dependencies.store.job(id)
             guard job.kind == .download else { throw APIError.notFound("download \(id)") }
             let detail = DownloadDetail(
-                download: JobResource(job, payload: try await dependencies.store.payload(of: id)),
+                download: JobResource(
+                    job, payload: try await dependencies.store.payload(of: id),
+                    telegram: try await dependencies.store.telegramSources(of: [id])[id]),
                 uploads: try await dependencies.store.uploads(of: id).map { JobResource($0) },
                 events: try await dependencies.store.events(of: id).map(EventResource.init))
             return try JSONResponse.make(detail)

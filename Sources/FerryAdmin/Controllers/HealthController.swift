@@ -38,7 +38,7 @@ struct HealthController {
             ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
             backup: await supervisor.backups.status, hangTimeout: dependencies.hangTimeout,
-            diskFullHorizon: dependencies.diskFullHorizon, now: Date())
+            diskFullHorizon: dependencies.diskFullHorizon, now: Date(), telegram: await supervisor.telegramStatus())
         let document = health.document()
         return AnswerCache.Answer(
             status: document.status == .fail ? .serviceUnavailable : .ok,

@@ -17,6 +17,8 @@ struct SystemHealth {
     /// Warn when a folder, at its rate over the kept history, fills up within this time.
     var diskFullHorizon: Duration
     var now: Date
+    /// Whether each bot's Bot API was reachable when its worker last said.
+    var telegram: [String: TelegramBotStatus] = [:]
 
     func document() -> HealthDocument {
         var document = HealthDocument(
@@ -35,7 +37,21 @@ struct SystemHealth {
         addRoles(to: &document)
         addWorkers(to: &document)
         addMachine(to: &document)
+        addTelegram(to: &document)
         return document
+    }
+
+    /// A bot whose worker cannot reach its Bot API makes health warn: nothing sent to it arrives.
+    private func addTelegram(to document: inout HealthDocument) {
+        for status in telegram.values.sorted(by: { $0.bot < $1.bot }) {
+            document.add(
+                "telegram:bot",
+                HealthCheck(
+                    id: status.bot, type: "component", value: status.reachable ? 1 : 0,
+                    status: status.reachable ? .pass : .warn, time: status.at,
+                    output: status.reachable
+                        ? nil : "bot \(status.bot) cannot reach Telegram: \(status.problem ?? "no answer")"))
+        }
     }
 
     private func addDatabase(to document: inout HealthDocument) {

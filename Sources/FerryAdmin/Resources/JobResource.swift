@@ -43,8 +43,37 @@ struct JobResource: Encodable {
     var result: Result?
     /// What the job works on (URL, targets, …); only on a single job's page.
     var input: Input?
+    /// The chat and message a download that came through a Telegram bot came from.
+    var telegram: Telegram?
 
-    init(_ job: Job, payload: JobPayload? = nil) {
+    struct Telegram: Encodable {
+        var bot: String
+        var chatId: Int64
+        var messageId: Int64
+        var updateId: Int64
+        var mediaKind: String
+        var fileId: String?
+        var fileUniqueId: String?
+        var fileName: String?
+        var mimeType: String?
+        var fileSize: Int64?
+
+        init(_ source: TelegramSource) {
+            bot = source.bot
+            chatId = source.chatID
+            messageId = source.messageID
+            updateId = source.updateID
+            mediaKind = source.item.kind.rawValue
+            fileId = source.item.fileID
+            fileUniqueId = source.item.fileUniqueID
+            fileName = source.item.fileName
+            mimeType = source.item.mimeType
+            fileSize = source.item.fileSize
+        }
+    }
+
+    init(_ job: Job, payload: JobPayload? = nil, telegram: TelegramSource? = nil) {
+        self.telegram = telegram.map(Telegram.init)
         id = job.id.rawValue
         kind = job.kind.rawValue
         state = job.state.rawValue

@@ -14,6 +14,9 @@ public enum MessageCodec {
         case .progress(let body): line("progress", body)
         case .outcome(let body): line("outcome", body)
         case .cleanupFindings(let body): line("cleanup_findings", body)
+        case .telegramUpdates(let body): line("telegram_updates", body)
+        case .telegramStatus(let body): line("telegram_status", body)
+        case .telegramReplied(let body): line("telegram_replied", body)
         }
     }
 
@@ -24,6 +27,8 @@ public enum MessageCodec {
         case .drain: line("drain", Empty())
         case .shutdown: line("shutdown", Empty())
         case .cleanup(let body): line("cleanup", body)
+        case .telegramCommitted(let body): line("telegram_committed", body)
+        case .telegramReply(let body): line("telegram_reply", body)
         }
     }
 
@@ -36,6 +41,9 @@ public enum MessageCodec {
         case "progress": return .progress(try decode(body, as: WorkerMessage.Progress.self, type: type))
         case "outcome": return .outcome(try decode(body, as: WorkerMessage.Outcome.self, type: type))
         case "cleanup_findings": return .cleanupFindings(try decode(body, as: CleanupFindings.self, type: type))
+        case "telegram_updates": return .telegramUpdates(try decode(body, as: TelegramBatch.self, type: type))
+        case "telegram_status": return .telegramStatus(try decode(body, as: TelegramBotStatus.self, type: type))
+        case "telegram_replied": return .telegramReplied(try decode(body, as: TelegramReply.self, type: type))
         default: throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(type)'")
         }
     }
@@ -55,6 +63,8 @@ public enum MessageCodec {
         case "drain": return .drain
         case "shutdown": return .shutdown
         case "cleanup": return .cleanup(try decode(body, as: CleanupOrder.self, type: type))
+        case "telegram_committed": return .telegramCommitted(try decode(body, as: TelegramCommit.self, type: type))
+        case "telegram_reply": return .telegramReply(try decode(body, as: TelegramReply.self, type: type))
         default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(type)'")
         }
     }

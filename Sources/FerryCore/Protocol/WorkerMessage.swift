@@ -12,6 +12,12 @@ public enum WorkerMessage: Hashable, Sendable {
     case outcome(Outcome)
     /// What a cleanup scan found in the files (cleanup workers only).
     case cleanupFindings(CleanupFindings)
+    /// Updates read from a Telegram bot, to be recorded with the bot's new offset (telegram workers only).
+    case telegramUpdates(TelegramBatch)
+    /// A bot became reachable or unreachable (telegram workers only).
+    case telegramStatus(TelegramBotStatus)
+    /// A bot posted its reply about a download (telegram workers only): to be edited later.
+    case telegramReplied(TelegramReply)
 
     public struct Hello: Hashable, Sendable, Codable {
         public var pid: Int32
@@ -95,6 +101,10 @@ public enum SupervisorMessage: Hashable, Sendable {
     case shutdown
     /// Scan the managed folders against the records (cleanup workers only).
     case cleanup(CleanupOrder)
+    /// The updates of a batch are recorded up to this offset (telegram workers only).
+    case telegramCommitted(TelegramCommit)
+    /// Post or edit a reply in a chat (telegram workers only).
+    case telegramReply(TelegramReply)
 
     public struct Assignment: Hashable, Sendable, Codable {
         public var lease: JobLease

@@ -15,6 +15,26 @@ public protocol JobStore: Sendable {
     /// Creates a video-storage job; the same user and external request id returns the existing job.
     func enqueue(video: VideoRequest) async throws(StoreError) -> Enqueued
 
+    // MARK: Telegram
+
+    /// Records a batch of a bot's updates in one transaction: the downloads they ask for and the
+    /// bot's new offset. Updates below the recorded offset are skipped, so a batch read again
+    /// after a crash creates nothing twice; the answer's offset is what may be acknowledged.
+    func recordTelegramUpdates(_ batch: TelegramBatch, bot: TelegramBot) async throws(StoreError) -> TelegramIntake
+
+    /// Remembers the bot's reply about a download, so the next word on it edits that reply.
+    func recordTelegramReply(_ replyMessageID: Int64, for job: JobID) async throws(StoreError)
+
+    /// The reply about a download that came through a bot: the chat, the sender's message and the
+    /// bot's reply so far; nil for other jobs.
+    func telegramReply(for job: JobID) async throws(StoreError) -> TelegramReply?
+
+    /// What the store knows of each bot that has sent updates.
+    func telegramBotRecords() async throws(StoreError) -> [TelegramBotRecord]
+
+    /// Where downloads that came through a bot came from, by job (others are absent).
+    func telegramSources(of ids: [JobID]) async throws(StoreError) -> [JobID: TelegramSource]
+
     // MARK: Running work
 
     /// Which of `kinds` have at least one job waiting and due now: one read, so that an idle

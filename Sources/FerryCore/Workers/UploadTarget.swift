@@ -8,6 +8,8 @@ public struct UploadTarget: Hashable, Sendable, Codable {
         case s3
         /// Any rclone remote (OneDrive, Google Drive, SFTP, …), through the `rclone` program.
         case rclone
+        /// A Telegram chat, through a configured bot (`sendDocument`, `sendVideo`, `sendAudio`).
+        case telegram
     }
 
     /// The name downloads use (`upload_targets`): letters, digits, `-` and `_`, at most 64.
@@ -19,6 +21,27 @@ public struct UploadTarget: Hashable, Sendable, Codable {
     public var s3: S3? = nil
     /// rclone: the remote and how to run rclone.
     public var rclone: Rclone? = nil
+    /// telegram: the bot, the chat and how the file is sent.
+    public var telegram: Telegram? = nil
+
+    public struct Telegram: Hashable, Sendable, Codable {
+        /// How the file is sent: the Bot API method and its file field.
+        public enum SendAs: String, Hashable, Sendable, Codable, CaseIterable {
+            case document, video, audio
+        }
+
+        /// The name of a configured bot (`telegram.bots.<name>`) that sends the file.
+        public var bot: String
+        public var chatID: Int64
+        public var sendAs: SendAs = .document
+        /// The caption; `{file_name}`, `{size}`, `{download_id}` and `{sha256}` are filled in.
+        public var caption: String = "{file_name}"
+
+        public init(bot: String, chatID: Int64) {
+            self.bot = bot
+            self.chatID = chatID
+        }
+    }
 
     public struct Rclone: Hashable, Sendable, Codable {
         /// `remote:path` uploads go under (`<remote>/<download id>/<file name>`).
@@ -58,12 +81,15 @@ public struct UploadTarget: Hashable, Sendable, Codable {
         }
     }
 
-    public init(name: String, kind: Kind, path: String = "", s3: S3? = nil, rclone: Rclone? = nil) {
+    public init(
+        name: String, kind: Kind, path: String = "", s3: S3? = nil, rclone: Rclone? = nil, telegram: Telegram? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.path = path
         self.s3 = s3
         self.rclone = rclone
+        self.telegram = telegram
     }
 
     /// Whether `name` can name a target.

@@ -8,6 +8,8 @@ public enum WorkerRole: String, CaseIterable, Sendable, Codable, CustomStringCon
     case store
     /// Scheduled scans, reconciliation and retention.
     case cleanup
+    /// Long-polls the configured Telegram bots for media and links.
+    case telegram
 
     public var description: String { rawValue }
 
@@ -17,7 +19,7 @@ public enum WorkerRole: String, CaseIterable, Sendable, Codable, CustomStringCon
         case .download: .download
         case .upload: .upload
         case .store: .video
-        case .cleanup: nil
+        case .cleanup, .telegram: nil
         }
     }
 }

@@ -5,10 +5,16 @@ public struct WorkerSettings: Hashable, Sendable, Codable {
     public var downloads: DownloadSettings
     /// Where uploads go, by name.
     public var targets: [UploadTarget]
+    /// The Telegram bots to poll and fetch files through (their tokens stay in their files).
+    public var telegramBots: [TelegramBot]
 
-    public init(downloads: DownloadSettings = DownloadSettings(), targets: [UploadTarget] = []) {
+    public init(
+        downloads: DownloadSettings = DownloadSettings(), targets: [UploadTarget] = [],
+        telegramBots: [TelegramBot] = []
+    ) {
         self.downloads = downloads
         self.targets = targets
+        self.telegramBots = telegramBots
     }
 }
 

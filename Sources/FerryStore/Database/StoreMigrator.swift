@@ -10,6 +10,7 @@ enum StoreMigrator {
         (SchemaV4.identifier, SchemaV4.sql),
         (SchemaV5.identifier, SchemaV5.sql),
         (SchemaV6.identifier, SchemaV6.sql),
+        (SchemaV7.identifier, SchemaV7.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

@@ -71,6 +71,11 @@ public enum MetricCatalog {
     static let processUptime = Entry(
         name: "ferry_process_uptime_seconds", kind: .gauge, help: "Time since the process started, by process.")
 
+    static let telegramResends = Entry(
+        name: "ferry_telegram_resends_total", kind: .counter,
+        help:
+            "Sends to Telegram whose answer was lost after the file went out, so they are sent again and the chat may show the file twice."
+    )
     static let backupLastSuccess = Entry(
         name: "ferry_backup_last_success_timestamp_seconds", kind: .gauge,
         help: "Unix time of the newest verified database backup (0: none yet).")
@@ -84,7 +89,7 @@ public enum MetricCatalog {
         jobsFinished, attemptDuration, transferredBytes, requeued, queueJobs, queueOldestAge, workerRestarts,
         workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
-        backupLastSuccess, backupSize, backups,
+        backupLastSuccess, backupSize, backups, telegramResends,
     ]
 
     /// The help text of a metric by name; nil for a name Ferry does not define.

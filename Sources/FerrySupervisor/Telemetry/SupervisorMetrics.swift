@@ -30,6 +30,12 @@ public struct SupervisorMetrics: Sendable {
             .increment(by: bytes)
     }
 
+    /// An attempt ended with its send to Telegram unanswered: the next attempt sends again.
+    func telegramAnswerLost(_ result: WorkerMessage.Outcome.Result) {
+        guard case .failed(let failure) = result, failure.code == "telegram_answer_lost" else { return }
+        Counter(label: MetricCatalog.telegramResends.name, dimensions: [], factory: factory).increment()
+    }
+
     func requeued(_ jobs: [RequeuedJob]) {
         for job in jobs {
             Counter(label: MetricCatalog.requeued.name, dimensions: [("kind", job.job.kind.rawValue)], factory: factory)

@@ -37,7 +37,7 @@ public struct FleetSettings: Sendable, Equatable {
     public init(_ configuration: FerryConfiguration) {
         let supervisor = configuration.supervisor
         self.init(
-            pools: Dictionary(uniqueKeysWithValues: WorkerRole.allCases.map { ($0, configuration.workers[$0]) }),
+            pools: Dictionary(uniqueKeysWithValues: WorkerRole.allCases.map { ($0, configuration.pool(of: $0)) }),
             heartbeatInterval: supervisor.heartbeatInterval, hangTimeout: supervisor.hangTimeout,
             killGrace: supervisor.killGrace, stallTimeout: supervisor.stallTimeout,
             drainGrace: supervisor.shutdownGrace, restart: supervisor.restart.policy,
@@ -114,7 +114,9 @@ extension WorkerMessage {
     var freesCapacity: Bool {
         switch self {
         case .hello, .outcome: true
-        case .heartbeat, .progress, .cleanupFindings: false
+        // Recorded updates are new downloads to dispatch.
+        case .telegramUpdates: true
+        case .heartbeat, .progress, .cleanupFindings, .telegramStatus, .telegramReplied: false
         }
     }
 }

@@ -253,6 +253,30 @@ public actor WorkerFleet {
         case .cleanupFindings(let findings):
             guard role == .cleanup else { return reject(id, "cleanup findings from a \(role) worker") }
             findingsSink?.yield(findings)
+        case .telegramUpdates(let batch):
+            guard role == .telegram else { return reject(id, "telegram updates from a \(role) worker") }
+            let (commit, created) = await TelegramRecorder(store: store, logger: logger).record(
+                batch, bots: settings.work.telegramBots)
+            // The worker acknowledges the offset to Telegram only on this answer, after the commit.
+            if let (role, index) = locate(id) {
+                slots[role]![index].inputs?.yield(.message(.telegramCommitted(commit)))
+            }
+            workArrived(.download)
+            for job in created {
+                if let reply = await replies.reply(about: job, posting: true) {
+                    sendToTelegramWorker(.telegramReply(reply))
+                }
+            }
+        case .telegramReplied(let reply):
+            guard role == .telegram else { return reject(id, "a telegram reply from a \(role) worker") }
+            try? await store.recordTelegramReply(reply.replyMessageID ?? 0, for: reply.job)
+            // The download may have ended before its "queued" was posted: say how at once.
+            if let now = await replies.reply(about: reply.job), now.text != reply.text {
+                sendToTelegramWorker(.telegramReply(now))
+            }
+        case .telegramStatus(let status):
+            guard role == .telegram else { return reject(id, "a telegram status from a \(role) worker") }
+            telegramStatuses[status.bot] = status
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.
@@ -263,8 +287,13 @@ public actor WorkerFleet {
             if let kind = role.jobKind {
                 metrics.attemptEnded(kind: kind, outcome: outcome.result.metricLabel, after: .now - held.assignedAt)
             }
+            metrics.telegramAnswerLost(outcome.result)
             pendingProgress[jobID] = nil
             await keep(OutcomeRecorder(store: store, logger: logger).record(outcome, from: id), of: outcome, from: id)
+            // A download that came through a bot with replies: its reply now says how it ended.
+            if role == .download, let reply = await replies.reply(about: jobID), !reply.text.hasPrefix("queued") {
+                sendToTelegramWorker(.telegramReply(reply))
+            }
             // A stopped or failed attempt may be due again at once.
             if case .succeeded = outcome.result {} else if let kind = role.jobKind { workArrived(kind) }
             recycleIfDue(id)
@@ -601,6 +630,26 @@ public actor WorkerFleet {
                 if let kind = role.jobKind { workArrived(kind) }
             }
         }
+    }
+
+    // MARK: Telegram
+
+    /// Whether each bot's Bot API was reachable when its worker last said, by bot.
+    private var telegramStatuses: [String: TelegramBotStatus] = [:]
+
+    public func telegramStatus() -> [String: TelegramBotStatus] { telegramStatuses }
+
+    private var replies: TelegramReplies { TelegramReplies(store: store, bots: settings.work.telegramBots) }
+
+    /// Hands a reply to a ready telegram worker; replies are a courtesy, so none ready drops it.
+    private func sendToTelegramWorker(_ message: SupervisorMessage) {
+        guard
+            let index = slots[.telegram]?.firstIndex(where: { slot in
+                if case .ready = slot.phase, slot.id != nil, !slot.isLeaving, !slot.exiting { return true }
+                return false
+            })
+        else { return logger.notice("no telegram worker to post a reply; dropped") }
+        slots[.telegram]![index].inputs?.yield(.message(message))
     }
 
     // MARK: Cleanup

@@ -21,22 +21,16 @@ rename) and serves until killed or orphaned.
 """
 import http.server
 import json
-import os
-import signal
 import sys
 import threading
 import time
 import urllib.parse
 
+from loopback import content, serve
+
 LAST_MODIFIED = "Mon, 02 Nov 2026 10:00:00 GMT"
 lock = threading.Lock()
 requests = {}
-
-
-def content(size, seed=0):
-    pattern = bytes(i % 251 for i in range(251 + 251))
-    start = seed % 251
-    return (pattern[start:start + 251] * (size // 251 + 1))[:size]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -146,26 +140,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def exit_with_parent(parent):
-    """The test process may die without stopping us; never outlive it."""
-    while os.getppid() == parent:
-        time.sleep(0.2)
-    os._exit(0)
-
-
-# The test runner may have blocked or ignored SIGTERM, and both are inherited across exec.
-signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
-signal.signal(signal.SIGTERM, signal.SIG_DFL)
-threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
-
-class Server(http.server.ThreadingHTTPServer):
-    # The default backlog of 5 refuses connections when a benchmark opens 50 at once.
-    request_queue_size = 256
-
-
-server = Server(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-with open(sys.argv[1] + ".tmp", "w") as port_file:
-    port_file.write(str(server.server_address[1]))
-os.rename(sys.argv[1] + ".tmp", sys.argv[1])
-server.serve_forever()
+serve(Handler, sys.argv[1])

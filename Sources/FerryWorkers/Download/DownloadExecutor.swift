@@ -14,12 +14,15 @@ public struct DownloadExecutor: JobExecutor {
     /// Where finished downloads are kept, one folder per job.
     let destination: String
     let fetcher: Fetcher
+    /// The bots whose files `telegram://` downloads name.
+    let telegramBots: [TelegramBot]
 
     public init(
         stateDirectory: String, settings: DownloadSettings, client: HTTPClient,
-        progressInterval: Duration = .seconds(1)
+        progressInterval: Duration = .seconds(1), telegramBots: [TelegramBot] = []
     ) {
         destination = stateDirectory + "/downloads"
+        self.telegramBots = telegramBots
         fetcher = Fetcher(
             stateDirectory: stateDirectory, client: client, settings: settings, progressInterval: progressInterval)
     }
@@ -31,9 +34,21 @@ public struct DownloadExecutor: JobExecutor {
         guard case .download(let spec) = assignment.payload else {
             throw .permanent("wrong_payload", "a download worker was given a \(assignment.payload.kind) job")
         }
+        if let reference = TelegramFileReference(url: spec.url) {
+            return try await TelegramFileDownload(executor: self, reference: reference).run(
+                spec, assignment, report: report)
+        }
+        let url = try DownloadURL.check(spec.url, allowed: fetcher.settings.allowedSchemes)
+        return try await fetch(url, spec, assignment, report: report)
+    }
+
+    /// Fetches `url` for the job, checks the content against the spec and publishes the file.
+    func fetch(
+        _ url: URL, _ spec: DownloadSpec, _ assignment: SupervisorMessage.Assignment,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
         let settings = fetcher.settings
-        let url = try DownloadURL.check(spec.url, allowed: settings.allowedSchemes)
-        let folder = "\(destination)/\(assignment.lease.jobID)"
+        let folder = folder(of: assignment)
         let fetch = try await fetcher.fetch(url, for: assignment, lockingFolder: folder, report: report)
         defer { withExtendedLifetime(fetch.lock) {} }
         let (file, fetched, resume) = (fetch.file, fetch.response, fetch.resume)
@@ -60,6 +75,11 @@ public struct DownloadExecutor: JobExecutor {
         }
         try file.publish(as: final)
         return JobResult(location: final, size: size, sha256: sha256, contentType: fetched.contentType)
+    }
+
+    /// The job's own folder under the downloads folder.
+    func folder(of assignment: SupervisorMessage.Assignment) -> String {
+        "\(destination)/\(assignment.lease.jobID)"
     }
 
     /// The HTTP client a download worker fetches with: the configured timeouts and redirect

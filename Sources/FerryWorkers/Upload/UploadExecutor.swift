@@ -8,12 +8,15 @@ import Foundation
 public struct UploadExecutor: JobExecutor {
     public let kind = JobKind.upload
     let targets: [String: UploadTarget]
-    /// For object-storage targets.
+    /// For object-storage and Telegram targets.
     let client: HTTPClient
+    /// The bots `telegram` targets send through.
+    let telegramBots: [TelegramBot]
 
-    public init(targets: [UploadTarget], client: HTTPClient) {
+    public init(targets: [UploadTarget], client: HTTPClient, telegramBots: [TelegramBot] = []) {
         self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.client = client
+        self.telegramBots = telegramBots
     }
 
     public func execute(
@@ -47,6 +50,15 @@ public struct UploadExecutor: JobExecutor {
                 throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no rclone settings")
             }
             return try await RcloneTarget(settings: settings).deliver(spec, as: objectName, report: report)
+        case .telegram:
+            guard let settings = target.telegram, let bot = telegramBots.first(where: { $0.name == settings.bot })
+            else {
+                throw .permanent(
+                    "target_misconfigured",
+                    "upload target \"\(spec.target)\" names a bot that is not under telegram.bots")
+            }
+            return try await TelegramTarget(settings: settings, bot: bot, client: client).deliver(
+                spec, resumeState: assignment.resumeState, report: report)
         }
     }
 }

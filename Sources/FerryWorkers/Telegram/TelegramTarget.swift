@@ -1,0 +1,115 @@
+import AsyncHTTPClient
+import FerryCore
+import Foundation
+
+/// A `telegram` target: the file is sent to a chat by a configured bot, once.
+///
+/// The Bot API has no idempotency key, so "once" rests on two things: the sent message's id and
+/// file_id are reported (as the attempt's resume state, then as its result) the moment they
+/// arrive, and an attempt that finds them recorded returns them without sending again. The one
+/// gap the API leaves — the connection broke after Telegram took the file, so no answer came —
+/// ends the attempt as `telegram_answer_lost`; the next attempt sends again and the supervisor
+/// counts it in `/metrics` (`ferry_telegram_resends_total`).
+struct TelegramTarget {
+    /// The largest file the public Bot API takes from a bot.
+    static let publicUploadLimit: Int64 = 50 << 20
+    /// The largest file a local Bot API server in `--local` mode takes.
+    static let localUploadLimit: Int64 = 2000 << 20
+    /// The longest flood-control wait spent inside an attempt; a longer one is a scheduled retry.
+    static let longestWaitInAttempt: Duration = .seconds(60)
+
+    let settings: UploadTarget.Telegram
+    let bot: TelegramBot
+    let client: HTTPClient
+
+    /// What a send left behind: enough to answer for it without sending again.
+    struct Sent: Codable {
+        var messageID: Int64
+        var fileID: String?
+
+        init(messageID: Int64, fileID: String?) {
+            self.messageID = messageID
+            self.fileID = fileID
+        }
+
+        init?(json: String?) {
+            guard let json, let sent = try? JSONDecoder().decode(Sent.self, from: Data(json.utf8)) else { return nil }
+            self = sent
+        }
+
+        var json: String { (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "{}" }
+    }
+
+    func deliver(
+        _ spec: UploadSpec, resumeState: String?, report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        if let sent = Sent(json: resumeState) { return result(sent, spec) }
+        let limit = bot.usesLocalServer ? Self.localUploadLimit : Self.publicUploadLimit
+        guard spec.sourceSize <= limit else {
+            let size = ByteCount.mebibytes(spec.sourceSize)
+            throw .permanent(
+                "telegram_file_too_big",
+                bot.usesLocalServer
+                    ? "the file is \(size) MB; a local Bot API server takes files of at most 2000 MB from bots"
+                    : "the file is \(size) MB; the public Bot API takes files of at most 50 MB from bots. To send bigger ones (up to 2000 MB), run a local Bot API server (telegram-bot-api --local) and set telegram.bots.\(bot.name).base_url and local_files_folder"
+            )
+        }
+        let token = try BotToken.read(for: bot)
+        let api = BotAPIClient(bot: bot, token: token, client: client)
+        let name = (spec.sourcePath as NSString).lastPathComponent
+        let field = settings.sendAs.rawValue
+        let body = MultipartFileBody(
+            fields: [("chat_id", String(settings.chatID)), ("caption", caption(spec, name: name))], fileField: field,
+            fileName: name, path: spec.sourcePath, size: spec.sourceSize)
+        while true {
+            await TelegramSendPacer.shared.waitForTurn(chat: settings.chatID)
+            do {
+                let message = try await api.call(
+                    "send" + field.prefix(1).uppercased() + field.dropFirst(), body: body.body(),
+                    contentType: body.contentType, as: BotAPI.SentMessage.self, timeout: .seconds(3600))
+                let sent = Sent(messageID: message.messageId, fileID: message.fileID(field))
+                await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), sent.json)
+                return result(sent, spec)
+            } catch {
+                // Flood control is a wait, not an error: the same attempt sends again after it.
+                if let wait = error.retryAfter, wait <= Self.longestWaitInAttempt {
+                    await TelegramSendPacer.shared.hold(chat: settings.chatID, for: wait)
+                    continue
+                }
+                throw Self.failure(error)
+            }
+        }
+    }
+
+    /// The upload's result: where the file now is in Telegram, with the download's size and hash.
+    private func result(_ sent: Sent, _ spec: UploadSpec) -> JobResult {
+        var location = "telegram://\(bot.name)/\(sent.fileID ?? "")?chat=\(settings.chatID)&message=\(sent.messageID)"
+        if sent.fileID == nil { location = "telegram://\(bot.name)/?chat=\(settings.chatID)&message=\(sent.messageID)" }
+        return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
+    }
+
+    private func caption(_ spec: UploadSpec, name: String) -> String {
+        settings.caption.replacingOccurrences(of: "{file_name}", with: name)
+            .replacingOccurrences(of: "{size}", with: String(spec.sourceSize))
+            .replacingOccurrences(of: "{download_id}", with: String(spec.downloadID.rawValue))
+            .replacingOccurrences(of: "{sha256}", with: spec.sourceSHA256)
+    }
+
+    static func failure(_ error: BotAPIClient.Failure) -> JobFailure {
+        if error.status == nil {
+            return error.mayHaveArrived
+                ? .retryable(
+                    "telegram_answer_lost",
+                    "the connection broke after the file was sent, so Telegram may have it; it is sent again (\(error.description))"
+                )
+                : .retryable("network_error", error.description)
+        }
+        if error.isRetryable {
+            return .retryable(
+                error.status.map { "telegram_\($0)" } ?? "network_error",
+                "Telegram refused the send for now: \(error.description)",
+                retryAfter: error.retryAfter)
+        }
+        return .permanent("telegram_send_refused", "Telegram refused the file: \(error.description)")
+    }
+}
