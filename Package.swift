@@ -128,9 +128,9 @@ let package = Package(
         .target(
             name: "FerryTesting",
             dependencies: ["FerryCore", "FerryConfig", "FerryStore"],
-            // The loopback origin the tests and benchmarks fetch from, and the boto3 checker of the S3
-            // test server (Python, run as children).
-            exclude: ["Origin", "S3"],
+            // The loopback origin the tests and benchmarks fetch from, the boto3 checker of the S3
+            // test server, and the aria2 tests' FTP server and torrent swarm (Python, run as children).
+            exclude: ["Origin", "S3", "Aria2/ftp_server.py", "Aria2/torrent_swarm.py"],
             swiftSettings: strict
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
