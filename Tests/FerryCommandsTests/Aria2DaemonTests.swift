@@ -76,6 +76,43 @@ extension ProcessSuites {
             let restarted = ProcessTable.children(of: downloader).filter { $0.1.contains("aria2c") }.map(\.0)
             #expect(restarted.count == 1 && restarted != [aria2], "the worker started a new aria2c")
             #expect(harness.stop() == 0)
+            let deadline = Date().addingTimeInterval(5)
+            while restarted.contains(where: ProcessTable.isAlive) && Date() < deadline { usleep(50_000) }
+            #expect(!restarted.contains(where: ProcessTable.isAlive), "no aria2c outlives the daemon")
+        }
+
+        @Test("A download worker SIGKILLed mid-torrent takes its aria2c with it; the requeued job resumes and succeeds")
+        func workerKilledMidTorrent() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-worker-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            try FileManager.default.createDirectory(
+                at: work.appendingPathComponent("seed"), withIntermediateDirectories: true)
+            var generator = SystemRandomNumberGenerator()
+            let movie = work.appendingPathComponent("seed/movie.bin")
+            try Data((0..<6_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: movie)
+            let swarm = try TorrentSwarm(
+                content: movie.path, work: work.appendingPathComponent("seed").path, rate: 1_500_000)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_DOWNLOADS_ALLOWED_SCHEMES": "http,https,magnet", "FERRY_ARIA2_RECONCILE_INTERVAL": "200ms",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let id = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: swarm.magnet))).job.id
+            let moving = try await SupervisorJobTests().waitForJob(store, id) {
+                $0.progress.bytesDone > 1_500_000 || $0.state.phase.isFinal
+            }
+            #expect(!moving.state.phase.isFinal)
+            let worker = try #require(harness.workers()[.download]?.first)
+            let aria2 = try #require(ProcessTable.children(of: worker).first { $0.1.contains("aria2c") }?.0)
+            kill(worker, SIGKILL)
+            let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 90) { $0.state.phase.isFinal }
+            #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+            #expect(job.attempt >= 2, "a second attempt finished it")
+            let result = try #require(job.result)
+            #expect(try TestOrigin.sha256(ofFile: result.location) == (try TestOrigin.sha256(ofFile: movie.path)))
+            #expect(!ProcessTable.isAlive(aria2), "the dead worker's aria2c stopped with it")
+            #expect(harness.stop() == 0)
         }
     }
 }

@@ -61,6 +61,14 @@ struct Aria2DownloadTests {
         try await killAria2Twice(fixture, during: DownloadSpec(url: server.url("long.bin")), source: source)
     }
 
+    @Test("aria2c SIGKILLed twice mid-SFTP-download resumes the file and the job ends byte-identical")
+    func aria2KilledMidSFTP() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("remote.bin", size: 5_000_000)
+        let server = try SFTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 1_000_000)
+        try await killAria2Twice(fixture, during: DownloadSpec(url: server.url("remote.bin")), source: source)
+    }
+
     /// Runs the download, SIGKILLs aria2c after 1 MB and again after 2.5 MB, and checks the job
     /// still ends with the source's bytes and aria2 holds nothing afterwards.
     func killAria2Twice(_ fixture: Aria2Fixture, during spec: DownloadSpec, source: String) async throws {
