@@ -180,6 +180,16 @@ struct Aria2DownloadTests {
         await fixture.close()
     }
 
+    @Test("Without a runnable aria2c the job fails retryably, saying what to install, after a few tries to start it")
+    func aria2Missing() async throws {
+        let fixture = try Aria2Fixture(program: "/nonexistent/aria2c")
+        let failure = try #require(await fixture.attempt(1, DownloadSpec(url: "ftp://127.0.0.1:1/clip.bin")).failure)
+        #expect(failure.code == "aria2_unavailable")
+        #expect(failure.isRetryable)
+        #expect(failure.message.contains("install Debian's aria2 package"), "\(failure.message)")
+        await fixture.close()
+    }
+
     @Test("A task in aria2 that no job owns is removed by the next reconciliation")
     func unownedTaskRemoved() async throws {
         let fixture = try Aria2Fixture()

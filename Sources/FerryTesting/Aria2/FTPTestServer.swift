@@ -11,10 +11,7 @@ public final class FTPTestServer: Sendable {
         if let cutAfter { arguments += ["--cut-after", String(cutAfter)] }
         if let rate { arguments += ["--rate", String(rate)] }
         server = try ScriptServer(script: "ftp_server.py", arguments: arguments)
-        guard let port = Int(String(decoding: server.ready, as: UTF8.self)) else {
-            throw CocoaError(.fileReadCorruptFile)
-        }
-        self.port = port
+        port = try server.port()
     }
 
     public func url(_ name: String) -> String { "ftp://127.0.0.1:\(port)/\(name)" }

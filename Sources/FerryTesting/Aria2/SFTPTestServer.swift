@@ -10,10 +10,7 @@ public final class SFTPTestServer: Sendable {
         var arguments = [folder, ScriptServer.readyFileArgument]
         if let rate { arguments += ["--rate", String(rate)] }
         server = try ScriptServer(script: "sftp_server.py", arguments: arguments)
-        guard let port = Int(String(decoding: server.ready, as: UTF8.self)) else {
-            throw CocoaError(.fileReadCorruptFile)
-        }
-        self.port = port
+        port = try server.port()
     }
 
     /// The URL of `name`, with credentials the server takes (any would do).

@@ -29,6 +29,12 @@ public final class ScriptServer: @unchecked Sendable {
         self.ready = ready
     }
 
+    /// The port a server wrote as its ready file.
+    public func port() throws -> Int {
+        guard let port = Int(String(decoding: ready, as: UTF8.self)) else { throw CocoaError(.fileReadCorruptFile) }
+        return port
+    }
+
     /// Stands for the ready file's path in `arguments`.
     public static let readyFileArgument = "{ready-file}"
 

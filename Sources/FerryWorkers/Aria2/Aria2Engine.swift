@@ -285,6 +285,7 @@ actor Aria2Engine {
             WorkerRuntime.log("aria2c stopped; starting it again after \(Self.backoff(failedStarts))")
         }
         guard ContinuousClock.now >= nextStart else { return nil }
+        let reason: String
         do {
             let started = try Aria2Process(downloads: downloads, session: session)
             process = started
@@ -301,13 +302,26 @@ actor Aria2Engine {
             }
             WorkerRuntime.log("aria2c did not answer on port \(started.port)")
             started.stop()
+            reason = "aria2c (\(downloads.aria2.program)) did not answer on its RPC port"
         } catch {
             WorkerRuntime.log("\(error)")
+            reason = "\(error)"
         }
+        process = nil
         failedStarts += 1
         nextStart = ContinuousClock.now + Self.backoff(failedStarts)
+        if failedStarts >= Self.startsBeforeFailingJobs {
+            // The jobs go back to their retry policy rather than wait here for an engine that may
+            // never come (aria2 not installed, a wrong aria2.program).
+            for jobID in Array(registrations.keys) {
+                finish(jobID, .failure(.retryable("aria2_unavailable", reason)))
+            }
+        }
         return nil
     }
+
+    /// Failed starts in a row after which the waiting jobs fail (retryably).
+    static let startsBeforeFailingJobs = 3
 
     /// 0.5 s doubling per failure in a row, at most 30 s.
     static func backoff(_ failures: Int) -> Duration {

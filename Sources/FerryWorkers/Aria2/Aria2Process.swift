@@ -17,9 +17,9 @@ final class Aria2Process: @unchecked Sendable {
         let settings = downloads.aria2
         port = try Self.freeLoopbackPort()
         secret = Self.makeSecret()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.executableURL = URL(fileURLWithPath: try Self.locate(settings.program))
         var arguments = [
-            settings.program, "--enable-rpc=true", "--rpc-listen-all=false", "--rpc-listen-port=\(port)",
+            "--enable-rpc=true", "--rpc-listen-all=false", "--rpc-listen-port=\(port)",
             "--rpc-secret=\(secret)", "--rpc-max-request-size=16M", "--stop-with-process=\(getpid())",
             "--save-session=\(session)", "--save-session-interval=1", "--force-save=false",
             "--daemon=false", "--console-log-level=error", "--summary-interval=0", "--show-console-readout=false",
@@ -52,6 +52,21 @@ final class Aria2Process: @unchecked Sendable {
 
     deinit {
         stop()
+    }
+
+    /// The path of `program`: itself when it names a path, else the first match on PATH.
+    static func locate(_ program: String) throws -> String {
+        let candidates =
+            program.contains("/")
+            ? [program]
+            : (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map {
+                "\($0)/\(program)"
+            }
+        guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw Aria2Error.cannotStart(
+                "\(program) is not an executable program: install Debian's aria2 package or set aria2.program")
+        }
+        return found
     }
 
     /// aria2 takes its seeding time in minutes (fractions allowed).
