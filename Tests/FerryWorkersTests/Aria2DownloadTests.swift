@@ -69,6 +69,23 @@ struct Aria2DownloadTests {
         try await killAria2Twice(fixture, during: DownloadSpec(url: server.url("remote.bin")), source: source)
     }
 
+    @Test("A hung aria2c (SIGSTOP) is killed and replaced; the FTP download ends byte-identical")
+    func aria2Hung() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("hung.bin", size: 4_000_000)
+        let server = try FTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 1_000_000)
+        let log = ProgressLog()
+        let download = Task {
+            await fixture.attempt(1, DownloadSpec(url: server.url("hung.bin"))) { await log.record($0, $1) }
+        }
+        #expect(await fixture.eventually { await log.bytes > 1_000_000 })
+        kill(try #require(await fixture.engine.pid), SIGSTOP)
+        let output = try await download.value.get()
+        #expect(await fixture.engine.starts == 2, "the hung aria2c was replaced")
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        await fixture.close()
+    }
+
     /// Runs the download, SIGKILLs aria2c after 1 MB and again after 2.5 MB, and checks the job
     /// still ends with the source's bytes and aria2 holds nothing afterwards.
     func killAria2Twice(_ fixture: Aria2Fixture, during spec: DownloadSpec, source: String) async throws {

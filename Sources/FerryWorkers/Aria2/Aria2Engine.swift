@@ -38,6 +38,8 @@ actor Aria2Engine {
     private var failedStarts = 0
     private var startedAt = ContinuousClock.now
     private var nextStart = ContinuousClock.now
+    /// Rounds in a row in which a running aria2c did not answer.
+    private var unansweredRounds = 0
     /// How many times aria2c was started (tests count its restarts).
     private(set) var starts = 0
 
@@ -134,9 +136,16 @@ actor Aria2Engine {
         let tasks: [Aria2Task]
         do {
             tasks = try await rpc.allTasks()
+            unansweredRounds = 0
         } catch {
-            // aria2 died or hung: the next round restarts it and re-adds every task.
-            if process?.isRunning != true { process = nil }
+            // aria2 died (the next round restarts it, with backoff, and re-adds every task) or
+            // hangs: one that stays silent is killed, to be restarted the same way.
+            unansweredRounds += 1
+            if unansweredRounds >= Self.unansweredRoundsBeforeKill {
+                WorkerRuntime.log("aria2c stopped answering its RPC; killing it")
+                process?.stop()
+                unansweredRounds = 0
+            }
             return
         }
         for jobID in Array(registrations.keys) {
@@ -291,7 +300,9 @@ actor Aria2Engine {
             process = started
             starts += 1
             startedAt = .now
-            let candidate = Aria2RPC(port: started.port, secret: started.secret, client: client)
+            let candidate = Aria2RPC(
+                port: started.port, secret: started.secret, client: client,
+                timeout: max(.seconds(2), downloads.aria2.reconcileInterval * 5))
             for _ in 0..<100 {
                 if (try? await candidate.call("getVersion", as: Aria2Version.self)) != nil {
                     rpc = candidate
@@ -319,6 +330,10 @@ actor Aria2Engine {
         }
         return nil
     }
+
+    /// Rounds without an answer (each call waits up to five intervals, at least 2 s) after which
+    /// aria2c counts as hung.
+    static let unansweredRoundsBeforeKill = 3
 
     /// Failed starts in a row after which the waiting jobs fail (retryably).
     static let startsBeforeFailingJobs = 3

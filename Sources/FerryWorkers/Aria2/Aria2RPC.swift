@@ -8,6 +8,8 @@ struct Aria2RPC: Sendable {
     let port: Int
     let secret: String
     let client: HTTPClient
+    /// The longest a call waits for its answer: a hung aria2c must not hold up the rounds.
+    var timeout: Duration = .seconds(10)
 
     /// An error aria2 answered with (the call reached it), as opposed to a connection failure.
     struct Refusal: Error, CustomStringConvertible {
@@ -67,7 +69,7 @@ struct Aria2RPC: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
-        let response = try await client.execute(request, timeout: .seconds(10))
+        let response = try await client.execute(request, timeout: .milliseconds(timeout.inMilliseconds))
         let data = try await response.body.collect(upTo: 64 << 20)
         let answer = try JSONDecoder().decode(Answer<Value>.self, from: Data(data.readableBytesView))
         if let failure = answer.error { throw Refusal(code: failure.code, message: failure.message) }
