@@ -15,11 +15,8 @@ actor Aria2Engine {
         var order: Aria2Order
         var report: Report
         var waiter: CheckedContinuation<Aria2Task, any Error>
-        /// The torrent a magnet's metadata download (or a `.torrent` file) turned into (aria2
-        /// chose its GID).
-        var followed: String?
-        /// The torrent's info hash: the magnet's from the start, a `.torrent` file's once seen.
-        var infoHash: String?
+        /// The torrent the task turned into, and its info hash, as learned so far.
+        var link: Aria2Reconciliation.Link
         var lastProgress: JobProgress?
         /// Tells this attempt's registration from a later one of the same job.
         var token: UInt64
@@ -83,7 +80,7 @@ actor Aria2Engine {
                     // An earlier attempt of the same job that is still registered has been given up on.
                     registrations[order.jobID]?.waiter.resume(throwing: CancellationError())
                     registrations[order.jobID] = Registration(
-                        order: order, report: report, waiter: waiter, followed: nil, infoHash: order.infoHash,
+                        order: order, report: report, waiter: waiter, link: .init(infoHash: order.infoHash),
                         lastProgress: nil,
                         token: token)
                     startLoop()
@@ -159,58 +156,29 @@ actor Aria2Engine {
     private func repair(_ jobID: JobID, tasks: [Aria2Task], rpc: Aria2RPC) async {
         guard var registration = registrations[jobID] else { return }
         let order = registration.order
-        let byGID = Dictionary(tasks.map { ($0.gid, $0) }, uniquingKeysWith: { first, _ in first })
-        var current = Self.latest(from: registration.followed ?? order.gid, in: byGID)
-        if current == nil || current?.isDeadEnd == true, registration.followed != nil {
-            current = Self.latest(from: order.gid, in: byGID)
-        }
-        if current == nil || current?.isDeadEnd == true || current?.isDuplicateTorrent == true,
-            let hash = registration.infoHash,
-            let torrent = tasks.first(where: { $0.infoHash == hash && !$0.isMetadata && !$0.isDeadEnd })
-        {
-            // A torrent re-added after aria2 restarted (from its session) has a GID aria2 chose:
-            // it is found by its info hash.
-            current = torrent
-        }
-        registration.followed = current.flatMap { $0.gid == order.gid ? nil : $0.gid }
-        registration.infoHash = registration.infoHash ?? current?.infoHash
+        let action = Aria2Reconciliation.decide(order, link: &registration.link, tasks: tasks)
         registrations[jobID] = registration
-        guard let task = current, !task.isDeadEnd else {
-            if current != nil { _ = try? await rpc.call("removeDownloadResult", [.text(order.gid)], as: String.self) }
+        switch action {
+        case .add(let dropStaleResult):
+            if dropStaleResult {
+                _ = try? await rpc.call("removeDownloadResult", [.text(order.gid)], as: String.self)
+            }
             await add(order, rpc: rpc)
-            return
-        }
-        // An ending leaves nothing of the job in aria2 before the job hears of it.
-        if let failure = limitProblem(task, order: order) {
+        case .fail(let failure):
+            // An ending leaves nothing of the job in aria2 before the job hears of it.
             await removeTasks(of: registration, among: tasks)
             finish(jobID, .failure(failure))
-            return
-        }
-        switch task.status {
-        case "complete" where !task.isMetadata:
+        case .finish(let task):
             await removeTasks(of: registration, among: tasks)
             finish(jobID, .success(task))
-        case "error":
-            await removeTasks(of: registration, among: tasks)
-            finish(jobID, .failure(Aria2Failure.of(task)))
-        default:
+        case .progress(let task):
             let progress = JobProgress(bytesDone: task.completed, bytesTotal: task.total > 0 ? task.total : nil)
             guard progress != registration.lastProgress else { return }
             registrations[jobID]?.lastProgress = progress
             var state = Aria2ResumeState(task: task, order: order)
-            state.infoHash = state.infoHash ?? registration.infoHash
+            state.infoHash = state.infoHash ?? registration.link.infoHash
             await registration.report(progress, state.json)
         }
-    }
-
-    /// The newest task of a chain: a magnet's metadata download, followed by its torrent.
-    private static func latest(from gid: String, in tasks: [String: Aria2Task]) -> Aria2Task? {
-        var task = tasks[gid]
-        var seen: Set<String> = []
-        while let next = task?.followedBy?.first, let followed = tasks[next], seen.insert(next).inserted {
-            task = followed
-        }
-        return task
     }
 
     /// Adds a job's task; "GID not unique" and "InfoHash already registered" mean it is there.
@@ -226,24 +194,6 @@ actor Aria2Engine {
         }
     }
 
-    /// A total over `downloads.max_size`, or a file that would land outside the job's folder.
-    private func limitProblem(_ task: Aria2Task, order: Aria2Order) -> JobFailure? {
-        if order.maxSize > 0, task.total > order.maxSize {
-            return .permanent(
-                "too_large",
-                "the download is \(task.total) bytes, over the limit of \(order.maxSize) (downloads.max_size)")
-        }
-        let folder = URL(fileURLWithPath: order.folder).standardizedFileURL.path + "/"
-        for file in task.files ?? [] where !file.path.isEmpty && !file.path.hasPrefix("[METADATA]") {
-            let path = URL(fileURLWithPath: file.path).standardizedFileURL.path
-            if !path.hasPrefix(folder) {
-                return .permanent(
-                    "unsafe_path", "the torrent names a file outside its folder (\(file.path)); it is refused")
-            }
-        }
-        return nil
-    }
-
     private func finish(_ jobID: JobID, _ ending: Result<Aria2Task, JobFailure>) {
         guard let registration = registrations.removeValue(forKey: jobID) else { return }
         registration.waiter.resume(with: ending.mapError { $0 as any Error })
@@ -253,9 +203,10 @@ actor Aria2Engine {
     /// `tasks` it owns), running or stopped, keeping their files.
     private func removeTasks(of registration: Registration, among tasks: [Aria2Task]) async {
         guard let rpc else { return }
-        var gids = [registration.order.gid] + [registration.followed].compactMap(\.self)
+        let link = registration.link
+        var gids = [registration.order.gid] + [link.followed].compactMap(\.self)
         for task in tasks where !gids.contains(task.gid) {
-            if registration.order.owns(task, followed: registration.followed, infoHash: registration.infoHash) {
+            if registration.order.owns(task, followed: link.followed, infoHash: link.infoHash) {
                 gids.append(task.gid)
             }
         }
@@ -272,7 +223,7 @@ actor Aria2Engine {
     private func removeUnowned(_ tasks: [Aria2Task], rpc: Aria2RPC) async {
         for task in tasks {
             let owned = registrations.values.contains {
-                $0.order.owns(task, followed: $0.followed, infoHash: $0.infoHash)
+                $0.order.owns(task, followed: $0.link.followed, infoHash: $0.link.infoHash)
             }
             guard !owned else { continue }
             if !task.isStopped {
