@@ -33,6 +33,7 @@ public struct AdminServer: Service {
         HealthController(dependencies: dependencies).register(in: routes)
         CleanupController(dependencies: dependencies).register(in: routes)
         DownloadsController(dependencies: dependencies).register(in: routes)
+        UploadsController(dependencies: dependencies).register(in: routes)
         VideosController(dependencies: dependencies).register(in: routes)
         JobsController(dependencies: dependencies).register(in: routes)
         WorkersController(dependencies: dependencies).register(in: routes)

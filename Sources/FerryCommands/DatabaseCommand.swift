@@ -9,8 +9,8 @@ import Foundation
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Create, migrate and inspect the job database.",
-        subcommands: [Migrate.self, Status.self]
+        abstract: "Create, migrate, inspect, back up and restore the job database.",
+        subcommands: [Migrate.self, Status.self, DatabaseBackupCommand.self, DatabaseRestoreCommand.self]
     )
 
     struct Migrate: AsyncParsableCommand {

@@ -146,4 +146,12 @@ public struct LoadedConfiguration: Sendable, Equatable {
         if path.isEmpty { return stateDirectory + "/ferry.sqlite" }
         return path.hasPrefix("/") ? path : stateDirectory + "/" + path
     }
+
+    /// The folder for database copies: `backup.folder` (relative to the state folder) or
+    /// `<state>/backups`.
+    public var backupFolder: String {
+        let folder = configuration.backup.folder
+        if folder.isEmpty { return stateDirectory + "/backups" }
+        return folder.hasPrefix("/") ? folder : stateDirectory + "/" + folder
+    }
 }

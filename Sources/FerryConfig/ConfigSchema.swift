@@ -149,6 +149,15 @@ enum ConfigSchema {
                 "cleanup.retain_files", \.cleanup.retainFilesText, among: ["true", "false"],
                 "true: a finished download whose file is still on disk keeps its record; false: retention deletes the file with the record."
             ),
+            .duration(
+                "backup.interval", \.backup.interval, in: .zero...Duration.seconds(30 * 86_400),
+                "How often the daemon writes a verified online copy of its database (0s: only `ferry db backup`)."),
+            .integer(
+                "backup.keep", \.backup.keep, in: 1...10_000,
+                "Scheduled copies kept; the oldest go once a new one is verified."),
+            .text(
+                "backup.folder", \.backup.folder, expected: "a folder path", valid: { !$0.contains("\0") },
+                "Folder for database copies; a relative path is inside state_dir. Empty: <state_dir>/backups."),
             .text(
                 "http.address", \.http.address, expected: "an IPv4 or IPv6 address such as 127.0.0.1 or ::1",
                 valid: NetworkAddress.isValid,

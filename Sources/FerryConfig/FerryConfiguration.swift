@@ -16,6 +16,7 @@ public struct FerryConfiguration: Sendable, Equatable {
     /// Upload targets by name (`targets.<name>.type`, `.path`); none by default.
     public var targets: [UploadTarget] = []
     public var cleanup = Cleanup()
+    public var backup = Backup()
     public var http = HTTP()
     public var health = Health()
     public var logging = Logging()
@@ -146,6 +147,16 @@ public struct FerryConfiguration: Sendable, Equatable {
             get { verifyHashes ? "true" : "false" }
             set { verifyHashes = newValue == "true" }
         }
+    }
+
+    /// Scheduled online copies of the database.
+    public struct Backup: Sendable, Equatable {
+        /// How often the daemon copies its database (zero: never on its own; `ferry db backup` still works).
+        public var interval: Duration = .seconds(86_400)
+        /// How many scheduled copies are kept; older ones are removed after a new one is verified.
+        public var keep: Int = 7
+        /// Where copies go. Empty: `<state_dir>/backups`; a relative path is inside the state folder.
+        public var folder: String = ""
     }
 
     public struct HTTP: Sendable, Equatable {

@@ -13,6 +13,8 @@ public enum StoreBootstrap {
         /// Jobs that were running when the previous supervisor died, now back in the queue (or failed
         /// when that was their last attempt).
         public var recovered: [RequeuedJob]
+        /// Held for as long as the supervisor runs: one supervisor per database.
+        public var lock: DatabaseLock
     }
 
     /// Opens the store described by `loaded` and recovers it.
@@ -20,6 +22,10 @@ public enum StoreBootstrap {
         _ loaded: LoadedConfiguration, logger: Logger
     ) async throws(StoreError) -> (SQLiteJobStore, Report) {
         let store = try open(loaded, readOnly: false)
+        // One supervisor per database: a second one would requeue the first one's running jobs.
+        let lock = try DatabaseLock.acquire(
+            for: loaded.databasePath,
+            purpose: "stop that one first (systemctl stop ferry), or give this one another state_dir or database.path")
         let applied = try store.migrate()
         if !applied.isEmpty {
             logger.notice("migrated the database", metadata: ["migrations": "\(applied.joined(separator: ", "))"])
@@ -41,7 +47,7 @@ public enum StoreBootstrap {
             logger.notice("finishing the clean-up after a download's deliveries", metadata: ["job_id": "\(download)"])
             _ = await recorder.cleanUpAfterDeliveries(of: download)
         }
-        return (store, Report(appliedMigrations: applied, recovered: recovered))
+        return (store, Report(appliedMigrations: applied, recovered: recovered, lock: lock))
     }
 
     /// Opens (and creates the folder of) the database named by `loaded`, without migrating.

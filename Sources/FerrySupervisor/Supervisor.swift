@@ -21,6 +21,8 @@ public actor Supervisor: Service {
     private let fleet: WorkerFleet
     /// Sweep, pending scan and full cleanup runs.
     private let cleanup: CleanupCoordinator
+    /// Scheduled copies of the database (`backup.*`).
+    public nonisolated let backups: BackupScheduler
     /// CPU, memory, disks and every process, sampled on `supervisor.metrics_interval`.
     public nonisolated let metrics: MetricsSampler
     private let logger: Logger
@@ -55,6 +57,9 @@ public actor Supervisor: Service {
         self.cleanup = CleanupCoordinator(
             store: store, fleet: fleet, stateDirectory: loaded.stateDirectory, settings: loaded.configuration.cleanup,
             logger: logger)
+        self.backups = BackupScheduler(
+            store: store, folder: loaded.backupFolder, settings: loaded.configuration.backup, logger: logger,
+            telemetry: telemetry)
         var folders = [(label: "state", path: loaded.stateDirectory)]
         let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
         if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
@@ -75,12 +80,15 @@ public actor Supervisor: Service {
                 // STATUS= is kept current from the start: a role crash-looping before READY shows.
                 group.addTask { await self.keepStatusCurrent() }
                 group.addTask { await self.sampleMetrics() }
+                // SIGHUP is trapped from the start: its default action would end a daemon that is
+                // still migrating, recovering or waiting for its workers' hello.
+                group.addTask { await self.reloadOnHangup() }
                 // READY waits for every role's hello — unless we are told to stop first.
                 if await readyOrStopping() == .ready {
                     try await announceReady()
                     group.addTask { await self.feedWatchdog() }
-                    group.addTask { await self.reloadOnHangup() }
                     group.addTask { await self.cleanup.run() }
+                    group.addTask { await self.backups.run() }
                     // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
                     try? await gracefulShutdown()
                 }
@@ -257,12 +265,13 @@ public actor Supervisor: Service {
     }
 
     func reload() async {
-        try? notifier.notify(.reloading(monotonicMicroseconds: SystemdNotifier.monotonicMicroseconds()))
+        if isReady { try? notifier.notify(.reloading(monotonicMicroseconds: SystemdNotifier.monotonicMicroseconds())) }
         do {
             let fresh = try configLoader.load(file: loaded.file)
             loaded = fresh
             await fleet.update(Self.fleetSettings(fresh.configuration))
             await cleanup.update(fresh.configuration.cleanup)
+            await backups.update(fresh.configuration.backup)
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
         } catch {
             for issue in error.issues {
@@ -270,7 +279,8 @@ public actor Supervisor: Service {
                     "the new configuration is invalid; keeping the running one", metadata: ["issue": "\(issue)"])
             }
         }
-        try? notifier.notify(.ready, .status(lastStatus))
+        // READY=1 ends the reload for systemd; before start-up is over it would claim readiness.
+        if isReady { try? notifier.notify(.ready, .status(lastStatus)) }
     }
 
     // MARK: Entry point
@@ -306,5 +316,7 @@ public actor Supervisor: Service {
         configuration.maximumGracefulShutdownDuration = grace + .seconds(10)
         let group = ServiceGroup(configuration: configuration)
         try await group.run()
+        // The database stays locked against a second supervisor until this one has stopped.
+        withExtendedLifetime(report.lock) {}
     }
 }

@@ -9,9 +9,11 @@ enum Ferry {
         // Under systemd, records go to the journal with their metadata as fields; on a terminal
         // (or in a worker, whose standard error its supervisor reads) they stay plain text.
         let journal = JournalStream.isStandardErrorJournal()
+        // Either way no record carries a URL's credentials (RedactingLogHandler).
         LoggingSystem.bootstrap { label in
-            guard journal else { return StreamLogHandler.standardError(label: label) }
-            return JournalLogHandler(label: label, identifier: "ferry", derivedMetadata: workerRole)
+            guard journal else { return RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: label)) }
+            return RedactingLogHandler(
+                wrapping: JournalLogHandler(label: label, identifier: "ferry", derivedMetadata: workerRole))
         }
         await FerryCommand.main(nil)
     }

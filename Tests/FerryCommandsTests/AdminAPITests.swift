@@ -221,7 +221,7 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
-        @Test("With a token configured, state-changing requests need it; reading does not")
+        @Test("With a token configured, state-changing requests need it")
         func tokenRequired() async throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
@@ -238,7 +238,8 @@ extension ProcessSuites {
             let right = try await client.post(
                 "/api/downloads", json: body, headers: [("Authorization", "Bearer s3cret-token-0123456789")])
             #expect(right.status == 201)
-            #expect(try await client.get("/api/downloads").status == 200)
+            // Reading records needs it too (SecretsInURLsTests has the whole list).
+            #expect(try await client.get("/api/downloads").status == 401)
             #expect(harness.stop() == 0)
         }
 
@@ -288,6 +289,10 @@ extension ProcessSuites {
             let status = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(status.status == 0)
             #expect(status.standardOutput.contains("WORKER") && status.standardOutput.contains("cancelled"))
+            // The machine's figures, as the page shows them.
+            #expect(status.standardOutput.contains("machine: CPU "), "\(status.standardOutput)")
+            #expect(status.standardOutput.contains("memory: ") && status.standardOutput.contains(" available of "))
+            #expect(status.standardOutput.contains("FOLDER") && status.standardOutput.contains("state"))
             #expect(harness.stop() == 0)
             let gone = try FerryProcess.run(["status"], in: folder, environment: environment)
             #expect(gone.status == 69)

@@ -111,7 +111,9 @@ extension ProcessSuites {
             _ = try await client.post("/api/jobs/\(retried)/cancel")
 
             let screenshot = try Self.artefact("admin-page.png")
-            let seen = try Self.checkPage([client.baseURL, "\(running)", "\(retried)", screenshot.path])
+            let seen = try Self.checkPage([
+                client.baseURL, "\(running)", "\(retried)", screenshot.path, origin.url(size: 5000),
+            ])
             #expect(seen["loaded"] as? Bool == true)
             #expect(seen["console_errors"] as? [String] == [], "\(seen)")
             #expect(seen["network_errors"] as? [String] == [], "\(seen)")
@@ -123,6 +125,17 @@ extension ProcessSuites {
                 (seen["cleanup"] as? String)?.contains("succeeded") == true, "the cleanup button ran a cleanup: \(seen)"
             )
             #expect(seen["live"] as? Bool == true)
+            // A person can work from it: submit, look into a download, filter, page.
+            let submitted = seen["submitted"] as? [String: Any]
+            #expect((submitted?["result"] as? String)?.hasPrefix("queued download ") == true, "\(seen)")
+            #expect(submitted?["job"] as? String != nil, "the submitted download shows under its file name: \(seen)")
+            let detail = seen["detail"] as? [String: Any]
+            #expect((detail?["events"] as? Int ?? 0) >= 2, "the detail shows the event log: \(seen)")
+            #expect((detail?["actions"] as? [String])?.contains("pause") == true, "\(seen)")
+            #expect((detail?["summary"] as? String)?.contains("attempt 1 of") == true, "\(seen)")
+            #expect((seen["filtered"] as? Int ?? 0) >= 1, "the state filter lists only running downloads: \(seen)")
+            #expect(seen["lists"] as? Bool == true)
+            #expect(seen["axe_violations"] as? [String] == [], "axe-core: no serious or critical finding: \(seen)")
             #expect(FileManager.default.fileExists(atPath: screenshot.path))
             #expect(harness.stop() == 0)
         }

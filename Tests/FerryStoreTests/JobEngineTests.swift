@@ -256,6 +256,40 @@ struct JobEngineTests {
         #expect(again.job.attempt == 2)
     }
 
+    @Test("After a manual retry the backoff starts over: the new set's first delay is the policy's first")
+    func manualRetryRestartsBackoff() async throws {
+        // No jitter, so each delay is exactly the ceiling: 10 s, 20 s, 40 s, … with 4 attempts.
+        let download = RetryPolicy(
+            maxAttempts: 4, initialDelay: .seconds(10), maxDelay: .seconds(3600), jitter: .none)
+        let fixture = try StoreFixture(policies: RetryPolicies(download: download, upload: download, video: download))
+        let owner = try await fixture.worker("download-1.a")
+        var claimed = try await fixture.runningDownload(owner: owner)
+        var delays: [Double] = []
+        func failOnce() async throws -> FailureOutcome {
+            let now = fixture.clock.now
+            let outcome = try await fixture.store.fail(claimed.lease, with: .retryable("http_503", "busy"))
+            if case .retryScheduled(let job) = outcome {
+                delays.append(job.dueAt.timeIntervalSince(now))
+                fixture.clock.advance(by: job.dueAt.timeIntervalSince(now))
+                claimed = try #require(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+            }
+            return outcome
+        }
+        for _ in 1...3 { _ = try await failOnce() }
+        guard case .failed = try await failOnce() else {
+            Issue.record("the fourth attempt should have failed the job")
+            return
+        }
+        _ = try await fixture.store.retry(claimed.job.id, reason: "operator")
+        claimed = try #require(try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+        #expect(claimed.job.attempt == 5 && claimed.job.maxAttempts == 8)
+        for _ in 1...2 { _ = try await failOnce() }
+        #expect(delays == [10, 20, 40, 10, 20], "the second set's delays start at the first again")
+        let retries = try await fixture.store.events(of: claimed.job.id).filter { $0.cause == "schedule_retry" }
+        let reason = retries.last?.reason ?? ""
+        #expect(reason.contains("attempt 6 of 8"), "the reason keeps counting every attempt: \(reason)")
+    }
+
     @Test("A dead owner's jobs go back to the queue at once, attempt counted; other owners' stay")
     func requeueOnOwnerDeath() async throws {
         let fixture = try StoreFixture()

@@ -11,7 +11,9 @@ struct DownloadsController {
     func register(in routes: RouteRegistry) {
         routes.post("/api/downloads") { request, context in try await create(request, context) }
         routes.post("/api/download-batches") { request, context in try await createBatch(request, context) }
-        routes.get("/api/downloads") { request, _ in try await list(request) }
+        routes.get("/api/downloads") { request, _ in
+            try await JobListing(dependencies: dependencies).page(of: .download, request)
+        }
         routes.get("/api/downloads/:id") { _, context in try await show(context) }
     }
 
@@ -63,23 +65,6 @@ struct DownloadsController {
         var downloads: [JobResource]
         /// How many of them this request created (the rest existed under their keys).
         var created: Int
-    }
-
-    private func list(_ request: Request) async throws -> Response {
-        let query = try JobListQuery(request.uri.queryParameters, kind: .download).query
-        let jobs: [Job]
-        do {
-            jobs = try await dependencies.store.jobs(matching: query)
-        } catch {
-            throw APIError.from(error)
-        }
-        let next = jobs.count == query.limit ? jobs.last?.id.rawValue : nil
-        // Each row shows what it fetches; a page is at most 500 small reads of a local database.
-        var resources: [JobResource] = []
-        for job in jobs {
-            resources.append(JobResource(job, payload: try? await dependencies.store.payload(of: job.id)))
-        }
-        return try JSONResponse.make(JobPage(jobs: resources, nextBefore: next))
     }
 
     private func show(_ context: AdminContext) async throws -> Response {

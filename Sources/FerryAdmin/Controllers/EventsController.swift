@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// Job events come from the store's event log (every transition of every job, whoever made it),
 /// so nothing is missed and a client reconnecting with `Last-Event-ID` resumes where it left off.
 /// Worker events are sent when the fleet's shape changes (a worker started, stopped, drained, a
-/// role began or stopped crash-looping).
+/// role began or stopped crash-looping), and `progress` events when a running job's byte count
+/// moved (the supervisor records it about once a second), for live bars in the CLI and the page.
 struct EventsController {
     let dependencies: AdminDependencies
 
@@ -40,6 +41,7 @@ struct EventsController {
         let body = ResponseBody { [start] writer in
             var lastID = start
             var lastFleet = ""
+            var sentProgress: [JobID: Int64] = [:]
             var lastWrite = ContinuousClock.now
             try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -49,6 +51,18 @@ struct EventsController {
                     text += Self.frame(id: "\(event.id)", event: "job", data: EventResource(event))
                     lastID = event.id
                 }
+                // Bytes moved by running jobs (the supervisor records them about once a second):
+                // a `progress` event per job whose count changed, for bars that move live.
+                let running =
+                    (try? await store.jobs(matching: JobQuery(states: [.running, .storing], limit: 1000))) ?? []
+                var stillRunning: [JobID: Int64] = [:]
+                for job in running {
+                    stillRunning[job.id] = job.progress.bytesDone
+                    if sentProgress[job.id] != job.progress.bytesDone {
+                        text += Self.frame(id: nil, event: "progress", data: ProgressMessage(job))
+                    }
+                }
+                sentProgress = stillRunning
                 let fleet = FleetMessage(await supervisor.fleetSnapshot())
                 if fleet.signature != lastFleet {
                     lastFleet = fleet.signature
@@ -75,6 +89,23 @@ struct EventsController {
     static func frame(id: String?, event: String, data: some Encodable) -> String {
         let json = (try? JSONResponse.encoder.encode(data)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return (id.map { "id: \($0)\n" } ?? "") + "event: \(event)\ndata: \(json)\n\n"
+    }
+}
+
+/// How far a running job has got, as `progress` events carry it.
+struct ProgressMessage: Encodable {
+    var jobId: Int64
+    var kind: String
+    var state: String
+    var bytesDone: Int64
+    var bytesTotal: Int64?
+
+    init(_ job: Job) {
+        jobId = job.id.rawValue
+        kind = job.kind.rawValue
+        state = job.state.rawValue
+        bytesDone = job.progress.bytesDone
+        bytesTotal = job.progress.bytesTotal
     }
 }
 

@@ -37,7 +37,8 @@ struct HealthController {
         let health = SystemHealth(
             ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
-            hangTimeout: dependencies.hangTimeout, diskFullHorizon: dependencies.diskFullHorizon, now: Date())
+            backup: await supervisor.backups.status, hangTimeout: dependencies.hangTimeout,
+            diskFullHorizon: dependencies.diskFullHorizon, now: Date())
         let document = health.document()
         return AnswerCache.Answer(
             status: document.status == .fail ? .serviceUnavailable : .ok,
@@ -89,7 +90,8 @@ struct HealthController {
         let before = Set(await dependencies.supervisor.fleetSnapshot().workers.map(\.id))
         let running: [Job]
         do {
-            running = try await dependencies.store.jobs(matching: JobQuery(states: [.running], limit: 10_000))
+            running = try await dependencies.store.jobs(
+                matching: JobQuery(states: [.running, .storing], limit: 10_000))
         } catch {
             throw APIError.from(error)
         }

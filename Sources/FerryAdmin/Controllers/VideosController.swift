@@ -10,6 +10,10 @@ struct VideosController {
     func register(in routes: RouteRegistry) {
         routes.post("/api/videos") { request, context in try await create(request, context) }
         routes.get("/api/user/videos") { request, _ in try await list(request) }
+        // Every user's videos, as the page lists them (same filters and paging as downloads).
+        routes.get("/api/videos") { request, _ in
+            try await JobListing(dependencies: dependencies).page(of: .video, request)
+        }
     }
 
     /// 201 with a new job; 200 with the existing one for the same user and external request id.

@@ -118,7 +118,7 @@ struct WorkersResource: Encodable {
                 uptimeSeconds: $0.uptime.inSeconds.rounded(toPlaces: 3), cause: $0.cause.rawValue,
                 exitCode: $0.exitCode,
                 signal: $0.signal, restartDelaySeconds: $0.restartDelay.inSeconds.rounded(toPlaces: 3),
-                stderrTail: $0.stderrTail)
+                stderrTail: $0.stderrTail.map(SecretRedaction.text))
         }
         history = records.map {
             Record(

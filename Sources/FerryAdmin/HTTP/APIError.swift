@@ -21,7 +21,8 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         var headers = self.headers
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        let body = ErrorBody(error: .init(code: code, message: message))
+        // A message may quote the request's URL; what leaves the server never carries its credentials.
+        let body = ErrorBody(error: .init(code: code, message: SecretRedaction.text(message)))
         let data = (try? JSONResponse.encoder.encode(body)) ?? Data(#"{"error":{"code":"internal","message":""}}"#.utf8)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -11,6 +11,8 @@ struct SystemHealth {
     var fleet: FleetSnapshot
     var samples: [MetricsSnapshot]
     var writeProbe: (at: Date, error: StoreError?)?
+    /// Scheduled backups, as the supervisor last saw them.
+    var backup: BackupStatus?
     var hangTimeout: Duration
     /// Warn when a folder, at its rate over the kept history, fills up within this time.
     var diskFullHorizon: Duration
@@ -29,6 +31,7 @@ struct SystemHealth {
             "uptime",
             HealthCheck(type: "system", value: now.timeIntervalSince(startedAt).rounded(), unit: "s", time: now))
         addDatabase(to: &document)
+        addBackup(to: &document)
         addRoles(to: &document)
         addWorkers(to: &document)
         addMachine(to: &document)
@@ -43,6 +46,37 @@ struct SystemHealth {
                 type: "datastore", value: writeProbe.error == nil ? 1 : 0,
                 status: writeProbe.error == nil ? .pass : .fail, time: writeProbe.at,
                 output: writeProbe.error.map { "the database cannot be written: \($0.message)" }))
+    }
+
+    /// `database:backup`: warns when the last scheduled backup failed, or when the newest copy
+    /// is older than twice the interval (or there is none after that long). Absent when off.
+    private func addBackup(to document: inout HealthDocument) {
+        guard let backup, backup.interval > .zero else { return }
+        let limit = 2 * backup.interval.inSeconds
+        let age = backup.lastSuccess.map { now.timeIntervalSince($0.at) }
+        var status: HealthStatus = .pass
+        var output: String?
+        if backup.lastAttemptFailed, let failure = backup.lastFailure {
+            status = .warn
+            output = "the last database backup failed: \(failure.message)"
+        } else if let age, age > limit {
+            status = .warn
+            output = "the newest database backup is \(Int(age / 3600)) h old (backup.interval is \(backup.interval))"
+        } else if age == nil, now.timeIntervalSince(startedAt) > limit {
+            status = .warn
+            output = "no database backup has been made yet in \(backup.folder)"
+        }
+        var details = ["folder": backup.folder]
+        if let last = backup.lastSuccess {
+            details["last_path"] = last.path
+            details["last_bytes"] = "\(last.size)"
+            details["last_at"] = ISO8601DateFormatter().string(from: last.at)
+        }
+        document.add(
+            "database:backup",
+            HealthCheck(
+                type: "datastore", value: age.map { $0.rounded() }, unit: "s", status: status, time: now,
+                output: output, details: details))
     }
 
     private func addRoles(to document: inout HealthDocument) {

@@ -1,7 +1,8 @@
 import FerryCore
 import Foundation
 
-/// A job as the API shows it: stable field names, independent of how the store keeps it.
+/// A job as the API shows it: stable field names, independent of how the store keeps it, and
+/// every URL and message with the credentials it may carry redacted (``SecretRedaction``).
 struct JobResource: Encodable {
     struct Progress: Encodable {
         var bytesDone: Int64
@@ -48,7 +49,7 @@ struct JobResource: Encodable {
         kind = job.kind.rawValue
         state = job.state.rawValue
         stateCause = job.stateCause
-        stateReason = job.stateReason
+        stateReason = job.stateReason.map(SecretRedaction.text)
         idempotencyKey = job.idempotencyKey
         priority = job.priority
         attempt = job.attempt
@@ -61,9 +62,13 @@ struct JobResource: Encodable {
         finishedAt = job.finishedAt
         cleanedAt = job.cleanedAt
         progress = Progress(bytesDone: job.progress.bytesDone, bytesTotal: job.progress.bytesTotal)
-        lastError = job.lastError.map { Failure(code: $0.code, message: $0.message, retryable: $0.isRetryable) }
+        lastError = job.lastError.map {
+            Failure(code: $0.code, message: SecretRedaction.text($0.message), retryable: $0.isRetryable)
+        }
         result = job.result.map {
-            Result(location: $0.location, size: $0.size, sha256: $0.sha256, contentType: $0.contentType)
+            Result(
+                location: SecretRedaction.url($0.location), size: $0.size, sha256: $0.sha256,
+                contentType: $0.contentType)
         }
         input = payload.map(Input.init)
     }
@@ -88,7 +93,7 @@ struct JobResource: Encodable {
         init(_ payload: JobPayload) {
             switch payload {
             case .download(let spec):
-                url = spec.url
+                url = SecretRedaction.url(spec.url)
                 fileName = spec.fileName
                 expectedSize = spec.expectedSize
                 expectedSha256 = spec.expectedSHA256
@@ -99,7 +104,7 @@ struct JobResource: Encodable {
                 downloadId = spec.downloadID.rawValue
                 target = spec.target
             case .video(let spec):
-                url = spec.sourceURL
+                url = SecretRedaction.url(spec.sourceURL)
                 userId = spec.userID
                 externalRequestId = spec.externalRequestID
                 metadata = spec.metadata
@@ -128,7 +133,7 @@ struct EventResource: Encodable {
         from = event.from?.rawValue
         to = event.to.rawValue
         cause = event.cause
-        reason = event.reason
+        reason = event.reason.map(SecretRedaction.text)
         owner = event.owner?.rawValue
         attempt = event.attempt
     }

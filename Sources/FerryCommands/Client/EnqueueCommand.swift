@@ -27,9 +27,14 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "Sending the same key again returns the existing job.") var idempotencyKey: String?
     @Option(help: "ferry or aria2: aria2 for an http(s) URL of a .torrent file or a metalink (default: by scheme).")
     var engine: String?
+    @Flag(help: "Follow the download live until it ends; exit 0 if it succeeded, 1 if not.") var wait = false
 
     func validate() throws {
         guard (url == nil) != (input == nil) else { throw ValidationError("give either a URL or --input FILE") }
+        if wait && options.json {
+            throw ValidationError(
+                "--wait draws progress for a person; leave out --json, or watch with `ferry jobs watch`")
+        }
         if input != nil, fileName != nil || sha256 != nil || size != nil {
             throw ValidationError("--file-name, --sha256 and --size describe one file; they cannot go with --input")
         }
@@ -48,6 +53,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         if options.json { return print(answer.body) }
         let id = answer.object["id"] as? Int ?? 0
         print(answer.status == 201 ? "queued download \(id)" : "download \(id) already exists (same idempotency key)")
+        if wait { try await JobWatch(client: client, ids: [id]).run() }
     }
 
     private func fields(_ url: String) -> [String: Any] {
@@ -79,6 +85,7 @@ struct EnqueueCommand: AsyncParsableCommand {
         let client = try options.client()
         var queued = 0
         var existing = 0
+        var ids: [Int] = []
         for start in stride(from: 0, to: items.count, by: 1_000) {
             let batch = Array(items[start..<min(start + 1_000, items.count)])
             let answer: AdminAPIClient.Answer
@@ -93,6 +100,7 @@ struct EnqueueCommand: AsyncParsableCommand {
                 throw error
             }
             if options.json { print(answer.body) }
+            ids += (answer.object["downloads"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }
             let created = answer.object["created"] as? Int ?? 0
             queued += created
             existing += batch.count - created
@@ -100,5 +108,6 @@ struct EnqueueCommand: AsyncParsableCommand {
         if !options.json {
             print("queued \(queued) downloads" + (existing > 0 ? "; \(existing) already existed (same keys)" : ""))
         }
+        if wait { try await JobWatch(client: client, ids: ids).run() }
     }
 }

@@ -6,7 +6,7 @@ struct JobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List, show and command the running daemon's jobs.",
-        subcommands: [List.self, Show.self, Retry.self, Cancel.self, Pause.self, Resume.self])
+        subcommands: [List.self, Show.self, WatchCommand.self, Retry.self, Cancel.self, Pause.self, Resume.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Downloads, newest first.")
@@ -50,6 +50,7 @@ struct JobsCommand: AsyncParsableCommand {
             if let error = job["last_error"] as? [String: Any] {
                 print("\nlast error: \(error["code"] as? String ?? ""): \(error["message"] as? String ?? "")")
             }
+            if let next = JobsCommand.nextAttempt(job, now: Date()) { print(next) }
             var events = TextTable(header: ["AT", "FROM", "TO", "CAUSE", "REASON"])
             for event in answer.object["events"] as? [[String: Any]] ?? [] {
                 events.rows.append([
@@ -87,6 +88,18 @@ struct JobsCommand: AsyncParsableCommand {
         static let verb = "resume"
         @OptionGroup var options: ClientOptions
         @Argument(help: "The job id.") var id: Int
+    }
+
+    /// For a job waiting for its next attempt: when it is due and why it waits.
+    static func nextAttempt(_ job: [String: Any], now: Date) -> String? {
+        guard ["queued", "temporary"].contains(job["state"] as? String ?? ""),
+            let text = job["due_at"] as? String,
+            let due = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        else { return nil }
+        let wait = due.timeIntervalSince(now)
+        let when = wait > 0.5 ? "in \(Int(wait.rounded())) s (\(text))" : "now (due \(text))"
+        let why = (job["state_reason"] as? String).map { ": \($0)" } ?? ""
+        return "next attempt: \(when)\(why)"
     }
 
     static func row(_ job: [String: Any]) -> [String] {

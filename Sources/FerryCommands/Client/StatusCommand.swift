@@ -16,12 +16,43 @@ struct StatusCommand: AsyncParsableCommand {
         guard health.status == 200 || health.status == 503 else { try client.expectSuccess(health); return }
         let workers = try client.expectSuccess(try await client.get("/api/workers"))
         let sync = try await client.get("/api/health/sync")
+        let history = try await client.get("/api/metrics/history")
         if options.json {
-            print(#"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body)}"#)
+            print(
+                #"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body),"history":\#(history.body)}"#
+            )
         } else {
             print(Self.describe(health: health.object, workers: workers.object, sync: sync.object))
+            if let machine = Self.machine(history.object) { print("\n" + machine) }
         }
         if health.object["status"] as? String == "fail" { throw ExitStatus.failure }
+    }
+
+    /// The machine's figures from the newest sample, as the page shows them: CPU, load, memory,
+    /// and free space in each managed folder.
+    static func machine(_ history: [String: Any]) -> String? {
+        guard let sample = (history["samples"] as? [[String: Any]])?.last else { return nil }
+        var lines: [String] = []
+        let cpu = (sample["cpu_busy_ratio"] as? Double).map { String(format: "%.1f %%", $0 * 100) } ?? "-"
+        let load = (sample["load1"] as? Double).map { String(format: "%.2f", $0) } ?? "-"
+        lines.append("machine: CPU \(cpu) busy, load \(load)")
+        if let available = (sample["memory_available_bytes"] as? NSNumber)?.int64Value,
+            let total = (sample["memory_total_bytes"] as? NSNumber)?.int64Value
+        {
+            lines.append(
+                "memory: \(ByteCount.describe(available)) available of \(ByteCount.describe(total))")
+        }
+        let free = sample["disk_available_bytes"] as? [String: Any] ?? [:]
+        let totals = sample["disk_total_bytes"] as? [String: Any] ?? [:]
+        var disks = TextTable(header: ["FOLDER", "FREE", "SIZE", "USED"])
+        for folder in free.keys.sorted() {
+            guard let available = (free[folder] as? NSNumber)?.int64Value else { continue }
+            let total = (totals[folder] as? NSNumber)?.int64Value ?? 0
+            let used = total > 0 ? String(format: "%.0f %%", 100 * Double(total - available) / Double(total)) : "-"
+            disks.rows.append([folder, ByteCount.describe(available), ByteCount.describe(total), used])
+        }
+        if !disks.rows.isEmpty { lines += ["", disks.render()] }
+        return lines.joined(separator: "\n")
     }
 
     static func describe(health: [String: Any], workers: [String: Any], sync: [String: Any]) -> String {

@@ -62,8 +62,12 @@ extension SQLiteJobStore {
             let job = try JobTransition.load(db, lease.jobID)
             try JobTransition.verify(lease, holds: job)
             var generator = SystemRandomNumberGenerator()
+            // A manual retry grants a fresh set of attempts, and its backoff starts over: the delay
+            // follows the attempt's number within the current set, not since the job was created.
+            let before = try Self.attemptsBeforeManualRetry(db, job.id)
             let decision = policies[job.kind].decide(
-                afterAttempt: job.attempt, maxAttempts: job.maxAttempts, failure: failure, using: &generator)
+                afterAttempt: job.attempt - before, maxAttempts: job.maxAttempts - before, failure: failure,
+                using: &generator)
             var errorColumns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
                 ("last_error", failure.message), ("last_error_code", failure.code),
                 ("last_error_class", failure.failureClass.rawValue),
@@ -84,6 +88,15 @@ extension SQLiteJobStore {
                 return .failed(try move.apply(db, to: job, now: now))
             }
         }
+    }
+
+    /// The attempts a job had used when an operator last granted it a fresh set (0 if never):
+    /// the event log records the attempt number with every move, the retry command's included.
+    static func attemptsBeforeManualRetry(_ db: Database, _ id: JobID) throws -> Int {
+        try Int.fetchOne(
+            db.cachedStatement(
+                sql: "SELECT attempt FROM job_events WHERE job_id = ? AND cause = 'retry' ORDER BY id DESC LIMIT 1"),
+            arguments: [id.rawValue]) ?? 0
     }
 
     static func describe(_ delay: Duration) -> String {

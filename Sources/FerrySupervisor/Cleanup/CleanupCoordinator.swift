@@ -225,15 +225,34 @@ public actor CleanupCoordinator {
         }
     }
 
+    /// Starts the cleanup run that follows a restore; true once it started (the marker is removed).
+    private func reconcileRestoredDatabase() async -> Bool {
+        guard let (run, started) = try? await request(trigger: .startup, dryRun: false), run.state == .running
+        else { return false }
+        RestoreMarker.remove(for: databasePath)
+        logger.notice(
+            "the database was restored from a copy: reconciling its records with the files",
+            metadata: ["run": "\(run.id)", "already_running": "\(!started)"])
+        return true
+    }
+
     /// The intervals: sweep, pending scan, full runs, and the findings timeout.
     private func schedule() async {
         let clock = ContinuousClock()
         var lastSweep = clock.now
         var lastPending = clock.now
         var lastRun = clock.now
+        // `ferry db restore` put a copy in place: reconcile its records with the files at once.
+        var afterRestore = RestoreMarker.exists(for: databasePath)
+        var lastRestoreTry = clock.now
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let now = clock.now
+            // The first seconds give the cleanup worker time to say hello; a refused try is retried.
+            if afterRestore, now - lastRestoreTry >= .seconds(5) {
+                lastRestoreTry = now
+                afterRestore = !(await reconcileRestoredDatabase())
+            }
             if now - lastSweep >= settings.sweepInterval {
                 lastSweep = now
                 _ = await fleet.sweep(dryRun: false)

@@ -71,10 +71,20 @@ public enum MetricCatalog {
     static let processUptime = Entry(
         name: "ferry_process_uptime_seconds", kind: .gauge, help: "Time since the process started, by process.")
 
+    static let backupLastSuccess = Entry(
+        name: "ferry_backup_last_success_timestamp_seconds", kind: .gauge,
+        help: "Unix time of the newest verified database backup (0: none yet).")
+    static let backupSize = Entry(
+        name: "ferry_backup_last_size_bytes", kind: .gauge, help: "Size of the newest verified database backup.")
+    static let backups = Entry(
+        name: "ferry_backups_total", kind: .counter,
+        help: "Scheduled database backups attempted since start, by outcome (succeeded, failed).")
+
     public static let all: [Entry] = [
         jobsFinished, attemptDuration, transferredBytes, requeued, queueJobs, queueOldestAge, workerRestarts,
         workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
+        backupLastSuccess, backupSize, backups,
     ]
 
     /// The help text of a metric by name; nil for a name Ferry does not define.

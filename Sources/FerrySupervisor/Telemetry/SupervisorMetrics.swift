@@ -120,6 +120,22 @@ public struct SupervisorMetrics: Sendable {
         }
     }
 
+    // MARK: Backups
+
+    /// A verified backup exists from `at`; `counted` when it was made now (not found at start).
+    func backupSucceeded(at: Date, size: Int64, counted: Bool) {
+        gauge(MetricCatalog.backupLastSuccess, []).record(at.timeIntervalSince1970)
+        gauge(MetricCatalog.backupSize, []).record(size)
+        if counted {
+            Counter(label: MetricCatalog.backups.name, dimensions: [("outcome", "succeeded")], factory: factory)
+                .increment()
+        }
+    }
+
+    func backupFailed() {
+        Counter(label: MetricCatalog.backups.name, dimensions: [("outcome", "failed")], factory: factory).increment()
+    }
+
     private func gauge(_ entry: MetricCatalog.Entry, _ dimensions: [(String, String)]) -> Gauge {
         Gauge(label: entry.name, dimensions: dimensions, factory: factory)
     }

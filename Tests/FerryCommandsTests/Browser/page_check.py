@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Drives Debian's Chromium (headless) over the DevTools protocol against Ferry's admin page.
 
-Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png
+Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png SUBMIT_URL
        page_check.py BASE_URL --crash-card SCREENSHOT.png   (only load, wait for the crash-loop card)
 
 Loads the page, collects every console error and uncaught exception, waits until the running
 job's progress bar moves, clicks the retry button of the other job and waits for its new state,
+queues SUBMIT_URL through the form, opens the running download's detail (uploads, event log,
+actions), filters the list by state, runs axe-core (from PyPI's axe-selenium-python) on the page,
 saves a screenshot, and prints what it saw as one JSON object.
 """
+import importlib.util
 import base64
 import json
 import os
@@ -22,10 +25,12 @@ import websocket  # websocket-client
 
 
 def main():
+    submit_url = None
     if sys.argv[2] == "--crash-card":
         base, running_id, retry_id, screenshot = sys.argv[1], None, None, sys.argv[3]
     else:
         base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    submit_url = sys.argv[5] if len(sys.argv) > 5 else None
     profile = tempfile.mkdtemp(prefix="ferry-chromium-")
     browser = subprocess.Popen(
         ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -33,7 +38,7 @@ def main():
          "--window-size=1400,1100", "about:blank"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        result = drive(profile, base, running_id, retry_id, screenshot)
+        result = drive(profile, base, running_id, retry_id, screenshot, submit_url)
     finally:
         browser.kill()
         browser.wait()
@@ -41,7 +46,15 @@ def main():
     print(json.dumps(result))
 
 
-def drive(profile, base, running_id, retry_id, screenshot):
+def axe_source():
+    """axe-core's script as axe-selenium-python ships it (found without importing selenium)."""
+    spec = importlib.util.find_spec("axe_selenium_python")
+    folder = list(spec.submodule_search_locations)[0]
+    with open(os.path.join(folder, "node_modules", "axe-core", "axe.min.js")) as f:
+        return f.read()
+
+
+def drive(profile, base, running_id, retry_id, screenshot, submit_url):
     port_file = os.path.join(profile, "DevToolsActivePort")
     deadline = time.time() + 30
     while not os.path.exists(port_file) and time.time() < deadline:
@@ -76,8 +89,8 @@ def drive(profile, base, running_id, retry_id, screenshot):
             kind = "network" if entry.get("source") == "network" else "errors"
             state[kind].append(entry.get("text", "") + " " + entry.get("url", ""))
 
-    def evaluate(expression):
-        value = call("Runtime.evaluate", expression=expression, returnByValue=True)
+    def evaluate(expression, wait=False):
+        value = call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=wait)
         return value.get("result", {}).get("value")
 
     def wait_for(expression, timeout=20):
@@ -119,6 +132,36 @@ def drive(profile, base, running_id, retry_id, screenshot):
         ' return /^Run \\d+ \\(request\\): (succeeded|failed)/.test(t) ? t : null; })()')
     status = evaluate('document.getElementById("status").textContent')
     live = wait_for('document.getElementById("connection").textContent === "live"', timeout=10)
+    # The form queues a download that then shows in the list under its file name.
+    submitted = None
+    if submit_url:
+        evaluate(f'document.getElementById("submit-url").value = {json.dumps(submit_url)};'
+                 ' document.getElementById("submit-name").value = "from-the-form.bin";'
+                 ' document.querySelector("#submit button[type=submit]").click()')
+        submitted = wait_for(
+            '(() => { const r = [...document.querySelectorAll("#jobs tr")].find(t => t.children[2]'
+            ' && t.children[2].textContent === "from-the-form.bin"); return r ? r.dataset.job : null; })()')
+        submitted = {"job": submitted, "result": evaluate('document.getElementById("submit-result").textContent')}
+    # The running download's detail: summary, event log, uploads and the actions that apply.
+    evaluate(f'{row}.querySelector("button.link").click()')
+    detail = wait_for(
+        '(() => { const d = document.getElementById("detail"); const n = d.querySelectorAll("#detail-events tbody tr").length;'
+        ' return d.open && n > 0 ? { events: n, actions: [...d.querySelectorAll("#detail-actions button")].map(b => b.textContent),'
+        ' summary: document.getElementById("detail-summary").textContent } : null; })()')
+    evaluate('document.getElementById("detail-close").click()')
+    # Filtering by state: only running downloads are listed.
+    evaluate('(() => { const s = document.getElementById("downloads-state"); s.value = "running"; s.dispatchEvent(new Event("change")); })()')
+    filtered = wait_for(
+        '(() => { const rows = [...document.querySelectorAll("#jobs tbody tr")];'
+        ' return rows.length > 0 && rows.every(r => r.dataset.state === "running") ? rows.length : null; })()')
+    evaluate('(() => { const s = document.getElementById("downloads-state"); s.value = ""; s.dispatchEvent(new Event("change")); })()')
+    lists = evaluate('["uploads-list", "videos-list"].every(id => document.getElementById(id) !== null)')
+    # Accessibility: axe-core's serious and critical findings.
+    evaluate(axe_source())
+    axe = evaluate(
+        'axe.run(document).then(r => r.violations.filter(v => ["serious", "critical"].includes(v.impact))'
+        '.map(v => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join(", ")}`))',
+        wait=True)
     time.sleep(0.5)
     shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
     with open(screenshot, "wb") as f:
@@ -133,7 +176,8 @@ def drive(profile, base, running_id, retry_id, screenshot):
     ws.close()
     return {"loaded": bool(loaded), "progress_percent": progress, "retry_clicked": clicked,
             "retry_state_before": before, "retry_state_after": after, "cleanup": cleanup, "status": status,
-            "live": bool(live),
+            "live": bool(live), "submitted": submitted, "detail": detail, "filtered": filtered, "lists": lists,
+            "axe_violations": axe,
             "console_errors": state["errors"], "network_errors": state["network"]}
 
 
