@@ -26,6 +26,12 @@ struct Aria2DownloadTests {
         #expect(resume.contains(Aria2Order.gid(for: fixture.jobID)), "the task ran under the GID Ferry chose")
         #expect(!FileManager.default.fileExists(atPath: fixture.state.path + "/spool/job-\(fixture.jobID)-aria2"))
         #expect(try await fixture.aria2Tasks().isEmpty)
+        // The RPC secret is on no command line and in no file once aria2c runs.
+        let pid = try #require(await fixture.engine.pid)
+        let secret = try #require(await fixture.engine.currentRPC?.secret)
+        #expect(!(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)).contains(secret))
+        let aria2Files = try FileManager.default.contentsOfDirectory(atPath: fixture.state.path + "/aria2")
+        #expect(!aria2Files.contains { $0.hasSuffix(".conf") }, "\(aria2Files)")
         await fixture.close()
     }
 

@@ -256,6 +256,7 @@ actor Aria2Engine {
                 timeout: max(.seconds(2), downloads.aria2.reconcileInterval * 5))
             for _ in 0..<100 {
                 if (try? await candidate.call("getVersion", as: Aria2Version.self)) != nil {
+                    started.forgetSecretFile()
                     rpc = candidate
                     return candidate
                 }

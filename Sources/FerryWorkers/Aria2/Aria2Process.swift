@@ -10,6 +10,9 @@ final class Aria2Process: @unchecked Sendable {
     private let process = Process()
     let port: Int
     let secret: String
+    /// The options file that hands aria2c its secret (never its command line, which every local
+    /// user can read); removed once aria2c has answered.
+    let secretFile: String
 
     /// Starts aria2c. `session` is loaded when it exists and saved every second; the connect and
     /// idle timeouts are the downloads' own.
@@ -17,10 +20,12 @@ final class Aria2Process: @unchecked Sendable {
         let settings = downloads.aria2
         port = try Self.freeLoopbackPort()
         secret = Self.makeSecret()
+        secretFile = session + ".conf"
+        try Self.writePrivately("rpc-secret=\(secret)\n", to: secretFile)
         process.executableURL = URL(fileURLWithPath: try Self.locate(settings.program))
         var arguments = [
             "--enable-rpc=true", "--rpc-listen-all=false", "--rpc-listen-port=\(port)",
-            "--rpc-secret=\(secret)", "--rpc-max-request-size=16M", "--stop-with-process=\(getpid())",
+            "--conf-path=\(secretFile)", "--rpc-max-request-size=16M", "--stop-with-process=\(getpid())",
             "--save-session=\(session)", "--save-session-interval=1", "--force-save=false",
             "--daemon=false", "--console-log-level=error", "--summary-interval=0", "--show-console-readout=false",
             "--continue=true", "--auto-file-renaming=false", "--allow-overwrite=false", "--remove-control-file=false",
@@ -43,8 +48,14 @@ final class Aria2Process: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
     var pid: Int32 { process.processIdentifier }
 
+    /// Removes the secret's file (aria2c read it at start).
+    func forgetSecretFile() {
+        unlink(secretFile)
+    }
+
     /// Ends aria2c at once (its session file keeps what it had).
     func stop() {
+        forgetSecretFile()
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -73,6 +84,20 @@ final class Aria2Process: @unchecked Sendable {
     static func minutes(_ duration: Duration) -> String {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         return String(seconds / 60)
+    }
+
+    /// Writes `text` to a new file only its owner can read.
+    static func writePrivately(_ text: String, to path: String) throws {
+        unlink(path)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw Aria2Error.cannotStart("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count else {
+            throw Aria2Error.cannotStart("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// aria2 takes its timeouts in whole seconds, from 1 to 600.
