@@ -131,7 +131,9 @@ let package = Package(
             // The loopback origin the tests and benchmarks fetch from, the boto3 checker of the S3
             // test server, the fake Telegram Bot API, and the aria2 tests' FTP and SFTP servers and torrent
             // swarm (Python, run as children).
-            exclude: ["Origin", "S3", "BotAPI", "Aria2/ftp_server.py", "Aria2/sftp_server.py", "Aria2/torrent_swarm.py"],
+            exclude: [
+                "Origin", "S3", "BotAPI", "Aria2/ftp_server.py", "Aria2/sftp_server.py", "Aria2/torrent_swarm.py",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
