@@ -3,7 +3,7 @@ SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 DURATION ?= 1800
 
-.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer deb package-test bench-all
+.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -41,6 +41,9 @@ bench-admin: deps ## Run the admin API benchmark (wrk on health and metrics whil
 
 bench-transfer: deps ## Run the transfer benchmark (downloads and uploads against aria2c, rclone and dd).
 	Benchmarks/run-transfer-benchmark
+
+bench-torrent: deps ## Run the torrent benchmark (a 1 GiB torrent from a loopback seeder through Ferry beside plain aria2c).
+	Benchmarks/run-torrent-benchmark
 
 bench-all: deps ## Run every benchmark beside the tools it compares with and rewrite BENCHMARKS.md's latest run.
 	Benchmarks/run-all

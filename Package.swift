@@ -129,8 +129,11 @@ let package = Package(
             name: "FerryTesting",
             dependencies: ["FerryCore", "FerryConfig", "FerryStore"],
             // The loopback origin the tests and benchmarks fetch from, the boto3 checker of the S3
-            // test server and the fake Telegram Bot API (Python, run as children).
-            exclude: ["Origin", "S3", "BotAPI"],
+            // test server, the fake Telegram Bot API, and the aria2 tests' FTP and SFTP servers and torrent
+            // swarm (Python, run as children).
+            exclude: [
+                "Origin", "S3", "BotAPI", "Aria2/ftp_server.py", "Aria2/sftp_server.py", "Aria2/torrent_swarm.py",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),

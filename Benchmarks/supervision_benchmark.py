@@ -12,6 +12,7 @@ Measures, for each:
 Usage: supervision_benchmark.py FERRY_BINARY [--kills N] [--idle-seconds S]
 """
 import argparse
+import glob
 import json
 import os
 import re
@@ -91,6 +92,26 @@ def idle_cpu_percent(pids, seconds):
     return 100 * (after - before) / seconds
 
 
+def context_switches(pid):
+    """Voluntary and involuntary context switches of every thread of a process so far: each
+    wake-up of an idle daemon costs a few, so their rate shows how often it wakes."""
+    total = 0
+    for task in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            with open(task) as f:
+                total += sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total
+
+
+def idle_figures(pid, seconds):
+    """CPU (% of one core) and context switches per second of an idle process."""
+    switches = context_switches(pid)
+    cpu = idle_cpu_percent([pid], seconds)
+    return cpu, (context_switches(pid) - switches) / seconds
+
+
 def summary(values):
     values = sorted(values)
     p90 = values[min(len(values) - 1, int(round(0.9 * (len(values) - 1))))]
@@ -151,7 +172,7 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
             time.sleep(0.05)
         time.sleep(2)  # let start-up settle before measuring idle figures
         workers = children(serve.pid)
-        idle = idle_cpu_percent([serve.pid], idle_seconds)
+        idle, idle_switches = idle_figures(serve.pid, idle_seconds)
         idle_workers = idle_cpu_percent(workers, idle_seconds) / max(1, len(workers))
         supervisor_rss = memory_mib(serve.pid)
         worker_rss = median_memory(workers)
@@ -177,6 +198,7 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
             time.sleep(1.5)
         return {
             "idle_cpu": idle,
+            "idle_switches": idle_switches,
             "idle_worker_cpu": idle_workers,
             "rss": supervisor_rss,
             "worker_rss": worker_rss,
@@ -258,7 +280,7 @@ autorestart=true
         while not children(daemon.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(3)
-        idle = idle_cpu_percent([daemon.pid], idle_seconds)
+        idle, idle_switches = idle_figures(daemon.pid, idle_seconds)
         rss = memory_mib(daemon.pid)
         spawn_ms, running_ms = [], []
         for _ in range(kills):
@@ -279,7 +301,7 @@ autorestart=true
                     break
                 time.sleep(0.01)
             time.sleep(0.3)
-        return {"idle_cpu": idle, "rss": rss, "spawn": spawn_ms, "running": running_ms}
+        return {"idle_cpu": idle, "idle_switches": idle_switches, "rss": rss, "spawn": spawn_ms, "running": running_ms}
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
@@ -309,6 +331,7 @@ def main():
     print(f"  kill -> replacement hello:   {summary(ferry['hello'])}")
     print(f"  kill -> job requeued:        {summary(ferry['requeue'])}")
     print(f"  supervisor idle CPU:         {ferry['idle_cpu']:.2f}% of one core over {args.idle_seconds:.0f} s")
+    print(f"  supervisor idle wake-ups:    {ferry['idle_switches']:.1f} context switches/s (all threads)")
     print(f"  idle worker CPU (each):      {ferry['idle_worker_cpu']:.2f}% of one core")
     print(f"  supervisor memory:           {describe_memory(ferry['rss'])}")
     print(f"  idle worker memory (median): {describe_memory(ferry['worker_rss'])}")
@@ -317,6 +340,7 @@ def main():
     print(f"  kill -> new child process:   {summary(sup['spawn'])}")
     print(f"  kill -> RUNNING (startsecs=1 default): {summary(sup['running'])}")
     print(f"  idle CPU:                    {sup['idle_cpu']:.2f}% of one core over {args.idle_seconds:.0f} s")
+    print(f"  idle wake-ups:               {sup['idle_switches']:.1f} context switches/s (all threads)")
     print(f"  memory:                      {describe_memory(sup['rss'])}")
 
 

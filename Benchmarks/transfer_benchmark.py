@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -231,14 +232,23 @@ def main():
                 for first in range(0, args.files, 1000):
                     ferry.post("/api/download-batches", {"downloads": [
                         {"url": f"{origin}/small/f{i}.bin"} for i in range(first, min(first + 1000, args.files))]})
+                # Only a succeeded job is done: a run where jobs fail would otherwise look fast.
                 while True:
-                    sync = ferry.get("/api/health/sync")
-                    finished = sum(q["count"] for q in sync["queue"]
-                                   if q["kind"] == "download" and q["state"] in ("succeeded", "failed"))
-                    if finished >= args.files:
+                    counts = {q["state"]: q["count"] for q in ferry.get("/api/health/sync")["queue"]
+                              if q["kind"] == "download"}
+                    if counts.get("succeeded", 0) >= args.files:
                         break
+                    if counts.get("failed", 0) or counts.get("cancelled", 0):
+                        sys.exit(f"small files, run {run + 1}: downloads ended failed or cancelled ({counts}); "
+                                 "a benchmark counts only succeeded jobs")
                     time.sleep(0.02)
                 ferry_small.append(time.monotonic() - start)
+                # Sampled files must hold the origin's bytes (jobs are numbered in list order).
+                for i in random.sample(range(args.files), min(20, args.files)):
+                    done = ferry.get(f"/api/jobs/{i + 1}")
+                    name = done["input"]["url"].rsplit("/", 1)[1]
+                    with open(done["result"]["location"], "rb") as got, open(os.path.join(root, "small", name), "rb") as want:
+                        assert hashlib.sha256(got.read()).digest() == hashlib.sha256(want.read()).digest(), done
             finally:
                 ferry.stop()
             shutil.rmtree(state)

@@ -17,4 +17,6 @@ struct AdminDependencies: Sendable {
     let stuckAfter: Duration
     /// Upload targets a download may name; none are declared until the upload worker exists.
     let uploadTargets: Set<String>
+    /// `downloads.allowed_schemes`: a download with another scheme is refused when it is asked for.
+    var allowedSchemes: [String] = ["http", "https"]
 }

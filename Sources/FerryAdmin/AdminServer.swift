@@ -27,7 +27,8 @@ public struct AdminServer: Service {
         let dependencies = AdminDependencies(
             supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
             hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: configuration.health.diskFullHorizon,
-            stuckAfter: configuration.health.stuckAfter, uploadTargets: Set(configuration.targets.map(\.name)))
+            stuckAfter: configuration.health.stuckAfter, uploadTargets: Set(configuration.targets.map(\.name)),
+            allowedSchemes: configuration.downloads.allowedSchemes)
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         CleanupController(dependencies: dependencies).register(in: routes)

@@ -99,15 +99,19 @@ enum ConfigSchema {
                 "Largest file a download may be; a bigger one fails for good (0: no limit)."),
             .text(
                 "downloads.allowed_schemes", \.downloads.allowedSchemesText,
-                expected: "a comma-separated list of http and https",
+                expected: "a comma-separated list of http, https, ftp, sftp and magnet",
                 valid: { DownloadSettings.schemes(fromText: $0) != nil },
-                "URL schemes a download may use, redirects included (http, https)."),
+                "URL schemes a download may use, redirects included (http, https; ftp, sftp and magnet go through aria2)."
+            ),
             .bytes(
                 "downloads.spool_reserve", \.downloads.spoolReserve, in: 0...(1 << 50),
                 "Free space the spool folder keeps; no download starts while it has less (it waits)."),
             .integer(
                 "downloads.checksum_attempts", \.downloads.checksumAttempts, in: 1...100,
                 "Attempts whose content fails its size or SHA-256 check before the download fails for good."),
+        ]
+        settings += ConfigSetting.aria2Settings
+        settings += [
             .duration(
                 "cleanup.sweep_interval", \.cleanup.sweepInterval, in: .seconds(1)...Duration.seconds(86_400),
                 "How often running jobs without a live owner are looked for."),

@@ -158,10 +158,12 @@ extension DownloadSettings {
         set { allowedSchemes = Self.schemes(fromText: newValue) ?? allowedSchemes }
     }
 
-    /// The schemes in `text`, or nil when it names none or one Ferry cannot fetch.
+    /// The schemes in `text`, or nil when it names none or one Ferry cannot fetch (aria2 fetches
+    /// ftp, sftp and magnet).
     static func schemes(fromText text: String) -> [String]? {
         let schemes = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard !schemes.isEmpty, schemes.allSatisfy({ $0 == "http" || $0 == "https" }) else { return nil }
+        let known = Aria2Settings.schemes.union(["http", "https"])
+        guard !schemes.isEmpty, schemes.allSatisfy(known.contains) else { return nil }
         return schemes
     }
 }

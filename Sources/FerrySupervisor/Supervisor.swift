@@ -192,8 +192,12 @@ public actor Supervisor: Service {
     }
 
     private func keepStatusCurrent() async {
+        var busy = true
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+            // Every second while work is in flight; every 5 s when idle (STATUS= and the queue
+            // gauges change only with work, and each wake-up is most of an idle daemon's CPU).
+            try? await Task.sleep(for: busy ? .seconds(1) : .seconds(5))
+            busy = await fleet.isBusy
             // One look at the queue and the fleet a second serves both STATUS= and the gauges.
             guard let counts = try? await store.queueCounts() else { continue }
             let snapshot = await fleet.snapshot()

@@ -15,13 +15,20 @@ public enum Executors {
             let client = HTTPClient(
                 eventLoopGroupProvider: .singleton,
                 configuration: DownloadExecutor.clientConfiguration(downloads, concurrency: concurrency))
+            // A download worker owns its aria2c (started on the first job that needs it).
+            let aria2 =
+                role == .download
+                ? Aria2Engine(
+                    downloads: downloads, session: Aria2Engine.sessionFile(stateDirectory: stateDirectory),
+                    client: client) : nil
             let executor: any JobExecutor =
                 role == .download
                 ? DownloadExecutor(
                     stateDirectory: stateDirectory, settings: downloads, client: client,
-                    telegramBots: settings.telegramBots)
+                    telegramBots: settings.telegramBots, aria2: aria2)
                 : VideoStoreExecutor(stateDirectory: stateDirectory, settings: downloads, client: client)
             let result = await body([executor])
+            await aria2?.shutdown()
             try? await client.shutdown()
             return result
         case .upload:

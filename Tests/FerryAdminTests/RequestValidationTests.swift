@@ -29,6 +29,34 @@ struct RequestValidationTests {
         #expect(code(body("http://example.com/" + String(repeating: "a", count: 9000))) == "invalid_url")
     }
 
+    @Test("ftp, sftp and magnet links are taken only when downloads.allowed_schemes names them")
+    func aria2Schemes() {
+        let magnet = "magnet:?xt=urn:btih:3ce274b8d7a5585d8cb7aecfd445f368872b180f&dn=movie.bin"
+        let all = ["http", "https", "ftp", "sftp", "magnet"]
+        func code(_ url: String, allowed: [String]) -> String? {
+            do {
+                _ = try body(url).request(idempotencyKey: nil, knownTargets: [], allowedSchemes: allowed)
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        #expect(code(magnet, allowed: all) == nil)
+        #expect(code("ftp://127.0.0.1:2121/clip.bin", allowed: all) == nil)
+        #expect(code("sftp://user@127.0.0.1/clip.bin", allowed: all) == nil)
+        #expect(code(magnet, allowed: ["http", "https"]) == "unsupported_scheme")
+        #expect(code("magnet:?dn=no-hash", allowed: all) == "invalid_url")
+        #expect(code("ftp:///no-host", allowed: all) == "invalid_url")
+        var asked = body("https://example.com/show.torrent")
+        asked.engine = "aria2"
+        #expect((try? asked.request(idempotencyKey: nil, knownTargets: [])).map(\.spec.engine) == .aria2)
+        asked.engine = "wget"
+        #expect(self.code(asked) == "invalid_engine")
+        var ferry = body("ftp://127.0.0.1/clip.bin")
+        ferry.engine = "ferry"
+        #expect((try? ferry.request(idempotencyKey: nil, knownTargets: [], allowedSchemes: all)) == nil)
+    }
+
     @Test(
         "A file name is one plain path component", arguments: ["..", ".", "a/b", "a\\b", "", "bad\u{7}name", "x\nname"])
     func badFileNames(_ name: String) {

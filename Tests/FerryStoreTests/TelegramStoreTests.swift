@@ -113,4 +113,26 @@ struct TelegramStoreTests {
         let again = try await fixture.store.recordTelegramUpdates(other, bot: Self.bot)
         #expect(again.created.isEmpty && again.offset == 4)
     }
+
+    @Test("A database from v7-telegram keeps its bots' offsets and its Telegram downloads through v8")
+    func migrateFromV7() async throws {
+        let fixture = try StoreFixture(migrate: false)
+        try fixture.store.migrate(upTo: "v7-telegram")
+        try await fixture.execute(
+            """
+            INSERT INTO jobs (id, kind, state, max_attempts, created_at, updated_at, due_at, state_cause)
+            VALUES (7, 'download', 'queued', 3, 1, 1, 1, 'create');
+            INSERT INTO downloads (job_id, url) VALUES (7, 'telegram://relay/f1');
+            INSERT INTO telegram_bots (name, next_offset) VALUES ('relay', 10);
+            INSERT INTO telegram_sources (job_id, bot, update_id, item, chat_id, message_id, media_kind, file_id,
+                file_unique_id) VALUES (7, 'relay', 9, 0, 42, 90, 'document', 'f1', 'u1');
+            """)
+        #expect(try fixture.store.migrate() == ["v8-telegram-bot-id"])
+        #expect(try await fixture.store.telegramSources(of: [JobID(7)])[JobID(7)]?.updateID == 9)
+        let repeated = TelegramBatch(bot: "relay", updates: [Self.document(9, unique: "u1")])
+        #expect(try await fixture.store.recordTelegramUpdates(repeated, bot: Self.bot).alreadyRecorded == 1)
+        let sameMedia = TelegramBatch(bot: "relay", updates: [Self.document(10, unique: "u1")])
+        #expect(try await fixture.store.recordTelegramUpdates(sameMedia, bot: Self.bot).duplicates == 1)
+        #expect(try await fixture.store.checkIntegrity().isEmpty)
+    }
 }

@@ -23,7 +23,8 @@ struct DownloadsController {
     private func create(_ request: Request, _ context: AdminContext) async throws -> Response {
         let body = try await JSONResponse.decode(DownloadBody.self, from: request, context: context)
         let download = try body.request(
-            idempotencyKey: request.headers[Self.idempotencyKey], knownTargets: dependencies.uploadTargets)
+            idempotencyKey: request.headers[Self.idempotencyKey], knownTargets: dependencies.uploadTargets,
+            allowedSchemes: dependencies.allowedSchemes)
         let enqueued: Enqueued
         do {
             enqueued = try await dependencies.store.enqueue(download: download)
@@ -42,7 +43,8 @@ struct DownloadsController {
     /// jobs in the order of the items. All or nothing: one bad item refuses the whole batch.
     private func createBatch(_ request: Request, _ context: AdminContext) async throws -> Response {
         let body = try await JSONResponse.decode(DownloadBatchBody.self, from: request, context: context)
-        let requests = try body.requests(knownTargets: dependencies.uploadTargets)
+        let requests = try body.requests(
+            knownTargets: dependencies.uploadTargets, allowedSchemes: dependencies.allowedSchemes)
         let enqueued: [Enqueued]
         let payloads: [JobID: JobPayload]
         do {

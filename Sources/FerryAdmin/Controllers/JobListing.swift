@@ -10,11 +10,11 @@ struct JobListing {
         let query = try JobListQuery(request.uri.queryParameters, kind: kind).query
         let jobs: [Job]
         let payloads: [JobID: JobPayload]
-        // Downloads that came through a Telegram bot also show the chat and message.
         var telegram: [JobID: TelegramSource] = [:]
         do {
             jobs = try await dependencies.store.jobs(matching: query)
             payloads = try await dependencies.store.payloads(of: jobs.map(\.id), kind: kind)
+            // A download sent to a bot shows the chat and message it came from.
             if kind == .download { telegram = try await dependencies.store.telegramSources(of: jobs.map(\.id)) }
         } catch {
             throw APIError.from(error)

@@ -41,7 +41,9 @@ struct DownloadBatchBody: APIBody {
     }
 
     /// The requests the store takes, or the first item that is wrong, by its index.
-    func requests(knownTargets: Set<String>) throws(APIError) -> [DownloadRequest] {
+    func requests(
+        knownTargets: Set<String>, allowedSchemes: [String] = ["http", "https"]
+    ) throws(APIError) -> [DownloadRequest] {
         guard (1...Self.maximumItems).contains(downloads.count) else {
             throw .badRequest("invalid_batch", "downloads must hold 1 to \(Self.maximumItems) items")
         }
@@ -49,7 +51,10 @@ struct DownloadBatchBody: APIBody {
         var keys: Set<String> = []
         for (index, item) in downloads.enumerated() {
             do {
-                requests.append(try item.body.request(idempotencyKey: item.idempotencyKey, knownTargets: knownTargets))
+                requests.append(
+                    try item.body.request(
+                        idempotencyKey: item.idempotencyKey, knownTargets: knownTargets, allowedSchemes: allowedSchemes)
+                )
             } catch {
                 throw APIError(error.status, error.code, "downloads[\(index)]: \(error.message)")
             }

@@ -5,6 +5,7 @@ import Foundation
 struct DownloadBody: APIBody {
     static let fields: Set<String> = [
         "url", "file_name", "size", "sha256", "upload_targets", "delete_after_upload", "priority", "max_attempts",
+        "engine",
     ]
 
     var url: String
@@ -15,6 +16,8 @@ struct DownloadBody: APIBody {
     var deleteAfterUpload: Bool?
     var priority: Int?
     var maxAttempts: Int?
+    /// `ferry` or `aria2`; absent: chosen by the URL's scheme.
+    var engine: String?
 
     init(
         url: String, fileName: String? = nil, size: Int64? = nil, sha256: String? = nil, uploadTargets: [String]? = nil
@@ -27,14 +30,40 @@ struct DownloadBody: APIBody {
     }
 
     /// The request the store takes, or the first thing wrong with the body, said plainly.
-    func request(idempotencyKey: String?, knownTargets: Set<String>) throws(APIError) -> DownloadRequest {
-        guard url.utf8.count <= 8192, let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(),
-            let host = parsed.host, !host.isEmpty
+    /// `allowedSchemes` is `downloads.allowed_schemes` (ftp, sftp and magnet go through aria2).
+    func request(
+        idempotencyKey: String?, knownTargets: Set<String>, allowedSchemes: [String] = ["http", "https"]
+    ) throws(APIError) -> DownloadRequest {
+        guard url.utf8.count <= 8192, let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased()
         else {
-            throw .badRequest("invalid_url", "url must be an absolute http or https URL with a host")
+            throw .badRequest(
+                "invalid_url", "url must be an absolute URL (http, https, ftp, sftp) with a host, or a magnet link")
         }
-        guard scheme == "http" || scheme == "https" else {
-            throw .badRequest("unsupported_scheme", "url uses \(scheme):, but only http and https are fetched")
+        if scheme == "magnet" {
+            guard
+                parsed.queryItems?.contains(where: { $0.name == "xt" && $0.value?.hasPrefix("urn:btih:") == true })
+                    == true
+            else {
+                throw .badRequest("invalid_url", "a magnet link must name its info hash (xt=urn:btih:…)")
+            }
+        } else if parsed.host?.isEmpty != false {
+            throw .badRequest("invalid_url", "url must be an absolute URL (http, https, ftp, sftp) with a host")
+        }
+        guard allowedSchemes.contains(scheme) else {
+            throw .badRequest(
+                "unsupported_scheme",
+                "url uses \(scheme):, but only \(allowedSchemes.joined(separator: ", ")) are fetched (downloads.allowed_schemes)"
+            )
+        }
+        let chosenEngine = try engine.map { text throws(APIError) -> DownloadEngine in
+            guard let chosen = DownloadEngine(rawValue: text) else {
+                throw .badRequest("invalid_engine", "engine must be ferry or aria2")
+            }
+            return chosen
+        }
+        if chosenEngine == .ferry && !(scheme == "http" || scheme == "https") {
+            throw .badRequest(
+                "invalid_engine", "Ferry's own client fetches only http and https; \(scheme): needs aria2")
         }
         if let fileName { try Self.check(fileName: fileName) }
         if let size, size < 0 { throw .badRequest("invalid_size", "size must be zero or more bytes") }
@@ -61,7 +90,7 @@ struct DownloadBody: APIBody {
         return DownloadRequest(
             spec: DownloadSpec(
                 url: url, fileName: fileName, expectedSize: size, expectedSHA256: sha256?.lowercased(),
-                uploadTargets: targets, deleteAfterUpload: deleteAfterUpload ?? false),
+                uploadTargets: targets, deleteAfterUpload: deleteAfterUpload ?? false, engine: chosenEngine),
             idempotencyKey: idempotencyKey, priority: priority ?? 0, maxAttempts: maxAttempts)
     }
 

@@ -110,6 +110,8 @@ struct JobResource: Encodable {
         var expectedSha256: String?
         var uploadTargets: [String]?
         var deleteAfterUpload: Bool?
+        /// `aria2` when the download was asked to go through aria2.
+        var engine: String?
         var downloadId: Int64?
         var target: String?
         var userId: String?
@@ -126,6 +128,7 @@ struct JobResource: Encodable {
                 expectedSha256 = spec.expectedSHA256
                 uploadTargets = spec.uploadTargets
                 deleteAfterUpload = spec.deleteAfterUpload
+                engine = spec.engine?.rawValue
             case .upload(let spec):
                 downloadId = spec.downloadID.rawValue
                 target = spec.target

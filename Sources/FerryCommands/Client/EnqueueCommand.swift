@@ -15,7 +15,8 @@ struct EnqueueCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
-    @Argument(help: "An http or https URL.") var url: String?
+    @Argument(help: "An http or https URL (ftp, sftp or magnet when downloads.allowed_schemes allows it).") var url:
+        String?
     @Option(name: [.short, .customLong("input")], help: "A file of URLs, one per line (- for standard input).")
     var input: String?
     @Option(help: "Keep the file under this name.") var fileName: String?
@@ -24,6 +25,8 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "The SHA-256 the content must have.") var sha256: String?
     @Option(help: "The size in bytes the content must have.") var size: Int?
     @Option(help: "Sending the same key again returns the existing job.") var idempotencyKey: String?
+    @Option(help: "ferry or aria2: aria2 for an http(s) URL of a .torrent file or a metalink (default: by scheme).")
+    var engine: String?
     @Flag(help: "Follow the download live until it ends; exit 0 if it succeeded, 1 if not.") var wait = false
 
     func validate() throws {
@@ -56,6 +59,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     private func fields(_ url: String) -> [String: Any] {
         var body: [String: Any] = ["url": url]
         if !upload.isEmpty { body["upload_targets"] = upload }
+        if let engine { body["engine"] = engine }
         return body
     }
 

@@ -11,11 +11,14 @@ public struct DownloadSpec: Hashable, Sendable, Codable {
     public var uploadTargets: [String]
     /// Remove the local file once every upload has succeeded.
     public var deleteAfterUpload: Bool
+    /// Who fetches it; nil: aria2 for ftp, sftp and magnet, Ferry's own client for http and https.
+    public var engine: DownloadEngine?
 
     public init(
         url: String, fileName: String? = nil, expectedSize: Int64? = nil, expectedSHA256: String? = nil,
-        uploadTargets: [String] = [], deleteAfterUpload: Bool = false
+        uploadTargets: [String] = [], deleteAfterUpload: Bool = false, engine: DownloadEngine? = nil
     ) {
+        self.engine = engine
         self.url = url
         self.fileName = fileName
         self.expectedSize = expectedSize

@@ -37,6 +37,10 @@ public protocol JobStore: Sendable {
 
     // MARK: Running work
 
+    /// Which of `kinds` have at least one job waiting and due now: one read, so that an idle
+    /// supervisor looks for work written by another process without a write transaction per kind.
+    func kindsWithDueWork(among kinds: Set<JobKind>) async throws(StoreError) -> Set<JobKind>
+
     /// Claims up to `limit` due jobs of `kind` for `owner`, highest priority and oldest due first,
     /// counting an attempt for each.
     func claimDueJobs(of kind: JobKind, for owner: WorkerID, limit: Int) async throws(StoreError) -> [ClaimedJob]

@@ -34,6 +34,8 @@ public struct DownloadSettings: Hashable, Sendable, Codable {
     public var spoolReserve: Int64 = 1 << 30
     /// Attempts whose content fails its size or SHA-256 check before the job fails for good.
     public var checksumAttempts: Int = 3
+    /// The aria2 engine, for the schemes Ferry's own client does not fetch.
+    public var aria2 = Aria2Settings()
 
     public init() {}
 }

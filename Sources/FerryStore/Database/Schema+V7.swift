@@ -51,8 +51,6 @@ enum SchemaV7 {
 
         CREATE TABLE telegram_bots (
             name TEXT PRIMARY KEY NOT NULL CHECK (length(name) BETWEEN 1 AND 64),
-            -- Telegram's id of the bot behind the token: update ids count per Telegram bot.
-            user_id INTEGER NOT NULL DEFAULT 0,
             next_offset INTEGER NOT NULL DEFAULT 0 CHECK (next_offset >= 0),
             updates INTEGER NOT NULL DEFAULT 0 CHECK (updates >= 0),
             ignored INTEGER NOT NULL DEFAULT 0 CHECK (ignored >= 0),
@@ -60,9 +58,8 @@ enum SchemaV7 {
             last_update_at INTEGER
         ) STRICT;
         -- The offset only moves forward: a stale batch can never make Telegram send old updates again.
-        -- (A token of another Telegram bot under the same name starts its own count.)
         CREATE TRIGGER telegram_bots_offset_forward BEFORE UPDATE OF next_offset ON telegram_bots
-            WHEN NEW.next_offset < OLD.next_offset AND NEW.user_id = OLD.user_id
+            WHEN NEW.next_offset < OLD.next_offset
         BEGIN
             SELECT RAISE(ABORT, 'a bot''s update offset never moves back');
         END;
@@ -70,7 +67,6 @@ enum SchemaV7 {
         CREATE TABLE telegram_sources (
             job_id INTEGER PRIMARY KEY REFERENCES downloads(job_id) ON DELETE CASCADE,
             bot TEXT NOT NULL REFERENCES telegram_bots(name),
-            bot_user_id INTEGER NOT NULL DEFAULT 0,
             update_id INTEGER NOT NULL CHECK (update_id >= 0),
             item INTEGER NOT NULL CHECK (item >= 0),
             chat_id INTEGER NOT NULL,
@@ -87,7 +83,7 @@ enum SchemaV7 {
             reply_message_id INTEGER,
             -- Media carry Telegram's ids; a link carries neither.
             CHECK ((media_kind = 'link') = (file_id IS NULL) AND (file_id IS NULL) = (file_unique_id IS NULL)),
-            UNIQUE (bot, bot_user_id, update_id, item)
+            UNIQUE (bot, update_id, item)
         ) STRICT;
         -- The same media from the same chat is one download, unless the sender forces another.
         CREATE UNIQUE INDEX telegram_sources_media_once ON telegram_sources(bot, chat_id, file_unique_id)

@@ -11,6 +11,7 @@ enum StoreMigrator {
         (SchemaV5.identifier, SchemaV5.sql),
         (SchemaV6.identifier, SchemaV6.sql),
         (SchemaV7.identifier, SchemaV7.sql),
+        (SchemaV8.identifier, SchemaV8.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

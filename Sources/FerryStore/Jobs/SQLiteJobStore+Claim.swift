@@ -3,6 +3,23 @@ import Foundation
 internal import GRDB
 
 extension SQLiteJobStore {
+    public func kindsWithDueWork(among kinds: Set<JobKind>) async throws(StoreError) -> Set<JobKind> {
+        guard !kinds.isEmpty else { return [] }
+        let now = nowMilliseconds
+        return try await read { db in
+            var due: Set<JobKind> = []
+            for kind in kinds {
+                // EXISTS stops at the first due row of the kind's waiting partition of `jobs_queue`.
+                let found = try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ? AND state = ? AND due_at <= ?)"),
+                    arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue, now])
+                if found == true { due.insert(kind) }
+            }
+            return due
+        }
+    }
+
     public func claimDueJobs(
         of kind: JobKind, for owner: WorkerID, limit: Int
     ) async throws(StoreError)

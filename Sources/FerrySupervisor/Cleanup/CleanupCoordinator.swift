@@ -246,7 +246,14 @@ public actor CleanupCoordinator {
         var afterRestore = RestoreMarker.exists(for: databasePath)
         var lastRestoreTry = clock.now
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
+            // Asleep until the next duty is due (a second at most while a run waits for its
+            // findings or a restore for its reconciliation, a minute at most to notice a reload).
+            var wait = min(
+                settings.sweepInterval - (clock.now - lastSweep),
+                settings.pendingScanInterval - (clock.now - lastPending), .seconds(60))
+            if settings.runInterval > .zero { wait = min(wait, settings.runInterval - (clock.now - lastRun)) }
+            if pending != nil || afterRestore { wait = min(wait, .seconds(1)) }
+            try? await Task.sleep(for: max(wait, .milliseconds(100)))
             let now = clock.now
             // The first seconds give the cleanup worker time to say hello; a refused try is retried.
             if afterRestore, now - lastRestoreTry >= .seconds(5) {

@@ -28,11 +28,13 @@ public actor WorkerFleet {
     /// the supervisor itself (an outcome, a requeue, ``workArrived(_:)``) is dispatched at once;
     /// the interval only bounds how late a job written by another process is noticed.
     private var idleUntil: [JobKind: ContinuousClock.Instant] = [:]
-    private static let idleClaimInterval: Duration = .milliseconds(500)
+    private static let idleClaimInterval: Duration = .seconds(1)
     /// How often the periodic duties run while anything is in flight, and while nothing is: each
-    /// wake-up costs a few context switches, which is most of an idle supervisor's CPU.
+    /// wake-up costs a few context switches, which is most of an idle supervisor's CPU. Idle, one
+    /// wake-up a second covers the hang checks, due restarts and the look for work written by
+    /// another process; work the supervisor hears of itself is dispatched at once anyway.
     private static let busyWatchPeriod: Duration = .milliseconds(100)
-    private static let idleWatchPeriod: Duration = .milliseconds(500)
+    private static let idleWatchPeriod: Duration = .seconds(1)
     /// Jobs handed on because they stalled, per role, since start.
     private var stalls: [WorkerRole: Int] = [:]
     private let events: AsyncStream<WorkerEvent>
@@ -100,8 +102,8 @@ public actor WorkerFleet {
     }
 
     /// Whether a deadline may be near: a job in flight, a worker starting, leaving or due for a
-    /// restart, or a shutdown under way.
-    private var isBusy: Bool {
+    /// restart, or a shutdown under way. Idle, the supervisor's other timers slow down too.
+    var isBusy: Bool {
         if stopping { return true }
         return slots.values.joined().contains { slot in
             switch slot.phase {
@@ -426,6 +428,7 @@ public actor WorkerFleet {
     /// Claims due jobs for every ready worker with free capacity and assigns them.
     private func dispatch() async {
         guard !stopping else { return }
+        await skipKindsWithoutDueWork()
         for role in WorkerRole.allCases {
             guard let kind = role.jobKind, let concurrency = settings.pools[role]?.concurrency else { continue }
             if let until = idleUntil[kind], ContinuousClock.now < until { continue }
@@ -462,6 +465,16 @@ public actor WorkerFleet {
                 }
             }
         }
+    }
+
+    /// Kinds whose idle interval has passed are looked at again with one read of the queue
+    /// before any claim: a kind with nothing due stays idle another interval, so an idle
+    /// supervisor opens no write transaction (nor looks at the spool's disk) to find nothing.
+    private func skipKindsWithoutDueWork() async {
+        let now = ContinuousClock.now
+        let polling = Set(idleUntil.filter { now >= $0.value }.map(\.key))
+        guard !polling.isEmpty, let due = try? await store.kindsWithDueWork(among: polling) else { return }
+        for kind in polling.subtracting(due) { idleUntil[kind] = now + Self.idleClaimInterval }
     }
 
     /// Takes away every job that has moved no bytes for the stall timeout: the worker is told to

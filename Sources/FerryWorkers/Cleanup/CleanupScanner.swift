@@ -114,14 +114,15 @@ struct CleanupScanner {
         }
     }
 
-    /// Partial files of jobs that are finished, gone, or waiting longer than the partial age.
+    /// Partial files (and aria2's work folders, `job-<id>-aria2`) of jobs that are finished, gone,
+    /// or waiting longer than the partial age.
     private func scanSpool(store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport) async throws {
         let spool = stateDirectory + "/spool"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []
         var partials: [(name: String, id: JobID)] = []
         for name in names {
             let prefix = "job-"
-            guard name.hasPrefix(prefix), name.hasSuffix(".part"),
+            guard name.hasPrefix(prefix), name.hasSuffix(".part") || name.hasSuffix("-aria2"),
                 let id = name.dropFirst(prefix.count).split(separator: "-").first.flatMap({ Int64($0) })
             else {
                 append("spool/\(name)", to: &report.uninterpretable)
@@ -140,7 +141,13 @@ struct CleanupScanner {
             case nil, .succeeded, .failed, .cancelled, .archived: stale = isSettled(path, order)
             }
             guard stale else { continue }
-            if !order.dryRun { unlink(path) }
+            if !order.dryRun {
+                if partial.name.hasSuffix("-aria2") {
+                    try? FileManager.default.removeItem(atPath: path)
+                } else {
+                    unlink(path)
+                }
+            }
             append(path, to: &report.stalePartials)
         }
     }

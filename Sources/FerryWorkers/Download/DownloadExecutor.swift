@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import Crypto
 public import FerryCore
 import Foundation
@@ -9,6 +9,7 @@ import NIOHTTP1
 /// for the attempt, hashed on the way, checked against the expected size and SHA-256, fsynced and
 /// renamed into place. Only then is the result reported, so a record never points at a partial
 /// file. A retry continues the partial file with a Range request validated by If-Range.
+/// `ftp:`, `sftp:` and `magnet:` sources, and any the job asks aria2 for, go to the worker's aria2.
 public struct DownloadExecutor: JobExecutor {
     public let kind = JobKind.download
     /// Where finished downloads are kept, one folder per job.
@@ -16,15 +17,18 @@ public struct DownloadExecutor: JobExecutor {
     let fetcher: Fetcher
     /// The bots whose files `telegram://` downloads name.
     let telegramBots: [TelegramBot]
+    /// The aria2 engine, for the sources Ferry's own client does not fetch.
+    let aria2: Aria2Download?
 
-    public init(
+    init(
         stateDirectory: String, settings: DownloadSettings, client: HTTPClient,
-        progressInterval: Duration = .seconds(1), telegramBots: [TelegramBot] = []
+        progressInterval: Duration = .seconds(1), telegramBots: [TelegramBot] = [], aria2: Aria2Engine? = nil
     ) {
         destination = stateDirectory + "/downloads"
         self.telegramBots = telegramBots
         fetcher = Fetcher(
             stateDirectory: stateDirectory, client: client, settings: settings, progressInterval: progressInterval)
+        self.aria2 = aria2.map { Aria2Download(engine: $0, stateDirectory: stateDirectory, settings: settings) }
     }
 
     public func execute(
@@ -37,6 +41,10 @@ public struct DownloadExecutor: JobExecutor {
         if let reference = TelegramFileReference(url: spec.url) {
             return try await TelegramFileDownload(executor: self, reference: reference).run(
                 spec, assignment, report: report)
+        }
+        if Aria2Source.handles(spec) {
+            guard let aria2 else { throw .permanent("no_engine", "this worker has no aria2 engine for \(spec.url)") }
+            return try await aria2.execute(assignment, spec, report: report)
         }
         let url = try DownloadURL.check(spec.url, allowed: fetcher.settings.allowedSchemes)
         return try await fetch(url, spec, assignment, report: report)

@@ -1,0 +1,134 @@
+import Crypto
+import FerryCore
+import Foundation
+
+/// A download that aria2 fetches (ftp, sftp, magnet), run like any other: aria2 writes into the
+/// job's own work folder in the spool (kept across attempts, so a retry resumes), and only when its
+/// task has finished is the result verified — every file at its announced size (BitTorrent pieces
+/// were checked by aria2), the expected size and SHA-256 if the job names them — fsynced and
+/// renamed into `<state_dir>/downloads/<id>/`. A torrent of several files becomes one folder.
+struct Aria2Download: Sendable {
+    let engine: Aria2Engine
+    let stateDirectory: String
+    let settings: DownloadSettings
+
+    func execute(
+        _ assignment: SupervisorMessage.Assignment, _ spec: DownloadSpec,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        let source = try Aria2Source.check(spec.url, allowed: settings.allowedSchemes)
+        let jobID = assignment.lease.jobID
+        let folder = "\(stateDirectory)/downloads/\(jobID)"
+        let work = "\(stateDirectory)/spool/job-\(jobID)-aria2"
+        for path in [folder, work] {
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            } catch {
+                throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
+            }
+        }
+        let lock = try await JobFolderLock.acquire(folder)
+        defer { withExtendedLifetime(lock) {} }
+        let order = Aria2Order(
+            jobID: jobID, uri: source.uri, folder: work, fileName: source.fileName(requested: spec.fileName),
+            infoHash: source.infoHash,
+            maxSize: settings.maxSize)
+        let task = try await engine.download(order, report: report)
+        guard !Task.isCancelled else { throw .retryable("cancelled", "the attempt was stopped") }
+        if let failure = Self.unreadableDescription(task, order: order) { throw failure }
+        let files = try Self.finishedFiles(of: task, in: work)
+        let result: JobResult
+        if files.count == 1, let file = files.first, !file.relative.contains("/") {
+            result = try publishFile(file.path, as: "\(folder)/\(FileNames.sanitized(spec.fileName) ?? file.relative)")
+        } else {
+            result = try publishFolder(files, from: work, into: folder, name: task.bittorrent?.info?.name)
+        }
+        if let problem = DownloadExecutor.contentProblem(spec, size: result.size, sha256: result.sha256) {
+            try? FileManager.default.removeItem(atPath: result.location)
+            throw problem
+        }
+        try? FileManager.default.removeItem(atPath: work)
+        return result
+    }
+
+    /// A `.torrent` file or metalink that aria2 fetched (into memory) but could not read: its task
+    /// ends "complete" with nothing to follow and no file on disk.
+    static func unreadableDescription(_ task: Aria2Task, order: Aria2Order) -> JobFailure? {
+        guard task.gid == order.gid, (task.followedBy ?? []).isEmpty, let file = task.files?.first,
+            task.files?.count == 1, !FileManager.default.fileExists(atPath: file.path)
+        else { return nil }
+        let name = file.path.lowercased()
+        if name.hasSuffix(".torrent") {
+            return .permanent(
+                "bad_torrent",
+                "\(order.uri) is not a .torrent file aria2 accepts (malformed, or naming a file outside its folder)")
+        }
+        if name.hasSuffix(".meta4") || name.hasSuffix(".metalink") {
+            return .permanent("bad_metalink", "\(order.uri) is not a valid metalink: check the URL")
+        }
+        return nil
+    }
+
+    /// The task's files, each checked to be whole and inside the work folder.
+    static func finishedFiles(
+        of task: Aria2Task, in work: String
+    ) throws(JobFailure) -> [(path: String, relative: String)] {
+        let root = URL(fileURLWithPath: work).standardizedFileURL.path + "/"
+        var files: [(String, String)] = []
+        for file in task.files ?? [] where file.selected != "false" {
+            let path = URL(fileURLWithPath: file.path).standardizedFileURL.path
+            guard path.hasPrefix(root) else {
+                throw .permanent("unsafe_path", "the download names a file outside its folder (\(file.path))")
+            }
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+            guard let size, size == Int64(file.length) else {
+                throw .retryable(
+                    "size_mismatch", "aria2 finished \(file.path) but it has \(size ?? 0) bytes, not \(file.length)")
+            }
+            files.append((path, String(path.dropFirst(root.count))))
+        }
+        guard !files.isEmpty else { throw .retryable("no_files", "aria2 finished the download without any file") }
+        return files
+    }
+
+    /// Moves one finished file into the job's folder.
+    private func publishFile(_ path: String, as final: String) throws(JobFailure) -> JobResult {
+        let (size, sha256) = try FileHashing.sizeAndSHA256(of: path)
+        try Self.sync(path)
+        guard rename(path, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        FolderSync.sync((final as NSString).deletingLastPathComponent)
+        return JobResult(location: final, size: size, sha256: sha256)
+    }
+
+    /// Moves a torrent's files, as one folder, into the job's folder. The result's SHA-256 is that
+    /// of the folder's manifest: one line per file, `<sha256>  <size>  <path>`, sorted by path.
+    private func publishFolder(
+        _ files: [(path: String, relative: String)], from work: String, into folder: String, name: String?
+    ) throws(JobFailure) -> JobResult {
+        var manifest = ""
+        var total: Int64 = 0
+        for file in files.sorted(by: { $0.relative < $1.relative }) {
+            let (size, sha256) = try FileHashing.sizeAndSHA256(of: file.path)
+            try Self.sync(file.path)
+            manifest += "\(sha256)  \(size)  \(file.relative)\n"
+            total += size
+        }
+        // aria2 puts a multi-file torrent under its name; that folder (or the whole work folder
+        // when the files are loose) becomes the result.
+        let top = files.first.map { String($0.relative.split(separator: "/").first ?? "") } ?? ""
+        let sharesTop = !top.isEmpty && files.allSatisfy { $0.relative.hasPrefix(top + "/") }
+        let source = sharesTop ? "\(work)/\(top)" : work
+        let final = "\(folder)/\(FileNames.sanitized(sharesTop ? top : name) ?? "download")"
+        guard rename(source, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        FolderSync.sync(folder)
+        let digest = SHA256.hash(data: Data(manifest.utf8))
+        return JobResult(location: final, size: total, sha256: FileHashing.hex(digest))
+    }
+
+    private static func sync(_ path: String) throws(JobFailure) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpoolFile.failure("open", path) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw SpoolFile.failure("fsync", path) }
+    }
+}

@@ -1,0 +1,118 @@
+import FerryCore
+import FerryStore
+import FerryTesting
+import Foundation
+import Testing
+
+extension ProcessSuites {
+    /// FTP and BitTorrent downloads through the real daemon: its download worker's own aria2c.
+    @Suite("aria2 downloads under the supervisor", .serialized)
+    struct Aria2DaemonTests {
+        @Test(
+            "An FTP and a magnet download succeed byte-identical and are delivered, though aria2c is SIGKILLed mid-torrent"
+        )
+        func ftpAndMagnetSurviveAria2Kill() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-daemon-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            for folder in ["ftp", "seed", "target"] {
+                try FileManager.default.createDirectory(
+                    at: work.appendingPathComponent(folder), withIntermediateDirectories: true)
+            }
+            var generator = SystemRandomNumberGenerator()
+            let clip = work.appendingPathComponent("ftp/clip.bin")
+            try Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: clip)
+            let movie = work.appendingPathComponent("seed/movie.bin")
+            try Data((0..<6_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: movie)
+            let ftp = try FTPTestServer(folder: work.appendingPathComponent("ftp").path, cutAfter: 500_000)
+            let swarm = try TorrentSwarm(
+                content: movie.path, work: work.appendingPathComponent("seed").path, rate: 1_500_000)
+            let config = work.appendingPathComponent("ferry.yaml")
+            try Data(
+                """
+                downloads:
+                  allowed_schemes: http,https,ftp,magnet
+                aria2:
+                  reconcile_interval: 200ms
+                targets:
+                  copy:
+                    type: dir
+                    path: \(work.path)/target
+                """.utf8
+            ).write(to: config)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let ftpJob = try await store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: ftp.url("clip.bin"), uploadTargets: ["copy"]))
+            ).job.id
+            let torrentJob = try await store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: swarm.magnet, uploadTargets: ["copy"]))
+            ).job.id
+            // Kill the download worker's aria2c once the torrent is under way.
+            let downloader = try #require(harness.workers()[.download]?.first)
+            let moving = try await SupervisorJobTests().waitForJob(store, torrentJob) {
+                $0.progress.bytesDone > 1_000_000 || $0.state.phase.isFinal
+            }
+            #expect(moving.state.phase.isFinal == false, "the torrent was still running when aria2c was killed")
+            let aria2 = try #require(ProcessTable.children(of: downloader).first { $0.1.contains("aria2c") }?.0)
+            kill(aria2, SIGKILL)
+            for (id, source) in [(ftpJob, clip), (torrentJob, movie)] {
+                let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 90) { $0.state.phase.isFinal }
+                #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+                let result = try #require(job.result)
+                let sha = try TestOrigin.sha256(ofFile: source.path)
+                #expect(result.sha256 == sha)
+                #expect(try TestOrigin.sha256(ofFile: result.location) == sha)
+                let deadline = Date().addingTimeInterval(30)
+                var uploads = try await store.uploads(of: id)
+                while Date() < deadline && !(uploads.count == 1 && uploads.allSatisfy { $0.state == .succeeded }) {
+                    try await Task.sleep(for: .milliseconds(50))
+                    uploads = try await store.uploads(of: id)
+                }
+                let name = source.lastPathComponent
+                #expect(try TestOrigin.sha256(ofFile: "\(work.path)/target/\(id)/\(name)") == sha)
+            }
+            let restarted = ProcessTable.children(of: downloader).filter { $0.1.contains("aria2c") }.map(\.0)
+            #expect(restarted.count == 1 && restarted != [aria2], "the worker started a new aria2c")
+            #expect(harness.stop() == 0)
+            let deadline = Date().addingTimeInterval(5)
+            while restarted.contains(where: ProcessTable.isAlive) && Date() < deadline { usleep(50_000) }
+            #expect(!restarted.contains(where: ProcessTable.isAlive), "no aria2c outlives the daemon")
+        }
+
+        @Test("A download worker SIGKILLed mid-torrent takes its aria2c with it; the requeued job resumes and succeeds")
+        func workerKilledMidTorrent() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-worker-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            try FileManager.default.createDirectory(
+                at: work.appendingPathComponent("seed"), withIntermediateDirectories: true)
+            var generator = SystemRandomNumberGenerator()
+            let movie = work.appendingPathComponent("seed/movie.bin")
+            try Data((0..<6_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: movie)
+            let swarm = try TorrentSwarm(
+                content: movie.path, work: work.appendingPathComponent("seed").path, rate: 1_500_000)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_DOWNLOADS_ALLOWED_SCHEMES": "http,https,magnet", "FERRY_ARIA2_RECONCILE_INTERVAL": "200ms",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let id = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: swarm.magnet))).job.id
+            let moving = try await SupervisorJobTests().waitForJob(store, id) {
+                $0.progress.bytesDone > 1_500_000 || $0.state.phase.isFinal
+            }
+            #expect(!moving.state.phase.isFinal)
+            let worker = try #require(harness.workers()[.download]?.first)
+            let aria2 = try #require(ProcessTable.children(of: worker).first { $0.1.contains("aria2c") }?.0)
+            kill(worker, SIGKILL)
+            let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 90) { $0.state.phase.isFinal }
+            #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+            #expect(job.attempt >= 2, "a second attempt finished it")
+            let result = try #require(job.result)
+            #expect(try TestOrigin.sha256(ofFile: result.location) == (try TestOrigin.sha256(ofFile: movie.path)))
+            #expect(!ProcessTable.isAlive(aria2), "the dead worker's aria2c stopped with it")
+            #expect(harness.stop() == 0)
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import FerryCore
+import FerryTesting
+import Foundation
+import Testing
+
+@testable import FerryWorkers
+
+/// Downloads through the worker's own aria2c (real processes on loopback: pyftpdlib, a tracker and
+/// a second aria2c seeding), checked byte for byte against their sources, with aria2 left holding
+/// nothing that no job owns.
+@Suite("Downloads through a supervised aria2", .serialized)
+struct Aria2DownloadTests {
+    @Test("An FTP download whose data connection is cut mid-file ends whole, byte-identical, and aria2 keeps nothing")
+    func ftpWithCutConnection() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("clip.bin", size: 3_000_000)
+        let server = try FTPTestServer(folder: (source as NSString).deletingLastPathComponent, cutAfter: 1_000_000)
+        let log = ProgressLog()
+        let result = await fixture.attempt(1, DownloadSpec(url: server.url("clip.bin"))) { await log.record($0, $1) }
+        let output = try result.get()
+        #expect(output.location == fixture.state.path + "/downloads/\(fixture.jobID)/clip.bin")
+        #expect(output.size == 3_000_000)
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        #expect((try TestOrigin.sha256(ofFile: output.location)) == output.sha256)
+        let resume = try #require(await log.lastResume)
+        #expect(resume.contains(Aria2Order.gid(for: fixture.jobID)), "the task ran under the GID Ferry chose")
+        #expect(!FileManager.default.fileExists(atPath: fixture.state.path + "/spool/job-\(fixture.jobID)-aria2"))
+        #expect(try await fixture.aria2Tasks().isEmpty)
+        // The RPC secret is on no command line and in no file once aria2c runs.
+        let pid = try #require(await fixture.engine.pid)
+        let secret = try #require(await fixture.engine.currentRPC?.secret)
+        #expect(!(try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)).contains(secret))
+        let aria2Files = try FileManager.default.contentsOfDirectory(atPath: fixture.state.path + "/aria2")
+        #expect(!aria2Files.contains { $0.hasSuffix(".conf") }, "\(aria2Files)")
+        await fixture.close()
+    }
+
+    @Test("A magnet link from a loopback seeder becomes one verified file; metadata and torrent belong to one job")
+    func magnetFromLocalSeeder() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("movie.bin", size: 4_000_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed")
+        let log = ProgressLog()
+        let result = await fixture.attempt(1, DownloadSpec(url: swarm.magnet)) { await log.record($0, $1) }
+        let output = try result.get()
+        #expect(output.location.hasSuffix("/downloads/\(fixture.jobID)/movie.bin"))
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        let resume = try #require(await log.lastResume)
+        #expect(resume.contains(swarm.infoHash), "the job's record names the info hash: \(resume)")
+        #expect(try await fixture.aria2Tasks().isEmpty, "neither the metadata task nor the torrent is left")
+        await fixture.close()
+    }
+
+    @Test("aria2c SIGKILLed twice mid-torrent is restarted, the task re-linked and resumed, the job byte-identical")
+    func aria2KilledMidTorrent() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("slow.bin", size: 6_000_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed", rate: 1_500_000)
+        try await killAria2Twice(fixture, during: DownloadSpec(url: swarm.magnet), source: source)
+    }
+
+    @Test("aria2c SIGKILLed twice mid-FTP-download resumes the file and the job ends byte-identical")
+    func aria2KilledMidFTP() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("long.bin", size: 5_000_000)
+        let server = try FTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 1_000_000)
+        try await killAria2Twice(fixture, during: DownloadSpec(url: server.url("long.bin")), source: source)
+    }
+
+    @Test("aria2c SIGKILLed twice mid-SFTP-download resumes the file and the job ends byte-identical")
+    func aria2KilledMidSFTP() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("remote.bin", size: 5_000_000)
+        let server = try SFTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 1_000_000)
+        try await killAria2Twice(fixture, during: DownloadSpec(url: server.url("remote.bin")), source: source)
+    }
+
+    @Test("A hung aria2c (SIGSTOP) is killed and replaced; the FTP download ends byte-identical")
+    func aria2Hung() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("hung.bin", size: 4_000_000)
+        let server = try FTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 1_000_000)
+        let log = ProgressLog()
+        let download = Task {
+            await fixture.attempt(1, DownloadSpec(url: server.url("hung.bin"))) { await log.record($0, $1) }
+        }
+        #expect(await fixture.eventually { await log.bytes > 1_000_000 })
+        kill(try #require(await fixture.engine.pid), SIGSTOP)
+        let output = try await download.value.get()
+        #expect(await fixture.engine.starts == 2, "the hung aria2c was replaced")
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        await fixture.close()
+    }
+
+    /// Runs the download, SIGKILLs aria2c after 1 MB and again after 2.5 MB, and checks the job
+    /// still ends with the source's bytes and aria2 holds nothing afterwards.
+    func killAria2Twice(_ fixture: Aria2Fixture, during spec: DownloadSpec, source: String) async throws {
+        let log = ProgressLog()
+        let download = Task { await fixture.attempt(1, spec) { await log.record($0, $1) } }
+        for (round, threshold) in [1_000_000, 2_500_000].enumerated() {
+            #expect(await fixture.eventually { await log.bytes > threshold }, "progress past \(threshold) bytes")
+            #expect(await fixture.engine.starts == round + 1)
+            kill(try #require(await fixture.engine.pid), SIGKILL)
+        }
+        let output = try await download.value.get()
+        #expect(await fixture.engine.starts == 3, "aria2c was started again after each kill")
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        #expect((try TestOrigin.sha256(ofFile: output.location)) == output.sha256)
+        #expect(try await fixture.aria2Tasks().isEmpty)
+        await fixture.close()
+    }
+
+    @Test("A .torrent file's URL asked of aria2 is followed to the torrent's file, verified and published")
+    func torrentFileByURL() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("show.bin", size: 2_000_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed")
+        let log = ProgressLog()
+        let result = await fixture.attempt(1, DownloadSpec(url: swarm.torrentURL, engine: .aria2)) {
+            await log.record($0, $1)
+        }
+        let output = try result.get()
+        #expect(output.location == fixture.state.path + "/downloads/\(fixture.jobID)/show.bin")
+        #expect(output.sha256 == (try TestOrigin.sha256(ofFile: source)))
+        #expect(try #require(await log.lastResume).contains(swarm.infoHash), "the info hash was learned")
+        #expect(try await fixture.aria2Tasks().isEmpty)
+        await fixture.close()
+    }
+
+    @Test(
+        "A URL that serves no valid torrent, or one whose file name climbs out of its folder, fails for good with bad_torrent",
+        arguments: ["bad.torrent", "escaping.torrent"])
+    func malformedTorrentFile(_ name: String) async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("any.bin", size: 10_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed")
+        let bad = swarm.torrentURL.replacingOccurrences(of: "file.torrent", with: name)
+        let failure = try #require(await fixture.attempt(1, DownloadSpec(url: bad, engine: .aria2)).failure)
+        #expect(failure.code == "bad_torrent", "\(failure)")
+        #expect(!failure.isRetryable)
+        let escaped = fixture.state.appendingPathComponent("spool/escaped.bin").path
+        #expect(!FileManager.default.fileExists(atPath: escaped), "nothing was written outside the job's folder")
+        #expect(try await fixture.eventually { try await fixture.aria2Tasks().isEmpty })
+        await fixture.close()
+    }
+
+    @Test("A multi-file torrent becomes one job whose result is a folder with every file")
+    func multiFileTorrent() async throws {
+        let fixture = try Aria2Fixture()
+        let first = try fixture.content("album/one.bin", size: 300_000, in: "seed")
+        let second = try fixture.content("album/sub/two.bin", size: 500_000, in: "seed")
+        let swarm = try TorrentSwarm(content: fixture.state.path + "/seed/album", work: fixture.state.path + "/seed")
+        let output = try await fixture.attempt(1, DownloadSpec(url: swarm.magnet)).get()
+        #expect(output.location == fixture.state.path + "/downloads/\(fixture.jobID)/album")
+        #expect(output.size == 800_000)
+        #expect(
+            (try TestOrigin.sha256(ofFile: output.location + "/one.bin")) == (try TestOrigin.sha256(ofFile: first)))
+        #expect(
+            (try TestOrigin.sha256(ofFile: output.location + "/sub/two.bin")) == (try TestOrigin.sha256(ofFile: second))
+        )
+        #expect(try await fixture.aria2Tasks().isEmpty)
+        await fixture.close()
+    }
+
+    @Test("A torrent whose total exceeds downloads.max_size fails for good and leaves nothing in aria2")
+    func torrentOverMaxSize() async throws {
+        let fixture = try Aria2Fixture(maxSize: 1_000_000)
+        let source = try fixture.content("huge.bin", size: 2_000_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed", rate: 200_000)
+        let failure = try #require(await fixture.attempt(1, DownloadSpec(url: swarm.magnet)).failure)
+        #expect(failure.code == "too_large")
+        #expect(!failure.isRetryable)
+        #expect(try await fixture.eventually { try await fixture.aria2Tasks().isEmpty })
+        await fixture.close()
+    }
+
+    @Test(
+        "A malformed magnet link fails at once, for good, without starting aria2",
+        arguments: [
+            "magnet:?dn=no-topic", "magnet:?xt=urn:btih:not-a-hash", "magnet:?xt=urn:sha1:ABCDEF",
+        ])
+    func malformedMagnet(_ link: String) async throws {
+        let fixture = try Aria2Fixture()
+        let failure = try #require(await fixture.attempt(1, DownloadSpec(url: link)).failure)
+        #expect(failure.code == "bad_magnet")
+        #expect(!failure.isRetryable)
+        #expect(await fixture.engine.starts == 0)
+        await fixture.close()
+    }
+
+    @Test("A scheme left out of downloads.allowed_schemes is refused before aria2 sees it")
+    func schemeNotAllowed() async throws {
+        let fixture = try Aria2Fixture()
+        var settings = DownloadSettings()
+        settings.allowedSchemes = ["http", "https"]
+        let executor = DownloadExecutor(
+            stateDirectory: fixture.state.path, settings: settings, client: fixture.client, aria2: fixture.engine)
+        let assignment = SupervisorMessage.Assignment(
+            lease: JobLease(jobID: fixture.jobID, owner: WorkerID("test-worker"), attempt: 1),
+            payload: .download(DownloadSpec(url: "ftp://127.0.0.1:1/file.bin")))
+        await #expect(throws: JobFailure.self) { _ = try await executor.execute(assignment) { _, _ in } }
+        #expect(await fixture.engine.starts == 0)
+        await fixture.close()
+    }
+
+    @Test("Without a runnable aria2c the job fails retryably, saying what to install, after a few tries to start it")
+    func aria2Missing() async throws {
+        let fixture = try Aria2Fixture(program: "/nonexistent/aria2c")
+        let failure = try #require(await fixture.attempt(1, DownloadSpec(url: "ftp://127.0.0.1:1/clip.bin")).failure)
+        #expect(failure.code == "aria2_unavailable")
+        #expect(failure.isRetryable)
+        #expect(failure.message.contains("install Debian's aria2 package"), "\(failure.message)")
+        await fixture.close()
+    }
+
+    @Test("A task in aria2 that no job owns is removed by the next reconciliation")
+    func unownedTaskRemoved() async throws {
+        let fixture = try Aria2Fixture()
+        let source = try fixture.content("small.bin", size: 100_000)
+        let server = try FTPTestServer(folder: (source as NSString).deletingLastPathComponent, rate: 20_000)
+        _ = try await fixture.attempt(1, DownloadSpec(url: server.url("small.bin"))).get()
+        let rpc = try #require(await fixture.engine.currentRPC)
+        let stray: String = try await rpc.call(
+            "addUri",
+            [
+                .texts([server.url("small.bin")]),
+                .options(["dir": fixture.state.path + "/stray", "gid": "00000000000abcde"]),
+            ])
+        #expect(stray == "00000000000abcde")
+        #expect(try await fixture.eventually { try await fixture.aria2Tasks().isEmpty }, "the stray task is removed")
+        await fixture.close()
+    }
+}
