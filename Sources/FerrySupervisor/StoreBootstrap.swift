@@ -42,7 +42,8 @@ public enum StoreBootstrap {
         }
         // A supervisor that died between recording a download's last upload and cleaning up
         // after its deliveries left the uploads succeeded and the file on disk: finish that now.
-        let recorder = OutcomeRecorder(store: store, logger: logger)
+        let recorder = OutcomeRecorder(
+            store: store, logger: logger, downloadsFolder: loaded.stateDirectory + "/downloads")
         for download in try await store.deliveriesAwaitingCleanUp() {
             logger.notice("finishing the clean-up after a download's deliveries", metadata: ["job_id": "\(download)"])
             _ = await recorder.cleanUpAfterDeliveries(of: download)

@@ -7,6 +7,8 @@ import Logging
 struct OutcomeRecorder {
     let store: any JobStore
     let logger: Logger
+    /// `<state>/downloads`: where a download that ended cancelled or failed may have left files.
+    let downloadsFolder: String
 
     /// What became of a report.
     enum Recording: Equatable {
@@ -41,7 +43,9 @@ struct OutcomeRecorder {
                 }
             case .failed(let failure):
                 let outcome = try await store.fail(lease, with: failure, resumeState: outcome.resumeState)
-                if case .failed = outcome {
+                if case .failed(let job) = outcome {
+                    // An earlier attempt (before a supervisor restart) may have published a file.
+                    UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
                     logger.warning(
                         "job failed",
                         metadata: [
@@ -54,7 +58,11 @@ struct OutcomeRecorder {
         } catch  where error.code == .leaseLost {
             // Cancelled, paused or requeued while the worker was still busy: its report is moot.
             logger.notice("discarded a report for a job no longer held", metadata: ["job_id": "\(lease.jobID)"])
-            if case .succeeded(let result) = outcome.result { await removeUnrecordedResult(result, of: lease.jobID) }
+            // Cancelled or failed as its worker finished: whatever the attempt had put in place
+            // (it may have published its file, then seen the cancel and reported a stop).
+            if let job = try? await store.job(lease.jobID) {
+                UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
+            }
         } catch  where error.isTransient {
             logger.log(
                 level: again ? .debug : .error, "could not record an outcome yet; it is kept and applied again",
@@ -64,22 +72,6 @@ struct OutcomeRecorder {
             logger.error("could not record an outcome", metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
         }
         return .applied
-    }
-
-    /// Removes the file of a download that was cancelled (or failed) just as its worker finished:
-    /// the worker had already renamed it into place, and no record will ever point at it.
-    /// - Important: only for a final state, so no later attempt can be publishing the same path;
-    ///   videos are shared by content and never removed here.
-    private func removeUnrecordedResult(_ result: JobResult, of id: JobID) async {
-        guard let job = try? await store.job(id), job.kind == .download,
-            job.state == .cancelled || job.state == .failed,
-            job.result?.location != result.location
-        else { return }
-        guard unlink(result.location) == 0 else { return }
-        rmdir((result.location as NSString).deletingLastPathComponent)
-        logger.notice(
-            "removed the file of a download that ended as it finished",
-            metadata: ["job_id": "\(id)", "state": "\(job.state)", "file": "\(result.location)"])
     }
 
     /// Removes a download's local file once every upload delivered it, when the download asked for

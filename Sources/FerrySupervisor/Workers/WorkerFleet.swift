@@ -289,7 +289,7 @@ public actor WorkerFleet {
             }
             metrics.telegramAnswerLost(outcome.result)
             pendingProgress[jobID] = nil
-            await keep(OutcomeRecorder(store: store, logger: logger).record(outcome, from: id), of: outcome, from: id)
+            await keep(recorder.record(outcome, from: id), of: outcome, from: id)
             // A download that came through a bot with replies: its reply now says how it ended.
             if role == .download, let reply = await replies.reply(about: jobID), !reply.text.hasPrefix("queued") {
                 sendToTelegramWorker(.telegramReply(reply))
@@ -315,7 +315,6 @@ public actor WorkerFleet {
         guard !unrecordedOutcomes.isEmpty || !pendingDeliveryCleanups.isEmpty else { return }
         guard worker != nil || ContinuousClock.now - lastRecordingRetry >= .seconds(1) else { return }
         lastRecordingRetry = .now
-        let recorder = OutcomeRecorder(store: store, logger: logger)
         for kept in unrecordedOutcomes.values where worker == nil || kept.worker == worker {
             let recording = await recorder.record(kept.outcome, from: kept.worker, again: true)
             keep(recording, of: kept.outcome, from: kept.worker)
@@ -425,6 +424,11 @@ public actor WorkerFleet {
 
     // MARK: Work
 
+    /// Applies workers' reports to the store.
+    private var recorder: OutcomeRecorder {
+        OutcomeRecorder(store: store, logger: logger, downloadsFolder: stateDirectory + "/downloads")
+    }
+
     /// Claims due jobs for every ready worker with free capacity and assigns them.
     private func dispatch() async {
         guard !stopping else { return }
@@ -512,7 +516,7 @@ public actor WorkerFleet {
                     .retryable(
                         "stalled", "no bytes moved for \(timeout) on \(entry.worker); handed to another attempt")))
             await keep(
-                OutcomeRecorder(store: store, logger: logger).record(failure, from: entry.worker), of: failure,
+                recorder.record(failure, from: entry.worker), of: failure,
                 from: entry.worker)
         }
     }
