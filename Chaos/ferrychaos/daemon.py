@@ -1,0 +1,175 @@
+"""`ferry serve` under test: its configuration, start, SIGKILL, SIGTERM, log tail and admin API.
+
+The configuration is short-timed (1 s heartbeats, 4 s hang timeout, fast retries) so that a few
+minutes of chaos exercise every recovery path; each daemon gets a free loopback port and runs
+without the caller's FERRY_* variables or NOTIFY_SOCKET.
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+from .processes import STRAYS, alive, spawn, wait_until, worker_processes
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class API:
+    def __init__(self, port):
+        self.port = port
+
+    def call(self, method, path, body=None, headers=None, timeout=15, raw=None):
+        """(status, decoded JSON or text, headers); raises OSError when the server is unreachable."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+            all_headers = {"Content-Type": "application/json"} if payload is not None else {}
+            all_headers.update(headers or {})
+            connection.request(method, path, body=payload, headers=all_headers)
+            response = connection.getresponse()
+            data = response.read()
+            try:
+                decoded = json.loads(data) if data else None
+            except ValueError:
+                decoded = data.decode(errors="replace")
+            return response.status, decoded, dict(response.getheaders())
+        except (http.client.HTTPException, socket.timeout) as error:
+            raise ConnectionError(str(error)) from error
+        finally:
+            connection.close()
+
+    def ready(self):
+        try:
+            return self.call("GET", "/readyz", timeout=3)[0] == 200
+        except OSError:
+            return False
+
+
+class Ferry:
+    """One `ferry serve` with its configuration file; started, killed and restarted at will."""
+
+    def __init__(self, binary, scratch, config_text, name="serve"):
+        self.binary = binary
+        self.scratch = scratch
+        self.config = scratch / f"{name}.yaml"
+        self.config.write_text(config_text)
+        self.log = scratch / f"{name}.log"
+        self.port = int(re.search(r"port: (\d+)", config_text)[1])
+        self.api = API(self.port)
+        self.process = None
+        self.starts = 0
+
+    def start(self, wait=True, timeout=90):
+        with open(self.log, "a") as handle:
+            handle.write(f"\n===== chaos: start #{self.starts + 1} at {time.strftime('%H:%M:%S')} =====\n")
+        self.process = spawn([str(self.binary), "serve", "--config", str(self.config)], self.log,
+                             env=self.environment())
+        self.starts += 1
+        if wait and not wait_until(lambda: self.api.ready() or self.process.poll() is not None, timeout, 0.25):
+            raise SystemExit(f"chaos: ferry serve was not ready within {timeout} s; log: {self.log}")
+        if wait and self.process.poll() is not None:
+            raise SystemExit(f"chaos: ferry serve exited with {self.process.returncode}; log: {self.log}")
+        return self.process
+
+    def environment(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_") and k != "NOTIFY_SOCKET"}
+        return env
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process and self.process.poll() is None else None
+
+    def workers(self):
+        return worker_processes(self.pid) if self.pid else {}
+
+    def kill(self):
+        """SIGKILLs the supervisor; returns its workers as they were just before."""
+        workers = self.workers()
+        for pid, (_, started) in workers.items():
+            STRAYS.append((pid, started))
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        return workers
+
+    def stop(self, timeout=60):
+        """SIGTERM and wait; returns the exit status (SIGKILL after `timeout`, then None)."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        workers = self.workers()
+        for pid, (_, started) in workers.items():
+            STRAYS.append((pid, started))
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None
+
+    def log_tail(self, lines=15):
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def survivors(workers, timeout=10):
+    """The workers (from `Ferry.kill`) still alive `timeout` seconds after their supervisor died."""
+    wait_until(lambda: not any(alive(pid, started) for pid, (_, started) in workers.items()), timeout)
+    return {pid: role for pid, (role, started) in workers.items() if alive(pid, started)}
+
+
+def base_config(state_dir, port, extra="", spool_reserve="0"):
+    return f"""state_dir: {state_dir}
+supervisor:
+  heartbeat_interval: 1s
+  hang_timeout: 4s
+  kill_grace: 500ms
+  shutdown_grace: 10s
+  stall_timeout: 20s
+  metrics_interval: 2s
+  restart:
+    initial_delay: 50ms
+    max_delay: 1s
+    stable_after: 3s
+    crash_loop_after: 1000
+retry:
+  download:
+    max_attempts: 60
+    initial_delay: 200ms
+    max_delay: 2s
+  upload:
+    max_attempts: 60
+    initial_delay: 200ms
+    max_delay: 2s
+  video:
+    max_attempts: 60
+    initial_delay: 200ms
+    max_delay: 2s
+  max_retry_after: 2s
+downloads:
+  idle_timeout: 10s
+  spool_reserve: {spool_reserve}
+  checksum_attempts: 3
+http:
+  address: 127.0.0.1
+  port: {port}
+{extra}"""
+
+
+def run_ferry(binary, arguments, timeout=60):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_") and k != "NOTIFY_SOCKET"}
+    try:
+        result = subprocess.run([str(binary)] + arguments, capture_output=True, text=True, timeout=timeout, env=env,
+                                stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return None, "(timed out)"
+    return result.returncode, (result.stderr + result.stdout).strip()

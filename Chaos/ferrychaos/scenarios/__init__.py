@@ -1,0 +1,15 @@
+"""The scenarios by name, in the order `--scenario all` runs them.
+
+Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
+a new scenario is a module here and one line below.
+"""
+from . import bad_api, bad_config, bad_database, disk_full, fire, readonly_db
+
+SCENARIOS = {
+    "fire": fire.run,
+    "disk-full": disk_full.run,
+    "readonly-db": readonly_db.run,
+    "bad-config": bad_config.run,
+    "bad-database": bad_database.run,
+    "bad-api": bad_api.run,
+}
