@@ -114,5 +114,83 @@ extension ProcessSuites {
             #expect(!ProcessTable.isAlive(aria2), "the dead worker's aria2c stopped with it")
             #expect(harness.stop() == 0)
         }
+
+        @Test(
+            "Mixed torrent, FTP and HTTP downloads (one torrent twice) all succeed byte-identical while aria2c is SIGKILLed every two seconds and the download worker once"
+        )
+        func mixedDownloadsUnderKills() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-mixed-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            var generator = SystemRandomNumberGenerator()
+            func file(_ path: String, size: Int) throws -> URL {
+                let url = work.appendingPathComponent(path)
+                try FileManager.default.createDirectory(
+                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: url)
+                return url
+            }
+            var swarms: [TorrentSwarm] = []
+            var expected: [(url: String, sha: String)] = []
+            for index in 0..<3 {
+                let movie = try file("seed-\(index)/movie-\(index).bin", size: 3_000_000)
+                let swarm = try TorrentSwarm(
+                    content: movie.path, work: movie.deletingLastPathComponent().path, rate: 1_500_000)
+                swarms.append(swarm)
+                expected.append((swarm.magnet, try TestOrigin.sha256(ofFile: movie.path)))
+            }
+            expected.append(expected[0])
+            var clips: [String] = []
+            for index in 0..<3 { clips.append(try file("ftp/clip-\(index).bin", size: 3_000_000).path) }
+            let ftp = try FTPTestServer(folder: work.appendingPathComponent("ftp").path, rate: 1_000_000)
+            for (index, clip) in clips.enumerated() {
+                expected.append((ftp.url("clip-\(index).bin"), try TestOrigin.sha256(ofFile: clip)))
+            }
+            let origin = try TestOrigin()
+            for index in 0..<3 {
+                let size = 2_000_000 + index
+                expected.append((origin.url(size: size, rate: 1_000_000), try TestOrigin.sha256(size: size)))
+            }
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_DOWNLOADS_ALLOWED_SCHEMES": "http,https,ftp,magnet",
+                    "FERRY_ARIA2_RECONCILE_INTERVAL": "200ms",
+                    "FERRY_WORKERS_DOWNLOAD_CONCURRENCY": "16",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            var ids: [JobID] = []
+            for item in expected {
+                ids.append(try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: item.url))).job.id)
+            }
+            var kills = 0
+            // The supervisor's notifications are read all along: a full notify socket would block it.
+            func drain(_ seconds: Double) { harness.waitForNotification(containing: "\u{0}", timeout: seconds) }
+            for round in 0..<6 {
+                drain(2)
+                guard let worker = harness.workers()[.download]?.first else { continue }
+                if round == 3 {
+                    kill(worker, SIGKILL)
+                } else if let aria2 = ProcessTable.children(of: worker).first(where: { $0.1.contains("aria2c") })?.0 {
+                    kill(aria2, SIGKILL)
+                    kills += 1
+                }
+            }
+            #expect(kills >= 3, "aria2c was killed mid-run")
+            let deadline = Date().addingTimeInterval(180)
+            while Date() < deadline {
+                var final = 0
+                for id in ids where try await store.job(id).state.phase.isFinal { final += 1 }
+                if final == ids.count { break }
+                drain(0.5)
+            }
+            for (id, item) in zip(ids, expected) {
+                let job = try await store.job(id)
+                #expect(job.state == .succeeded, "\(item.url): \(job.lastError?.message ?? "")")
+                let location = try #require(job.result?.location)
+                #expect(try TestOrigin.sha256(ofFile: location) == item.sha, "\(item.url)")
+            }
+            #expect(harness.stop() == 0)
+            withExtendedLifetime((swarms, ftp, origin)) {}
+        }
     }
 }

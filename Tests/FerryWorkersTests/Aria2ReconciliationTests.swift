@@ -69,6 +69,15 @@ struct Aria2ReconciliationTests {
         #expect(Aria2Reconciliation.decide(order, link: &link, tasks: [duplicate, restored]) == .progress(restored))
     }
 
+    @Test("Another job's torrent with the same info hash is not taken: this job's task is added (again)")
+    func sameTorrentOtherJob() {
+        var link = Aria2Reconciliation.Link(infoHash: hash)
+        var other = task("00000000000000cc", "active", done: 200_000, infoHash: hash)
+        other.dir = "/state/spool/job-7-aria2"
+        #expect(Aria2Reconciliation.decide(order, link: &link, tasks: [other]) == .add(dropStaleResult: false))
+        #expect(!order.owns(other, followed: nil, infoHash: hash))
+    }
+
     /// The failure an action fails the attempt with, if it does.
     func failure(_ action: Aria2Reconciliation.Action) -> JobFailure? {
         if case .fail(let failure) = action { return failure }

@@ -46,13 +46,15 @@ actor Aria2Engine {
         self.client = client
     }
 
-    /// This worker's aria2 session file, `<state_dir>/aria2/session-<pid>`; the files of workers
-    /// that are gone are removed (their jobs were requeued and are re-added from their files).
+    /// This worker's aria2 session file, `<state_dir>/aria2/session-<pid>` (aria2c's log beside it,
+    /// `.log`); the files of workers that are gone are removed (their jobs were requeued and are re-added from their files).
     static func sessionFile(stateDirectory: String) -> String {
         let folder = stateDirectory + "/aria2"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-            guard name.hasPrefix("session-"), let pid = Int32(name.dropFirst("session-".count)) else { continue }
+            // session-<pid>, with its .log (and, briefly, .conf).
+            let digits = name.dropFirst("session-".count).prefix { $0.isNumber }
+            guard name.hasPrefix("session-"), let pid = Int32(digits) else { continue }
             if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: "\(folder)/\(name)") }
         }
         return "\(folder)/session-\(getpid())"

@@ -46,6 +46,13 @@ struct Aria2Order: Sendable, Hashable {
     /// re-added after a restart has a GID aria2 chose).
     func owns(_ task: Aria2Task, followed: String?, infoHash: String?) -> Bool {
         task.gid == gid || task.gid == followed || task.following == gid || task.belongsTo == gid
-            || (infoHash != nil && task.infoHash == infoHash)
+            || (infoHash != nil && task.infoHash == infoHash && isFolder(of: task))
+    }
+
+    /// Whether `task` writes into this job's folder (aria2 reports the folder with every task).
+    func isFolder(of task: Aria2Task) -> Bool {
+        guard let dir = task.dir else { return true }
+        return URL(fileURLWithPath: dir).standardizedFileURL.path
+            == URL(fileURLWithPath: folder).standardizedFileURL.path
     }
 }

@@ -39,8 +39,18 @@ final class Aria2Process: @unchecked Sendable {
         ]
         if FileManager.default.fileExists(atPath: session) { arguments.append("--input-file=\(session)") }
         process.arguments = arguments
-        // Standard output is the worker's channel to its supervisor: aria2c must never write there.
-        process.standardOutput = FileHandle.standardError
+        // aria2c writes to a log of its own, never to the worker's standard output (the channel to
+        // the supervisor) nor its standard error: a pipe aria2c holds, or fills while the
+        // supervisor no longer reads it, would keep the worker from ending.
+        let log = session + ".log"
+        if !FileManager.default.fileExists(atPath: log) {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+        }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        defer { try? output.close() }
+        try output.seekToEnd()
+        process.standardOutput = output
+        process.standardError = output
         process.standardInput = FileHandle.nullDevice
         try process.run()
     }

@@ -34,10 +34,13 @@ enum Aria2Reconciliation {
         }
         if current == nil || current?.isDeadEnd == true || current?.isDuplicateTorrent == true,
             let hash = link.infoHash,
-            let torrent = tasks.first(where: { $0.infoHash == hash && !$0.isMetadata && !$0.isDeadEnd })
+            let torrent = tasks.first(where: {
+                $0.infoHash == hash && !$0.isMetadata && !$0.isDeadEnd && order.isFolder(of: $0)
+            })
         {
             // A torrent re-added after aria2 restarted (from its session) has a GID aria2 chose:
-            // it is found by its info hash.
+            // it is found by its info hash — in this job's folder (another job may fetch the same
+            // torrent; aria2 then refuses this one's add as a duplicate until that one is done).
             current = torrent
         }
         link.followed = current.flatMap { $0.gid == order.gid ? nil : $0.gid }
