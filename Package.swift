@@ -65,7 +65,8 @@ let package = Package(
         ),
         // prctl(2) and friends, which are variadic in C and so out of Swift's reach.
         .target(name: "CProcessControl"),
-        // The worker process: the protocol loop and the job executors. Never opens the database.
+        // The worker process: the protocol loop and the job executors. It never writes the database;
+        // only the cleanup worker opens it, read-only, for its scan.
         .target(
             name: "FerryWorkers",
             dependencies: [
