@@ -156,5 +156,49 @@ extension ProcessSuites {
             #expect(try await client.get("/api/cleanup/runs/999").status == 404)
             #expect(harness.stop() == 0)
         }
+
+        @Test(
+            "A run whose cleanup worker dies before sending its findings fails at once, saying so; the next run works")
+        func workerDiesDuringTheScan() async throws {
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CLEANUP_RUN_INTERVAL": "0s"]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let client = AdminClient(baseURL: try harness.adminURL())
+            // A stopped worker takes the order but cannot answer; then it dies.
+            let worker = try #require(harness.workers()[.cleanup]?.first)
+            kill(worker, SIGSTOP)
+            let answer = try await client.post("/api/health/sync/cleanup")
+            #expect(answer.status == 202)
+            let id = try #require((answer.json["run"] as? [String: Any])?["id"] as? Int)
+            kill(worker, SIGKILL)
+            let deadline = Date().addingTimeInterval(15)
+            var run: [String: Any] = [:]
+            while Date() < deadline {
+                run = try await client.get("/api/cleanup/runs/\(id)").json
+                if run["state"] as? String != "running" { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(run["state"] as? String == "failed", "\(run)")
+            #expect((run["error"] as? String)?.contains("ended before it sent its findings") == true, "\(run)")
+            // The replacement worker takes the next run.
+            #expect(harness.waitForWorkers { ($0[.cleanup] ?? []).contains { $0 != worker } })
+            var next: [String: Any] = [:]
+            let again = Date().addingTimeInterval(20)
+            while Date() < again {
+                let started = try await client.post("/api/health/sync/cleanup")
+                next = started.json["run"] as? [String: Any] ?? [:]
+                if next["state"] as? String != "failed" { break }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            let nextID = try #require(next["id"] as? Int)
+            #expect(nextID != id)
+            let finished = Date().addingTimeInterval(20)
+            while Date() < finished, next["state"] as? String == "running" {
+                try await Task.sleep(for: .milliseconds(200))
+                next = try await client.get("/api/cleanup/runs/\(nextID)").json
+            }
+            #expect(next["state"] as? String == "succeeded", "\(next)")
+            #expect(harness.stop() == 0)
+        }
     }
 }

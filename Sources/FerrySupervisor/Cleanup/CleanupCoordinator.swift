@@ -22,7 +22,8 @@ public actor CleanupCoordinator {
     private let findings: AsyncStream<CleanupFindings>
     private let findingsSink: AsyncStream<CleanupFindings>.Continuation
     /// The full run waiting for the worker's findings.
-    private var pending: (run: CleanupRun, report: CleanupReport, sentAt: ContinuousClock.Instant)?
+    private var pending:
+        (run: CleanupRun, report: CleanupReport, sentAt: ContinuousClock.Instant, worker: WorkerID, gone: Int)?
     /// Longest wait for a worker's findings before the run is given up as failed.
     static let findingsTimeout: Duration = .seconds(3600)
 
@@ -72,7 +73,7 @@ public actor CleanupCoordinator {
             runID: run.id, dryRun: dryRun, databasePath: databasePath, verifyHashes: settings.verifyHashes,
             orphans: OrphanPolicy(rawValue: settings.orphans) ?? .quarantine, partialMaxAge: settings.partialMaxAge,
             settleTime: settings.settleTime)
-        guard await fleet.sendCleanup(order) else {
+        guard let worker = await fleet.sendCleanup(order) else {
             let failed = try await store.failCleanupRun(
                 run.id,
                 error:
@@ -80,7 +81,14 @@ public actor CleanupCoordinator {
             )
             return (failed, true)
         }
-        pending = (run, report, .now)
+        pending = (run, report, .now, worker, 0)
+        // While the run waits for its findings, its worker is looked at every second.
+        Task {
+            while self.pending?.run.id == run.id {
+                try? await Task.sleep(for: .seconds(1))
+                await self.failRunWhoseWorkerIsGone()
+            }
+        }
         logger.info("cleanup run started", metadata: ["run": "\(run.id)", "dry_run": "\(dryRun)"])
         return (run, true)
     }
@@ -225,6 +233,28 @@ public actor CleanupCoordinator {
         }
     }
 
+    /// A run whose cleanup worker exited before it sent its findings will never get them: it is
+    /// failed at once, saying so, instead of waiting out the findings timeout (an hour) while
+    /// every request meanwhile gets the dead run back. The worker must be seen gone on two looks a
+    /// second apart, so findings it sent just before exiting are applied first.
+    private func failRunWhoseWorkerIsGone() async {
+        guard let current = pending else { return }
+        guard await !fleet.isLive(current.worker) else {
+            pending?.gone = 0
+            return
+        }
+        guard current.gone >= 1 else {
+            pending?.gone = current.gone + 1
+            return
+        }
+        pending = nil
+        let message =
+            "the cleanup worker \(current.worker) ended before it sent its findings (its exit is in GET /api/workers); start another run"
+        logger.error(
+            "a cleanup run lost its worker", metadata: ["run": "\(current.run.id)", "worker": "\(current.worker)"])
+        _ = try? await store.failCleanupRun(current.run.id, error: message)
+    }
+
     /// Starts the cleanup run that follows a restore; true once it started (the marker is removed).
     private func reconcileRestoredDatabase() async -> Bool {
         guard let (run, started) = try? await request(trigger: .startup, dryRun: false), run.state == .running
@@ -246,13 +276,14 @@ public actor CleanupCoordinator {
         var afterRestore = RestoreMarker.exists(for: databasePath)
         var lastRestoreTry = clock.now
         while !Task.isCancelled {
-            // Asleep until the next duty is due (a second at most while a run waits for its
-            // findings or a restore for its reconciliation, a minute at most to notice a reload).
+            // Asleep until the next duty is due (a second at most while a restore waits for its
+            // reconciliation, a minute at most to notice a reload or a run's findings timeout; a
+            // run's worker is watched by a task of its own while the run waits).
             var wait = min(
                 settings.sweepInterval - (clock.now - lastSweep),
                 settings.pendingScanInterval - (clock.now - lastPending), .seconds(60))
             if settings.runInterval > .zero { wait = min(wait, settings.runInterval - (clock.now - lastRun)) }
-            if pending != nil || afterRestore { wait = min(wait, .seconds(1)) }
+            if afterRestore { wait = min(wait, .seconds(1)) }
             try? await Task.sleep(for: max(wait, .milliseconds(100)))
             let now = clock.now
             // The first seconds give the cleanup worker time to say hello; a refused try is retried.

@@ -666,15 +666,20 @@ public actor WorkerFleet {
     }
 
     /// Hands a cleanup scan to a ready cleanup worker; false when none is ready.
-    public func sendCleanup(_ order: CleanupOrder) -> Bool {
+    public func sendCleanup(_ order: CleanupOrder) -> WorkerID? {
         guard
             let index = slots[.cleanup]?.firstIndex(where: { slot in
                 if case .ready = slot.phase, slot.id != nil, !slot.isLeaving, !slot.exiting { return true }
                 return false
             })
-        else { return false }
+        else { return nil }
         slots[.cleanup]![index].inputs?.yield(.message(.cleanup(order)))
-        return true
+        return slots[.cleanup]![index].id
+    }
+
+    /// Whether `id` is a worker of this fleet that has not exited (nor begun to).
+    public func isLive(_ id: WorkerID) -> Bool {
+        slots.values.joined().contains { $0.id == id && !$0.exiting }
     }
 
     /// The sweep: running jobs whose owner is no live worker of this fleet are put back (or
