@@ -53,17 +53,3 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
-
-/// Sizes for people: 1023 B, 1.5 KiB, 12.0 MiB.
-enum ByteCount {
-    static func describe(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCore
 import Foundation
 
 /// `ferry status`: the running daemon's health, workers and queues, from its admin API.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FerryCore
 import Foundation
 
 /// Follows jobs live until each has ended, for `ferry jobs watch` and `ferry enqueue --wait`:
