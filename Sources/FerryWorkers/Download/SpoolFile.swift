@@ -99,7 +99,7 @@ final class SpoolFile {
         Glibc.close(descriptor)
         isOpen = false
         guard rename(path, destination) == 0 else { throw Self.failure("rename", destination) }
-        FolderSync.sync((destination as NSString).deletingLastPathComponent)
+        try FolderSync.sync((destination as NSString).deletingLastPathComponent)
     }
 
     /// Closes and deletes the temporary file.
@@ -130,12 +130,22 @@ final class SpoolFile {
     }
 }
 
-/// Flushing a folder makes a rename or a new entry in it durable.
+/// Flushing a folder makes a rename or a new entry in it durable. A file is published into a
+/// folder its job created (`downloads/<id>/`), so the folder holding that one is flushed too: its
+/// entry for the new folder is what a power cut would otherwise lose, file and all (ext4 happens
+/// to commit both in one journal transaction; POSIX promises nothing of the kind).
 enum FolderSync {
-    static func sync(_ folder: String) {
+    static func sync(_ folder: String) throws(JobFailure) {
+        try syncOne(folder)
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != folder { try syncOne(parent) }
+    }
+
+    private static func syncOne(_ folder: String) throws(JobFailure) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
+        guard descriptor >= 0 else { throw SpoolFile.failure("open the folder", folder) }
+        defer { close(descriptor) }
+        // EINVAL: the file system cannot flush folders (some FUSE and network mounts); nothing to do.
+        guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync the folder", folder) }
     }
 }
