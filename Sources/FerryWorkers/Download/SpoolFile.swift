@@ -12,18 +12,13 @@ final class SpoolFile {
     private var isOpen = true
     /// Bytes in the file.
     private(set) var size: Int64
-    /// Where the file's pages were last handed to the disk (see ``append(_:)``).
-    private var writebackStart: Int64
-    /// Large files are handed to the disk in steps of this size as they are written: the kernel
-    /// would otherwise keep them dirty in memory (far below its background threshold on a
-    /// machine with gigabytes free) and write all of it in the final fsync, after the transfer.
-    static let writebackStep: Int64 = 8 << 20
+    private var writeback: WritebackPacer
 
     private init(path: String, descriptor: Int32, size: Int64) {
         self.path = path
         self.descriptor = descriptor
         self.size = size
-        writebackStart = size
+        writeback = WritebackPacer(from: size)
     }
 
     /// The temporary file of `attempt` of job `jobID` in `spool`. When `resuming`, the newest
@@ -84,7 +79,7 @@ final class SpoolFile {
             throw Self.failure("truncate", path)
         }
         size = 0
-        writebackStart = 0
+        writeback = WritebackPacer(from: 0)
     }
 
     /// Appends bytes, retrying short writes.
@@ -99,11 +94,7 @@ final class SpoolFile {
             offset += written
         }
         size += Int64(bytes.count)
-        if size - writebackStart >= Self.writebackStep {
-            // A hint: a file system that cannot do it still gets the fsync at publishing.
-            _ = ferry_start_writeback(descriptor, writebackStart, size - writebackStart)
-            writebackStart = size
-        }
+        writeback.wrote(upTo: size, of: descriptor)
     }
 
     /// Flushes the content to disk, closes the file and renames it to `destination`, then flushes
@@ -141,6 +132,24 @@ final class SpoolFile {
             return .retryable("disk_full", "no space left to \(operation) \(path): free space and the job resumes")
         }
         return .retryable("file_error", "cannot \(operation) \(path): \(reason)")
+    }
+}
+
+/// Hands a file's pages to the disk in steps as they are written. The kernel would otherwise
+/// keep a large file dirty in memory (far below its background threshold on a machine with
+/// gigabytes free) and write all of it in the final fsync, after the transfer; started early, the
+/// writing overlaps the transfer and the fsync has little left. Only a hint: a file system that
+/// cannot do it still gets the fsync.
+struct WritebackPacer {
+    static let step: Int64 = 8 << 20
+    private var start: Int64
+
+    init(from offset: Int64) { start = offset }
+
+    mutating func wrote(upTo size: Int64, of descriptor: Int32) {
+        guard size - start >= Self.step else { return }
+        _ = ferry_start_writeback(descriptor, start, size - start)
+        start = size
     }
 }
 

@@ -108,6 +108,7 @@ enum FileHashing {
         defer { close(output) }
         var hasher = SHA256()
         var size: Int64 = 0
+        var writeback = WritebackPacer(from: 0)
         var buffer = [UInt8](repeating: 0, count: chunk)
         let clock = ContinuousClock()
         var lastReport = clock.now
@@ -130,6 +131,7 @@ enum FileHashing {
             }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
             size += Int64(count)
+            writeback.wrote(upTo: size, of: output)
             if clock.now - lastReport >= .seconds(1) {
                 lastReport = clock.now
                 await progress(size)
