@@ -169,6 +169,7 @@ let package = Package(
             dependencies: [
                 "ferry", "FerryTesting", "FerryStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             // The Chromium driver the page tests run (Python, run as a child).
             exclude: ["Browser"],

@@ -32,8 +32,13 @@ struct ReportBatcher {
     /// Drops a job's unwritten progress (the job was taken from its worker).
     mutating func forgetProgress(of job: JobID) { progress[job] = nil }
 
-    /// Takes everything due: the reports and heartbeats, and progress once its interval has passed.
-    mutating func take(now: ContinuousClock.Instant = .now) -> (entries: [Entry], batch: ReportBatch) {
+    /// Takes everything due: the reports and heartbeats, and progress once its interval has passed
+    /// — or at once for the jobs of `leaving`, a worker that has exited: its last progress may
+    /// carry what the next attempt resumes from (a Telegram message id, an S3 upload id), and its
+    /// jobs are requeued right after this batch.
+    mutating func take(
+        now: ContinuousClock.Instant = .now, flushingProgressOf leaving: WorkerID? = nil
+    ) -> (entries: [Entry], batch: ReportBatch) {
         var batch = ReportBatch(
             reports: entries.map { entry in Self.report(entry.outcome, from: entry.worker) },
             heartbeats: Array(heartbeats))
@@ -44,6 +49,10 @@ struct ReportBatcher {
             batch.progress = Array(progress.values)
             progress.removeAll(keepingCapacity: true)
             lastProgressWrite = now
+        } else if let leaving {
+            let last = progress.filter { $0.value.lease.owner == leaving }
+            batch.progress = Array(last.values)
+            for job in last.keys { progress[job] = nil }
         }
         return (taken, batch)
     }

@@ -32,7 +32,7 @@ extension WorkerFleet {
         retryKept(of: worker)
         if !stopping { await skipKindsWithoutDueWork() }
         let plans = stopping ? [] : claimPlans()
-        var (entries, batch) = reports.take()
+        var (entries, batch) = reports.take(flushingProgressOf: worker)
         batch.claims = plans.map(\.claim)
         guard !batch.isEmpty else { return }
         let applied: AppliedBatch
