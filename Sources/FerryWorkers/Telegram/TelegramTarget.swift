@@ -21,6 +21,7 @@ struct TelegramTarget {
     let settings: UploadTarget.Telegram
     let bot: TelegramBot
     let client: HTTPClient
+    let pacer: TelegramSendPacer
 
     /// What a send left behind: enough to answer for it without sending again.
     struct Sent: Codable {
@@ -62,7 +63,7 @@ struct TelegramTarget {
             fields: [("chat_id", String(settings.chatID)), ("caption", caption(spec, name: name))], fileField: field,
             fileName: name, path: spec.sourcePath, size: spec.sourceSize)
         while true {
-            await TelegramSendPacer.shared.waitForTurn(chat: settings.chatID)
+            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID)
             do {
                 let message = try await api.call(
                     "send" + field.prefix(1).uppercased() + field.dropFirst(), body: body.body(),
@@ -73,7 +74,7 @@ struct TelegramTarget {
             } catch {
                 // Flood control is a wait, not an error: the same attempt sends again after it.
                 if let wait = error.retryAfter, wait <= Self.longestWaitInAttempt {
-                    await TelegramSendPacer.shared.hold(chat: settings.chatID, for: wait)
+                    await pacer.hold(bot: bot.name, chat: settings.chatID, for: wait)
                     continue
                 }
                 throw Self.failure(error)
