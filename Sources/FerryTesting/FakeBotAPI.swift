@@ -39,13 +39,31 @@ public final class FakeBotAPI: @unchecked Sendable {
         /// The message a text answered.
         public var replyTo: Int?
         public var edits: Int?
+        /// A file's send: every other field it carried (duration, width, thumbnail, …).
+        public var fields: [String: String]?
+        /// A file's send: each file part by its field (the file, a thumbnail).
+        public var parts: [String: Part]?
 
         enum CodingKeys: String, CodingKey {
-            case method, size, sha256, caption, text, edits
+            case method, size, sha256, caption, text, edits, fields, parts
             case chatID = "chat_id"
             case messageID = "message_id"
             case fileName = "file_name"
             case replyTo = "reply_to"
+        }
+    }
+
+    /// A file part of a send.
+    public struct Part: Decodable, Sendable {
+        public var fileName: String
+        public var size: Int
+        public var sha256: String
+        public var contentType: String
+
+        enum CodingKeys: String, CodingKey {
+            case size, sha256
+            case fileName = "file_name"
+            case contentType = "content_type"
         }
     }
 
@@ -90,6 +108,11 @@ public final class FakeBotAPI: @unchecked Sendable {
     /// Makes a file of `size` bytes of ``TestOrigin/content(size:seed:)``.
     public func addFile(size: Int, seed: Int = 0) async throws -> File {
         try JSONDecoder().decode(File.self, from: try await control("file", ["size": size, "seed": seed]))
+    }
+
+    /// Makes a file of these bytes.
+    public func addFile(_ data: Data) async throws -> File {
+        try JSONDecoder().decode(File.self, from: try await control("file", ["base64": data.base64EncodedString()]))
     }
 
     /// Queues an update carrying `message` (a Bot API Message as JSON); returns its update id.

@@ -328,6 +328,75 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        /// A 3-second 640×360 MPEG-4 video made by ffmpeg.
+        static func makeVideo() throws -> Data {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-video-\(UUID()).mp4")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let ffmpeg = Process()
+            ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            ffmpeg.arguments = [
+                "ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=duration=3:size=640x360:rate=10",
+                "-c:v", "mpeg4", "-q:v", "8", "-pix_fmt", "yuv420p", file.path,
+            ]
+            try ffmpeg.run()
+            ffmpeg.waitUntilExit()
+            return try Data(contentsOf: file)
+        }
+
+        @Test(
+            "A video sent as: video carries its duration, width, height and a JPEG thumbnail; without ffprobe and ffmpeg on PATH it goes without them and start-up says so once"
+        )
+        func videoMetadata() async throws {
+            let video = try Self.makeVideo()
+            let target = """
+                targets:
+                  clips:
+                    type: telegram
+                    bot: relay
+                    chat_id: 77
+                    as: video
+                """
+            for withTools in [true, false] {
+                let api = try FakeBotAPI()
+                let emptyPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "ferry-no-tools-\(UUID())")
+                try FileManager.default.createDirectory(at: emptyPath, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: emptyPath) }
+                let harness = try Self.start(
+                    api, botSettings: "      upload_targets: [clips]", more: target,
+                    environment: withTools ? [:] : ["PATH": emptyPath.path])
+                try #require(harness.waitForNotification(containing: "READY=1") != nil)
+                let store = try harness.store()
+                let file = try await api.addFile(video)
+                try await api.receive(Self.document(file, name: "clip.mp4", size: video.count))
+                let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+                let upload = try await Self.upload(of: download.id, in: store)
+                #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+                let sent = try #require(try await api.state().sent.first)
+                #expect(sent.method == "sendVideo")
+                #expect(sent.parts?["video"]?.sha256 == download.result?.sha256, "the video itself, byte for byte")
+                let warning = "ffprobe and ffmpeg are not on PATH"
+                let log = try String(
+                    contentsOf: harness.scratch.url.appendingPathComponent("serve.err"), encoding: .utf8)
+                if withTools {
+                    #expect(sent.fields?["duration"] == "3")
+                    #expect(sent.fields?["width"] == "640" && sent.fields?["height"] == "360")
+                    #expect(sent.fields?["supports_streaming"] == "true")
+                    #expect(sent.fields?["thumbnail"] == "attach://thumbnail")
+                    let thumbnail = try #require(sent.parts?["thumbnail"])
+                    #expect(thumbnail.contentType == "image/jpeg")
+                    #expect(thumbnail.size > 1_000 && thumbnail.size <= 200_000, "\(thumbnail.size) bytes")
+                    #expect(!log.contains(warning))
+                } else {
+                    #expect(sent.fields?["duration"] == nil && sent.fields?["thumbnail"] == nil)
+                    #expect(sent.parts?.keys.sorted() == ["video"])
+                    #expect(log.components(separatedBy: warning).count == 2, "said once")
+                    #expect(log.contains("targets=clips"))
+                }
+                #expect(harness.stop() == 0)
+            }
+        }
+
         /// The download's one upload once it is final.
         static func upload(of download: JobID, in store: SQLiteJobStore, timeout: Double = 30) async throws -> Job? {
             let deadline = Date().addingTimeInterval(timeout)

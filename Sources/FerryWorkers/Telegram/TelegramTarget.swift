@@ -59,9 +59,12 @@ struct TelegramTarget {
         let api = BotAPIClient(bot: bot, token: token, client: client)
         let name = (spec.sourcePath as NSString).lastPathComponent
         let field = settings.sendAs.rawValue
-        let body = MultipartFileBody(
+        var body = MultipartFileBody(
             fields: [("chat_id", String(settings.chatID)), ("caption", caption(spec, name: name))], fileField: field,
             fileName: name, path: spec.sourcePath, size: spec.sourceSize)
+        if settings.sendAs == .video, let video = await VideoProbe.read(spec.sourcePath) {
+            Self.describe(video, in: &body)
+        }
         while true {
             await pacer.waitForTurn(bot: bot.name, chat: settings.chatID)
             do {
@@ -79,6 +82,20 @@ struct TelegramTarget {
                 }
                 throw Self.failure(error)
             }
+        }
+    }
+
+    /// Adds a video's duration, size and thumbnail to its `sendVideo` (the thumbnail as a part of
+    /// its own, named by `attach://`), so the chat shows it as a playable video before it loads.
+    static func describe(_ video: VideoMetadata, in body: inout MultipartFileBody) {
+        body.fields += [
+            ("duration", String(video.duration)), ("width", String(video.width)), ("height", String(video.height)),
+            ("supports_streaming", "true"),
+        ]
+        if let thumbnail = video.thumbnail {
+            body.fields.append(("thumbnail", "attach://thumbnail"))
+            body.attachments.append(
+                .init(field: "thumbnail", fileName: "thumbnail.jpg", contentType: "image/jpeg", bytes: thumbnail))
         }
     }
 
