@@ -124,14 +124,16 @@ public final class FakeBotAPI: @unchecked Sendable {
     }
 
     /// Makes the next `count` calls of `method` fail: with `status` (and `retryAfter` for 429),
-    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`); file
-    /// downloads (`"file"`) by a cut after `cutAfterBytes` of the body.
+    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`), or by an
+    /// answer `stallAfter` seconds late; file downloads (`"file"`) by a cut after `cutAfterBytes`
+    /// of the body.
     public func fault(
         _ method: String, count: Int = 1, status: Int? = nil, retryAfter: Int = 1, cut: Bool = false,
-        cutAfter: Bool = false, cutAfterBytes: Int? = nil
+        cutAfter: Bool = false, cutAfterBytes: Int? = nil, stallAfter: Int? = nil
     ) async throws {
         var body: [String: any Sendable] = ["method": method, "count": count, "retry_after": retryAfter]
         if let cutAfterBytes { body["cut_after_bytes"] = cutAfterBytes }
+        if let stallAfter { body["stall_after"] = stallAfter }
         if let status { body["status"] = status }
         if cut { body["cut"] = true }
         if cutAfter { body["cut_after"] = true }

@@ -328,6 +328,47 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test(
+            "An upload worker killed while Telegram takes its file: the next attempt says the send may have arrived and counts the resend in /metrics, the one after sends again"
+        )
+        func killedWhileSending() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(
+                api, botSettings: "      upload_targets: [chat]",
+                more: "targets:\n  chat:\n    type: telegram\n    bot: relay\n    chat_id: 77\n",
+                environment: ["FERRY_RETRY_UPLOAD_INITIAL_DELAY": "100ms"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            try await api.fault("sendDocument", stallAfter: 30)
+            let file = try await api.addFile(size: 50_000, seed: 6)
+            try await api.receive(Self.document(file, name: "clip.mp4", size: 50_000))
+            // Telegram has the file; its answer is not out yet when the worker dies.
+            var deadline = Date().addingTimeInterval(30)
+            while try await api.state().sent.isEmpty && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let worker = try #require(harness.workers()[.upload]?.first)
+            kill(worker, SIGKILL)
+            let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+            var upload = try await Self.upload(of: download.id, in: store)
+            deadline = Date().addingTimeInterval(30)
+            while upload?.state != .succeeded && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                upload = try await Self.upload(of: download.id, in: store)
+            }
+            #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+            let reasons = try await store.events(of: try #require(upload?.id)).compactMap(\.reason)
+            #expect(reasons.contains { $0.contains("telegram_answer_lost") }, "\(reasons)")
+            let sent = try await api.state().sent
+            #expect(sent.count == 2, "sent again: the Bot API cannot say whether it has the file")
+            #expect(sent.allSatisfy { $0.sha256 == download.result?.sha256 })
+            let metrics = try await URLSession.shared.data(from: URL(string: try harness.adminURL() + "/metrics")!).0
+            #expect(String(decoding: metrics, as: UTF8.self).contains("ferry_telegram_resends_total 1"))
+            let markers = harness.scratch.url.appendingPathComponent("ferry-state/telegram/sending").path
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: markers)) ?? [] == [], "no marker left")
+            #expect(harness.stop() == 0)
+        }
+
         /// A 3-second 640×360 MPEG-4 video made by ffmpeg.
         static func makeVideo() throws -> Data {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-video-\(UUID()).mp4")

@@ -27,7 +27,8 @@ Control endpoints for the tests:
   POST /control/fault   {"method": m, "count": k, "status": 429|500..., "retry_after": s} or
                         {"method": m, "count": k, "cut": true} (close the connection without an
                         answer) or {"method": m, "count": k, "cut_after": true} (do the work,
-                        then close without an answer: a lost answer)
+                        then close without an answer: a lost answer) or {"method": m, "count": k,
+                        "stall_after": s} (do the work, then wait s seconds before answering)
   GET  /control/state   {"confirmed_offset", "pending", "next_update", "delivered": [update ids
                         answered by getUpdates, in order], "sent": [messages sent by the bot],
                         "calls": {method: n}, "file_requests": [{"path", "range", "status"} of every
@@ -151,6 +152,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
         status, answer = handler(method, parameters, files)
         logged["answer"] = status
+        if fault and fault.get("stall_after"):
+            time.sleep(fault["stall_after"])
         if fault and fault.get("cut_after"):
             logged["answer"] = "cut_after"
             return self.cut()

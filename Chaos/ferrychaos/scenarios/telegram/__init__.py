@@ -22,7 +22,7 @@ from ...invariants import check_database
 from ...origin import Origin
 from ...report import REPORT, log
 from .botapi import FakeBotAPI
-from .checks import check_flood_control, check_folder, check_telegram_results, load
+from .checks import check_flood_control, check_folder, check_send_markers, check_telegram_results, load
 from .messages import make_bots, make_messages
 from .monkey import Monkey
 
@@ -138,6 +138,7 @@ def run(args, binary, scratch, lifecycles):
     check_telegram_results(scenario, messages, bots, database, states)
     jobs, _, uploads, _, _, _ = load(database)
     check_folder(scenario, jobs, uploads, folder)
+    check_send_markers(scenario, state)
     check_flood_control(scenario, bots, states)
     check_database(scenario, database, lifecycles)
     REPORT.check(scenario, "no worker survives its supervisor's SIGKILL (checked in /proc)",

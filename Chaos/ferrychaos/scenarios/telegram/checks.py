@@ -31,13 +31,15 @@ def load(database):
         uploads = {r["job_id"]: r for r in connection.execute("SELECT * FROM uploads")}
         downloads = {r["job_id"]: r for r in connection.execute("SELECT * FROM downloads")}
         bots = {r["name"]: r for r in connection.execute("SELECT * FROM telegram_bots")}
-        doubts = {}
+        doubts = {}  # per job: attempts that ended in doubt (requeued, or their send unanswered)
+        resends = 0  # of those, the ones Ferry counted as resends (ferry_telegram_resends_total)
         for row in connection.execute("SELECT job_id, cause, reason FROM job_events "
                                       "WHERE cause = 'requeue' OR reason LIKE '%telegram_answer_lost%'"):
             doubts[row["job_id"]] = doubts.get(row["job_id"], 0) + 1
+            resends += row["cause"] != "requeue"
     finally:
         connection.close()
-    return jobs, sources, uploads, downloads, bots, doubts
+    return jobs, sources, uploads, downloads, bots, (doubts, resends)
 
 
 def check_telegram_results(scenario, messages, bots, database, states):
@@ -117,10 +119,11 @@ def check_nothing_queued(scenario, jobs, uploads, downloads):
     REPORT.detail(scenario, name, ", ".join(f"{k} {s} {n}" for (k, s), n in sorted(counts.items())))
 
 
-def check_uploads(scenario, bots, jobs, uploads, doubts, states):
+def check_uploads(scenario, bots, jobs, uploads, doubts_and_resends, states):
     name = ("every upload to a Telegram target arrived in its chat once, byte-identical "
             "(a second copy only after an attempt in doubt)")
     REPORT.declare(scenario, name)
+    doubts, counted = doubts_and_resends
     delivered = copies_total = resent = 0
     for bot in bots:
         if not bot.target:
@@ -164,7 +167,15 @@ def check_uploads(scenario, bots, jobs, uploads, doubts, states):
                                f"{len(copies)} times after {doubts.get(job['id'], 0)} attempt(s) in doubt")
             resent += len(copies) - 1
     REPORT.detail(scenario, name, f"{delivered} uploads to Telegram, {copies_total} messages in the chats, "
-                  f"{resent} second copies after a doubt")
+                  f"{resent} second copies after a doubt, {counted} resends counted")
+
+
+def check_send_markers(scenario, state):
+    """Every send an attempt marked as in progress was settled (see TelegramSendMarker.swift)."""
+    folder = Path(state) / "telegram" / "sending"
+    left = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    REPORT.check(scenario, "no send is left marked as in progress", not left,
+                 f"markers of upload jobs {left[:10]} remain in {folder}")
 
 
 def check_folder(scenario, jobs, uploads, folder):
