@@ -63,7 +63,8 @@ let package = Package(
             dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        // prctl(2) and friends, which are variadic in C and so out of Swift's reach.
+        // prctl(2), variadic in C, and sync_file_range(2), which Glibc's Swift module does not
+        // expose: system calls out of Swift's reach.
         .target(name: "CProcessControl"),
         // The worker process: the protocol loop and the job executors. It never writes the database;
         // only the cleanup worker opens it, read-only, for its scan.

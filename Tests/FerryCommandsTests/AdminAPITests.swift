@@ -313,8 +313,14 @@ extension ProcessSuites {
             #expect(sync.json["stuck_kinds"] as? [String] == ["download"])
             let detailed = try await client.get("/api/health/sync/detailed").json
             #expect((detailed["stuck_jobs"] as? [[String: Any]])?.map { $0["id"] as? Int } == [id])
+            // Stuck work is the sync check's business: no system check warns of it. (The load
+            // check may warn on a busy test machine, whatever the daemon does.)
             let system = try await client.get("/api/health/system").json
-            #expect(system["status"] as? String == "pass")
+            let checks = try #require(system["checks"] as? [String: [[String: Any]]])
+            let warning = checks.filter { name, entries in
+                name != "cpu:load" && entries.contains { $0["status"] as? String != "pass" }
+            }
+            #expect(warning.isEmpty, "\(warning.keys.sorted())")
             #expect(harness.stop() == 0)
         }
 

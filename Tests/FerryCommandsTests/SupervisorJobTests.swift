@@ -67,7 +67,9 @@ extension ProcessSuites {
             let size = 2_000_000
             let sha = try TestOrigin.sha256(size: size)
             var options = TestOrigin.Options(key: "killed-\(UUID())")
-            options.rate = 500_000
+            // Slow enough that the job is still running when its first progress is recorded (at
+            // most a second after the transfer starts), even on a loaded machine.
+            options.rate = 300_000
             let spec = DownloadSpec(url: origin.url(size: size, options), expectedSHA256: sha)
             let id = try await store.enqueue(download: DownloadRequest(spec: spec)).job.id
             let running = try await waitForJob(store, id) { $0.state == .running && $0.progress.bytesDone > 0 }

@@ -34,18 +34,7 @@ public enum MessageCodec {
 
     /// Decodes one line a worker wrote.
     public static func decodeWorkerMessage(_ line: some Collection<UInt8>) throws(ProtocolError) -> WorkerMessage {
-        let (type, body) = try envelope(line)
-        switch type {
-        case "hello": return .hello(try decode(body, as: WorkerMessage.Hello.self, type: type))
-        case "heartbeat": return .heartbeat(try decode(body, as: WorkerMessage.Heartbeat.self, type: type))
-        case "progress": return .progress(try decode(body, as: WorkerMessage.Progress.self, type: type))
-        case "outcome": return .outcome(try decode(body, as: WorkerMessage.Outcome.self, type: type))
-        case "cleanup_findings": return .cleanupFindings(try decode(body, as: CleanupFindings.self, type: type))
-        case "telegram_updates": return .telegramUpdates(try decode(body, as: TelegramBatch.self, type: type))
-        case "telegram_status": return .telegramStatus(try decode(body, as: TelegramBotStatus.self, type: type))
-        case "telegram_replied": return .telegramReplied(try decode(body, as: TelegramReply.self, type: type))
-        default: throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(type)'")
-        }
+        try decode(line, as: WorkerLine.self).message
     }
 
     /// Decodes one line the supervisor wrote.
@@ -54,18 +43,76 @@ public enum MessageCodec {
     ) throws(ProtocolError)
         -> SupervisorMessage
     {
-        let (type, body) = try envelope(line)
-        switch type {
-        case "assign": return .assign(try decode(body, as: SupervisorMessage.Assignment.self, type: type))
-        case "cancel":
-            let cancel = try decode(body, as: Cancel.self, type: type)
-            return .cancel(cancel.job, reason: cancel.reason)
-        case "drain": return .drain
-        case "shutdown": return .shutdown
-        case "cleanup": return .cleanup(try decode(body, as: CleanupOrder.self, type: type))
-        case "telegram_committed": return .telegramCommitted(try decode(body, as: TelegramCommit.self, type: type))
-        case "telegram_reply": return .telegramReply(try decode(body, as: TelegramReply.self, type: type))
-        default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(type)'")
+        try decode(line, as: SupervisorLine.self).message
+    }
+
+    /// A worker's line, read in one pass: the version, then the type, then the body as that type.
+    private struct WorkerLine: Decodable {
+        var message: WorkerMessage
+
+        init(from decoder: any Decoder) throws {
+            let line = try Line(decoder)
+            message =
+                switch line.type {
+                case "hello": .hello(try line.body(WorkerMessage.Hello.self))
+                case "heartbeat": .heartbeat(try line.body(WorkerMessage.Heartbeat.self))
+                case "progress": .progress(try line.body(WorkerMessage.Progress.self))
+                case "outcome": .outcome(try line.body(WorkerMessage.Outcome.self))
+                case "cleanup_findings": .cleanupFindings(try line.body(CleanupFindings.self))
+                case "telegram_updates": .telegramUpdates(try line.body(TelegramBatch.self))
+                case "telegram_status": .telegramStatus(try line.body(TelegramBotStatus.self))
+                case "telegram_replied": .telegramReplied(try line.body(TelegramReply.self))
+                default:
+                    throw ProtocolError(.unknownType, "a worker sent a message of unknown type '\(line.type)'")
+                }
+        }
+    }
+
+    /// The supervisor's line, read in one pass.
+    private struct SupervisorLine: Decodable {
+        var message: SupervisorMessage
+
+        init(from decoder: any Decoder) throws {
+            let line = try Line(decoder)
+            switch line.type {
+            case "assign": message = .assign(try line.body(SupervisorMessage.Assignment.self))
+            case "cancel":
+                let cancel = try line.body(Cancel.self)
+                message = .cancel(cancel.job, reason: cancel.reason)
+            case "drain": message = .drain
+            case "shutdown": message = .shutdown
+            case "cleanup": message = .cleanup(try line.body(CleanupOrder.self))
+            case "telegram_committed": message = .telegramCommitted(try line.body(TelegramCommit.self))
+            case "telegram_reply": message = .telegramReply(try line.body(TelegramReply.self))
+            default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(line.type)'")
+            }
+        }
+    }
+
+    /// The envelope of a line: its version is checked before anything else is read.
+    private struct Line {
+        enum Key: String, CodingKey { case v, type, body }
+
+        let container: KeyedDecodingContainer<Key>
+        let type: String
+
+        init(_ decoder: any Decoder) throws {
+            container = try decoder.container(keyedBy: Key.self)
+            let version = try container.decode(Int.self, forKey: .v)
+            guard version == FerryVersion.protocolVersion else {
+                throw ProtocolError(
+                    .versionMismatch,
+                    "protocol version \(version) received, this build speaks \(FerryVersion.protocolVersion)")
+            }
+            type = try container.decode(String.self, forKey: .type)
+        }
+
+        func body<Body: Decodable>(_: Body.Type) throws -> Body {
+            do {
+                return try container.decode(Body.self, forKey: .body)
+            } catch {
+                throw ProtocolError(.malformed, "a '\(type)' message has a malformed body: \(error)")
+            }
         }
     }
 
@@ -74,15 +121,6 @@ public enum MessageCodec {
     private struct Envelope<Body: Encodable>: Encodable {
         var v: Int
         var type: String
-        var body: Body
-    }
-
-    private struct Header: Decodable {
-        var v: Int
-        var type: String
-    }
-
-    private struct BodyOnly<Body: Decodable>: Decodable {
         var body: Body
     }
 
@@ -102,37 +140,22 @@ public enum MessageCodec {
         return data
     }
 
-    private static func envelope(_ line: some Collection<UInt8>) throws(ProtocolError) -> (String, Data) {
+    private static func decode<Message: Decodable>(
+        _ line: some Collection<UInt8>, as: Message.Type
+    ) throws(ProtocolError) -> Message {
         guard line.count <= maximumLineLength else {
             throw ProtocolError(.tooLong, "a message of \(line.count) bytes exceeds the limit of \(maximumLineLength)")
         }
         let data = Data(line)
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: data)
-        } catch {
-            let preview = String(decoding: data.prefix(120), as: UTF8.self)
-            throw ProtocolError(.malformed, "not a protocol message: \(preview)")
-        }
-        guard header.v == FerryVersion.protocolVersion else {
-            throw ProtocolError(
-                .versionMismatch,
-                "protocol version \(header.v) received, this build speaks \(FerryVersion.protocolVersion)")
-        }
-        return (header.type, data)
-    }
-
-    private static func decode<Body: Decodable>(
-        _ data: Data, as: Body.Type, type: String
-    ) throws(ProtocolError)
-        -> Body
-    {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .millisecondsSince1970
         do {
-            return try decoder.decode(BodyOnly<Body>.self, from: data).body
+            return try decoder.decode(Message.self, from: data)
+        } catch let error as ProtocolError {
+            throw error
         } catch {
-            throw ProtocolError(.malformed, "a '\(type)' message has a malformed body: \(error)")
+            let preview = String(decoding: data.prefix(120), as: UTF8.self)
+            throw ProtocolError(.malformed, "not a protocol message: \(preview)")
         }
     }
 }

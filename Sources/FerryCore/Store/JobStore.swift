@@ -60,6 +60,12 @@ public protocol JobStore: Sendable {
         _ lease: JobLease, with failure: JobFailure, resumeState: String?
     ) async throws(StoreError) -> FailureOutcome
 
+    /// Group commit: applies a batch of reports, progress, heartbeats and claims in one
+    /// transaction, each report and claim in its own savepoint (a refused one is rolled back alone
+    /// and returned as such; the others are kept). Throws, with nothing applied, only when the
+    /// database itself fails (full disk, I/O error, lock held too long).
+    func apply(_ batch: ReportBatch) async throws(StoreError) -> AppliedBatch
+
     // MARK: Operator control
 
     func cancel(_ id: JobID, reason: String) async throws(StoreError) -> Job

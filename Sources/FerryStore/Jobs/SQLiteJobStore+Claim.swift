@@ -27,64 +27,73 @@ extension SQLiteJobStore {
     {
         guard limit > 0 else { return [] }
         let now = nowMilliseconds
+        return try await write { db in try Self.claim(db, kind: kind, for: owner, limit: limit, now: now) }
+    }
+
+    /// Claims in `db`'s transaction (see ``claimDueJobs(of:for:limit:)``).
+    static func claim(_ db: Database, kind: JobKind, for owner: WorkerID, limit: Int, now: Int64) throws -> [ClaimedJob]
+    {
+        guard limit > 0 else { return [] }
         let lifecycle = JobLifecycle.of(kind)
-        return try await write { db in
-            // One statement picks and takes the batch: nothing can claim the same rows in between,
-            // and the schema's triggers check the owner is alive and log every claim. The index
-            // `jobs_queue` yields the batch in claim order without sorting.
-            let rows = try Row.fetchCursor(
-                db.cachedStatement(
-                    sql: """
-                        UPDATE jobs
-                        SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
-                            owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
-                        WHERE id IN (
-                            SELECT id FROM jobs
-                            WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
-                                AND due_at <= ?
-                            ORDER BY priority DESC, due_at, id
-                            LIMIT ?)
-                        RETURNING \(JobColumns.list)
-                        """),
-                arguments: [owner.rawValue, now, now, now, now, limit])
-            // RETURNING has no order: restore the claim order for the caller.
-            var claimed: [Job] = []
-            claimed.reserveCapacity(limit)
-            while let row = try rows.next() { claimed.append(try Job(row: row)) }
-            let jobs = claimed.sorted { a, b in
-                if a.priority != b.priority { return a.priority > b.priority }
-                if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
-                return a.id < b.id
+        // One statement picks and takes the batch: nothing can claim the same rows in between,
+        // and the schema's triggers check the owner is alive and log every claim. The index
+        // `jobs_queue` yields the batch in claim order without sorting.
+        let rows = try Row.fetchCursor(
+            db.cachedStatement(
+                sql: """
+                    UPDATE jobs
+                    SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
+                        owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
+                            AND due_at <= ?
+                        ORDER BY priority DESC, due_at, id
+                        LIMIT ?)
+                    RETURNING \(JobColumns.list)
+                    """),
+            arguments: [owner.rawValue, now, now, now, now, limit])
+        // RETURNING has no order: restore the claim order for the caller.
+        var claimed: [Job] = []
+        claimed.reserveCapacity(limit)
+        while let row = try rows.next() { claimed.append(try Job(row: row)) }
+        let jobs = claimed.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
+            return a.id < b.id
+        }
+        let details = try payloads(db, kind: kind, ids: jobs.map(\.id))
+        return try jobs.map { job in
+            guard let payload = details[job.id] else {
+                throw StoreError(.corrupt, "job \(job.id) has no \(kind) details", jobID: job.id)
             }
-            let payloads = try Self.payloads(db, kind: kind, ids: jobs.map(\.id))
-            return try jobs.map { job in
-                guard let payload = payloads[job.id] else {
-                    throw StoreError(.corrupt, "job \(job.id) has no \(kind) details", jobID: job.id)
-                }
-                return ClaimedJob(job: job, payload: payload)
-            }
+            return ClaimedJob(job: job, payload: payload)
         }
     }
 
     public func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease] {
         guard !reports.isEmpty else { return [] }
         let now = nowMilliseconds
-        return try await write { db in
-            let statement = try db.cachedStatement(
-                sql: """
-                    UPDATE jobs SET bytes_done = ?, bytes_total = ?, resume_state = COALESCE(?, resume_state),
-                        heartbeat_at = ?, updated_at = ?
-                    WHERE id = ? AND owner = ? AND attempt = ? AND state IN ('running', 'storing')
-                    """)
-            var lost: [JobLease] = []
-            for report in reports {
-                try statement.execute(arguments: [
-                    report.progress.bytesDone, report.progress.bytesTotal, report.resumeState, now, now,
-                    report.lease.jobID.rawValue, report.lease.owner.rawValue, report.lease.attempt,
-                ])
-                if db.changesCount == 0 { lost.append(report.lease) }
-            }
-            return lost
+        return try await write { db in try Self.recordProgress(db, reports, now: now) }
+    }
+
+    /// Writes progress in `db`'s transaction; returns the reports whose lease was lost.
+    static func recordProgress(_ db: Database, _ reports: [ProgressReport], now: Int64) throws -> [JobLease] {
+        guard !reports.isEmpty else { return [] }
+        let statement = try db.cachedStatement(
+            sql: """
+                UPDATE jobs SET bytes_done = ?, bytes_total = ?, resume_state = COALESCE(?, resume_state),
+                    heartbeat_at = ?, updated_at = ?
+                WHERE id = ? AND owner = ? AND attempt = ? AND state IN ('running', 'storing')
+                """)
+        var lost: [JobLease] = []
+        for report in reports {
+            try statement.execute(arguments: [
+                report.progress.bytesDone, report.progress.bytesTotal, report.resumeState, now, now,
+                report.lease.jobID.rawValue, report.lease.owner.rawValue, report.lease.attempt,
+            ])
+            if db.changesCount == 0 { lost.append(report.lease) }
         }
+        return lost
     }
 }

@@ -59,34 +59,42 @@ extension SQLiteJobStore {
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
         return try await write(jobID: lease.jobID) { db in
-            let job = try JobTransition.load(db, lease.jobID)
-            try JobTransition.verify(lease, holds: job)
-            var generator = SystemRandomNumberGenerator()
-            // A manual retry grants a fresh set of attempts, and its backoff starts over: the delay
-            // follows the attempt's number within the current set, not since the job was created.
-            let before = try Self.attemptsBeforeManualRetry(db, job.id)
-            let decision = policies[job.kind].decide(
-                afterAttempt: job.attempt - before, maxAttempts: job.maxAttempts - before, failure: failure,
-                using: &generator)
-            var errorColumns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
-                ("last_error", failure.message), ("last_error_code", failure.code),
-                ("last_error_class", failure.failureClass.rawValue),
-            ]
-            if let resumeState { errorColumns.append(("resume_state", resumeState)) }
-            switch decision {
-            case .retry(let delay):
-                let move = JobTransition(
-                    command: .scheduleRetry,
-                    reason:
-                        "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(Self.describe(delay))",
-                    lease: lease,
-                    assignments: errorColumns + [("due_at", now + delay.inMilliseconds)])
-                return .retryScheduled(try move.apply(db, to: job, now: now))
-            case .giveUp(let why):
-                let move = JobTransition(
-                    command: .fail, reason: "\(failure.code): \(why)", lease: lease, assignments: errorColumns)
-                return .failed(try move.apply(db, to: job, now: now))
-            }
+            try Self.failAttempt(db, lease, with: failure, resumeState: resumeState, policies: policies, now: now)
+        }
+    }
+
+    /// Ends an attempt as failed in `db`'s transaction: a retry with backoff, or the job fails.
+    static func failAttempt(
+        _ db: Database, _ lease: JobLease, with failure: JobFailure, resumeState: String?,
+        policies: RetryPolicies, now: Int64
+    ) throws -> FailureOutcome {
+        let job = try JobTransition.load(db, lease.jobID)
+        try JobTransition.verify(lease, holds: job)
+        var generator = SystemRandomNumberGenerator()
+        // A manual retry grants a fresh set of attempts, and its backoff starts over: the delay
+        // follows the attempt's number within the current set, not since the job was created.
+        let before = try attemptsBeforeManualRetry(db, job.id)
+        let decision = policies[job.kind].decide(
+            afterAttempt: job.attempt - before, maxAttempts: job.maxAttempts - before, failure: failure,
+            using: &generator)
+        var errorColumns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
+            ("last_error", failure.message), ("last_error_code", failure.code),
+            ("last_error_class", failure.failureClass.rawValue),
+        ]
+        if let resumeState { errorColumns.append(("resume_state", resumeState)) }
+        switch decision {
+        case .retry(let delay):
+            let move = JobTransition(
+                command: .scheduleRetry,
+                reason:
+                    "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(describe(delay))",
+                lease: lease,
+                assignments: errorColumns + [("due_at", now + delay.inMilliseconds)])
+            return .retryScheduled(try move.apply(db, to: job, now: now))
+        case .giveUp(let why):
+            let move = JobTransition(
+                command: .fail, reason: "\(failure.code): \(why)", lease: lease, assignments: errorColumns)
+            return .failed(try move.apply(db, to: job, now: now))
         }
     }
 

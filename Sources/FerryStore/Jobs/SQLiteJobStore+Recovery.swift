@@ -31,15 +31,21 @@ extension SQLiteJobStore {
     public func release(_ lease: JobLease, reason: String, resumeState: String?) async throws(StoreError) -> Job {
         let now = nowMilliseconds
         return try await write(jobID: lease.jobID) { db in
-            let job = try JobTransition.load(db, lease.jobID)
-            // Stopped on request, not failed: the attempt is given back.
-            var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = [
-                ("due_at", now), ("max_attempts", job.maxAttempts + 1),
-            ]
-            if let resumeState { assignments.append(("resume_state", resumeState)) }
-            let move = JobTransition(command: .requeue, reason: reason, lease: lease, assignments: assignments)
-            return try move.apply(db, to: job, now: now)
+            try Self.releaseAttempt(db, lease, reason: reason, resumeState: resumeState, now: now)
         }
+    }
+
+    /// Puts a job stopped on request back in `db`'s transaction; the attempt is given back.
+    static func releaseAttempt(
+        _ db: Database, _ lease: JobLease, reason: String, resumeState: String?, now: Int64
+    ) throws -> Job {
+        let job = try JobTransition.load(db, lease.jobID)
+        var assignments: [(column: String, value: (any DatabaseValueConvertible)?)] = [
+            ("due_at", now), ("max_attempts", job.maxAttempts + 1),
+        ]
+        if let resumeState { assignments.append(("resume_state", resumeState)) }
+        let move = JobTransition(command: .requeue, reason: reason, lease: lease, assignments: assignments)
+        return try move.apply(db, to: job, now: now)
     }
 
     /// Running jobs, found through the `jobs_queue` index (running jobs are few).

@@ -2,8 +2,10 @@ import FerryCore
 import Foundation
 import Logging
 
-/// Applies a worker's report on one attempt to the store: success completes the job (and creates
-/// its follow-up work), failure schedules a retry or fails it, a requested stop puts it back.
+/// What follows a worker's report once the store has applied it (or refused it): success of an
+/// upload may remove the delivered download's file, a final failure or a report on a job taken
+/// away removes what the attempt left behind, a result the store refused fails the attempt.
+/// The reports themselves are applied by the fleet's group commit (``JobStore/apply(_:)``).
 struct OutcomeRecorder {
     let store: any JobStore
     let logger: Logger
@@ -24,38 +26,36 @@ struct OutcomeRecorder {
         case cleanUpLater(download: JobID)
     }
 
-    @discardableResult
-    func record(_ outcome: WorkerMessage.Outcome, from worker: WorkerID, again: Bool = false) async -> Recording {
+    /// The follow-ups of one report after the commit that held it.
+    func settle(
+        _ applied: Result<AppliedBatch.Effect, StoreError>, of outcome: WorkerMessage.Outcome, from worker: WorkerID,
+        again: Bool = false
+    ) async -> Recording {
         let lease = outcome.lease
-        do {
-            switch outcome.result {
-            case .succeeded(let result):
-                do {
-                    let job = try await store.complete(JobCompletion(lease: lease, result: result))
-                    if job.kind == .upload, case .upload(let spec) = try? await store.payload(of: job.id),
-                        await !cleanUpAfterDeliveries(of: spec.downloadID)
-                    {
-                        return .cleanUpLater(download: spec.downloadID)
-                    }
-                } catch  where error.code == .invalidInput {
-                    // The store refused the result (wrong size or hash): the attempt failed.
-                    _ = try await store.fail(lease, with: .retryable("result_rejected", error.message))
-                }
-            case .failed(let failure):
-                let outcome = try await store.fail(lease, with: failure, resumeState: outcome.resumeState)
-                if case .failed(let job) = outcome {
-                    // An earlier attempt (before a supervisor restart) may have published a file.
-                    UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
-                    logger.warning(
-                        "job failed",
-                        metadata: [
-                            "job_id": "\(lease.jobID)", "code": "\(failure.code)", "error": "\(failure.message)",
-                        ])
-                }
-            case .stopped(let resumeState):
-                _ = try await store.release(lease, reason: "stopped by \(worker) on request", resumeState: resumeState)
+        switch applied {
+        case .success(.completed(let job)):
+            if job.kind == .upload, case .upload(let spec) = try? await store.payload(of: job.id),
+                await !cleanUpAfterDeliveries(of: spec.downloadID)
+            {
+                return .cleanUpLater(download: spec.downloadID)
             }
-        } catch  where error.code == .leaseLost {
+        case .success(.failed(.failed(let job))):
+            // An earlier attempt (before a supervisor restart) may have published a file.
+            UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
+            if case .failed(let failure) = outcome.result {
+                logger.warning(
+                    "job failed",
+                    metadata: ["job_id": "\(lease.jobID)", "code": "\(failure.code)", "error": "\(failure.message)"])
+            }
+        case .success:
+            break
+        case .failure(let error) where error.code == .invalidInput:
+            guard case .succeeded = outcome.result else { break }
+            // The store refused the result (wrong size or hash): the attempt failed.
+            let rejected = WorkerMessage.Outcome(
+                lease: lease, result: .failed(.retryable("result_rejected", error.message)))
+            return await record(rejected, from: worker, again: again)
+        case .failure(let error) where error.code == .leaseLost:
             // Cancelled, paused or requeued while the worker was still busy: its report is moot.
             logger.notice("discarded a report for a job no longer held", metadata: ["job_id": "\(lease.jobID)"])
             // Cancelled or failed as its worker finished: whatever the attempt had put in place
@@ -63,15 +63,24 @@ struct OutcomeRecorder {
             if let job = try? await store.job(lease.jobID) {
                 UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
             }
-        } catch  where error.isTransient {
-            logger.log(
-                level: again ? .debug : .error, "could not record an outcome yet; it is kept and applied again",
-                metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
-            return .later
-        } catch {
+        case .failure(let error):
             logger.error("could not record an outcome", metadata: ["job_id": "\(lease.jobID)", "error": "\(error)"])
         }
         return .applied
+    }
+
+    /// Applies one report on its own (a batch of one) and settles it.
+    @discardableResult
+    func record(_ outcome: WorkerMessage.Outcome, from worker: WorkerID, again: Bool = false) async -> Recording {
+        do {
+            let applied = try await store.apply(ReportBatch(reports: [ReportBatcher.report(outcome, from: worker)]))
+            return await settle(applied.reports[0], of: outcome, from: worker, again: again)
+        } catch {
+            logger.log(
+                level: again ? .debug : .error, "could not record an outcome yet; it is kept and applied again",
+                metadata: ["job_id": "\(outcome.lease.jobID)", "error": "\(error)"])
+            return .later
+        }
     }
 
     /// Removes a download's local file once every upload delivered it, when the download asked for

@@ -96,7 +96,7 @@ struct Aria2Download: Sendable {
         let (size, sha256) = try FileHashing.sizeAndSHA256(of: path)
         try Self.sync(path)
         guard rename(path, final) == 0 else { throw SpoolFile.failure("rename", final) }
-        FolderSync.sync((final as NSString).deletingLastPathComponent)
+        try FolderSync.sync((final as NSString).deletingLastPathComponent)
         return JobResult(location: final, size: size, sha256: sha256)
     }
 
@@ -120,7 +120,7 @@ struct Aria2Download: Sendable {
         let source = sharesTop ? "\(work)/\(top)" : work
         let final = "\(folder)/\(FileNames.sanitized(sharesTop ? top : name) ?? "download")"
         guard rename(source, final) == 0 else { throw SpoolFile.failure("rename", final) }
-        FolderSync.sync(folder)
+        try FolderSync.sync(folder)
         let digest = SHA256.hash(data: Data(manifest.utf8))
         return JobResult(location: final, size: total, sha256: FileHashing.hex(digest))
     }

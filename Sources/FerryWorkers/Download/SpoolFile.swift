@@ -1,3 +1,4 @@
+import CProcessControl
 import Crypto
 import FerryCore
 import Foundation
@@ -11,11 +12,18 @@ final class SpoolFile {
     private var isOpen = true
     /// Bytes in the file.
     private(set) var size: Int64
+    /// Where the file's pages were last handed to the disk (see ``append(_:)``).
+    private var writebackStart: Int64
+    /// Large files are handed to the disk in steps of this size as they are written: the kernel
+    /// would otherwise keep them dirty in memory (far below its background threshold on a
+    /// machine with gigabytes free) and write all of it in the final fsync, after the transfer.
+    static let writebackStep: Int64 = 8 << 20
 
     private init(path: String, descriptor: Int32, size: Int64) {
         self.path = path
         self.descriptor = descriptor
         self.size = size
+        writebackStart = size
     }
 
     /// The temporary file of `attempt` of job `jobID` in `spool`. When `resuming`, the newest
@@ -76,6 +84,7 @@ final class SpoolFile {
             throw Self.failure("truncate", path)
         }
         size = 0
+        writebackStart = 0
     }
 
     /// Appends bytes, retrying short writes.
@@ -90,6 +99,11 @@ final class SpoolFile {
             offset += written
         }
         size += Int64(bytes.count)
+        if size - writebackStart >= Self.writebackStep {
+            // A hint: a file system that cannot do it still gets the fsync at publishing.
+            _ = ferry_start_writeback(descriptor, writebackStart, size - writebackStart)
+            writebackStart = size
+        }
     }
 
     /// Flushes the content to disk, closes the file and renames it to `destination`, then flushes
@@ -99,7 +113,7 @@ final class SpoolFile {
         Glibc.close(descriptor)
         isOpen = false
         guard rename(path, destination) == 0 else { throw Self.failure("rename", destination) }
-        FolderSync.sync((destination as NSString).deletingLastPathComponent)
+        try FolderSync.sync((destination as NSString).deletingLastPathComponent)
     }
 
     /// Closes and deletes the temporary file.
@@ -130,12 +144,22 @@ final class SpoolFile {
     }
 }
 
-/// Flushing a folder makes a rename or a new entry in it durable.
+/// Flushing a folder makes a rename or a new entry in it durable. A file is published into a
+/// folder its job created (`downloads/<id>/`), so the folder holding that one is flushed too: its
+/// entry for the new folder is what a power cut would otherwise lose, file and all (ext4 happens
+/// to commit both in one journal transaction; POSIX promises nothing of the kind).
 enum FolderSync {
-    static func sync(_ folder: String) {
+    static func sync(_ folder: String) throws(JobFailure) {
+        try syncOne(folder)
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty, parent != folder { try syncOne(parent) }
+    }
+
+    private static func syncOne(_ folder: String) throws(JobFailure) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
+        guard descriptor >= 0 else { throw SpoolFile.failure("open the folder", folder) }
+        defer { close(descriptor) }
+        // EINVAL: the file system cannot flush folders (some FUSE and network mounts); nothing to do.
+        guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync the folder", folder) }
     }
 }

@@ -90,7 +90,7 @@ struct TelegramFileDownload {
             unlink(temporary)
             throw failure
         }
-        FolderSync.sync(folder)
+        try FolderSync.sync(folder)
         return JobResult(location: final, size: copied.size, sha256: copied.sha256, contentType: nil)
     }
 

@@ -54,7 +54,7 @@ struct DirectoryTarget {
             unlink(temporary)
             throw failure
         }
-        FolderSync.sync(folder)
+        try FolderSync.sync(folder)
         return JobResult(location: final, size: copied.size, sha256: copied.sha256)
     }
 
