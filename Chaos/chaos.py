@@ -14,6 +14,11 @@ Scenarios (run in this order by `--scenario all`):
                 are SIGKILLed every few seconds, the supervisor is SIGKILLed and restarted, a
                 worker is SIGSTOPped until it is declared hung, and SIGHUP reloads a changed, then
                 an invalid, configuration. Then it settles and checks the invariants.
+  telegram      300 messages with media and links to four bots on fake Bot APIs, relayed to folders
+                and Telegram chats, while the telegram, download and upload workers and the
+                supervisor are SIGKILLed and the fake servers answer 429s and 5xx and cut
+                connections; every message must become exactly one download, every upload reach
+                its chat once (twice only after an attempt in doubt), byte-identical, paced.
   disk-full     the state folder on a small tmpfs fills up mid-transfer; space returns.
   readonly-db   the database's file system turns read-only under the running supervisor
                 (an ext4 image with errors=remount-ro and an injected error); then it is repaired.
@@ -22,8 +27,9 @@ Scenarios (run in this order by `--scenario all`):
   bad-api       malformed API requests.
 
 The disk scenarios need root (mounts); without it they are reported as skipped. Every process
-started here (origin, moto, ferry) is killed on exit, and every mount is undone. The exit status
-is 0 only when every invariant held; otherwise the violations are listed, each with its reason.
+started here (origin, moto, fake Bot APIs, ferry) is killed on exit, and every mount is undone.
+The exit status is 0 only when every invariant held; otherwise the violations are listed, each
+with its reason.
 
 The code is the package ferrychaos/ next to this file: a shared core (processes, daemon, origin,
 invariants, report) and one module per scenario in ferrychaos/scenarios/.

@@ -24,7 +24,8 @@ def main(usage):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", action="append", choices=["all"] + list(SCENARIOS),
                         help="scenario to run (repeatable; default all)")
-    parser.add_argument("--duration", type=float, default=90, help="seconds of chaos in the fire scenario")
+    parser.add_argument("--duration", type=float, default=90, help="seconds of chaos in the fire scenario "
+                        "(the telegram scenario's is a third of it, at least 20)")
     parser.add_argument("--jobs", type=int, default=0, help="submissions in the fire scenario "
                         "(default max(520, 2 per second of duration))")
     parser.add_argument("--settle-timeout", type=float, default=240, help="seconds to wait for the run to settle")

@@ -1,4 +1,6 @@
-"""`ferry serve` under test: its configuration, start, SIGKILL, SIGTERM, log tail and admin API.
+"""`ferry serve` under test: its configuration, start, SIGKILL, SIGTERM, log tail and admin API,
+and the checks every scenario that kills it makes (it only dies when killed, no worker outlives
+it, SIGTERM stops it cleanly) and its wait for a calm run.
 
 The configuration is short-timed (1 s heartbeats, 4 s hang timeout, fast retries) so that a few
 minutes of chaos exercise every recovery path; each daemon gets a free loopback port and runs
@@ -10,10 +12,12 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 
 from .processes import STRAYS, alive, spawn, wait_until, worker_processes
+from .report import REPORT
 
 
 def free_port():
@@ -173,3 +177,58 @@ def run_ferry(binary, arguments, timeout=60):
     except subprocess.TimeoutExpired:
         return None, "(timed out)"
     return result.returncode, (result.stderr + result.stdout).strip()
+
+
+def wait_calm(ferry, busy, timeout):
+    """Waits until `busy()` (which may raise sqlite3.Error: busy) is falsy three looks a second
+    apart in a row; False on timeout or when the supervisor is gone."""
+    calm = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            quiet = not busy()
+        except sqlite3.Error:
+            quiet = False
+        if ferry.process.poll() is not None:
+            return False
+        calm = calm + 1 if quiet else 0
+        if calm >= 3:
+            return True
+        time.sleep(1)
+    return False
+
+
+def check_alive(scenario, ferry):
+    """The supervisor only dies when it is killed; one that died by itself is reported and restarted."""
+    name = "the supervisor only died when it was killed"
+    REPORT.declare(scenario, name)
+    if ferry.process.poll() is not None:
+        REPORT.violate(scenario, name, f"exited by itself with {ferry.process.returncode}: {ferry.log_tail()}")
+        ferry.start()
+
+
+def kill_and_restart(scenario, ferry, pause):
+    """SIGKILLs the supervisor, checks that none of its workers outlives it, waits `pause()` and
+    starts it again."""
+    name = "no worker survives its supervisor's SIGKILL (checked in /proc)"
+    workers = ferry.kill()
+    left = survivors(workers)
+    REPORT.check(scenario, name, not left,
+                 f"{len(left)} worker(s) outlived the supervisor 10 s after its SIGKILL: {left}")
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    pause()
+    ferry.start()
+
+
+def check_graceful_stop(scenario, ferry):
+    """SIGTERM: the supervisor exits 0 and takes its workers with it."""
+    name = "SIGTERM stops the supervisor cleanly (exit 0) and its workers with it"
+    workers = ferry.workers()
+    status = ferry.stop()
+    REPORT.check(scenario, name, status == 0, f"exit status {status}; {ferry.log_tail(8)}")
+    left = survivors(workers)
+    REPORT.check(scenario, name, not left, f"workers left after the stop: {left}")

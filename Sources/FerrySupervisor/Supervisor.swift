@@ -133,6 +133,7 @@ public actor Supervisor: Service {
                 "config": "\(loaded.file ?? "embedded defaults")", "status": "\(status)",
                 "recovered_jobs": "\(startup.recovered.count)",
             ])
+        VideoToolsCheck.warnIfMissing(loaded.configuration.targets, logger: logger)
     }
 
     private func stop() async {

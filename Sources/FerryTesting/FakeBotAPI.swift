@@ -39,13 +39,31 @@ public final class FakeBotAPI: @unchecked Sendable {
         /// The message a text answered.
         public var replyTo: Int?
         public var edits: Int?
+        /// A file's send: every other field it carried (duration, width, thumbnail, …).
+        public var fields: [String: String]?
+        /// A file's send: each file part by its field (the file, a thumbnail).
+        public var parts: [String: Part]?
 
         enum CodingKeys: String, CodingKey {
-            case method, size, sha256, caption, text, edits
+            case method, size, sha256, caption, text, edits, fields, parts
             case chatID = "chat_id"
             case messageID = "message_id"
             case fileName = "file_name"
             case replyTo = "reply_to"
+        }
+    }
+
+    /// A file part of a send.
+    public struct Part: Decodable, Sendable {
+        public var fileName: String
+        public var size: Int
+        public var sha256: String
+        public var contentType: String
+
+        enum CodingKeys: String, CodingKey {
+            case size, sha256
+            case fileName = "file_name"
+            case contentType = "content_type"
         }
     }
 
@@ -92,6 +110,11 @@ public final class FakeBotAPI: @unchecked Sendable {
         try JSONDecoder().decode(File.self, from: try await control("file", ["size": size, "seed": seed]))
     }
 
+    /// Makes a file of these bytes.
+    public func addFile(_ data: Data) async throws -> File {
+        try JSONDecoder().decode(File.self, from: try await control("file", ["base64": data.base64EncodedString()]))
+    }
+
     /// Queues an update carrying `message` (a Bot API Message as JSON); returns its update id.
     @discardableResult
     public func receive(_ message: [String: any Sendable]) async throws -> Int {
@@ -101,14 +124,16 @@ public final class FakeBotAPI: @unchecked Sendable {
     }
 
     /// Makes the next `count` calls of `method` fail: with `status` (and `retryAfter` for 429),
-    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`); file
-    /// downloads (`"file"`) by a cut after `cutAfterBytes` of the body.
+    /// or by a cut connection (`cut`), or by a cut after the work was done (`cutAfter`), or by an
+    /// answer `stallAfter` seconds late; file downloads (`"file"`) by a cut after `cutAfterBytes`
+    /// of the body.
     public func fault(
         _ method: String, count: Int = 1, status: Int? = nil, retryAfter: Int = 1, cut: Bool = false,
-        cutAfter: Bool = false, cutAfterBytes: Int? = nil
+        cutAfter: Bool = false, cutAfterBytes: Int? = nil, stallAfter: Int? = nil
     ) async throws {
         var body: [String: any Sendable] = ["method": method, "count": count, "retry_after": retryAfter]
         if let cutAfterBytes { body["cut_after_bytes"] = cutAfterBytes }
+        if let stallAfter { body["stall_after"] = stallAfter }
         if let status { body["status"] = status }
         if cut { body["cut"] = true }
         if cutAfter { body["cut_after"] = true }

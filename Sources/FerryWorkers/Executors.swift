@@ -39,7 +39,9 @@ public enum Executors {
                 idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
             let result = await body([
-                UploadExecutor(targets: settings.targets, client: client, telegramBots: settings.telegramBots)
+                UploadExecutor(
+                    targets: settings.targets, client: client, telegramBots: settings.telegramBots,
+                    stateDirectory: stateDirectory)
             ])
             try? await client.shutdown()
             return result

@@ -146,7 +146,9 @@ public actor WorkerRuntime {
     private func startPolling() -> Task<Void, Never>? {
         guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
         let writer = writer
-        let poller = TelegramPoller(bots: options.telegramBots) { message in await writer.send(message) }
+        let poller = TelegramPoller(bots: options.telegramBots, stateDirectory: options.stateDirectory) { message in
+            await writer.send(message)
+        }
         telegram = poller
         return Task { await poller.run() }
     }

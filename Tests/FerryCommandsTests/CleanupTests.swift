@@ -138,6 +138,63 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test(
+            "The file of a delivered download whose supervisor died before removing it is removed by a run, even with orphans: adopt"
+        )
+        func deliveredLeftoverRemoved() async throws {
+            let origin = try TestOrigin()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-leftover-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: folder) }
+            try FileManager.default.createDirectory(
+                at: folder.appendingPathComponent("target"), withIntermediateDirectories: true)
+            let config = folder.appendingPathComponent("ferry.yaml")
+            try Data("targets:\n  copy:\n    type: dir\n    path: \(folder.path)/target\n".utf8).write(to: config)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_CONFIG": config.path, "FERRY_CLEANUP_SETTLE_TIME": "0s", "FERRY_CLEANUP_RUN_INTERVAL": "0s",
+                    "FERRY_CLEANUP_ORPHANS": "adopt",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let spec = DownloadSpec(url: origin.url(size: 5_000), uploadTargets: ["copy"], deleteAfterUpload: true)
+            let id = try await store.enqueue(download: DownloadRequest(spec: spec)).job.id
+            let download = try await SupervisorJobTests().waitForJob(store, id) { $0.state.phase.isFinal }
+            let local = try #require(download.result?.location)
+            var uploads = try await store.uploads(of: id)
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && uploads.first?.state != .cleaned {
+                try await Task.sleep(for: .milliseconds(50))
+                uploads = try await store.uploads(of: id)
+            }
+            #expect(uploads.map(\.state) == [.cleaned])
+            // What a supervisor SIGKILLed between recording the clean-up and removing the file leaves.
+            try FileManager.default.createDirectory(
+                atPath: (local as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(repeating: 1, count: 5_000).write(to: URL(fileURLWithPath: local))
+            let jobs = try await store.jobs(matching: JobQuery(limit: 100)).count
+
+            let port = try #require(URLComponents(string: try harness.adminURL())?.port)
+            let environment = ["FERRY_HTTP_PORT": "\(port)"]
+            let check = try FerryProcess.run(["check", "--json"], in: harness.scratch.url, environment: environment)
+            let dry = try #require(
+                try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any])
+            let dryOrphans = (dry["report"] as? [String: Any])?["orphan_files"] as? [[String: Any]] ?? []
+            #expect(dryOrphans.map { $0["action"] as? String } == ["would_remove"])
+            #expect(FileManager.default.fileExists(atPath: local), "a dry run removes nothing")
+
+            let repair = try FerryProcess.run(["repair", "--json"], in: harness.scratch.url, environment: environment)
+            #expect(repair.status == 0, "\(repair.standardError)")
+            let real = try #require(
+                try JSONSerialization.jsonObject(with: Data(repair.standardOutput.utf8)) as? [String: Any])
+            let orphans = (real["report"] as? [String: Any])?["orphan_files"] as? [[String: Any]] ?? []
+            #expect(orphans.map { $0["action"] as? String } == ["removed"])
+            #expect(orphans.first?["path"] as? String == local)
+            #expect(!FileManager.default.fileExists(atPath: local), "the leftover was removed")
+            #expect(!FileManager.default.fileExists(atPath: (local as NSString).deletingLastPathComponent))
+            #expect(try await store.jobs(matching: JobQuery(limit: 100)).count == jobs, "nothing was adopted")
+            #expect(harness.stop() == 0)
+        }
+
         @Test("Asking for a cleanup while one runs returns that run; with no cleanup worker the run fails saying why")
         func oneRunAtATime() async throws {
             let harness = try SupervisorHarness(

@@ -328,6 +328,116 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
         }
 
+        @Test(
+            "An upload worker killed while Telegram takes its file: the next attempt says the send may have arrived and counts the resend in /metrics, the one after sends again"
+        )
+        func killedWhileSending() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(
+                api, botSettings: "      upload_targets: [chat]",
+                more: "targets:\n  chat:\n    type: telegram\n    bot: relay\n    chat_id: 77\n",
+                environment: ["FERRY_RETRY_UPLOAD_INITIAL_DELAY": "100ms"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            try await api.fault("sendDocument", stallAfter: 30)
+            let file = try await api.addFile(size: 50_000, seed: 6)
+            try await api.receive(Self.document(file, name: "clip.mp4", size: 50_000))
+            // Telegram has the file; its answer is not out yet when the worker dies.
+            var deadline = Date().addingTimeInterval(30)
+            while try await api.state().sent.isEmpty && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let worker = try #require(harness.workers()[.upload]?.first)
+            kill(worker, SIGKILL)
+            let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+            var upload = try await Self.upload(of: download.id, in: store)
+            deadline = Date().addingTimeInterval(30)
+            while upload?.state != .succeeded && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                upload = try await Self.upload(of: download.id, in: store)
+            }
+            #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+            let reasons = try await store.events(of: try #require(upload?.id)).compactMap(\.reason)
+            #expect(reasons.contains { $0.contains("telegram_answer_lost") }, "\(reasons)")
+            let sent = try await api.state().sent
+            #expect(sent.count == 2, "sent again: the Bot API cannot say whether it has the file")
+            #expect(sent.allSatisfy { $0.sha256 == download.result?.sha256 })
+            let metrics = try await URLSession.shared.data(from: URL(string: try harness.adminURL() + "/metrics")!).0
+            #expect(String(decoding: metrics, as: UTF8.self).contains("ferry_telegram_resends_total 1"))
+            let markers = harness.scratch.url.appendingPathComponent("ferry-state/telegram/sending").path
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: markers)) ?? [] == [], "no marker left")
+            #expect(harness.stop() == 0)
+        }
+
+        /// A 3-second 640×360 MPEG-4 video made by ffmpeg.
+        static func makeVideo() throws -> Data {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-video-\(UUID()).mp4")
+            defer { try? FileManager.default.removeItem(at: file) }
+            let ffmpeg = Process()
+            ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            ffmpeg.arguments = [
+                "ffmpeg", "-v", "error", "-nostdin", "-f", "lavfi", "-i", "testsrc=duration=3:size=640x360:rate=10",
+                "-c:v", "mpeg4", "-q:v", "8", "-pix_fmt", "yuv420p", file.path,
+            ]
+            try ffmpeg.run()
+            ffmpeg.waitUntilExit()
+            return try Data(contentsOf: file)
+        }
+
+        @Test(
+            "A video sent as: video carries its duration, width, height and a JPEG thumbnail; without ffprobe and ffmpeg on PATH it goes without them and start-up says so once"
+        )
+        func videoMetadata() async throws {
+            let video = try Self.makeVideo()
+            let target = """
+                targets:
+                  clips:
+                    type: telegram
+                    bot: relay
+                    chat_id: 77
+                    as: video
+                """
+            for withTools in [true, false] {
+                let api = try FakeBotAPI()
+                let emptyPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "ferry-no-tools-\(UUID())")
+                try FileManager.default.createDirectory(at: emptyPath, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: emptyPath) }
+                let harness = try Self.start(
+                    api, botSettings: "      upload_targets: [clips]", more: target,
+                    environment: withTools ? [:] : ["PATH": emptyPath.path])
+                try #require(harness.waitForNotification(containing: "READY=1") != nil)
+                let store = try harness.store()
+                let file = try await api.addFile(video)
+                try await api.receive(Self.document(file, name: "clip.mp4", size: video.count))
+                let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+                let upload = try await Self.upload(of: download.id, in: store)
+                #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+                let sent = try #require(try await api.state().sent.first)
+                #expect(sent.method == "sendVideo")
+                #expect(sent.parts?["video"]?.sha256 == download.result?.sha256, "the video itself, byte for byte")
+                let warning = "ffprobe and ffmpeg are not on PATH"
+                let log = try String(
+                    contentsOf: harness.scratch.url.appendingPathComponent("serve.err"), encoding: .utf8)
+                if withTools {
+                    #expect(sent.fields?["duration"] == "3")
+                    #expect(sent.fields?["width"] == "640" && sent.fields?["height"] == "360")
+                    #expect(sent.fields?["supports_streaming"] == "true")
+                    #expect(sent.fields?["thumbnail"] == "attach://thumbnail")
+                    let thumbnail = try #require(sent.parts?["thumbnail"])
+                    #expect(thumbnail.contentType == "image/jpeg")
+                    #expect(thumbnail.size > 1_000 && thumbnail.size <= 200_000, "\(thumbnail.size) bytes")
+                    #expect(!log.contains(warning))
+                } else {
+                    #expect(sent.fields?["duration"] == nil && sent.fields?["thumbnail"] == nil)
+                    #expect(sent.parts?.keys.sorted() == ["video"])
+                    #expect(log.components(separatedBy: warning).count == 2, "said once")
+                    #expect(log.contains("targets=clips"))
+                }
+                #expect(harness.stop() == 0)
+            }
+        }
+
         /// The download's one upload once it is final.
         static func upload(of download: JobID, in store: SQLiteJobStore, timeout: Double = 30) async throws -> Job? {
             let deadline = Date().addingTimeInterval(timeout)

@@ -144,7 +144,8 @@ public struct OrphanFile: Hashable, Sendable, Codable {
     public var size: Int64
     /// "quarantined" (moved to `<state_dir>/quarantine/…`), "reported", "adoptable" (as the worker
     /// hands it over: the supervisor adopts it), "adopted" (now the finished download `jobID`) or
-    /// "would_adopt" in a dry run.
+    /// "would_adopt" in a dry run; "removed" ("would_remove") for the file of a download whose
+    /// records say it was delivered and removed (its supervisor died before removing it).
     public var action: String
     /// The file's SHA-256, when it is to be adopted.
     public var sha256: String?

@@ -34,6 +34,29 @@ extension SQLiteJobStore {
         }
     }
 
+    /// Of the given downloads, those whose file left on purpose: delivered to every target and
+    /// removed, their uploads marked cleaned. A file of one still on disk is what a supervisor that
+    /// died between recording the clean-up and removing the file left behind.
+    public func deliveredAndRemoved(_ ids: [JobID]) async throws(StoreError) -> Set<JobID> {
+        try await read { db in
+            var found: Set<JobID> = []
+            for chunk in ids.map(\.rawValue).chunked(into: 500) {
+                let placeholders = chunk.map { _ in "?" }.joined(separator: ", ")
+                for id in try Int64.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT u.download_id FROM uploads u JOIN jobs uj ON uj.id = u.job_id
+                        WHERE uj.state = 'cleaned' AND u.download_id IN (\(placeholders))
+                        """,
+                    arguments: StatementArguments(chunk))
+                {
+                    found.insert(JobID(id))
+                }
+            }
+            return found
+        }
+    }
+
     /// The states of the given jobs (absent ids are not in the result).
     public func states(of ids: [JobID]) async throws(StoreError) -> [JobID: JobState] {
         try await read { db in

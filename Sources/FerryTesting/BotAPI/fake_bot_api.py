@@ -9,6 +9,7 @@ Bot API (https://core.telegram.org/bots/api), as Ferry uses it, under /bot<TOKEN
   getFile     file_id -> {file_id, file_unique_id, file_size, file_path}; above 20 MB without
               --local it answers 400 "Bad Request: file is too big", as Telegram does
   sendDocument, sendVideo, sendAudio  multipart with the file; the message is kept in the chat
+              with every other field it carried and every file part (a thumbnail's too)
   sendMessage (chat_id, text, reply_to_message_id), editMessageText (chat_id, message_id, text):
               the bot's text messages, kept in the chat with their latest text and their edits counted
 GET /file/bot<TOKEN>/<file_path> serves a file, with Range and If-Range (ETag); its faults are
@@ -19,19 +20,27 @@ getFile answers their absolute path, of any size.
 
 Control endpoints for the tests:
   POST /control/file    {"size": n, "seed": s}  -> {"file_id", "file_unique_id", "file_size"}:
-                        a file of n bytes: bytes((i + s) % 251 for i in range(n))
+                        a file of n bytes: bytes((i + s) % 251 for i in range(n)); or
+                        {"base64": b} -> the same for a file of those bytes (a real video, say)
   POST /control/update  {"message": {...}}  -> {"update_id"}: queued for getUpdates; the
                         message gets a message_id and date when it has none
   POST /control/fault   {"method": m, "count": k, "status": 429|500..., "retry_after": s} or
                         {"method": m, "count": k, "cut": true} (close the connection without an
                         answer) or {"method": m, "count": k, "cut_after": true} (do the work,
-                        then close without an answer: a lost answer)
-  GET  /control/state   {"confirmed_offset", "pending", "delivered": [update ids answered by
-                        getUpdates, in order], "sent": [messages sent by the bot], "calls": {method: n},
-                        "file_requests": [{"path", "range", "status"} of every file download]}
+                        then close without an answer: a lost answer) or {"method": m, "count": k,
+                        "stall_after": s} (do the work, then wait s seconds before answering)
+  GET  /control/state   {"confirmed_offset", "pending", "next_update", "delivered": [update ids
+                        answered by getUpdates, in order], "sent": [messages sent by the bot],
+                        "calls": {method: n}, "file_requests": [{"path", "range", "status"} of every
+                        file download], "call_log": [{"method", "chat_id", "at", "answer",
+                        "retry_after"} of every Bot API call but getUpdates and getFile: "at" the
+                        wall-clock time its request line arrived (before its body), "answer" its
+                        HTTP status, or "cut" / "cut_after" for a connection closed before / after
+                        the work]}
 Once listening it writes its port to PORT_FILE (atomically) and serves until killed or orphaned.
 """
 import argparse
+import base64
 import hashlib
 import http.server
 import json
@@ -59,7 +68,10 @@ changed = threading.Condition()
 state = {
     "next_update": 1, "next_message": 1, "next_file": 1, "confirmed_offset": 0,
     "updates": [], "files": {}, "faults": [], "delivered": [], "sent": [], "calls": {}, "file_requests": [],
+    "call_log": [],
 }
+# The methods whose calls go into the call log: those that post to a chat (flood control applies).
+LOGGED_METHODS = {"sendDocument", "sendVideo", "sendAudio", "sendMessage", "editMessageText"}
 
 
 
@@ -83,6 +95,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.route()
 
     def route(self):
+        arrived = time.time()  # before the body: what a sender's pacing controls
         url = urllib.parse.urlparse(self.path)
         parameters = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
         files = {}
@@ -99,7 +112,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 name = part.get_param("name", header="content-disposition")
                 data = part.get_payload(decode=True) or b""
                 if part.get_filename() is not None:
-                    files[name] = (part.get_filename(), data)
+                    files[name] = (part.get_filename(), data, part.get_content_type())
                 else:
                     parameters[name] = data.decode()
         parts = url.path.strip("/").split("/")
@@ -114,10 +127,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if parts[0] != "bot" + options.token:
             return self.answer(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = parts[1]
+        logged = {"method": method, "chat_id": parameters.get("chat_id"), "at": arrived}
         with changed:
             state["calls"][method] = state["calls"].get(method, 0) + 1
             fault = fault_for(method)
+            if method in LOGGED_METHODS:
+                state["call_log"].append(logged)
         if fault and fault.get("cut"):
+            logged["answer"] = "cut"
             return self.cut()
         if fault and fault.get("status"):
             status = fault["status"]
@@ -125,6 +142,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if status == 429:
                 answer["description"] = f"Too Many Requests: retry after {fault.get('retry_after', 1)}"
                 answer["parameters"] = {"retry_after": fault.get("retry_after", 1)}
+                logged["retry_after"] = fault.get("retry_after", 1)
+            logged["answer"] = status
             return self.answer(status, answer)
         handler = {"getUpdates": self.get_updates, "getFile": self.get_file, "sendDocument": self.send_media,
                    "sendVideo": self.send_media, "sendAudio": self.send_media, "sendMessage": self.send_text,
@@ -132,7 +151,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if handler is None:
             return self.answer(404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"})
         status, answer = handler(method, parameters, files)
+        logged["answer"] = status
+        if fault and fault.get("stall_after"):
+            time.sleep(fault["stall_after"])
         if fault and fault.get("cut_after"):
+            logged["answer"] = "cut_after"
             return self.cut()
         self.answer(status, answer)
 
@@ -164,7 +187,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         field = {"sendDocument": "document", "sendVideo": "video", "sendAudio": "audio"}[method]
         if field not in files:
             return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: there is no {field} in the request"}
-        name, data = files[field]
+        name, data, _ = files[field]
         with changed:
             file = new_file(len(data), data=data)
             message = {"message_id": state["next_message"], "date": int(time.time()),
@@ -174,7 +197,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             state["next_message"] += 1
             state["sent"].append({"method": method, "chat_id": parameters.get("chat_id"), "file_name": name,
                                   "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-                                  "caption": parameters.get("caption"), "message_id": message["message_id"]})
+                                  "caption": parameters.get("caption"), "message_id": message["message_id"],
+                                  "fields": {k: v for k, v in parameters.items() if k not in ("chat_id", "caption")},
+                                  "parts": {part: {"file_name": part_name, "size": len(part_data),
+                                                   "sha256": hashlib.sha256(part_data).hexdigest(),
+                                                   "content_type": part_type}
+                                            for part, (part_name, part_data, part_type) in files.items()}})
         return 200, {"ok": True, "result": message}
 
     def send_text(self, method, parameters, files):
@@ -230,7 +258,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def control(self, what, body):
         with changed:
             if what == "file":
-                file = new_file(int(body["size"]), seed=int(body.get("seed", 0)))
+                if "base64" in body:
+                    data = base64.b64decode(body["base64"])
+                    file = new_file(len(data), data=data)
+                else:
+                    file = new_file(int(body["size"]), seed=int(body.get("seed", 0)))
                 return self.answer(200, {"file_id": file["file_id"], "file_unique_id": file["file_unique_id"],
                                          "file_size": file["size"]})
             if what == "update":
@@ -248,9 +280,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, {})
             if what == "state":
                 return self.answer(200, {"confirmed_offset": state["confirmed_offset"],
-                                         "pending": len(state["updates"]), "delivered": state["delivered"],
-                                         "sent": state["sent"], "calls": state["calls"],
-                                         "file_requests": state["file_requests"]})
+                                         "pending": len(state["updates"]), "next_update": state["next_update"],
+                                         "delivered": state["delivered"], "sent": state["sent"],
+                                         "calls": state["calls"], "file_requests": state["file_requests"],
+                                         "call_log": state["call_log"]})
         self.answer(404, {"error": "unknown control endpoint"})
 
     def answer(self, status, value):

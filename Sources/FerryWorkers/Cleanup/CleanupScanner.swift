@@ -88,10 +88,22 @@ struct CleanupScanner {
         report.scannedFiles += candidates.count
         let unknown = candidates.filter { !known.contains($0.path) && isSettled($0.path, order) }
         let states = try await store.states(of: unknown.compactMap(\.jobID))
+        let removed = try await store.deliveredAndRemoved(unknown.compactMap(\.jobID))
         for file in unknown {
             // A download still being worked on may be publishing right now.
             if let id = file.jobID, let state = states[id], state.phase == .running { continue }
             let size = Self.size(of: file.path) ?? 0
+            // Its records say it was delivered everywhere and removed: finish what a supervisor that
+            // died in between began, whatever cleanup.orphans says (adopting it would bring it back).
+            if let id = file.jobID, removed.contains(id) {
+                var action = "would_remove"
+                if !order.dryRun {
+                    action = unlink(file.path) == 0 || errno == ENOENT ? "removed" : "reported"
+                    rmdir((file.path as NSString).deletingLastPathComponent)
+                }
+                append(OrphanFile(path: file.path, size: size, action: action), to: &report.orphanFiles)
+                continue
+            }
             switch order.orphans {
             case .adopt where file.relative.hasPrefix("downloads/"):
                 // The supervisor adopts it (the records are its); the hash is read here, off its loop.

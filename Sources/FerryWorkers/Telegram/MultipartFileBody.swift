@@ -12,25 +12,43 @@ struct MultipartFileBody {
     var fileName: String
     var path: String
     var size: Int64
+    /// Small files sent from memory before the file, each as a part of its own (a video's thumbnail).
+    var attachments: [Attachment] = []
+
+    struct Attachment {
+        var field: String
+        var fileName: String
+        var contentType: String
+        var bytes: [UInt8]
+    }
 
     var contentType: String { "multipart/form-data; boundary=\(boundary)" }
 
-    private var head: String {
-        var text = ""
+    private var head: ByteBuffer {
+        var buffer = ByteBuffer()
         for (name, value) in fields {
-            text += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n"
+            buffer.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
         }
-        let quoted = fileName.unicodeScalars.filter { $0 != "\"" && $0 != "\r" && $0 != "\n" }
-        return text
-            + "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(fileField)\"; filename=\"\(String(quoted))\"\r\n"
-            + "Content-Type: application/octet-stream\r\n\r\n"
+        for attachment in attachments {
+            buffer.writeString(partHead(attachment.field, attachment.fileName, attachment.contentType))
+            buffer.writeBytes(attachment.bytes)
+            buffer.writeString("\r\n")
+        }
+        buffer.writeString(partHead(fileField, fileName, "application/octet-stream"))
+        return buffer
+    }
+
+    private func partHead(_ field: String, _ name: String, _ contentType: String) -> String {
+        let quoted = String(name.unicodeScalars.filter { $0 != "\"" && $0 != "\r" && $0 != "\n" })
+        return "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(quoted)\"\r\n"
+            + "Content-Type: \(contentType)\r\n\r\n"
     }
 
     private var tail: String { "\r\n--\(boundary)--\r\n" }
 
     /// A fresh body (each request needs its own: the file is read as it goes).
     func body() -> HTTPClientRequest.Body {
-        let head = ByteBuffer(string: head)
+        let head = head
         let tail = ByteBuffer(string: tail)
         let chunks = FileChunks(path: path, size: size, head: head, tail: tail)
         let stream = AsyncThrowingStream<ByteBuffer, any Error>(unfolding: { try await chunks.next() })

@@ -8,6 +8,8 @@ import Foundation
 /// update read twice is recognised by its id and recorded once.
 actor TelegramPoller {
     private let bots: [TelegramBot]
+    /// Spaces the replies with every other process's sends to the same chats.
+    private let pacer: TelegramSendPacer
     /// Writes a message to the supervisor; false once it is gone.
     private let post: @Sendable (WorkerMessage) async -> Bool
     /// What was last told per bot, so only changes are sent.
@@ -17,8 +19,9 @@ actor TelegramPoller {
     /// How long one getUpdates call waits for news on Telegram's side.
     static let pollTimeout = 50
 
-    init(bots: [TelegramBot], post: @escaping @Sendable (WorkerMessage) async -> Bool) {
+    init(bots: [TelegramBot], stateDirectory: String, post: @escaping @Sendable (WorkerMessage) async -> Bool) {
         self.bots = bots
+        pacer = TelegramSendPacer(stateDirectory: stateDirectory)
         self.post = post
     }
 
@@ -98,7 +101,7 @@ actor TelegramPoller {
         Task {
             do {
                 let api = BotAPIClient(bot: bot, token: try BotToken.read(for: bot), client: Self.replyClient)
-                await TelegramSendPacer.shared.waitForTurn(chat: reply.chatID)
+                await pacer.waitForTurn(bot: bot.name, chat: reply.chatID)
                 if let existing = reply.replyMessageID {
                     _ = try await api.call(
                         "editMessageText",
@@ -116,6 +119,10 @@ actor TelegramPoller {
                     _ = await post(.telegramReplied(posted))
                 }
             } catch {
+                // The reply is dropped, but a 429 holds the chat for every send of every process.
+                if let wait = (error as? BotAPIClient.Failure)?.retryAfter {
+                    await pacer.hold(bot: bot.name, chat: reply.chatID, for: wait)
+                }
                 WorkerRuntime.log("bot \(bot.name): could not reply in chat \(reply.chatID): \(error)")
             }
         }

@@ -1,22 +1,106 @@
-/// Spaces a worker's sends as Telegram asks: about one a second to a chat, twenty a minute to a
-/// group or channel, thirty a second in all; and holds a chat after a 429 for its `retry_after`.
-actor TelegramSendPacer {
-    static let shared = TelegramSendPacer()
-    /// The earliest time each chat may be sent to again.
-    private var nextTurn: [Int64: ContinuousClock.Instant] = [:]
-    /// The earliest time any send may go out again.
-    private var nextAnyTurn = ContinuousClock.now
+import FerryCore
+import Foundation
 
-    func waitForTurn(chat: Int64) async {
-        let now = ContinuousClock.now
-        let turn = max(now, nextTurn[chat] ?? now, nextAnyTurn)
-        // Group and channel ids are negative.
-        nextTurn[chat] = turn + (chat < 0 ? .seconds(3) : .seconds(1))
-        nextAnyTurn = turn + .milliseconds(34)
-        if turn > now { try? await Task.sleep(until: turn, clock: .continuous) }
+/// Spaces every Ferry process's sends through a bot as Telegram asks (``TelegramSendTurns``): the
+/// upload workers' files and the telegram worker's replies alike, however many of them send to
+/// the same chat at once, and a 429's `retry_after` holds the chat for all of them.
+///
+/// The turns live in one small file, `<state_dir>/telegram/send-turns`, read and rewritten under
+/// an exclusive `flock` for each send; the kernel drops the lock of a process that dies, and the
+/// file outlives every restart, the supervisor's included, so a hold is kept across them too.
+/// When the file cannot be used (a read-only or full disk), this process paces its own sends alone
+/// and says so once; so does a pacer made without a state folder (a test's executor).
+actor TelegramSendPacer {
+    let path: String?
+    /// The turns of this process alone, used only when the file cannot be.
+    private var ownTurns = TelegramSendTurns()
+    private var warned = false
+
+    init(stateDirectory: String?) {
+        path = stateDirectory.map { "\($0)/telegram/send-turns" }
     }
 
-    func hold(chat: Int64, for wait: Duration) {
-        nextTurn[chat] = max(nextTurn[chat] ?? .now, .now + wait)
+    /// Waits until the bot may send to the chat, and takes that turn (returns at once when cancelled).
+    func waitForTurn(bot: String, chat: Int64) async {
+        while let later = tryTurn(bot: bot, chat: chat) {
+            // Whoever asks first once the turn is due takes it; the others ask again after it.
+            let wait = later - Self.now + Int64.random(in: 0...20)
+            if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// Takes the bot's turn to send to the chat if it is due (nil); otherwise returns when to ask
+    /// again (wall-clock milliseconds).
+    func tryTurn(bot: String, chat: Int64) -> Int64? {
+        let now = Self.now
+        return update(now: now) { $0.take(bot: bot, chat: chat, now: now) }
+    }
+
+    /// Holds the bot's chat for `wait` (a 429's `retry_after`), for every process.
+    func hold(bot: String, chat: Int64, for wait: Duration) {
+        let now = Self.now
+        update(now: now) { $0.hold(bot: bot, chat: chat, until: now + wait.inMilliseconds, now: now) }
+    }
+
+    static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// Applies `change` to the shared turns under the file's lock, or to this process's own.
+    @discardableResult
+    private func update<Result>(now: Int64, _ change: (inout TelegramSendTurns) -> Result) -> Result {
+        guard let path else { return change(&ownTurns) }
+        let descriptor = Self.openLocked(path)
+        guard descriptor >= 0 else {
+            if !warned {
+                warned = true
+                WorkerRuntime.log(
+                    "cannot use \(path) (\(String(cString: strerror(errno)))): this process paces its Telegram sends alone"
+                )
+            }
+            return change(&ownTurns)
+        }
+        // Closing the descriptor releases the lock.
+        defer { close(descriptor) }
+        var turns = TelegramSendTurns(text: Self.read(descriptor))
+        let result = change(&turns)
+        let text = Array(turns.text(now: now).utf8)
+        // A process killed between these two calls leaves the file empty: the turns then start
+        // afresh, which at worst lets one send go early (and Telegram answers it with a 429).
+        if ftruncate(descriptor, 0) == 0 {
+            _ = text.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, 0) }
+        }
+        return result
+    }
+
+    /// The file, opened (and created with its folder when missing) and locked; -1 on failure.
+    private static func openLocked(_ path: String) -> Int32 {
+        var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor < 0, errno == ENOENT {
+            try? FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        }
+        guard descriptor >= 0 else { return -1 }
+        // Held for a read and a write of a few hundred bytes: a wait here is short.
+        while flock(descriptor, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let failure = errno
+                close(descriptor)
+                errno = failure
+                return -1
+            }
+        }
+        return descriptor
+    }
+
+    private static func read(_ descriptor: Int32) -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(bytes.count)) }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

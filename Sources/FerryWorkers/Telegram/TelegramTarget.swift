@@ -9,7 +9,9 @@ import Foundation
 /// arrive, and an attempt that finds them recorded returns them without sending again. The one
 /// gap the API leaves — the connection broke after Telegram took the file, so no answer came —
 /// ends the attempt as `telegram_answer_lost`; the next attempt sends again and the supervisor
-/// counts it in `/metrics` (`ferry_telegram_resends_total`).
+/// counts it in `/metrics` (`ferry_telegram_resends_total`). An attempt that died while sending
+/// (its worker or the supervisor killed) leaves a ``TelegramSendMarker``; the next attempt then
+/// ends `telegram_answer_lost` at once, counted the same way, and the one after sends.
 struct TelegramTarget {
     /// The largest file the public Bot API takes from a bot.
     static let publicUploadLimit: Int64 = 50 << 20
@@ -21,6 +23,9 @@ struct TelegramTarget {
     let settings: UploadTarget.Telegram
     let bot: TelegramBot
     let client: HTTPClient
+    let pacer: TelegramSendPacer
+    /// Where the attempt says it is sending (nil: nowhere, as in a test's executor).
+    let marker: TelegramSendMarker?
 
     /// What a send left behind: enough to answer for it without sending again.
     struct Sent: Codable {
@@ -43,7 +48,16 @@ struct TelegramTarget {
     func deliver(
         _ spec: UploadSpec, resumeState: String?, report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        if let sent = Sent(json: resumeState) { return result(sent, spec) }
+        if let sent = Sent(json: resumeState) {
+            marker?.remove()
+            return result(sent, spec)
+        }
+        if let earlier = marker?.interruptedAttempt() {
+            marker?.remove()
+            throw .retryable(
+                "telegram_answer_lost",
+                "attempt \(earlier) ended while it was sending the file, so Telegram may have it; it is sent again")
+        }
         let limit = bot.usesLocalServer ? Self.localUploadLimit : Self.publicUploadLimit
         guard spec.sourceSize <= limit else {
             let size = ByteCount.mebibytes(spec.sourceSize)
@@ -58,26 +72,48 @@ struct TelegramTarget {
         let api = BotAPIClient(bot: bot, token: token, client: client)
         let name = (spec.sourcePath as NSString).lastPathComponent
         let field = settings.sendAs.rawValue
-        let body = MultipartFileBody(
+        var body = MultipartFileBody(
             fields: [("chat_id", String(settings.chatID)), ("caption", caption(spec, name: name))], fileField: field,
             fileName: name, path: spec.sourcePath, size: spec.sourceSize)
+        if settings.sendAs == .video, let video = await VideoProbe.read(spec.sourcePath) {
+            Self.describe(video, in: &body)
+        }
         while true {
-            await TelegramSendPacer.shared.waitForTurn(chat: settings.chatID)
+            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID)
+            marker?.write()
             do {
                 let message = try await api.call(
                     "send" + field.prefix(1).uppercased() + field.dropFirst(), body: body.body(),
                     contentType: body.contentType, as: BotAPI.SentMessage.self, timeout: .seconds(3600))
                 let sent = Sent(messageID: message.messageId, fileID: message.fileID(field))
                 await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), sent.json)
+                marker?.remove()
                 return result(sent, spec)
             } catch {
+                // A stopped attempt whose send went unanswered leaves its marker to the next one;
+                // otherwise the send is settled: answered, or counted as a lost answer right here.
+                if !(error.status == nil && Task.isCancelled) { marker?.remove() }
                 // Flood control is a wait, not an error: the same attempt sends again after it.
                 if let wait = error.retryAfter, wait <= Self.longestWaitInAttempt {
-                    await TelegramSendPacer.shared.hold(chat: settings.chatID, for: wait)
+                    await pacer.hold(bot: bot.name, chat: settings.chatID, for: wait)
                     continue
                 }
                 throw Self.failure(error)
             }
+        }
+    }
+
+    /// Adds a video's duration, size and thumbnail to its `sendVideo` (the thumbnail as a part of
+    /// its own, named by `attach://`), so the chat shows it as a playable video before it loads.
+    static func describe(_ video: VideoMetadata, in body: inout MultipartFileBody) {
+        body.fields += [
+            ("duration", String(video.duration)), ("width", String(video.width)), ("height", String(video.height)),
+            ("supports_streaming", "true"),
+        ]
+        if let thumbnail = video.thumbnail {
+            body.fields.append(("thumbnail", "attach://thumbnail"))
+            body.attachments.append(
+                .init(field: "thumbnail", fileName: "thumbnail.jpg", contentType: "image/jpeg", bytes: thumbnail))
         }
     }
 

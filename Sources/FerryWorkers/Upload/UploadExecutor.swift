@@ -12,11 +12,21 @@ public struct UploadExecutor: JobExecutor {
     let client: HTTPClient
     /// The bots `telegram` targets send through.
     let telegramBots: [TelegramBot]
+    /// Spaces the sends to Telegram chats with every other process's.
+    let telegramPacer: TelegramSendPacer
+    /// Where Telegram sends in progress are marked (``TelegramSendMarker``).
+    let stateDirectory: String?
 
-    public init(targets: [UploadTarget], client: HTTPClient, telegramBots: [TelegramBot] = []) {
+    /// - Parameter stateDirectory: where the Telegram send turns every process shares are kept;
+    ///   nil paces this executor's sends alone.
+    public init(
+        targets: [UploadTarget], client: HTTPClient, telegramBots: [TelegramBot] = [], stateDirectory: String? = nil
+    ) {
         self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.client = client
         self.telegramBots = telegramBots
+        telegramPacer = TelegramSendPacer(stateDirectory: stateDirectory)
+        self.stateDirectory = stateDirectory
     }
 
     public func execute(
@@ -57,8 +67,12 @@ public struct UploadExecutor: JobExecutor {
                     "target_misconfigured",
                     "upload target \"\(spec.target)\" names a bot that is not under telegram.bots")
             }
-            return try await TelegramTarget(settings: settings, bot: bot, client: client).deliver(
-                spec, resumeState: assignment.resumeState, report: report)
+            let marker = stateDirectory.map {
+                TelegramSendMarker(stateDirectory: $0, job: assignment.lease.jobID, attempt: assignment.lease.attempt)
+            }
+            return try await TelegramTarget(
+                settings: settings, bot: bot, client: client, pacer: telegramPacer, marker: marker
+            ).deliver(spec, resumeState: assignment.resumeState, report: report)
         }
     }
 }

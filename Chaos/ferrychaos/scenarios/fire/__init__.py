@@ -5,11 +5,10 @@ monkey does its damage; then the run settles and every invariant is checked. `pl
 submissions, `monkey` does the damage, `checks` judges the result.
 """
 import random
-import sqlite3
 import threading
 import time
 
-from ...daemon import Ferry, base_config, free_port, survivors
+from ...daemon import Ferry, base_config, check_alive, check_graceful_stop, free_port, wait_calm
 from ...database import query
 from ...invariants import check_database
 from ...origin import BUCKET, Moto, Origin
@@ -21,27 +20,12 @@ from .plans import make_plans, submit
 
 def settle(ferry, database, timeout):
     """Waits until nothing runs and nothing waiting is due, three looks in a row; False on timeout."""
-    calm = 0
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now_ms = int(time.time() * 1000)
-        try:
-            busy = query(database, "SELECT count(*) FROM jobs WHERE state IN ('running', 'storing') "
-                         "OR (state IN ('queued', 'temporary') AND due_at <= ?)", (now_ms + 2500,))[0][0]
-            undeleted = query(database, """SELECT count(*) FROM downloads d JOIN jobs j ON j.id = d.job_id
-                WHERE d.delete_after_upload = 1 AND j.state = 'succeeded'
-                AND EXISTS (SELECT 1 FROM uploads u WHERE u.download_id = d.job_id)
-                AND NOT EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
-                                WHERE u.download_id = d.job_id AND uj.state <> 'cleaned')""")[0][0]
-        except sqlite3.Error:
-            busy, undeleted = 1, 0
-        if ferry.process.poll() is not None:
-            return False
-        calm = calm + 1 if busy == 0 else 0
-        if calm >= 3:
-            return True
-        time.sleep(1)
-    return False
+    def busy():
+        return query(database, "SELECT count(*) FROM jobs WHERE state IN ('running', 'storing') "
+                     "OR (state IN ('queued', 'temporary') AND due_at <= ?)",
+                     (int(time.time() * 1000) + 2500,))[0][0]
+
+    return wait_calm(ferry, busy, timeout)
 
 
 def run(args, binary, scratch, lifecycles):
@@ -126,11 +110,7 @@ targets:
         thread.join()
     monkey.join()
     log(f"fire: submissions done, chaos over after {time.monotonic() - started:.0f} s: {monkey.counts}")
-    if ferry.process.poll() is not None:
-        REPORT.violate(scenario, "the supervisor only died when it was killed",
-                       f"exited by itself with {ferry.process.returncode}: {ferry.log_tail()}")
-        ferry.start()
-    REPORT.declare(scenario, "the supervisor only died when it was killed")
+    check_alive(scenario, ferry)
 
     settled = settle(ferry, database, args.settle_timeout)
     watch.stop_event.set()
@@ -138,10 +118,7 @@ targets:
     log(f"fire: {'settled' if settled else 'NOT settled'} after {time.monotonic() - started:.0f} s")
     REPORT.check(scenario, "the run settles: nothing running, nothing due", settled,
                  f"still busy {args.settle_timeout} s after the chaos ended")
-    if ferry.process.poll() is not None:
-        REPORT.violate(scenario, "the supervisor only died when it was killed",
-                       f"exited by itself with {ferry.process.returncode}: {ferry.log_tail()}")
-        ferry.start()
+    check_alive(scenario, ferry)
 
     # At rest, with the supervisor up: every running job has a live owner (there should be none).
     rows = query(database, "SELECT j.id, j.owner, w.pid, w.exited_at FROM jobs j LEFT JOIN workers w "
@@ -160,13 +137,7 @@ targets:
         REPORT.violate(scenario, "the supervisor only died when it was killed", f"the API is gone: {error}")
 
     # A graceful stop; its workers must go with it.
-    workers = ferry.workers()
-    status = ferry.stop()
-    REPORT.check(scenario, "SIGTERM stops the supervisor cleanly (exit 0) and its workers with it",
-                 status == 0, f"exit status {status}; {ferry.log_tail(8)}")
-    left = survivors(workers)
-    REPORT.check(scenario, "SIGTERM stops the supervisor cleanly (exit 0) and its workers with it", not left,
-                 f"workers left after the stop: {left}")
+    check_graceful_stop(scenario, ferry)
     REPORT.check(scenario, "no worker survives its supervisor's SIGKILL (checked in /proc)",
                  monkey.counts["supervisor SIGKILLs"] >= 3,
                  f"only {monkey.counts['supervisor SIGKILLs']} supervisor SIGKILLs happened")

@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 
-from ...daemon import survivors
+from ...daemon import kill_and_restart
 from ...database import query
 from ...processes import STRAYS, alive, process_start_time, wait_until, worker_processes
 from ...report import REPORT
@@ -116,21 +116,11 @@ class Monkey(threading.Thread):
             pass
 
     def restart(self):
-        name = "no worker survives its supervisor's SIGKILL (checked in /proc)"
         with self.lock:
-            workers = self.ferry.kill()
             self.counts["supervisor SIGKILLs"] += 1
-            left = survivors(workers)
-            REPORT.check(self.scenario, name, not left,
-                         f"{len(left)} worker(s) outlived the supervisor 10 s after its SIGKILL: {left}",
-                         f"{self.counts['supervisor SIGKILLs']} supervisor SIGKILLs")
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            self.sleep(self.rng.uniform(0.5, 3.0))
-            self.ferry.start()
+            kill_and_restart(self.scenario, self.ferry, lambda: self.sleep(self.rng.uniform(0.5, 3.0)))
+            REPORT.detail(self.scenario, "no worker survives its supervisor's SIGKILL (checked in /proc)",
+                          f"{self.counts['supervisor SIGKILLs']} supervisor SIGKILLs")
 
     def hang(self):
         name = "a SIGSTOPped worker is declared hung, killed and replaced, its jobs requeued"

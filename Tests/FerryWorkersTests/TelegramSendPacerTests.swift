@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+@testable import FerryWorkers
+
+/// Telegram's flood control as Ferry keeps it: the turns themselves, and their sharing between
+/// processes through the state folder.
+@Suite("Telegram send pacing")
+struct TelegramSendPacerTests {
+    @Test("A chat's turn comes a second after the last (a group's three), a bot's 34 ms; a hold pushes the chat's")
+    func turns() {
+        var turns = TelegramSendTurns()
+        #expect(turns.take(bot: "a", chat: 7, now: 10_000) == nil, "due: taken")
+        #expect(turns.take(bot: "a", chat: 7, now: 10_500) == 11_000, "one a second to a chat")
+        #expect(turns.take(bot: "a", chat: 8, now: 10_010) == 10_034, "thirty a second per bot")
+        #expect(turns.take(bot: "a", chat: 8, now: 10_034) == nil)
+        #expect(turns.take(bot: "b", chat: 7, now: 10_500) == nil, "another bot has limits of its own")
+        #expect(turns.take(bot: "a", chat: 7, now: 11_000) == nil)
+        #expect(turns.take(bot: "a", chat: -100, now: 20_000) == nil)
+        #expect(turns.take(bot: "a", chat: -100, now: 22_000) == 23_000, "twenty a minute to a group")
+        turns.hold(bot: "a", chat: 7, until: 40_000, now: 20_000)
+        #expect(turns.take(bot: "a", chat: 7, now: 39_999) == 40_000, "nothing before retry_after has passed")
+        turns.hold(bot: "a", chat: 7, until: 30_000, now: 20_000)
+        #expect(turns.take(bot: "a", chat: 7, now: 35_000) == 40_000, "a shorter hold does not shorten a longer one")
+        #expect(turns.take(bot: "a", chat: 7, now: 40_000) == nil)
+    }
+
+    @Test("The turns survive their text; past ones are dropped and one far ahead (a clock set back) is ignored")
+    func text() {
+        var turns = TelegramSendTurns()
+        _ = turns.take(bot: "a", chat: 7, now: 100_000)
+        _ = turns.take(bot: "a", chat: -5, now: 100_100)
+        let reread = TelegramSendTurns(text: turns.text(now: 100_100) + "garbage line\nb/1 x\n")
+        #expect(reread == turns)
+        #expect(TelegramSendTurns(text: turns.text(now: 200_000)) == TelegramSendTurns())
+        var jumped = TelegramSendTurns(text: "a/7 \(100_000 + TelegramSendTurns.furthestTurn + 1)\n")
+        #expect(jumped.take(bot: "a", chat: 7, now: 100_000) == nil)
+    }
+
+    @Test(
+        "Two pacers on one state folder (as two processes) share turns and holds; without the folder each paces alone"
+    )
+    func sharedBetweenProcesses() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pacer-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let first = TelegramSendPacer(stateDirectory: folder)
+        let second = TelegramSendPacer(stateDirectory: folder)
+        #expect(await first.tryTurn(bot: "relay", chat: 42) == nil)
+        let next = try #require(await second.tryTurn(bot: "relay", chat: 42), "the other process's turn was taken")
+        #expect(next - TelegramSendPacer.now > 900)
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/telegram/send-turns"))
+        await second.hold(bot: "relay", chat: 9, for: .seconds(30))
+        let held = try #require(await first.tryTurn(bot: "relay", chat: 9))
+        #expect(held - TelegramSendPacer.now >= 29_000, "a 429 one process met holds the chat for the other")
+
+        let alone = TelegramSendPacer(stateDirectory: nil)
+        let other = TelegramSendPacer(stateDirectory: nil)
+        #expect(await alone.tryTurn(bot: "relay", chat: 42) == nil)
+        #expect(await other.tryTurn(bot: "relay", chat: 42) == nil)
+        #expect(await alone.tryTurn(bot: "relay", chat: 42) != nil)
+    }
+}
