@@ -97,6 +97,7 @@ let package = Package(
             name: "FerryAdmin",
             dependencies: [
                 "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -116,6 +116,151 @@ extension ProcessSuites {
         }
 
         @Test(
+            "A .torrent file sent through the API, and by `ferry enqueue FILE.torrent`, is kept in the state folder before its job is answered and fetched byte-identical; a malformed one, one over downloads.max_size and one naming a file outside its folder get a 400 that says so"
+        )
+        func uploadedTorrent() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-upload-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            try FileManager.default.createDirectory(
+                at: work.appendingPathComponent("seed"), withIntermediateDirectories: true)
+            var generator = SystemRandomNumberGenerator()
+            let movie = work.appendingPathComponent("seed/movie.bin")
+            try Data((0..<2_000_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: movie)
+            let swarm = try TorrentSwarm(content: movie.path, work: work.appendingPathComponent("seed").path)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_ARIA2_RECONCILE_INTERVAL": "200ms", "FERRY_DOWNLOADS_MAX_SIZE": "5000000",
+                ]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let client = AdminClient(baseURL: try harness.adminURL())
+            let store = try SupervisorJobTests().writableStore(harness)
+            let torrent = try Data(contentsOf: URL(fileURLWithPath: swarm.torrentFile))
+            let sha = try TestOrigin.sha256(ofFile: movie.path)
+
+            let answer = try await client.post(
+                "/api/downloads", json: #"{"torrent":"\#(torrent.base64EncodedString())"}"#)
+            #expect(answer.status == 201, "\(answer.body)")
+            let id = JobID(rawValue: Int64(try #require(answer.json["id"] as? Int)))
+            // Kept before the answer, under its SHA-256, and named as the job's url.
+            let kept = harness.scratch.url.appendingPathComponent(
+                "ferry-state/torrents/\(try TestOrigin.sha256(ofFile: swarm.torrentFile)).torrent")
+            #expect(try Data(contentsOf: kept) == torrent)
+            #expect((answer.json["input"] as? [String: Any])?["url"] as? String == kept.absoluteString)
+            let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 60) { $0.state.phase.isFinal }
+            #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+            #expect(job.result?.sha256 == sha)
+            #expect(try TestOrigin.sha256(ofFile: try #require(job.result?.location)) == sha)
+
+            // The command line sends a local .torrent file the same way.
+            let port = try #require(URLComponents(string: client.baseURL)?.port)
+            let cli = try FerryProcess.run(
+                ["enqueue", swarm.torrentFile], in: harness.scratch.url, environment: ["FERRY_HTTP_PORT": "\(port)"])
+            #expect(cli.status == 0, "\(cli.standardError)")
+            let second = try #require(Int64(cli.standardOutput.split(separator: " ").last?.dropLast() ?? ""))
+            let again = try await SupervisorJobTests().waitForJob(store, JobID(rawValue: second), timeout: 60) {
+                $0.state.phase.isFinal
+            }
+            #expect(again.state == .succeeded, "\(again.lastError?.message ?? "")")
+            #expect(again.result?.sha256 == sha)
+
+            // Refused with a reason: not a torrent, too large, a file name escaping its folder.
+            func refusal(_ bytes: [UInt8]) async throws -> String? {
+                let answer = try await client.post(
+                    "/api/downloads", json: #"{"torrent":"\#(Data(bytes).base64EncodedString())"}"#)
+                #expect(answer.status == 400, "\(answer.body)")
+                return answer.errorCode
+            }
+            #expect(try await refusal(Array("d8:announce5:this is not bencoding".utf8)) == "invalid_torrent")
+            #expect(try await refusal(Bencoding.torrent(name: "big.bin", length: 6_000_000)) == "too_large")
+            #expect(
+                try await refusal(Bencoding.torrent(name: "pack", files: [(["..", "escaped.bin"], 1000)]))
+                    == "unsafe_path")
+            let notBase64 = try await client.post("/api/downloads", json: #"{"torrent":"%%%"}"#)
+            #expect(notBase64.errorCode == "invalid_torrent")
+            let both = try await client.post(
+                "/api/downloads", json: #"{"url":"http://127.0.0.1:9/a","torrent":"ZA=="}"#)
+            #expect(both.errorCode == "invalid_url")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test(
+            "A torrent of several files is delivered to a dir target as its folder, every file; cleanup takes the folder as one record (no refetch, no orphan, no stray name) and finds a file taken from it"
+        )
+        func folderResultDeliveredAndChecked() async throws {
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-folder-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: work) }
+            var generator = SystemRandomNumberGenerator()
+            var shas: [String: String] = [:]
+            for (name, size) in [("one.bin", 400_000), ("sub/two.bin", 300_000)] {
+                let file = work.appendingPathComponent("seed/album/\(name)")
+                try FileManager.default.createDirectory(
+                    at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(to: file)
+                shas[name] = try TestOrigin.sha256(ofFile: file.path)
+            }
+            try FileManager.default.createDirectory(
+                at: work.appendingPathComponent("target"), withIntermediateDirectories: true)
+            let swarm = try TorrentSwarm(
+                content: work.appendingPathComponent("seed/album").path, work: work.appendingPathComponent("seed").path)
+            let config = work.appendingPathComponent("ferry.yaml")
+            try Data(
+                """
+                downloads:
+                  allowed_schemes: http,https,magnet
+                aria2:
+                  reconcile_interval: 200ms
+                cleanup:
+                  settle_time: 0s
+                  run_interval: 0s
+                targets:
+                  copy:
+                    type: dir
+                    path: \(work.path)/target
+                """.utf8
+            ).write(to: config)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try SupervisorJobTests().writableStore(harness)
+            let id = try await store.enqueue(
+                download: DownloadRequest(spec: DownloadSpec(url: swarm.magnet, uploadTargets: ["copy"]))
+            ).job.id
+            let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 60) { $0.state.phase.isFinal }
+            #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
+            var uploads = try await store.uploads(of: id)
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline && !(uploads.count == 1 && uploads.allSatisfy { $0.state.phase.isFinal }) {
+                try await Task.sleep(for: .milliseconds(50))
+                uploads = try await store.uploads(of: id)
+            }
+            #expect(uploads.map(\.state) == [.succeeded], "\(uploads.map { $0.lastError?.message ?? "" })")
+            #expect(uploads.first?.result?.location == "\(work.path)/target/\(id)/album")
+            for (name, sha) in shas {
+                #expect(try TestOrigin.sha256(ofFile: "\(work.path)/target/\(id)/album/\(name)") == sha)
+            }
+            #expect(uploads.first?.result?.sha256 == job.result?.sha256)
+
+            let port = try #require(URLComponents(string: try harness.adminURL())?.port)
+            let environment = ["FERRY_HTTP_PORT": "\(port)"]
+            func report() throws -> [String: Any] {
+                let check = try FerryProcess.run(["check", "--json"], in: harness.scratch.url, environment: environment)
+                #expect(check.status == 0, "\(check.standardError)")
+                let run = try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any]
+                return try #require(run?["report"] as? [String: Any])
+            }
+            let clean = try report()
+            #expect((clean["damaged_records"] as? [Any])?.isEmpty ?? true, "\(clean)")
+            #expect((clean["orphan_files"] as? [Any])?.isEmpty ?? true, "\(clean)")
+            #expect((clean["uninterpretable"] as? [Any])?.isEmpty ?? true, "\(clean)")
+            let location = try #require(job.result?.location)
+            try FileManager.default.removeItem(atPath: location + "/sub/two.bin")
+            let damaged = try report()["damaged_records"] as? [[String: Any]] ?? []
+            #expect(damaged.map { $0["job_id"] as? Int } == [Int(id.rawValue)])
+            #expect(damaged.first?["problem"] as? String == "wrong_size")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test(
             "Mixed torrent, FTP and HTTP downloads (one torrent twice) all succeed byte-identical while aria2c is SIGKILLed every two seconds and the download worker once"
         )
         func mixedDownloadsUnderKills() async throws {
@@ -192,5 +337,37 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
             withExtendedLifetime((swarms, ftp, origin)) {}
         }
+    }
+}
+
+/// Hand-made `.torrent` files for the refusals (piece hashes are zeros: only the shape matters).
+enum Bencoding {
+    static func encode(_ value: Any) -> [UInt8] {
+        switch value {
+        case let number as Int: return Array("i\(number)e".utf8)
+        case let text as String: return Array("\(text.utf8.count):".utf8) + Array(text.utf8)
+        case let bytes as [UInt8]: return Array("\(bytes.count):".utf8) + bytes
+        case let list as [Any]: return Array("l".utf8) + list.flatMap(encode) + Array("e".utf8)
+        case let dictionary as [String: Any]:
+            return Array("d".utf8)
+                + dictionary.keys.sorted().flatMap { encode($0) + encode(dictionary[$0]!) } + Array("e".utf8)
+        default: return []
+        }
+    }
+
+    /// A single-file torrent of `length` bytes, or one of `files` under the folder `name`.
+    static func torrent(name: String, length: Int? = nil, files: [([String], Int)] = []) -> [UInt8] {
+        let pieceLength = 1 << 20
+        let total = length ?? files.reduce(0) { $0 + $1.1 }
+        var info: [String: Any] = [
+            "name": name, "piece length": pieceLength,
+            "pieces": [UInt8](repeating: 0, count: 20 * ((total + pieceLength - 1) / pieceLength)),
+        ]
+        if let length {
+            info["length"] = length
+        } else {
+            info["files"] = files.map { ["path": $0.0, "length": $0.1] as [String: Any] }
+        }
+        return encode(["announce": "http://127.0.0.1:9/announce", "info": info] as [String: Any])
     }
 }

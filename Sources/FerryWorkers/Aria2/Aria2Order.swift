@@ -18,8 +18,14 @@ struct Aria2Order: Sendable, Hashable {
     var infoHash: String?
     /// The largest total size accepted (0: no limit).
     var maxSize: Int64
+    /// A `.torrent` file sent through the API: added with `addTorrent` (its bytes), not `addUri`.
+    var torrent: [UInt8]?
 
-    init(jobID: JobID, uri: String, folder: String, fileName: String?, infoHash: String?, maxSize: Int64) {
+    init(
+        jobID: JobID, uri: String, folder: String, fileName: String?, infoHash: String?, maxSize: Int64,
+        torrent: [UInt8]? = nil
+    ) {
+        self.torrent = torrent
         self.jobID = jobID
         gid = Self.gid(for: jobID)
         self.uri = uri

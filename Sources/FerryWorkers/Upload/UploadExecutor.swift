@@ -35,6 +35,24 @@ public struct UploadExecutor: JobExecutor {
             throw .permanent("source_missing", "the downloaded file \(spec.sourcePath) is gone; retry the download")
         }
         let objectName = "\(spec.downloadID)/\((spec.sourcePath as NSString).lastPathComponent)"
+        if FolderManifest.isFolder(spec.sourcePath) {
+            // A folder result (a torrent of several files) goes as one folder, every file in it.
+            switch target.kind {
+            case .dir:
+                return try await DirectoryTarget(root: target.path).deliverFolder(
+                    spec, as: objectName, attempt: assignment.lease, report: report)
+            case .rclone:
+                guard let settings = target.rclone else {
+                    throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no rclone settings")
+                }
+                return try await RcloneTarget(settings: settings).deliverFolder(spec, as: objectName, report: report)
+            case .s3, .telegram:
+                throw .permanent(
+                    "folder_not_supported",
+                    "the download is a folder (a torrent of several files); upload target \"\(spec.target)\" (\(target.kind.rawValue)) takes single files: use a dir or rclone target"
+                )
+            }
+        }
         switch target.kind {
         case .dir:
             return try await DirectoryTarget(root: target.path).deliver(
