@@ -73,7 +73,8 @@ struct RequestValidationTests {
             body.engine = engine
             do {
                 _ = try body.torrentFile(maxSize: maxSize)
-                _ = try body.request(idempotencyKey: nil, knownTargets: [], storedTorrent: "file:///s/torrents/x.torrent")
+                _ = try body.request(
+                    idempotencyKey: nil, knownTargets: [], storedTorrent: "file:///s/torrents/x.torrent")
                 return nil
             } catch {
                 return error.code

@@ -243,7 +243,8 @@ extension ProcessSuites {
             let port = try #require(URLComponents(string: try harness.adminURL())?.port)
             let environment = ["FERRY_HTTP_PORT": "\(port)"]
             func report() throws -> [String: Any] {
-                let check = try FerryProcess.run(["check", "--json"], in: harness.scratch.url, environment: environment)
+                let check = try FerryProcess.run(
+                    ["check", "--json"], in: harness.scratch.url, environment: environment)
                 #expect(check.status == 0, "\(check.standardError)")
                 let run = try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any]
                 return try #require(run?["report"] as? [String: Any])

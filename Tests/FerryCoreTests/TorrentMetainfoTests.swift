@@ -18,7 +18,9 @@ struct TorrentMetainfoTests {
         }
     }
 
-    func info(name: String = "pack", length: Int? = nil, files: [([String], Int)] = [], pieces: Int? = nil)
+    func info(
+        name: String = "pack", length: Int? = nil, files: [([String], Int)] = [], pieces: Int? = nil
+    )
         -> [String: Any]
     {
         let total = length ?? files.reduce(0) { $0 + $1.1 }
@@ -85,7 +87,10 @@ struct TorrentMetainfoTests {
         do {
             _ = try parse(info(files: [(path, 100)]))
         } catch {
-            guard case .unsafePath = error else { return Issue.record("\(path): \(error)") }
+            guard case .unsafePath = error else {
+                Issue.record("\(path): \(error)")
+                return
+            }
         }
     }
 

@@ -61,7 +61,10 @@ struct RcloneUploadTests {
         #expect(try FolderManifest.of(copy) == (try FolderManifest.of(spec.sourcePath)))
         #expect(!FileManager.default.fileExists(atPath: stray.path))
         _ = try await upload(executor(remote: remote), spec).get()
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("remote/3").path) == ["album"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("remote/3").path) == [
+                "album"
+            ])
     }
 
     @Test("rclone copies the file byte for byte, verified by its listing; a second delivery leaves one file")

@@ -95,9 +95,9 @@ struct UploadAndStoreTests {
         let (folder, _, target, executor, _) = try delivery(size: 10)
         defer { try? FileManager.default.removeItem(at: folder) }
         let spec = try Self.folderResult(in: folder)
-        // A killed earlier attempt's half-copied folder is cleared away.
+        // A killed earlier attempt's half-copied folder is cleared away (the helper's job id is 900 + attempt).
         try FileManager.default.createDirectory(
-            at: target.appendingPathComponent("8/.album.ferry-901-1.part/sub"), withIntermediateDirectories: true)
+            at: target.appendingPathComponent("8/.album.ferry-902-1.part/sub"), withIntermediateDirectories: true)
         let first = try await upload(executor, spec, attempt: 2).get()
         #expect(first.location == target.path + "/8/album")
         #expect(first.size == 2_200_001 && first.sha256 == spec.sourceSHA256)

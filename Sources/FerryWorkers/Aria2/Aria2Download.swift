@@ -28,10 +28,11 @@ struct Aria2Download: Sendable {
         }
         let lock = try await JobFolderLock.acquire(folder)
         defer { withExtendedLifetime(lock) {} }
-        let order = Aria2Order(
+        var order = Aria2Order(
             jobID: jobID, uri: source.uri, folder: work, fileName: source.fileName(requested: spec.fileName),
             infoHash: source.infoHash,
             maxSize: settings.maxSize, torrent: source.torrent)
+        order.seeds = settings.aria2.seedRatio > 0 || settings.aria2.seedTime > .zero
         let task: Aria2Task
         do {
             task = try await engine.download(order, report: report)
@@ -46,7 +47,7 @@ struct Aria2Download: Sendable {
         // A torrent aria2 goes on seeding keeps its files in the work folder: the result is made
         // of hard links to them (same bytes, no copy), and the engine removes the folder once the
         // seeding ends.
-        let seeding = task.isSeeding
+        let seeding = order.seeds && task.isSeeding
         let result: JobResult
         if files.count == 1, let file = files.first, !file.relative.contains("/") {
             result = try publishFile(

@@ -175,7 +175,7 @@ actor Aria2Engine {
             // An ending leaves nothing of the job in aria2 before the job hears of it.
             await removeTasks(of: registration, among: tasks)
             finish(jobID, .failure(failure))
-        case .finish(let task) where task.isSeeding:
+        case .finish(let task) where order.seeds && task.isSeeding:
             // Done for the job; aria2 seeds on from the work folder, which the job leaves there.
             await removeTasks(of: registration, among: tasks, keeping: task.gid)
             seeding.insert(Self.standardized(order.folder))
@@ -199,7 +199,8 @@ actor Aria2Engine {
         do {
             if let torrent = order.torrent {
                 let encoded = Data(torrent).base64EncodedString()
-                _ = try await rpc.call("addTorrent", [.text(encoded), .texts([]), .options(order.options)], as: String.self)
+                _ = try await rpc.call(
+                    "addTorrent", [.text(encoded), .texts([]), .options(order.options)], as: String.self)
             } else {
                 _ = try await rpc.call("addUri", [.texts([order.uri]), .options(order.options)], as: String.self)
             }
@@ -219,7 +220,9 @@ actor Aria2Engine {
 
     /// Removes a job's tasks from aria2 (its own GID, the torrent it turned into, and any of
     /// `tasks` it owns), running or stopped, keeping their files.
-    private func removeTasks(of registration: Registration, among tasks: [Aria2Task], keeping kept: String? = nil)
+    private func removeTasks(
+        of registration: Registration, among tasks: [Aria2Task], keeping kept: String? = nil
+    )
         async
     {
         guard let rpc else { return }

@@ -20,6 +20,9 @@ struct Aria2Order: Sendable, Hashable {
     var maxSize: Int64
     /// A `.torrent` file sent through the API: added with `addTorrent` (its bytes), not `addUri`.
     var torrent: [UInt8]?
+    /// Whether aria2 seeds a finished torrent (`aria2.seed_ratio` or `aria2.seed_time` set): the
+    /// job is then done once the torrent is whole and seeding, not when aria2 calls it complete.
+    var seeds = false
 
     init(
         jobID: JobID, uri: String, folder: String, fileName: String?, infoHash: String?, maxSize: Int64,

@@ -50,7 +50,7 @@ enum Aria2Reconciliation {
         switch task.status {
         case "complete" where !task.isMetadata: return .finish(task)
         // Whole, and seeding as configured: the job is done; aria2 seeds on from the work folder.
-        case "active" where task.isSeeding: return .finish(task)
+        case "active" where order.seeds && task.isSeeding: return .finish(task)
         case "error": return .fail(Aria2Failure.of(task))
         default: return .progress(task)
         }

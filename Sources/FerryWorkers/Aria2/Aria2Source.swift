@@ -29,7 +29,9 @@ struct Aria2Source: Hashable {
     }
 
     /// `stateDirectory`: where uploaded `.torrent` files are kept (the only `file:` URLs taken).
-    static func check(_ text: String, allowed: [String], stateDirectory: String? = nil) throws(JobFailure)
+    static func check(
+        _ text: String, allowed: [String], stateDirectory: String? = nil
+    ) throws(JobFailure)
         -> Aria2Source
     {
         guard let colon = text.firstIndex(of: ":") else {

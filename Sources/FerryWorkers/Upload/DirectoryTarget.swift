@@ -95,7 +95,8 @@ struct DirectoryTarget {
                 do {
                     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 } catch {
-                    throw JobFailure.retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
+                    throw JobFailure.retryable(
+                        "target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
                 }
                 let before = done
                 let copied = try await FileHashing.copy(from: "\(spec.sourcePath)/\(relative)", to: destination) {
