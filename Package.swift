@@ -138,7 +138,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], swiftSettings: strict),
         .testTarget(
             name: "FerryConfigTests",
             dependencies: ["FerryConfig", "FerryTesting"],

@@ -8,6 +8,29 @@ extension ProcessSuites {
     /// FTP and BitTorrent downloads through the real daemon: its download worker's own aria2c.
     @Suite("aria2 downloads under the supervisor", .serialized)
     struct Aria2DaemonTests {
+        /// A daemon ready to work: `schemes` allowed, aria2 reconciled every 200 ms, the dir target
+        /// `copy` at `<work>/target`, and `extra` (more YAML); with a store to enqueue into.
+        func daemon(work: URL, schemes: String, extra: String = "") throws -> (SupervisorHarness, SQLiteJobStore) {
+            let config = work.appendingPathComponent("ferry.yaml")
+            try Data(
+                """
+                downloads:
+                  allowed_schemes: \(schemes)
+                aria2:
+                  reconcile_interval: 200ms
+                targets:
+                  copy:
+                    type: dir
+                    path: \(work.path)/target
+                \(extra)
+                """.utf8
+            ).write(to: config)
+            let harness = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            return (harness, try SupervisorJobTests().writableStore(harness))
+        }
+
         @Test(
             "An FTP and a magnet download succeed byte-identical and are delivered, though aria2c is SIGKILLed mid-torrent"
         )
@@ -26,23 +49,7 @@ extension ProcessSuites {
             let ftp = try FTPTestServer(folder: work.appendingPathComponent("ftp").path, cutAfter: 500_000)
             let swarm = try TorrentSwarm(
                 content: movie.path, work: work.appendingPathComponent("seed").path, rate: 1_500_000)
-            let config = work.appendingPathComponent("ferry.yaml")
-            try Data(
-                """
-                downloads:
-                  allowed_schemes: http,https,ftp,magnet
-                aria2:
-                  reconcile_interval: 200ms
-                targets:
-                  copy:
-                    type: dir
-                    path: \(work.path)/target
-                """.utf8
-            ).write(to: config)
-            let harness = try SupervisorHarness(
-                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
-            try #require(harness.waitForNotification(containing: "READY=1") != nil)
-            let store = try SupervisorJobTests().writableStore(harness)
+            let (harness, store) = try daemon(work: work, schemes: "http,https,ftp,magnet")
             let ftpJob = try await store.enqueue(
                 download: DownloadRequest(spec: DownloadSpec(url: ftp.url("clip.bin"), uploadTargets: ["copy"]))
             ).job.id
@@ -202,26 +209,8 @@ extension ProcessSuites {
                 at: work.appendingPathComponent("target"), withIntermediateDirectories: true)
             let swarm = try TorrentSwarm(
                 content: work.appendingPathComponent("seed/album").path, work: work.appendingPathComponent("seed").path)
-            let config = work.appendingPathComponent("ferry.yaml")
-            try Data(
-                """
-                downloads:
-                  allowed_schemes: http,https,magnet
-                aria2:
-                  reconcile_interval: 200ms
-                cleanup:
-                  settle_time: 0s
-                  run_interval: 0s
-                targets:
-                  copy:
-                    type: dir
-                    path: \(work.path)/target
-                """.utf8
-            ).write(to: config)
-            let harness = try SupervisorHarness(
-                environment: SupervisorProcessTests.fast.merging(["FERRY_CONFIG": config.path]) { $1 })
-            try #require(harness.waitForNotification(containing: "READY=1") != nil)
-            let store = try SupervisorJobTests().writableStore(harness)
+            let (harness, store) = try daemon(
+                work: work, schemes: "http,https,magnet", extra: "cleanup:\n  settle_time: 0s\n  run_interval: 0s\n")
             let id = try await store.enqueue(
                 download: DownloadRequest(spec: DownloadSpec(url: swarm.magnet, uploadTargets: ["copy"]))
             ).job.id
@@ -338,37 +327,5 @@ extension ProcessSuites {
             #expect(harness.stop() == 0)
             withExtendedLifetime((swarms, ftp, origin)) {}
         }
-    }
-}
-
-/// Hand-made `.torrent` files for the refusals (piece hashes are zeros: only the shape matters).
-enum Bencoding {
-    static func encode(_ value: Any) -> [UInt8] {
-        switch value {
-        case let number as Int: return Array("i\(number)e".utf8)
-        case let text as String: return Array("\(text.utf8.count):".utf8) + Array(text.utf8)
-        case let bytes as [UInt8]: return Array("\(bytes.count):".utf8) + bytes
-        case let list as [Any]: return Array("l".utf8) + list.flatMap(encode) + Array("e".utf8)
-        case let dictionary as [String: Any]:
-            return Array("d".utf8)
-                + dictionary.keys.sorted().flatMap { encode($0) + encode(dictionary[$0]!) } + Array("e".utf8)
-        default: return []
-        }
-    }
-
-    /// A single-file torrent of `length` bytes, or one of `files` under the folder `name`.
-    static func torrent(name: String, length: Int? = nil, files: [([String], Int)] = []) -> [UInt8] {
-        let pieceLength = 1 << 20
-        let total = length ?? files.reduce(0) { $0 + $1.1 }
-        var info: [String: Any] = [
-            "name": name, "piece length": pieceLength,
-            "pieces": [UInt8](repeating: 0, count: 20 * ((total + pieceLength - 1) / pieceLength)),
-        ]
-        if let length {
-            info["length"] = length
-        } else {
-            info["files"] = files.map { ["path": $0.0, "length": $0.1] as [String: Any] }
-        }
-        return encode(["announce": "http://127.0.0.1:9/announce", "info": info] as [String: Any])
     }
 }

@@ -1,23 +1,10 @@
+import FerryTesting
 import Testing
 
 @testable import FerryCore
 
 @Suite("Reading .torrent files")
 struct TorrentMetainfoTests {
-    /// Bencoding of strings, numbers, lists and dictionaries (keys sorted), as BEP 3 writes them.
-    func encode(_ value: Any) -> [UInt8] {
-        switch value {
-        case let number as Int: return Array("i\(number)e".utf8)
-        case let text as String: return Array("\(text.utf8.count):".utf8) + Array(text.utf8)
-        case let bytes as [UInt8]: return Array("\(bytes.count):".utf8) + bytes
-        case let list as [Any]: return Array("l".utf8) + list.flatMap(encode) + Array("e".utf8)
-        case let dictionary as [String: Any]:
-            return Array("d".utf8) + dictionary.keys.sorted().flatMap { encode($0) + encode(dictionary[$0]!) }
-                + Array("e".utf8)
-        default: return []
-        }
-    }
-
     func info(
         name: String = "pack", length: Int? = nil, files: [([String], Int)] = [], pieces: Int? = nil
     )
@@ -37,7 +24,8 @@ struct TorrentMetainfoTests {
     }
 
     func parse(_ info: [String: Any]) throws(TorrentProblem) -> TorrentMetainfo {
-        try TorrentMetainfo.parse(encode(["announce": "http://127.0.0.1:1/announce", "info": info] as [String: Any]))
+        try TorrentMetainfo.parse(
+            Bencoding.encode(["announce": "http://127.0.0.1:1/announce", "info": info] as [String: Any]))
     }
 
     @Test("A single-file and a multi-file torrent: names, sizes, total, and where the info dictionary lies")
@@ -45,9 +33,10 @@ struct TorrentMetainfoTests {
         let single = try parse(info(name: "movie.bin", length: 40_000))
         #expect(single.name == "movie.bin" && !single.isFolder && single.totalLength == 40_000)
         #expect(single.files == [.init(path: ["movie.bin"], length: 40_000)])
-        let bytes = encode(["announce": "x", "info": info(name: "movie.bin", length: 40_000)] as [String: Any])
+        let bytes = Bencoding.encode(
+            ["announce": "x", "info": info(name: "movie.bin", length: 40_000)] as [String: Any])
         let located = try TorrentMetainfo.parse(bytes)
-        #expect(Array(bytes[located.infoBytes]) == encode(info(name: "movie.bin", length: 40_000)))
+        #expect(Array(bytes[located.infoBytes]) == Bencoding.encode(info(name: "movie.bin", length: 40_000)))
         let folder = try parse(info(files: [(["a.bin"], 10_000), (["sub", "b.bin"], 30_000)]))
         #expect(folder.isFolder && folder.totalLength == 40_000)
         #expect(folder.files.map(\.path) == [["a.bin"], ["sub", "b.bin"]])
@@ -65,10 +54,11 @@ struct TorrentMetainfoTests {
         }
         for bytes in [
             [], Array("d8:announce5:this is not bencoding".utf8), Array("le".utf8), Array("d4:infoi1ee".utf8),
-            encode(["info": info(length: 100)] as [String: Any]) + [0x65],
-            encode(["info": info(length: 40_000, pieces: 2)] as [String: Any]),
-            encode(["info": ["name": "x", "piece length": 16384, "pieces": [UInt8](repeating: 1, count: 20)]]),
-            encode(["info": info(length: -5, pieces: 1)] as [String: Any]),
+            Bencoding.encode(["info": info(length: 100)] as [String: Any]) + [0x65],
+            Bencoding.encode(["info": info(length: 40_000, pieces: 2)] as [String: Any]),
+            Bencoding.encode(["info": ["name": "x", "piece length": 16384, "pieces": [UInt8](repeating: 1, count: 20)]]
+            ),
+            Bencoding.encode(["info": info(length: -5, pieces: 1)] as [String: Any]),
             Array(String(repeating: "l", count: 100).utf8),
             Array("d4:info99999999:e".utf8),
         ] {

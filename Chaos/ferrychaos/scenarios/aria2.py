@@ -38,7 +38,7 @@ from ..daemon import Ferry, base_config, free_port, survivors
 from ..database import FINAL_PHASES, query
 from ..invariants import check_database, file_sha256
 from ..origin import Origin, origin_sha256
-from ..processes import STRAYS, alive, proc_stat, process_start_time, spawn, wait_until, worker_processes
+from ..processes import STRAYS, alive, in_threads, proc_stat, process_start_time, spawn, wait_until, worker_processes
 from ..report import REPORT, log
 from .fire.plans import submit
 
@@ -164,7 +164,7 @@ def job_of(task):
     return int(match[1]) if match else None
 
 
-def make_plans(rng, count, scratch, swarm, ftp_base, origin, prefix):
+def make_plans(rng, count, swarm, ftp_base, origin, prefix):
     """The submissions: about a third torrents, a third FTP, a third HTTP (half of it through aria2)."""
     plans = []
     torrents, contents = swarm
@@ -431,7 +431,7 @@ aria2:
     ferry = Ferry(binary, scratch, text, "aria2")
     database = state / "ferry.sqlite"
     ferry.start()
-    plans = make_plans(rng, count, scratch, (swarm["torrents"], contents), (f"ftp://127.0.0.1:{ftp_port}", ftp_files),
+    plans = make_plans(rng, count, (swarm["torrents"], contents), (f"ftp://127.0.0.1:{ftp_port}", ftp_files),
                        origin, f"a{args.seed}")
     log(f"aria2: {count} downloads ({torrent_count} torrents, {len(ftp_files)} FTP files) over {duration:.0f} s "
         f"of kills; ferry on :{port}; set up in {time.monotonic() - began:.1f} s")
@@ -459,11 +459,7 @@ aria2:
             if plan.job_id is not None and plan.via != "http":
                 aria2_jobs.add(plan.job_id)
 
-    threads = [threading.Thread(target=submitter, daemon=True) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(submitter)
     monkey.join()
     log(f"aria2: kills over after {time.monotonic() - started:.0f} s: {monkey.counts}")
     if ferry.process.poll() is not None:

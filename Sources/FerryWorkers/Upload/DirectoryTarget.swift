@@ -12,20 +12,7 @@ struct DirectoryTarget {
         _ spec: UploadSpec, as objectName: String, attempt lease: JobLease,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        var isFolder: ObjCBool = false
-        // The root must exist: creating it would fill the disk under an unmounted mount point.
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
-            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
-        }
-        let final = "\(root)/\(objectName)"
-        let folder = (final as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
-        }
-        let name = (final as NSString).lastPathComponent
-        removeTemporaries(in: folder, of: name, job: lease.jobID, before: lease.attempt)
+        let (final, folder, name) = try place(objectName, attempt: lease)
         // Delivered before (a retry after a lost report): the same bytes are there, nothing to do.
         if let existing = try? FileHashing.sizeAndSHA256(of: final),
             existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
@@ -66,19 +53,7 @@ struct DirectoryTarget {
         _ spec: UploadSpec, as objectName: String, attempt lease: JobLease,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
-            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
-        }
-        let final = "\(root)/\(objectName)"
-        let parent = (final as NSString).deletingLastPathComponent
-        let name = (final as NSString).lastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        } catch {
-            throw .retryable("target_unavailable", "cannot create \(parent): \(error.localizedDescription)")
-        }
-        removeTemporaries(in: parent, of: name, job: lease.jobID, before: lease.attempt)
+        let (final, parent, name) = try place(objectName, attempt: lease)
         if FolderManifest.isFolder(final), let existing = try? FolderManifest.of(final),
             existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
         {
@@ -124,6 +99,28 @@ struct DirectoryTarget {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
         }
+    }
+
+    /// Where `objectName` goes (its path, folder and name), the folder made, and what earlier
+    /// attempts of this job left there removed. The root must exist: creating it would fill the
+    /// disk under an unmounted mount point.
+    private func place(
+        _ objectName: String, attempt lease: JobLease
+    ) throws(JobFailure) -> (final: String, folder: String, name: String) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
+            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
+        }
+        let final = "\(root)/\(objectName)"
+        let folder = (final as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
+        }
+        let name = (final as NSString).lastPathComponent
+        removeTemporaries(in: folder, of: name, job: lease.jobID, before: lease.attempt)
+        return (final, folder, name)
     }
 
     /// Removes the temporary copies (files, or folders of a folder result) that earlier attempts

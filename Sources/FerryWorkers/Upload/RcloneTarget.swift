@@ -19,26 +19,12 @@ struct RcloneTarget {
         _ spec: UploadSpec, as objectName: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        let remote =
-            settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
-            ? settings.remote + objectName : settings.remote + "/" + objectName
-        var arguments = [
-            "copyto", spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
-            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
-        ]
-        if !settings.configFile.isEmpty { arguments += ["--config", settings.configFile] }
-        let run = try await Self.run(settings.program, arguments) { line in
-            // {"stats": {"bytes": …, "totalBytes": …}} once a second.
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
-            else { return }
-            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
-        }
-        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
+        let remote = remote(objectName)
+        try await transfer("copyto", spec, to: remote, report: report)
         // The result, as the remote reports it: size always, SHA-256 where the remote has it.
-        var listArguments = ["lsjson", "--hash", "--hash-type", "sha256", remote]
-        if !settings.configFile.isEmpty { listArguments += ["--config", settings.configFile] }
-        let listed = try await Self.run(settings.program, listArguments) { _ in }
+        let listed = try await Self.run(
+            settings.program, withConfig(["lsjson", "--hash", "--hash-type", "sha256", remote])
+        ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]],
             let entry = entries.first
@@ -70,24 +56,11 @@ struct RcloneTarget {
                 "the downloaded folder \(spec.sourcePath) no longer matches its record (\(manifest.size) bytes, manifest SHA-256 \(manifest.sha256)); retry the download"
             )
         }
-        let remote =
-            settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
-            ? settings.remote + objectName : settings.remote + "/" + objectName
-        var arguments = [
-            "sync", spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
-            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
-        ]
-        if !settings.configFile.isEmpty { arguments += ["--config", settings.configFile] }
-        let run = try await Self.run(settings.program, arguments) { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
-            else { return }
-            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
-        }
-        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
-        var listArguments = ["lsjson", "-R", "--files-only", "--hash", "--hash-type", "sha256", remote]
-        if !settings.configFile.isEmpty { listArguments += ["--config", settings.configFile] }
-        let listed = try await Self.run(settings.program, listArguments) { _ in }
+        let remote = remote(objectName)
+        try await transfer("sync", spec, to: remote, report: report)
+        let listed = try await Self.run(
+            settings.program, withConfig(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "sha256", remote])
+        ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]
         else { throw .retryable("verification_failed", "rclone could not list \(remote) after the upload") }
@@ -109,6 +82,36 @@ struct RcloneTarget {
         }
         await report(JobProgress(bytesDone: manifest.size, bytesTotal: manifest.size), nil)
         return JobResult(location: remote, size: manifest.size, sha256: manifest.sha256)
+    }
+
+    /// Where `objectName` goes on the remote.
+    private func remote(_ objectName: String) -> String {
+        settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
+            ? settings.remote + objectName : settings.remote + "/" + objectName
+    }
+
+    private func withConfig(_ arguments: [String]) -> [String] {
+        settings.configFile.isEmpty ? arguments : arguments + ["--config", settings.configFile]
+    }
+
+    /// Runs `rclone <verb> <source> <remote>` (copyto for a file, sync for a folder) comparing
+    /// checksums, reporting its JSON progress; a failed run is classed by its exit status.
+    private func transfer(
+        _ verb: String, _ spec: UploadSpec, to remote: String,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) {
+        let arguments = withConfig([
+            verb, spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
+            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
+        ])
+        let run = try await Self.run(settings.program, arguments) { line in
+            // {"stats": {"bytes": …, "totalBytes": …}} once a second.
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
+            else { return }
+            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
+        }
+        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
     }
 
     /// rclone's exit statuses (see `rclone help flags`, "Exit Code"): usage errors, missing

@@ -12,6 +12,7 @@ import time
 from ...daemon import Ferry, base_config, free_port, survivors
 from ...database import query
 from ...invariants import check_database
+from ...processes import in_threads
 from ...origin import BUCKET, Moto, Origin
 from ...report import REPORT, log
 from .checks import check_fire_results, tamper
@@ -119,11 +120,7 @@ targets:
             if rng.random() < 0.05:
                 submit(ferry, plans[index], submit_deadline)
 
-    threads = [threading.Thread(target=submitter, daemon=True) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(submitter)
     monkey.join()
     log(f"fire: submissions done, chaos over after {time.monotonic() - started:.0f} s: {monkey.counts}")
     if ferry.process.poll() is not None:
