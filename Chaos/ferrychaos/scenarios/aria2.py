@@ -6,7 +6,9 @@ as .torrent URLs, a few torrents fetched by two jobs) from one loopback seeder a
 (Sources/FerryTesting/Aria2/torrent_swarm.py), files from a pyftpdlib server that cuts the first
 transfer of each file (ftp_server.py), and files from the chaos origin with cuts, some fetched by
 Ferry's own client and some by aria2. Meanwhile every few seconds one download worker's aria2c is
-SIGKILLed, now and then a download worker, and the supervisor (then started again).
+SIGKILLed, now and then a download worker, and the supervisor (then started again); and now and
+then a task of nobody's is added to a running aria2c over its RPC (what another client or a stale
+session would leave), which its worker must remove.
 
 To look inside aria2 the suite names a wrapper as `aria2.program`: it notes each aria2c's pid,
 RPC port and secret (from the options file Ferry hands aria2c) and execs the real aria2c. With
@@ -201,14 +203,18 @@ def make_plans(rng, count, swarm, ftp_base, origin, prefix):
 
 
 class Monkey(threading.Thread):
-    """SIGKILLs aria2c every few seconds, a download worker now and then, the supervisor twice or more."""
+    """SIGKILLs aria2c every few seconds, a download worker now and then, the supervisor twice or
+    more; and now and then adds a task of nobody's to a running aria2c (as another client of its
+    RPC, or a stale session, would), which the worker must remove."""
 
-    def __init__(self, ferry, notes, duration, rng):
+    def __init__(self, ferry, notes, duration, rng, stray_url, stray):
         super().__init__(daemon=True)
-        self.ferry, self.notes, self.duration, self.rng = ferry, notes, duration, rng
+        self.stray = stray  # the folder stray tasks write into (no job's)
+        self.ferry, self.notes, self.duration, self.rng, self.stray_url = ferry, notes, duration, rng, stray_url
         self.lock = threading.Lock()  # held while the supervisor is down
         self.seen = {}
-        self.counts = {"aria2c SIGKILLs": 0, "download worker SIGKILLs": 0, "supervisor SIGKILLs": 0}
+        self.counts = {"aria2c SIGKILLs": 0, "download worker SIGKILLs": 0, "supervisor SIGKILLs": 0,
+                       "stray tasks added": 0}
         self.error = None
 
     def run(self):
@@ -232,12 +238,21 @@ class Monkey(threading.Thread):
         if self.duration > 120:
             events += [("worker", start + t) for t in range(30, int(self.duration), 25)]
         events.sort(key=lambda e: e[1])
+        rounds = 0
         while time.monotonic() < end:
             for event in [e for e in events if e[1] <= time.monotonic()]:
                 events.remove(event)
                 self.kill_worker() if event[0] == "worker" else self.kill_supervisor()
             time.sleep(self.rng.uniform(1.5, 3.0))
             candidates = self.live_aria2cs()
+            rounds += 1
+            if candidates and self.counts["stray tasks added"] < rounds // 3:
+                try:
+                    self.rng.choice(candidates).call("aria2.addUri", [self.stray_url(self.counts["stray tasks added"])],
+                                                     {"dir": str(self.stray)})
+                    self.counts["stray tasks added"] += 1
+                except (OSError, ValueError):
+                    pass
             if candidates:
                 victim = self.rng.choice(candidates)
                 try:
@@ -435,7 +450,9 @@ aria2:
                        origin, f"a{args.seed}")
     log(f"aria2: {count} downloads ({torrent_count} torrents, {len(ftp_files)} FTP files) over {duration:.0f} s "
         f"of kills; ferry on :{port}; set up in {time.monotonic() - began:.1f} s")
-    monkey = Monkey(ferry, notes, duration, rng)
+    stray = scratch / "aria2-stray"
+    monkey = Monkey(ferry, notes, duration, rng,
+                    lambda n: origin.url(5_000_000, key=f"stray-{n}", rate=100_000), stray)
     aria2_jobs = set()
     watch = Watch(ferry, database, monkey, aria2_jobs)
     started = time.monotonic()
@@ -511,6 +528,8 @@ aria2:
     stayed = [p.pid for p in aria2cs if p.alive()]
     REPORT.check(SCENARIO, KILLS, not left and not stayed,
                  f"after the daemon's stop, workers {left} and aria2c {stayed} are still there")
+    REPORT.check(SCENARIO, OWNED, monkey.counts["stray tasks added"] >= 1, "no stray task was added to aria2, so the "
+                 "removal of tasks no job owns was not put to the test")
     REPORT.check(SCENARIO, KILLS, monkey.counts["aria2c SIGKILLs"] >= 5 and monkey.counts["supervisor SIGKILLs"] >= 1
                  and monkey.counts["download worker SIGKILLs"] >= 1, f"too few kills: {monkey.counts}",
                  ", ".join(f"{v} {k}" for k, v in monkey.counts.items()) + f"; {len(aria2cs)} aria2c started")
