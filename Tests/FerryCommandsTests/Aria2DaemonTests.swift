@@ -191,7 +191,7 @@ extension ProcessSuites {
         }
 
         @Test(
-            "A torrent of several files is delivered to a dir target as its folder, every file; cleanup takes the folder as one record (no refetch, no orphan, no stray name) and finds a file taken from it"
+            "A torrent of several files is delivered to a dir target as its folder, every file; cleanup takes the folder as one record (no refetch, no orphan, no stray name) and finds a file taken from it; with delete_after_upload the whole folder goes once delivered"
         )
         func folderResultDeliveredAndChecked() async throws {
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-folder-\(UUID())")
@@ -247,6 +247,25 @@ extension ProcessSuites {
             let damaged = try report()["damaged_records"] as? [[String: Any]] ?? []
             #expect(damaged.map { $0["job_id"] as? Int } == [Int(id.rawValue)])
             #expect(damaged.first?["problem"] as? String == "wrong_size")
+
+            // Delivered with delete_after_upload: the whole folder goes once the upload has it.
+            let again = try await store.enqueue(
+                download: DownloadRequest(
+                    spec: DownloadSpec(url: swarm.magnet, uploadTargets: ["copy"], deleteAfterUpload: true))
+            ).job.id
+            let second = try await SupervisorJobTests().waitForJob(store, again, timeout: 60) {
+                $0.state.phase.isFinal
+            }
+            #expect(second.state == .succeeded, "\(second.lastError?.message ?? "")")
+            let folder = try #require(second.result?.location)
+            let gone = Date().addingTimeInterval(30)
+            while Date() < gone && FileManager.default.fileExists(atPath: folder) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(!FileManager.default.fileExists(atPath: folder), "the delivered folder was removed")
+            for (name, sha) in shas {
+                #expect(try TestOrigin.sha256(ofFile: "\(work.path)/target/\(again)/album/\(name)") == sha)
+            }
             #expect(harness.stop() == 0)
         }
 
