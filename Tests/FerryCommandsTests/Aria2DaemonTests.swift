@@ -153,6 +153,7 @@ extension ProcessSuites {
                 "ferry-state/torrents/\(try TestOrigin.sha256(ofFile: swarm.torrentFile)).torrent")
             #expect(try Data(contentsOf: kept) == torrent)
             #expect((answer.json["input"] as? [String: Any])?["url"] as? String == kept.absoluteString)
+            #expect((answer.json["input"] as? [String: Any])?["engine"] as? String == "aria2")
             let job = try await SupervisorJobTests().waitForJob(store, id, timeout: 60) { $0.state.phase.isFinal }
             #expect(job.state == .succeeded, "\(job.lastError?.message ?? "")")
             #expect(job.result?.sha256 == sha)
