@@ -98,6 +98,7 @@ let package = Package(
             name: "FerryAdmin",
             dependencies: [
                 "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,7 +139,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"], swiftSettings: strict),
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "FerryTesting"], swiftSettings: strict),
         .testTarget(
             name: "FerryConfigTests",
             dependencies: ["FerryConfig", "FerryTesting"],

@@ -19,6 +19,13 @@ Scenarios (run in this order by `--scenario all`):
                 supervisor are SIGKILLed and the fake servers answer 429s and 5xx and cut
                 connections; every message must become exactly one download, every upload reach
                 its chat once (twice only after an attempt in doubt), byte-identical, paced.
+  aria2         100+ mixed downloads through aria2 (torrents as magnets and .torrent URLs, single
+                files and folders, from a loopback seeder and tracker; FTP with cut connections;
+                HTTP from the origin, some through aria2) while aria2c is SIGKILLed every few
+                seconds, a download worker now and then, and the supervisor, and stray tasks are
+                added to aria2c over its RPC; aria2's tasks are
+                compared with the jobs all along (through an `aria2.program` wrapper that notes
+                each aria2c's RPC port and secret). A third of --duration (30 s in the short run).
   disk-full     the state folder on a small tmpfs fills up mid-transfer; space returns.
   readonly-db   the database's file system turns read-only under the running supervisor
                 (an ext4 image with errors=remount-ro and an injected error); then it is repaired.

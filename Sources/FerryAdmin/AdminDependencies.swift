@@ -19,4 +19,8 @@ struct AdminDependencies: Sendable {
     let uploadTargets: Set<String>
     /// `downloads.allowed_schemes`: a download with another scheme is refused when it is asked for.
     var allowedSchemes: [String] = ["http", "https"]
+    /// `downloads.max_size` (0: no limit): an uploaded torrent's total is checked against it.
+    var maxSize: Int64 = 0
+    /// The state folder, where uploaded `.torrent` files are kept.
+    var stateDirectory: String = ""
 }

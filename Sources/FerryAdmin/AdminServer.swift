@@ -20,15 +20,16 @@ public struct AdminServer: Service {
     }
 
     public init(
-        supervisor: Supervisor, configuration: FerryConfiguration, token: AdminToken?, exporter: PrometheusExporter,
-        gate: StartupGate, logger: Logger
+        supervisor: Supervisor, configuration: FerryConfiguration, stateDirectory: String, token: AdminToken?,
+        exporter: PrometheusExporter, gate: StartupGate, logger: Logger
     ) {
         let http = configuration.http
         let dependencies = AdminDependencies(
             supervisor: supervisor, store: supervisor.store, exporter: exporter, logger: logger,
             hangTimeout: configuration.supervisor.hangTimeout, diskFullHorizon: configuration.health.diskFullHorizon,
             stuckAfter: configuration.health.stuckAfter, uploadTargets: Set(configuration.targets.map(\.name)),
-            allowedSchemes: configuration.downloads.allowedSchemes)
+            allowedSchemes: configuration.downloads.allowedSchemes, maxSize: configuration.downloads.maxSize,
+            stateDirectory: stateDirectory)
         let routes = RouteRegistry()
         HealthController(dependencies: dependencies).register(in: routes)
         CleanupController(dependencies: dependencies).register(in: routes)

@@ -31,8 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
                 supervisor, gate in
                 [
                     AdminServer(
-                        supervisor: supervisor, configuration: loaded.configuration, token: token, exporter: exporter,
-                        gate: gate, logger: logger)
+                        supervisor: supervisor, configuration: loaded.configuration,
+                        stateDirectory: loaded.stateDirectory, token: token, exporter: exporter, gate: gate,
+                        logger: logger)
                 ]
             }
         } catch let error as StoreError {

@@ -10,10 +10,12 @@ extension ConfigSetting {
                 "The aria2c program the download worker starts for ftp, sftp and magnet downloads."),
             .number(
                 "aria2.seed_ratio", \.downloads.aria2.seedRatio, in: 0...100,
-                "Upload ratio a finished torrent seeds up to before its job completes (0: no seeding)."),
+                "Upload ratio a finished torrent seeds up to after its job has succeeded (0: no ratio limit; with seed_time 0 too, no seeding)."
+            ),
             .duration(
                 "aria2.seed_time", \.downloads.aria2.seedTime, in: .zero...Duration.seconds(30 * 86_400),
-                "Longest a finished torrent seeds before its job completes (0s: no seeding)."),
+                "Longest a finished torrent seeds after its job has succeeded (0s: no time limit when seed_ratio is set, else no seeding)."
+            ),
             .choice(
                 "aria2.dht", \.downloads.aria2.dhtText, among: ["false", "true"],
                 "Let aria2 find torrent peers through the DHT (false: trackers and the magnet's peers only)."),

@@ -1,4 +1,5 @@
 import FerryCore
+import Foundation
 import Testing
 
 @testable import FerryAdmin
@@ -55,6 +56,47 @@ struct RequestValidationTests {
         var ferry = body("ftp://127.0.0.1/clip.bin")
         ferry.engine = "ferry"
         #expect((try? ferry.request(idempotencyKey: nil, knownTargets: [], allowedSchemes: all)) == nil)
+    }
+
+    @Test("A .torrent file in base64: checked before anything is stored, every refusal a 400 that says why")
+    func uploadedTorrents() throws {
+        func torrent(_ info: String) -> String {
+            Array("d8:announce3:url4:info\(info)e".utf8).base64
+        }
+        let pieces = "20:" + String(repeating: "p", count: 20)
+        let good = torrent("d6:lengthi1000e4:name5:a.bin12:piece lengthi16384e6:pieces\(pieces)e")
+        let escaping = torrent(
+            "d5:filesld6:lengthi1000e4:pathl2:..6:up.bineee4:name4:pack12:piece lengthi16384e6:pieces\(pieces)e")
+        func code(_ base64: String, maxSize: Int64 = 0, url: String? = nil, engine: String? = nil) -> String? {
+            var body = DownloadBody(url: url)
+            body.torrent = base64
+            body.engine = engine
+            do {
+                _ = try body.torrentFile(maxSize: maxSize)
+                _ = try body.request(
+                    idempotencyKey: nil, knownTargets: [], storedTorrent: "file:///s/torrents/x.torrent")
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        #expect(code(good) == nil)
+        #expect(code(String(good.dropLast(good.hasSuffix("==") ? 2 : good.hasSuffix("=") ? 1 : 0))) == nil)
+        #expect(code(good, maxSize: 999) == "too_large")
+        #expect(code(good, maxSize: 1000) == nil)
+        #expect(code(escaping) == "unsafe_path")
+        #expect(code("bm90IGEgdG9ycmVudA==") == "invalid_torrent")
+        #expect(code("%%%") == "invalid_torrent")
+        #expect(code(good, url: "http://h/a") == "invalid_url")
+        #expect(code(good, engine: "ferry") == "invalid_engine")
+        var body = DownloadBody(url: nil)
+        body.torrent = good
+        let request = try body.request(
+            idempotencyKey: nil, knownTargets: [], storedTorrent: "file:///s/torrents/x.torrent")
+        #expect(request.spec.url == "file:///s/torrents/x.torrent" && request.spec.engine == .aria2)
+        // A batch item cannot carry one: it is taken only where it is stored first.
+        #expect(throws: APIError.self) { try body.request(idempotencyKey: nil, knownTargets: []) }
+        #expect((try? DownloadBody(url: nil).request(idempotencyKey: nil, knownTargets: [])) == nil)
     }
 
     @Test(
@@ -119,4 +161,8 @@ struct AccessTests {
         #expect(!AccessMiddleware.isSameOrigin("null", authority: "127.0.0.1:8080"))
         #expect(!AccessMiddleware.isSameOrigin("http://127.0.0.1:8080", authority: nil))
     }
+}
+
+extension [UInt8] {
+    var base64: String { Data(self).base64EncodedString() }
 }

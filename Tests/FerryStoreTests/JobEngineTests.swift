@@ -32,6 +32,32 @@ struct JobEngineTests {
         #expect(events.count == 1 && events[0].from == nil && events[0].to == .queued && events[0].cause == "create")
     }
 
+    @Test(
+        "A download's engine is kept: its payload, a batch's and what a worker claims ask aria2 as the request did (it used to be dropped, so a .torrent URL was fetched as a plain file)"
+    )
+    func engineIsKept() async throws {
+        let fixture = try StoreFixture()
+        let torrent = DownloadSpec(url: "https://e.test/show.torrent", engine: .aria2)
+        let one = try await fixture.store.enqueue(download: DownloadRequest(spec: torrent, idempotencyKey: "t"))
+        #expect(try await fixture.store.payload(of: one.job.id) == .download(torrent))
+        // The same request again is the same request, not a conflicting one.
+        #expect(
+            try await fixture.store.enqueue(download: DownloadRequest(spec: torrent, idempotencyKey: "t")).created
+                == false)
+        let ferry = DownloadSpec(url: "https://e.test/b", engine: .ferry)
+        let batch = try await fixture.store.enqueue(downloads: [
+            DownloadRequest(spec: ferry), DownloadRequest(spec: torrent),
+        ])
+        #expect(try await fixture.store.payload(of: batch[0].job.id) == .download(ferry))
+        let claimed = try await fixture.store.claimDueJobs(
+            of: .download, for: try await fixture.worker("w"), limit: 10)
+        var engines: Set<DownloadEngine> = []
+        for job in claimed {
+            if case .download(let spec) = job.payload, let engine = spec.engine { engines.insert(engine) }
+        }
+        #expect(engines == [.aria2, .ferry])
+    }
+
     @Test("Invalid requests are refused before anything is written")
     func invalidRequests() async throws {
         let fixture = try StoreFixture()

@@ -160,8 +160,89 @@ struct Aria2DownloadTests {
         #expect(
             (try TestOrigin.sha256(ofFile: output.location + "/sub/two.bin")) == (try TestOrigin.sha256(ofFile: second))
         )
+        // The folder's SHA-256 is its manifest's, paths relative to the folder itself.
+        let manifest = try FolderManifest.of(output.location)
+        #expect(manifest.entries.map(\.path) == ["one.bin", "sub/two.bin"])
+        #expect(output.sha256 == manifest.sha256)
         #expect(try await fixture.aria2Tasks().isEmpty)
         await fixture.close()
+    }
+
+    @Test(
+        "With aria2.seed_time set, a finished torrent's job succeeds at once while aria2c goes on seeding it from the work folder; when the seeding ends the task and the folder go, the result stays"
+    )
+    func seedsAfterSuccess() async throws {
+        let fixture = try Aria2Fixture(seedTime: .seconds(8))
+        let source = try fixture.content("movie.bin", size: 1_000_000, in: "seed")
+        let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed")
+        let started = ContinuousClock.now
+        let output = try await fixture.attempt(1, DownloadSpec(url: swarm.magnet)).get()
+        #expect(ContinuousClock.now - started < .seconds(8), "the job did not wait for the seeding to end")
+        let sha = try TestOrigin.sha256(ofFile: source)
+        #expect(output.sha256 == sha)
+        #expect(try TestOrigin.sha256(ofFile: output.location) == sha)
+        let seeding = try await fixture.aria2Tasks()
+        #expect(seeding.contains { $0.isSeeding }, "aria2 seeds the finished torrent: \(seeding)")
+        let work = fixture.state.path + "/spool/job-\(fixture.jobID)-aria2"
+        #expect(FileManager.default.fileExists(atPath: work + "/movie.bin"))
+        #expect(FileManager.default.fileExists(atPath: work + "/" + Aria2Engine.seedingMarker))
+        #expect(CleanupScanner.isSeeding(work), "the cleanup leaves a seeding folder alone")
+        let ended = try await fixture.eventually(timeout: .seconds(40)) {
+            try await fixture.aria2Tasks().isEmpty && !FileManager.default.fileExists(atPath: work)
+        }
+        #expect(ended, "the seeding ended after seed_time, and its task and folder went")
+        #expect(try TestOrigin.sha256(ofFile: output.location) == sha)
+        await fixture.close()
+    }
+
+    @Test(
+        "A metalink by URL (engine aria2) is followed to the file it names, verified against its SHA-256; one that is not a metalink fails for good with bad_metalink"
+    )
+    func metalink() async throws {
+        let fixture = try Aria2Fixture()
+        let origin = try TestOrigin()
+        let size = 700_000
+        let spec = DownloadSpec(url: "http://127.0.0.1:\(origin.port)/metalink/\(size).meta4", engine: .aria2)
+        let output = try await fixture.attempt(1, spec).get()
+        #expect(output.location == fixture.state.path + "/downloads/\(fixture.jobID)/clip-\(size).bin")
+        #expect(output.sha256 == (try TestOrigin.sha256(size: size)))
+        #expect(try TestOrigin.sha256(ofFile: output.location) == (try TestOrigin.sha256(size: size)))
+        #expect(try await fixture.eventually { try await fixture.aria2Tasks().isEmpty })
+        let bad = DownloadSpec(url: "http://127.0.0.1:\(origin.port)/metalink/bad.meta4", engine: .aria2)
+        let failure = try #require(await fixture.attempt(2, bad).failure)
+        #expect(failure.code == "bad_metalink" && !failure.isRetryable, "\(failure)")
+        await fixture.close()
+    }
+
+    @Test(
+        "An http download through aria2 cut short by a server that cannot resume fails its attempt with resume_refused, and the next attempt starts over and succeeds"
+    )
+    func resumeRefused() async throws {
+        let fixture = try Aria2Fixture()
+        let origin = try TestOrigin()
+        let size = 600_000
+        var options = TestOrigin.Options()
+        options.key = "no-resume-\(fixture.jobID)"
+        options.cutAfter = 200_000
+        options.rate = 1_000_000
+        let url = origin.url(size: size, options) + "&ranges=0"
+        let first = try #require(await fixture.attempt(1, DownloadSpec(url: url, engine: .aria2)).failure)
+        #expect(first.code == "resume_refused" && first.isRetryable, "\(first)")
+        let output = try await fixture.attempt(2, DownloadSpec(url: url, engine: .aria2)).get()
+        #expect(try TestOrigin.sha256(ofFile: output.location) == (try TestOrigin.sha256(size: size)))
+        await fixture.close()
+    }
+
+    @Test("aria2's seeding options follow aria2.seed_ratio and aria2.seed_time (aria2 reads 0 as no limit)")
+    func seedingOptions() {
+        var settings = Aria2Settings()
+        #expect(Aria2Process.seedTime(settings) == ["--seed-time=0.0"])
+        settings.seedRatio = 1.5
+        #expect(Aria2Process.seedTime(settings) == [])
+        settings.seedTime = .seconds(90)
+        #expect(Aria2Process.seedTime(settings) == ["--seed-time=1.5"])
+        settings.seedRatio = 0
+        #expect(Aria2Process.seedTime(settings) == ["--seed-time=1.5"])
     }
 
     @Test("A torrent whose total exceeds downloads.max_size fails for good and leaves nothing in aria2")

@@ -15,7 +15,7 @@ final class Aria2Fixture: Sendable {
     let executor: DownloadExecutor
     let jobID = JobID(Int64.random(in: 1...1_000_000))
 
-    init(maxSize: Int64 = 1 << 30, program: String = "aria2c") throws {
+    init(maxSize: Int64 = 1 << 30, program: String = "aria2c", seedTime: Duration = .zero) throws {
         state = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-aria2-\(UUID())")
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         var settings = DownloadSettings()
@@ -24,6 +24,7 @@ final class Aria2Fixture: Sendable {
         settings.aria2.reconcileInterval = .milliseconds(200)
         settings.idleTimeout = .seconds(5)
         settings.aria2.program = program
+        settings.aria2.seedTime = seedTime
         client = HTTPClient(eventLoopGroupProvider: .singleton)
         engine = Aria2Engine(
             downloads: settings, session: Aria2Engine.sessionFile(stateDirectory: state.path), client: client)

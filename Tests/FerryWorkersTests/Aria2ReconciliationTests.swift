@@ -30,6 +30,23 @@ struct Aria2ReconciliationTests {
         #expect(order.options["gid"] == "000000000000002a")
     }
 
+    @Test(
+        "A whole torrent aria2 seeds ends the job only when seeding is configured; otherwise its job waits for complete"
+    )
+    func seedingEndsTheJob() {
+        var link = Aria2Reconciliation.Link(infoHash: hash)
+        var seeding = task(order.gid, "active", done: 500_000, infoHash: hash)
+        seeding.seeder = "true"
+        #expect(seeding.isSeeding)
+        #expect(Aria2Reconciliation.decide(order, link: &link, tasks: [seeding]) == .progress(seeding))
+        var seeds = order
+        seeds.seeds = true
+        #expect(Aria2Reconciliation.decide(seeds, link: &link, tasks: [seeding]) == .finish(seeding))
+        var checking = seeding
+        checking.completedLength = "400000"
+        #expect(Aria2Reconciliation.decide(seeds, link: &link, tasks: [checking]) == .progress(checking))
+    }
+
     @Test("A task aria2 does not have is added; a removed one is added again after its result is dropped")
     func lostTaskIsAdded() {
         var link = Aria2Reconciliation.Link(infoHash: hash)

@@ -43,6 +43,30 @@ struct RcloneUploadTests {
             sourceSHA256: try TestOrigin.sha256(ofFile: file.path))
     }
 
+    @Test(
+        "rclone delivers a folder result as one folder under its name, every file checked by the listing; a stray file in an earlier copy is removed"
+    )
+    func copiesFolder() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let remote = "box:" + folder.appendingPathComponent("remote").path
+        let spec = try UploadAndStoreTests.folderResult(in: folder, downloadID: 3, target: "drive")
+        let stray = folder.appendingPathComponent("remote/3/album/stray.bin")
+        try FileManager.default.createDirectory(
+            at: stray.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("not the download's".utf8).write(to: stray)
+        let result = try await upload(executor(remote: remote), spec).get()
+        #expect(result.location == "\(remote)/3/album")
+        #expect(result.size == spec.sourceSize && result.sha256 == spec.sourceSHA256)
+        let copy = folder.appendingPathComponent("remote/3/album").path
+        #expect(try FolderManifest.of(copy) == (try FolderManifest.of(spec.sourcePath)))
+        #expect(!FileManager.default.fileExists(atPath: stray.path))
+        _ = try await upload(executor(remote: remote), spec).get()
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("remote/3").path) == [
+                "album"
+            ])
+    }
+
     @Test("rclone copies the file byte for byte, verified by its listing; a second delivery leaves one file")
     func copies() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -75,6 +75,55 @@ struct UploadAndStoreTests {
         #expect(left == [".clip.bin.ferry-42-1.part", "clip.bin"], "another job's file is not this job's to remove")
     }
 
+    /// A folder result as a multi-file torrent leaves it: `album/` with two files, one in a subfolder.
+    static func folderResult(in folder: URL, downloadID: Int64 = 8, target: String = "backup") throws -> UploadSpec {
+        let album = folder.appendingPathComponent("album")
+        try FileManager.default.createDirectory(
+            at: album.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try TestOrigin.content(size: 1_500_000).write(to: album.appendingPathComponent("one.bin"))
+        try TestOrigin.content(size: 700_001, seed: 3).write(to: album.appendingPathComponent("sub/two.bin"))
+        let manifest = try FolderManifest.of(album.path)
+        return UploadSpec(
+            downloadID: JobID(downloadID), target: target, sourcePath: album.path, sourceSize: manifest.size,
+            sourceSHA256: manifest.sha256)
+    }
+
+    @Test(
+        "A folder result (a torrent of several files) goes to a dir target as one folder under its name, every file byte-identical; again, nothing doubles; s3 says it takes single files"
+    )
+    func folderUpload() async throws {
+        let (folder, _, target, executor, _) = try delivery(size: 10)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try Self.folderResult(in: folder)
+        // A killed earlier attempt's half-copied folder is cleared away (the helper's job id is 900 + attempt).
+        try FileManager.default.createDirectory(
+            at: target.appendingPathComponent("8/.album.ferry-902-1.part/sub"), withIntermediateDirectories: true)
+        let first = try await upload(executor, spec, attempt: 2).get()
+        #expect(first.location == target.path + "/8/album")
+        #expect(first.size == 2_200_001 && first.sha256 == spec.sourceSHA256)
+        for file in ["one.bin", "sub/two.bin"] {
+            #expect(
+                try TestOrigin.sha256(ofFile: "\(first.location)/\(file)")
+                    == (try TestOrigin.sha256(ofFile: "\(spec.sourcePath)/\(file)")))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path + "/8") == ["album"])
+        // Delivered again (a lost report): the folder is there, whole; a damaged one is replaced.
+        #expect(try await upload(executor, spec, attempt: 3).get() == first)
+        try Data("damaged".utf8).write(to: URL(fileURLWithPath: first.location + "/one.bin"))
+        #expect(try await upload(executor, spec, attempt: 4).get() == first)
+        #expect(try FolderManifest.of(first.location).sha256 == spec.sourceSHA256)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path + "/8") == ["album"])
+        let s3 = UploadExecutor(
+            targets: [
+                UploadTarget(
+                    name: "backup", kind: .s3,
+                    s3: .init(endpoint: "http://127.0.0.1:9", bucket: "b", accessKeyID: "k", secretKeyFile: "/none"))
+            ],
+            client: HTTPClient.shared)
+        let refused = await upload(s3, spec)
+        #expect(refused.failure?.code == "folder_not_supported" && refused.failure?.isRetryable == false)
+    }
+
     @Test("A missing target folder is retryable (not mounted), a missing source or target name is permanent")
     func uploadFailures() async throws {
         let folder = try scratch()

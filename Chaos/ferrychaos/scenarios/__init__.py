@@ -3,11 +3,12 @@
 Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
 a new scenario is a module here and one line below.
 """
-from . import bad_api, bad_config, bad_database, disk_full, fire, readonly_db, telegram
+from . import aria2, bad_api, bad_config, bad_database, disk_full, fire, readonly_db, telegram
 
 SCENARIOS = {
     "fire": fire.run,
     "telegram": telegram.run,
+    "aria2": aria2.run,
     "disk-full": disk_full.run,
     "readonly-db": readonly_db.run,
     "bad-config": bad_config.run,

@@ -34,7 +34,9 @@ def run(args, binary, scratch, lifecycles):
         ("POST", "/api/downloads", json.dumps({"url": url, "surprise": True}).encode(), {}, 400),
         ("POST", "/api/downloads", json.dumps({"url": url}).encode(), {"Idempotency-Key": "k" * 300}, 400),
         ("POST", "/api/downloads", json.dumps({"url": "http://x/" + "a" * 9000}).encode(), {}, 400),
-        ("POST", "/api/downloads", b"{" + b'"url":"' + b"a" * 70_000 + b'"}', {}, 413),
+        ("POST", "/api/downloads", b"{" + b'"url":"' + b"a" * 70_000 + b'"}', {}, 400),  # room for a .torrent
+        ("POST", "/api/downloads", b"{" + b'"torrent":"' + b"A" * 23_000_000 + b'"}', {}, 413),
+        ("POST", "/api/videos", b"{" + b'"url":"' + b"a" * 70_000 + b'"}', {}, 413),
         ("POST", "/api/videos", json.dumps({"user_id": "", "external_request_id": "r", "url": url}).encode(), {}, 400),
         ("POST", "/api/videos", json.dumps({"user_id": "u", "url": url}).encode(), {}, 400),
         ("POST", "/api/videos", b"null", {}, 400),

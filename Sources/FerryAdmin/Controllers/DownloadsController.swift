@@ -22,9 +22,13 @@ struct DownloadsController {
     /// 201 with a new job; 200 with the existing one when the Idempotency-Key was seen before.
     private func create(_ request: Request, _ context: AdminContext) async throws -> Response {
         let body = try await JSONResponse.decode(DownloadBody.self, from: request, context: context)
+        // An uploaded .torrent file is checked, then kept in the state folder before its job is queued.
+        let torrent = try body.torrentFile(maxSize: dependencies.maxSize)
+        let stored = torrent.map { UploadedTorrent.path(of: $0.bytes, stateDirectory: dependencies.stateDirectory) }
         let download = try body.request(
             idempotencyKey: request.headers[Self.idempotencyKey], knownTargets: dependencies.uploadTargets,
-            allowedSchemes: dependencies.allowedSchemes)
+            allowedSchemes: dependencies.allowedSchemes, storedTorrent: stored.map(UploadedTorrent.url(of:)))
+        if let torrent, let stored { try UploadedTorrent.store(torrent.bytes, at: stored) }
         let enqueued: Enqueued
         do {
             enqueued = try await dependencies.store.enqueue(download: download)

@@ -1,14 +1,19 @@
 import FerryCore
 import Foundation
 
-/// The body of `POST /api/downloads`.
+/// The body of `POST /api/downloads`: a `url`, or a `.torrent` file's bytes in base64 as `torrent`.
 struct DownloadBody: APIBody {
     static let fields: Set<String> = [
         "url", "file_name", "size", "sha256", "upload_targets", "delete_after_upload", "priority", "max_attempts",
-        "engine",
+        "engine", "torrent",
     ]
+    /// Room for a `.torrent` file of `TorrentMetainfo.maxFileSize` in base64, and the other fields.
+    static let bodyLimit: Int? = TorrentMetainfo.maxFileSize / 3 * 4 + 64 * 1024
 
-    var url: String
+    /// Absent when the body carries a `torrent`.
+    var url: String?
+    /// A `.torrent` file in base64 (standard alphabet, padding optional).
+    var torrent: String?
     var fileName: String?
     var size: Int64?
     var sha256: String?
@@ -20,7 +25,7 @@ struct DownloadBody: APIBody {
     var engine: String?
 
     init(
-        url: String, fileName: String? = nil, size: Int64? = nil, sha256: String? = nil, uploadTargets: [String]? = nil
+        url: String?, fileName: String? = nil, size: Int64? = nil, sha256: String? = nil, uploadTargets: [String]? = nil
     ) {
         self.url = url
         self.fileName = fileName
@@ -31,9 +36,22 @@ struct DownloadBody: APIBody {
 
     /// The request the store takes, or the first thing wrong with the body, said plainly.
     /// `allowedSchemes` is `downloads.allowed_schemes` (ftp, sftp and magnet go through aria2).
+    /// `storedTorrent`: for a body with a `torrent`, the `file://` URL it was stored under
+    /// (`UploadedTorrent.store`), which becomes the job's url.
     func request(
-        idempotencyKey: String?, knownTargets: Set<String>, allowedSchemes: [String] = ["http", "https"]
+        idempotencyKey: String?, knownTargets: Set<String>, allowedSchemes: [String] = ["http", "https"],
+        storedTorrent: String? = nil
     ) throws(APIError) -> DownloadRequest {
+        if torrent != nil {
+            guard let storedTorrent else {
+                throw .badRequest("invalid_torrent", "a .torrent file is taken only by POST /api/downloads")
+            }
+            return try request(
+                url: storedTorrent, engine: .aria2, idempotencyKey: idempotencyKey, knownTargets: knownTargets)
+        }
+        guard let url else {
+            throw .badRequest("missing_field", "the field url is required (or torrent, a .torrent file in base64)")
+        }
         guard url.utf8.count <= 8192, let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased()
         else {
             throw .badRequest(
@@ -65,6 +83,43 @@ struct DownloadBody: APIBody {
             throw .badRequest(
                 "invalid_engine", "Ferry's own client fetches only http and https; \(scheme): needs aria2")
         }
+        return try request(url: url, engine: chosenEngine, idempotencyKey: idempotencyKey, knownTargets: knownTargets)
+    }
+
+    /// The uploaded `.torrent` file, read and checked (nil when the body names a url instead):
+    /// malformed, over `maxSize` in total (`downloads.max_size`, 0: no limit) or naming a file
+    /// outside its folder, it is refused with a 400 that says so.
+    func torrentFile(maxSize: Int64) throws(APIError) -> (bytes: [UInt8], metainfo: TorrentMetainfo)? {
+        guard let torrent else { return nil }
+        guard url == nil else { throw .badRequest("invalid_url", "give either url or torrent, not both") }
+        guard engine == nil || engine == DownloadEngine.aria2.rawValue else {
+            throw .badRequest("invalid_engine", "a .torrent file is fetched by aria2 (engine aria2, or none)")
+        }
+        var text = torrent.filter { !$0.isWhitespace }
+        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: text) else {
+            throw .badRequest("invalid_torrent", "torrent must be the .torrent file's bytes in base64")
+        }
+        let metainfo: TorrentMetainfo
+        do {
+            metainfo = try TorrentMetainfo.parse(Array(data))
+        } catch .unsafePath(let path) {
+            throw .badRequest("unsafe_path", TorrentProblem.unsafePath(path).description)
+        } catch {
+            throw .badRequest("invalid_torrent", error.description)
+        }
+        if maxSize > 0, metainfo.totalLength > maxSize {
+            throw .badRequest(
+                "too_large",
+                "the torrent holds \(metainfo.totalLength) bytes, over the limit of \(maxSize) (downloads.max_size)")
+        }
+        return (Array(data), metainfo)
+    }
+
+    /// The checks of the fields besides the source.
+    private func request(
+        url: String, engine chosenEngine: DownloadEngine?, idempotencyKey: String?, knownTargets: Set<String>
+    ) throws(APIError) -> DownloadRequest {
         if let fileName { try Self.check(fileName: fileName) }
         if let size, size < 0 { throw .badRequest("invalid_size", "size must be zero or more bytes") }
         if let sha256, !(sha256.count == 64 && sha256.allSatisfy(\.isHexDigit)) {

@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 
-/// `ferry enqueue URL` or `ferry enqueue -i LIST`: queue downloads on the running daemon.
+/// `ferry enqueue URL`, `ferry enqueue FILE.torrent` or `ferry enqueue -i LIST`: queue downloads
+/// on the running daemon.
 struct EnqueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "enqueue",
         abstract: "Queue a download (or a list of them) on the running daemon.",
         discussion: """
-            With --idempotency-key, running the same command again returns the existing job. With
+            A local .torrent file (a path that exists and ends in .torrent) is sent with the request
+            and fetched by the daemon's aria2. With --idempotency-key, running the same command again
+            returns the existing job. With
             --input, every URL of the file (one per line; blank lines and lines starting with # are
             skipped; - reads standard input) is queued through POST /api/download-batches, 1,000
             per request, each batch all or nothing; the other options apply to every URL, and
@@ -15,8 +18,10 @@ struct EnqueueCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ClientOptions
-    @Argument(help: "An http or https URL (ftp, sftp or magnet when downloads.allowed_schemes allows it).") var url:
-        String?
+    @Argument(
+        help:
+            "An http or https URL (ftp, sftp or magnet when downloads.allowed_schemes allows it), or a local .torrent file."
+    ) var url: String?
     @Option(name: [.short, .customLong("input")], help: "A file of URLs, one per line (- for standard input).")
     var input: String?
     @Option(help: "Keep the file under this name.") var fileName: String?
@@ -43,7 +48,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         if let input { return try await enqueueList(input) }
         let client = try options.client()
-        var body = fields(url ?? "")
+        var body = try torrentFields(url ?? "") ?? fields(url ?? "")
         if let fileName { body["file_name"] = fileName }
         if let sha256 { body["sha256"] = sha256 }
         if let size { body["size"] = size }
@@ -54,6 +59,20 @@ struct EnqueueCommand: AsyncParsableCommand {
         let id = answer.object["id"] as? Int ?? 0
         print(answer.status == 201 ? "queued download \(id)" : "download \(id) already exists (same idempotency key)")
         if wait { try await JobWatch(client: client, ids: [id]).run() }
+    }
+
+    /// The body for a local `.torrent` file: its bytes in base64 (nil when `argument` is not one).
+    private func torrentFields(_ argument: String) throws -> [String: Any]? {
+        guard argument.lowercased().hasSuffix(".torrent"), !argument.contains("://"),
+            FileManager.default.fileExists(atPath: argument)
+        else { return nil }
+        guard let data = FileManager.default.contents(atPath: argument) else {
+            throw ValidationError("cannot read \(argument)")
+        }
+        var body = fields("")
+        body["url"] = nil
+        body["torrent"] = data.base64EncodedString()
+        return body
     }
 
     private func fields(_ url: String) -> [String: Any] {

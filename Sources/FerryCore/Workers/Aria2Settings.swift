@@ -4,9 +4,9 @@
 public struct Aria2Settings: Hashable, Sendable, Codable {
     /// The aria2c program: a name on PATH or a path.
     public var program: String = "aria2c"
-    /// Upload ratio a finished torrent seeds up to before its job completes (0: no seeding).
+    /// Upload ratio a finished torrent seeds up to after its job has succeeded (0: no ratio limit).
     public var seedRatio: Double = 0
-    /// Longest a finished torrent seeds before its job completes (0: no seeding).
+    /// Longest a finished torrent seeds after its job has succeeded (0: none, unless `seedRatio` is set).
     public var seedTime: Duration = .zero
     /// The BitTorrent DHT. Off by default: only trackers (and peers in the magnet) are asked.
     public var dht: Bool = false

@@ -12,6 +12,7 @@ enum StoreMigrator {
         (SchemaV6.identifier, SchemaV6.sql),
         (SchemaV7.identifier, SchemaV7.sql),
         (SchemaV8.identifier, SchemaV8.sql),
+        (SchemaV9.identifier, SchemaV9.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

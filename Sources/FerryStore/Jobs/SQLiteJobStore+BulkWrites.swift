@@ -43,15 +43,15 @@ extension SQLiteJobStore {
                 let spec = request.spec
                 details += [
                     id, spec.url, spec.fileName, spec.expectedSize, spec.expectedSHA256,
-                    try jsonArray(spec.uploadTargets), spec.deleteAfterUpload,
+                    try jsonArray(spec.uploadTargets), spec.deleteAfterUpload, spec.engine?.rawValue,
                 ]
             }
             try statement(
                 db,
                 """
                 INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
-                    delete_after_upload)
-                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    delete_after_upload, engine)
+                VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", "))
                 """,
                 rows: chunk.count
             ).execute(arguments: details)

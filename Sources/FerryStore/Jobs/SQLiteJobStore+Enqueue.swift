@@ -100,12 +100,12 @@ extension SQLiteJobStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
-                    delete_after_upload)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                    delete_after_upload, engine)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
             job.id.rawValue, spec.url, spec.fileName, spec.expectedSize, spec.expectedSHA256,
-            try jsonArray(spec.uploadTargets), spec.deleteAfterUpload,
+            try jsonArray(spec.uploadTargets), spec.deleteAfterUpload, spec.engine?.rawValue,
         ])
         return Enqueued(job: job, created: true)
     }

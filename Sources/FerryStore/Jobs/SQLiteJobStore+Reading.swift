@@ -165,13 +165,14 @@ extension SQLiteJobStore {
 
     /// The columns ``downloadSpec(row:)`` decodes, in order.
     static let downloadColumns =
-        "job_id, url, file_name, expected_size, expected_sha256, delete_after_upload, upload_targets"
+        "job_id, url, file_name, expected_size, expected_sha256, delete_after_upload, upload_targets, engine"
 
     static func downloadSpec(row: Row) throws -> DownloadSpec {
         let targetsJSON: String = row[6]
         let targets = targetsJSON == "[]" ? [] : try JSONDecoder().decode([String].self, from: Data(targetsJSON.utf8))
         return DownloadSpec(
             url: row[1], fileName: row.optional(2), expectedSize: row.optional(3), expectedSHA256: row.optional(4),
-            uploadTargets: targets, deleteAfterUpload: row[5])
+            uploadTargets: targets, deleteAfterUpload: row[5],
+            engine: (row.optional(7) as String?).flatMap(DownloadEngine.init(rawValue:)))
     }
 }

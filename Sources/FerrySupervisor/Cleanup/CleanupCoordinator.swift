@@ -197,7 +197,7 @@ public actor CleanupCoordinator {
         let downloads = stateDirectory + "/downloads/"
         for path in expired.files where path.hasPrefix(downloads) {
             if !dryRun {
-                unlink(path)
+                _ = ResultRemoval.remove(path)
                 rmdir((path as NSString).deletingLastPathComponent)
             }
             if report.expiredFiles.count < 500 { report.expiredFiles.append(path) }

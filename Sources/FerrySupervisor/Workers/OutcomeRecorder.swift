@@ -89,10 +89,11 @@ struct OutcomeRecorder {
     func cleanUpAfterDeliveries(of downloadID: JobID, again: Bool = false) async -> Bool {
         do {
             guard let file = try await store.cleanUpAfterDeliveries(of: downloadID) else { return true }
-            if unlink(file) != 0 && errno != ENOENT {
+            let failure = ResultRemoval.remove(file)
+            if failure != 0 {
                 logger.warning(
                     "could not remove a delivered download",
-                    metadata: ["file": "\(file)", "error": "\(String(cString: strerror(errno)))"])
+                    metadata: ["file": "\(file)", "error": "\(String(cString: strerror(failure)))"])
             }
             rmdir((file as NSString).deletingLastPathComponent)
         } catch {

@@ -25,7 +25,7 @@ struct UnrecordedDownloadFiles {
         var removed: [String] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
             let path = "\(folder)/\(name)"
-            guard path != job.result?.location, unlink(path) == 0 else { continue }
+            guard path != job.result?.location, ResultRemoval.remove(path) == 0 else { continue }
             removed.append(name)
         }
         rmdir(folder)

@@ -2,15 +2,19 @@
 and a second aria2c seeding it. Nothing leaves the machine: DHT, local peer discovery and peer
 exchange are off, and the only tracker is this one.
 
-Arguments: <content> <work folder> <info file> [--rate BYTES_PER_S] [--name NAME]
+Arguments: <content> <work folder> <info file> [--rate BYTES_PER_S] [--more CONTENT]...
   <content>       a file or a folder (a multi-file torrent) to seed
-  --rate R        the seeder uploads at most R bytes per second
+  --rate R        the seeder uploads at most R bytes per second (per torrent)
+  --more C        one more file or folder to seed, as a torrent of its own (repeatable): one
+                  tracker and one seeder serve them all
 Once the seeder runs it writes the info file (atomically, by rename) as JSON: "tracker" (the
 announce URL), "torrent" (the .torrent file's path), "torrent_url" (where the tracker serves
-it over HTTP), "magnet" (with the tracker) and "info_hash"; it serves until killed or orphaned.
+it over HTTP), "magnet" (with the tracker) and "info_hash", all of the first content, and
+"torrents", the same four for every content in order; it serves until killed or orphaned.
 GET /announce answers with every peer that announced the info hash (compact form); GET
-/file.torrent serves the torrent, GET /bad.torrent a file that is not one, GET /escaping.torrent
-a well-formed torrent (hand-written bencoding) whose file name climbs out of its folder.
+/file.torrent serves the first torrent, GET /file-<n>.torrent the n-th (from 0), GET
+/bad.torrent a file that is not one, GET /escaping.torrent a well-formed torrent (hand-written
+bencoding) whose file name climbs out of its folder.
 """
 import argparse
 import ctypes
@@ -33,11 +37,12 @@ arguments.add_argument("content")
 arguments.add_argument("work")
 arguments.add_argument("info_file")
 arguments.add_argument("--rate", type=int, default=0)
+arguments.add_argument("--more", action="append", default=[])
 options = arguments.parse_args()
 
 peers = {}
 lock = threading.Lock()
-torrent_bytes = b""
+torrent_bytes = []  # each content's .torrent file, in order
 
 
 def bencode(value):
@@ -67,7 +72,11 @@ class Tracker(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/file.torrent":
-            return self.answer(torrent_bytes, "application/x-bittorrent")
+            return self.answer(torrent_bytes[0], "application/x-bittorrent")
+        number = url.path[len("/file-"):-len(".torrent")]
+        if url.path.startswith("/file-") and url.path.endswith(".torrent") and number.isdigit() \
+                and int(number) < len(torrent_bytes):
+            return self.answer(torrent_bytes[int(number)], "application/x-bittorrent")
         if url.path == "/bad.torrent":
             return self.answer(b"d8:announce5:this is not bencoding", "application/x-bittorrent")
         if url.path == "/escaping.torrent":
@@ -117,12 +126,28 @@ tracker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tracker)
 announce = "http://127.0.0.1:%d/announce" % tracker.server_address[1]
 threading.Thread(target=tracker.serve_forever, daemon=True).start()
 
-torrent = torf.Torrent(path=options.content, trackers=[announce], private=False, piece_size=16384 * 4)
-torrent.generate()
-torrent_path = os.path.join(options.work, "seed.torrent")
-torrent.write(torrent_path, overwrite=True)
-with open(torrent_path, "rb") as handle:
-    torrent_bytes = handle.read()
+contents = [options.content] + options.more
+torrents = []
+session_lines = []
+for index, content in enumerate(contents):
+    torrent = torf.Torrent(path=content, trackers=[announce], private=False, piece_size=16384 * 4)
+    torrent.generate()
+    torrent_path = os.path.join(options.work, "seed.torrent" if index == 0 else "seed-%d.torrent" % index)
+    torrent.write(torrent_path, overwrite=True)
+    with open(torrent_path, "rb") as handle:
+        torrent_bytes.append(handle.read())
+    torrents.append({
+        "torrent": torrent_path,
+        "torrent_url": "http://127.0.0.1:%d/%s" % (
+            tracker.server_address[1], "file.torrent" if index == 0 else "file-%d.torrent" % index),
+        "magnet": str(torrent.magnet(name=True, size=False, trackers=True)),
+        "info_hash": torrent.infohash,
+    })
+    # Each content is seeded from the folder that holds it.
+    session_lines += [torrent_path, "  dir=" + os.path.dirname(os.path.abspath(content))]
+input_file = os.path.join(options.work, "seeder-input.txt")
+with open(input_file, "w") as handle:
+    handle.write("\n".join(session_lines) + "\n")
 
 seeder_port = free_port()
 seeder = subprocess.Popen(
@@ -130,18 +155,13 @@ seeder = subprocess.Popen(
         "aria2c", "--seed-ratio=0.0",
         "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
         "--check-integrity=true", "--bt-seed-unverified=false", "--listen-port=%d" % seeder_port,
-        "--dir=" + os.path.dirname(os.path.abspath(options.content)), "--max-upload-limit=%d" % options.rate,
-        "--bt-tracker-interval=1", "--console-log-level=warn", "--summary-interval=0", torrent_path,
+        "--max-upload-limit=%d" % options.rate, "--max-concurrent-downloads=%d" % (len(contents) + 5),
+        "--bt-tracker-interval=1", "--console-log-level=warn", "--summary-interval=0",
+        "--input-file=" + input_file,
     ],
     stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
-info = {
-    "tracker": announce,
-    "torrent": torrent_path,
-    "torrent_url": "http://127.0.0.1:%d/file.torrent" % tracker.server_address[1],
-    "magnet": str(torrent.magnet(name=True, size=False, trackers=True)),
-    "info_hash": torrent.infohash,
-}
+info = dict(torrents[0], tracker=announce, torrents=torrents)
 temporary = options.info_file + ".tmp"
 with open(temporary, "w") as handle:
     json.dump(info, handle)

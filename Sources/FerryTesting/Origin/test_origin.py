@@ -1,7 +1,7 @@
 """A real HTTP origin on loopback for the end-to-end tests, with faults on request.
 
 GET /file/<size> serves <size> deterministic bytes: bytes((i + seed) % 251 for i in range(size)).
-It answers Range requests (206 with Content-Range, validated by If-Range against its ETag and
+It answers a Range request, open or closed (206 with Content-Range, validated by If-Range against its ETag and
 Last-Modified) unless told not to. Query parameters:
   rate=<bytes/s>      trickle the body at this rate
   stall=<n>           send about n bytes (whole 16 KiB chunks), then nothing, keeping the connection
@@ -16,11 +16,15 @@ Last-Modified) unless told not to. Query parameters:
   disposition=<name>  send Content-Disposition: attachment; filename*=UTF-8''<name>
   redirect=<n>        redirect n times before answering
 GET /log/<key> answers the JSON list of the key's requests: {"range", "if_range", "status"}.
+GET /metalink/<size>.meta4 answers a Metalink 4 document (RFC 5854) naming one file, clip-<size>.bin,
+at /file/<size> here, with its size and SHA-256; GET /metalink/bad.meta4 one that is not XML.
 Once listening it writes its port to the file named by its first argument (atomically, by
 rename) and serves until killed or orphaned.
 """
+import hashlib
 import http.server
 import json
+import re
 import sys
 import threading
 import time
@@ -44,6 +48,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with lock:
                 body = json.dumps(requests.get(parts[1], [])).encode()
             self.answer_small(200, body, "application/json")
+            return
+        if len(parts) == 2 and parts[0] == "metalink":
+            self.answer_small(200, self.metalink(parts[1]), "application/metalink4+xml")
             return
         if len(parts) != 2 or parts[0] != "file" or not parts[1].isdigit():
             self.send_error(404)
@@ -75,11 +82,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         etag = '"v%d-%d"' % (seed, len(body))
         weak = query.get("weak") == "1"
         start = 0
+        end = len(body)
         status = 200
         requested = self.headers.get("Range")
         validator = self.headers.get("If-Range")
-        if requested and query.get("ranges") != "0" and requested.startswith("bytes=") and requested.endswith("-"):
-            first = int(requested[6:-1])
+        # One range, open ("bytes=N-", as Ferry asks) or closed ("bytes=N-M", as aria2 asks).
+        wanted = re.fullmatch(r"bytes=(\d+)-(\d*)", requested or "")
+        if wanted and query.get("ranges") != "0":
+            first = int(wanted[1])
             fresh = validator is None or (not weak and validator in (etag, LAST_MODIFIED))
             if fresh:
                 if first >= len(body):
@@ -87,10 +97,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.answer_small(416, b"", "text/plain", {"Content-Range": "bytes */%d" % len(body)})
                     return
                 start = first
+                end = min(len(body), int(wanted[2]) + 1) if wanted[2] else len(body)
                 status = 206
         entry["status"] = status
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body) - start))
+        self.send_header("Content-Length", str(end - start))
         self.send_header("Content-Type", "application/octet-stream")
         if weak:
             self.send_header("ETag", "W/" + etag)
@@ -99,7 +110,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Last-Modified", LAST_MODIFIED)
         self.send_header("Accept-Ranges", "none" if query.get("ranges") == "0" else "bytes")
         if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(body) - 1, len(body)))
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end - 1, len(body)))
         if "disposition" in query:
             self.send_header(
                 "Content-Disposition", "attachment; filename*=UTF-8''" + urllib.parse.quote(query["disposition"]))
@@ -110,10 +121,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         cut = int(query["cut"]) if "cut" in query and number == 0 else -1
         chunk = 16384
         try:
-            for offset in range(start, len(body), chunk):
+            for offset in range(start, end, chunk):
                 if 0 <= stall <= offset:
                     time.sleep(3600)
-                piece = body[offset:offset + chunk]
+                piece = body[offset:min(end, offset + chunk)]
                 if cut >= 0 and offset + len(piece) > cut:
                     self.wfile.write(body[offset:max(offset, cut)])
                     self.wfile.flush()
@@ -126,6 +137,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     time.sleep(len(piece) / rate)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    def metalink(self, name):
+        size = name[:-len(".meta4")] if name.endswith(".meta4") else ""
+        if not size.isdigit():
+            return b"<metalink this is not xml"
+        digest = hashlib.sha256(content(int(size))).hexdigest()
+        host = "127.0.0.1:%d" % self.server.server_address[1]
+        return ("""<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <file name="clip-%s.bin">
+    <size>%s</size>
+    <hash type="sha-256">%s</hash>
+    <url>http://%s/file/%s</url>
+  </file>
+</metalink>
+""" % (size, size, digest, host, size)).encode()
 
     def answer_small(self, status, body, content_type, headers=None):
         self.send_response(status)

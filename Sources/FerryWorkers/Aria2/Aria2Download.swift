@@ -1,4 +1,3 @@
-import Crypto
 import FerryCore
 import Foundation
 
@@ -16,7 +15,7 @@ struct Aria2Download: Sendable {
         _ assignment: SupervisorMessage.Assignment, _ spec: DownloadSpec,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        let source = try Aria2Source.check(spec.url, allowed: settings.allowedSchemes)
+        let source = try Aria2Source.check(spec.url, allowed: settings.allowedSchemes, stateDirectory: stateDirectory)
         let jobID = assignment.lease.jobID
         let folder = "\(stateDirectory)/downloads/\(jobID)"
         let work = "\(stateDirectory)/spool/job-\(jobID)-aria2"
@@ -29,25 +28,39 @@ struct Aria2Download: Sendable {
         }
         let lock = try await JobFolderLock.acquire(folder)
         defer { withExtendedLifetime(lock) {} }
-        let order = Aria2Order(
+        var order = Aria2Order(
             jobID: jobID, uri: source.uri, folder: work, fileName: source.fileName(requested: spec.fileName),
             infoHash: source.infoHash,
-            maxSize: settings.maxSize)
-        let task = try await engine.download(order, report: report)
+            maxSize: settings.maxSize, torrent: source.torrent)
+        order.seeds = settings.aria2.seedRatio > 0 || settings.aria2.seedTime > .zero
+        let task: Aria2Task
+        do {
+            task = try await engine.download(order, report: report)
+        } catch let failure where failure.code == "resume_refused" {
+            // What aria2 holds cannot be resumed from this server: the next attempt starts afresh.
+            try? FileManager.default.removeItem(atPath: work)
+            throw failure
+        }
         guard !Task.isCancelled else { throw .retryable("cancelled", "the attempt was stopped") }
         if let failure = Self.unreadableDescription(task, order: order) { throw failure }
         let files = try Self.finishedFiles(of: task, in: work)
+        // A torrent aria2 goes on seeding keeps its files in the work folder: the result is made
+        // of hard links to them (same bytes, no copy), and the engine removes the folder once the
+        // seeding ends.
+        let seeding = order.seeds && task.isSeeding
         let result: JobResult
         if files.count == 1, let file = files.first, !file.relative.contains("/") {
-            result = try publishFile(file.path, as: "\(folder)/\(FileNames.sanitized(spec.fileName) ?? file.relative)")
+            result = try publishFile(
+                file.path, as: "\(folder)/\(FileNames.sanitized(spec.fileName) ?? file.relative)", byLink: seeding)
         } else {
-            result = try publishFolder(files, from: work, into: folder, name: task.bittorrent?.info?.name)
+            result = try publishFolder(
+                files, from: work, into: folder, name: task.bittorrent?.info?.name, byLink: seeding)
         }
         if let problem = DownloadExecutor.contentProblem(spec, size: result.size, sha256: result.sha256) {
             try? FileManager.default.removeItem(atPath: result.location)
             throw problem
         }
-        try? FileManager.default.removeItem(atPath: work)
+        if !seeding { try? FileManager.default.removeItem(atPath: work) }
         return result
     }
 
@@ -91,38 +104,59 @@ struct Aria2Download: Sendable {
         return files
     }
 
-    /// Moves one finished file into the job's folder.
-    private func publishFile(_ path: String, as final: String) throws(JobFailure) -> JobResult {
+    /// Moves one finished file into the job's folder (or, `byLink`, hard-links it there).
+    private func publishFile(_ path: String, as final: String, byLink: Bool) throws(JobFailure) -> JobResult {
         let (size, sha256) = try FileHashing.sizeAndSHA256(of: path)
         try Self.sync(path)
-        guard rename(path, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        if byLink {
+            unlink(final)
+            guard link(path, final) == 0 else { throw SpoolFile.failure("link", final) }
+        } else {
+            guard rename(path, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        }
         try FolderSync.sync((final as NSString).deletingLastPathComponent)
         return JobResult(location: final, size: size, sha256: sha256)
     }
 
     /// Moves a torrent's files, as one folder, into the job's folder. The result's SHA-256 is that
-    /// of the folder's manifest: one line per file, `<sha256>  <size>  <path>`, sorted by path.
+    /// of the folder's manifest (`FolderManifest`: one line per file, paths relative to the folder).
     private func publishFolder(
-        _ files: [(path: String, relative: String)], from work: String, into folder: String, name: String?
+        _ files: [(path: String, relative: String)], from work: String, into folder: String, name: String?,
+        byLink: Bool
     ) throws(JobFailure) -> JobResult {
-        var manifest = ""
-        var total: Int64 = 0
-        for file in files.sorted(by: { $0.relative < $1.relative }) {
-            let (size, sha256) = try FileHashing.sizeAndSHA256(of: file.path)
-            try Self.sync(file.path)
-            manifest += "\(sha256)  \(size)  \(file.relative)\n"
-            total += size
-        }
         // aria2 puts a multi-file torrent under its name; that folder (or the whole work folder
         // when the files are loose) becomes the result.
         let top = files.first.map { String($0.relative.split(separator: "/").first ?? "") } ?? ""
         let sharesTop = !top.isEmpty && files.allSatisfy { $0.relative.hasPrefix(top + "/") }
+        var entries: [FolderManifest.Entry] = []
+        for file in files {
+            let (size, sha256) = try FileHashing.sizeAndSHA256(of: file.path)
+            try Self.sync(file.path)
+            let inside = sharesTop ? String(file.relative.dropFirst(top.count + 1)) : file.relative
+            entries.append(FolderManifest.Entry(path: inside, size: size, sha256: sha256))
+        }
         let source = sharesTop ? "\(work)/\(top)" : work
         let final = "\(folder)/\(FileNames.sanitized(sharesTop ? top : name) ?? "download")"
-        guard rename(source, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        if byLink {
+            // Built beside, then renamed into place: the folder appears whole.
+            let building = "\(final).ferry-building"
+            try? FileManager.default.removeItem(atPath: building)
+            for entry in entries {
+                let target = "\(building)/\(entry.path)"
+                try? FileManager.default.createDirectory(
+                    atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                guard link("\(source)/\(entry.path)", target) == 0 else {
+                    throw SpoolFile.failure("link", target)
+                }
+            }
+            try? FileManager.default.removeItem(atPath: final)
+            guard rename(building, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        } else {
+            guard rename(source, final) == 0 else { throw SpoolFile.failure("rename", final) }
+        }
         try FolderSync.sync(folder)
-        let digest = SHA256.hash(data: Data(manifest.utf8))
-        return JobResult(location: final, size: total, sha256: FileHashing.hex(digest))
+        let manifest = FolderManifest(entries)
+        return JobResult(location: final, size: manifest.size, sha256: manifest.sha256)
     }
 
     private static func sync(_ path: String) throws(JobFailure) {

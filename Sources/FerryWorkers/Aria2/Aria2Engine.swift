@@ -29,6 +29,9 @@ actor Aria2Engine {
     private var process: Aria2Process?
     private var rpc: Aria2RPC?
     private var registrations: [JobID: Registration] = [:]
+    /// Work folders of finished jobs whose torrent aria2 goes on seeding (`aria2.seed_ratio` /
+    /// `aria2.seed_time`): their tasks are kept until the seeding ends, then removed with the folder.
+    private var seeding: Set<String> = []
     private var nextToken: UInt64 = 0
     private var loop: Task<Void, Never>?
     /// Restarts in a row that did not last; the backoff grows with them.
@@ -71,6 +74,8 @@ actor Aria2Engine {
     func download(_ order: Aria2Order, report: @escaping Report) async throws(JobFailure) -> Aria2Task {
         // A stopped task of an earlier attempt under the same GID would pass for this one's ending.
         if let rpc { _ = try? await rpc.call("removeDownloadResult", [.text(order.gid)], as: String.self) }
+        // A job fetched again (a refetch) takes its folder back from the seeding it was left to.
+        seeding.remove(Self.standardized(order.folder))
         // The job's record names its task before aria2 is asked to add it.
         await report(JobProgress(), Aria2ResumeState(order: order).json)
         nextToken += 1
@@ -170,6 +175,12 @@ actor Aria2Engine {
             // An ending leaves nothing of the job in aria2 before the job hears of it.
             await removeTasks(of: registration, among: tasks)
             finish(jobID, .failure(failure))
+        case .finish(let task) where order.seeds && task.isSeeding:
+            // Done for the job; aria2 seeds on from the work folder, which the job leaves there.
+            await removeTasks(of: registration, among: tasks, keeping: task.gid)
+            seeding.insert(Self.standardized(order.folder))
+            Self.markSeeding(order.folder)
+            finish(jobID, .success(task))
         case .finish(let task):
             await removeTasks(of: registration, among: tasks)
             finish(jobID, .success(task))
@@ -186,7 +197,13 @@ actor Aria2Engine {
     /// Adds a job's task; "GID not unique" and "InfoHash already registered" mean it is there.
     private func add(_ order: Aria2Order, rpc: Aria2RPC) async {
         do {
-            _ = try await rpc.call("addUri", [.texts([order.uri]), .options(order.options)], as: String.self)
+            if let torrent = order.torrent {
+                let encoded = Data(torrent).base64EncodedString()
+                _ = try await rpc.call(
+                    "addTorrent", [.text(encoded), .texts([]), .options(order.options)], as: String.self)
+            } else {
+                _ = try await rpc.call("addUri", [.texts([order.uri]), .options(order.options)], as: String.self)
+            }
         } catch let refusal as Aria2RPC.Refusal where refusal.isDuplicateGID || refusal.isDuplicateInfoHash {
             return
         } catch let refusal as Aria2RPC.Refusal {
@@ -203,7 +220,11 @@ actor Aria2Engine {
 
     /// Removes a job's tasks from aria2 (its own GID, the torrent it turned into, and any of
     /// `tasks` it owns), running or stopped, keeping their files.
-    private func removeTasks(of registration: Registration, among tasks: [Aria2Task]) async {
+    private func removeTasks(
+        of registration: Registration, among tasks: [Aria2Task], keeping kept: String? = nil
+    )
+        async
+    {
         guard let rpc else { return }
         let link = registration.link
         var gids = [registration.order.gid] + [link.followed].compactMap(\.self)
@@ -212,7 +233,7 @@ actor Aria2Engine {
                 gids.append(task.gid)
             }
         }
-        for gid in gids {
+        for gid in gids where gid != kept {
             if tasks.first(where: { $0.gid == gid })?.isStopped != true {
                 _ = try? await rpc.call("forceRemove", [.text(gid)], as: String.self)
             }
@@ -223,11 +244,24 @@ actor Aria2Engine {
     /// Removes every task no job of this worker owns (left by an earlier attempt, a session file
     /// or anyone else), so aria2 holds nothing the database does not know about.
     private func removeUnowned(_ tasks: [Aria2Task], rpc: Aria2RPC) async {
+        // A seeding task is its finished job's until the seeding ends; then it goes, with its files.
+        // (Seeding, or checking its files again after aria2c restarted from its session.)
+        var stillSeeding: Set<String> = []
+        for task in tasks where !task.isStopped {
+            if let folder = task.dir.map(Self.standardized), seeding.contains(folder) { stillSeeding.insert(folder) }
+        }
+        for folder in seeding.subtracting(stillSeeding) {
+            seeding.remove(folder)
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        for folder in stillSeeding { Self.markSeeding(folder) }
         for task in tasks {
             let owned = registrations.values.contains {
                 $0.order.owns(task, followed: $0.link.followed, infoHash: $0.link.infoHash)
             }
-            guard !owned else { continue }
+            guard !owned, !(!task.isStopped && stillSeeding.contains(task.dir.map(Self.standardized) ?? "")) else {
+                continue
+            }
             if !task.isStopped {
                 _ = try? await rpc.call("forceRemove", [.text(task.gid)], as: String.self)
             }
@@ -283,6 +317,19 @@ actor Aria2Engine {
             }
         }
         return nil
+    }
+
+    /// The marker a seeding work folder carries, touched every round: the cleanup leaves a work
+    /// folder whose marker is fresh (`Aria2Engine.seedingMarker`) to its seeding.
+    static let seedingMarker = ".ferry-seeding"
+
+    private static func markSeeding(_ folder: String) {
+        let marker = "\(folder)/\(seedingMarker)"
+        if utimes(marker, nil) != 0 { _ = FileManager.default.createFile(atPath: marker, contents: nil) }
+    }
+
+    private static func standardized(_ folder: String) -> String {
+        URL(fileURLWithPath: folder).standardizedFileURL.path
     }
 
     /// Rounds without an answer (each call waits up to five intervals, at least 2 s) after which

@@ -7,6 +7,10 @@ enum Aria2Failure {
         let message = task.errorMessage.flatMap { $0.isEmpty ? nil : $0 } ?? "aria2 error \(code)"
         switch code {
         case 3, 4: return .permanent("not_found", "the source does not have the file: \(message)")
+        case 8:
+            return .retryable(
+                "resume_refused", "the server cannot resume the partial file (\(message)); the next attempt starts over"
+            )
         case 9: return .retryable("disk_full", "no space left for the download: free space and the job resumes")
         case 20: return .permanent("bad_metalink", "the metalink cannot be read: \(message)")
         case 23: return .permanent("too_many_redirects", message)

@@ -18,8 +18,17 @@ struct Aria2Order: Sendable, Hashable {
     var infoHash: String?
     /// The largest total size accepted (0: no limit).
     var maxSize: Int64
+    /// A `.torrent` file sent through the API: added with `addTorrent` (its bytes), not `addUri`.
+    var torrent: [UInt8]?
+    /// Whether aria2 seeds a finished torrent (`aria2.seed_ratio` or `aria2.seed_time` set): the
+    /// job is then done once the torrent is whole and seeding, not when aria2 calls it complete.
+    var seeds = false
 
-    init(jobID: JobID, uri: String, folder: String, fileName: String?, infoHash: String?, maxSize: Int64) {
+    init(
+        jobID: JobID, uri: String, folder: String, fileName: String?, infoHash: String?, maxSize: Int64,
+        torrent: [UInt8]? = nil
+    ) {
+        self.torrent = torrent
         self.jobID = jobID
         gid = Self.gid(for: jobID)
         self.uri = uri

@@ -30,13 +30,14 @@ final class Aria2Process: @unchecked Sendable {
             "--daemon=false", "--console-log-level=error", "--summary-interval=0", "--show-console-readout=false",
             "--continue=true", "--auto-file-renaming=false", "--allow-overwrite=false", "--remove-control-file=false",
             "--max-concurrent-downloads=64", "--bt-save-metadata=false", "--check-integrity=true",
-            "--seed-ratio=\(settings.seedRatio)", "--seed-time=\(Self.minutes(settings.seedTime))",
+            "--seed-ratio=\(settings.seedRatio)",
             "--enable-dht=\(settings.dht)", "--enable-dht6=\(settings.dht)",
             "--bt-enable-lpd=\(settings.localPeerDiscovery)", "--enable-peer-exchange=\(settings.dht)",
             "--follow-torrent=mem", "--follow-metalink=mem", "--max-tries=5", "--retry-wait=1",
             "--connect-timeout=\(Self.seconds(downloads.connectTimeout))",
             "--timeout=\(Self.seconds(downloads.idleTimeout))",
         ]
+        arguments += Self.seedTime(settings)
         if FileManager.default.fileExists(atPath: session) { arguments.append("--input-file=\(session)") }
         process.arguments = arguments
         // aria2c writes to a log of its own, never to the worker's standard output (the channel to
@@ -88,6 +89,15 @@ final class Aria2Process: @unchecked Sendable {
                 "\(program) is not an executable program: install Debian's aria2 package or set aria2.program")
         }
         return found
+    }
+
+    /// aria2 ends seeding at whichever limit comes first, and reads a ratio of 0 as "any ratio"
+    /// and a time of 0 as "no seeding". So: neither set, no seeding (`--seed-time=0`); a ratio
+    /// alone, no time limit (no `--seed-time`); a time alone, that long at any ratio; both, the
+    /// first reached.
+    static func seedTime(_ settings: Aria2Settings) -> [String] {
+        if settings.seedTime == .zero && settings.seedRatio > 0 { return [] }
+        return ["--seed-time=\(minutes(settings.seedTime))"]
     }
 
     /// aria2 takes its seeding time in minutes (fractions allowed).

@@ -18,7 +18,7 @@ enum Aria2Reconciliation {
         /// aria2 does not have the job's task (any more): add it again, after dropping the stopped
         /// result aria2 still lists under its GID, if any.
         case add(dropStaleResult: Bool)
-        /// The job's files are whole: hand the task back.
+        /// The job's files are whole (aria2 may go on seeding them): hand the task back.
         case finish(Aria2Task)
         /// The attempt fails (aria2's error, or a limit the task crossed).
         case fail(JobFailure)
@@ -49,6 +49,8 @@ enum Aria2Reconciliation {
         if let failure = limitProblem(task, order: order) { return .fail(failure) }
         switch task.status {
         case "complete" where !task.isMetadata: return .finish(task)
+        // Whole, and seeding as configured: the job is done; aria2 seeds on from the work folder.
+        case "active" where order.seeds && task.isSeeding: return .finish(task)
         case "error": return .fail(Aria2Failure.of(task))
         default: return .progress(task)
         }

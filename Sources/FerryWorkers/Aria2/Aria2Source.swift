@@ -1,3 +1,4 @@
+import Crypto
 import FerryCore
 import Foundation
 
@@ -10,6 +11,8 @@ struct Aria2Source: Hashable {
     var infoHash: String?
     /// For ftp and sftp: the URL, to name the file after.
     var url: URL?
+    /// A `.torrent` file sent through the API: its bytes, from `<state_dir>/torrents/`.
+    var torrent: [UInt8]? = nil
 
     /// Whether aria2 fetches `spec`: when it asks for aria2, or by default for its scheme.
     static func handles(_ spec: DownloadSpec) -> Bool {
@@ -25,11 +28,17 @@ struct Aria2Source: Hashable {
         return FileNames.forDownload(requested: requested, contentDisposition: nil, url: url)
     }
 
-    static func check(_ text: String, allowed: [String]) throws(JobFailure) -> Aria2Source {
+    /// `stateDirectory`: where uploaded `.torrent` files are kept (the only `file:` URLs taken).
+    static func check(
+        _ text: String, allowed: [String], stateDirectory: String? = nil
+    ) throws(JobFailure)
+        -> Aria2Source
+    {
         guard let colon = text.firstIndex(of: ":") else {
             throw .permanent("bad_url", "'\(text)' is not a URL")
         }
         let scheme = text[..<colon].lowercased()
+        if scheme == "file", let stateDirectory { return try uploaded(text, stateDirectory: stateDirectory) }
         guard allowed.contains(scheme) else {
             throw .permanent(
                 "scheme_not_allowed",
@@ -42,6 +51,30 @@ struct Aria2Source: Hashable {
             throw .permanent("bad_url", "'\(text)' is not an absolute \(scheme) URL with a host and a file path")
         }
         return Aria2Source(uri: text, scheme: scheme, infoHash: nil, url: url)
+    }
+}
+
+extension Aria2Source {
+    /// A `.torrent` file the API stored (`<state_dir>/torrents/<sha256>.torrent`), read with its info hash.
+    static func uploaded(_ text: String, stateDirectory: String) throws(JobFailure) -> Aria2Source {
+        let folder = URL(fileURLWithPath: stateDirectory + "/torrents").standardizedFileURL.path + "/"
+        guard let url = URL(string: text), url.isFileURL, url.standardizedFileURL.path.hasPrefix(folder),
+            url.pathExtension == "torrent"
+        else {
+            throw .permanent("bad_url", "a file: URL names only a .torrent file sent through the API (\(text))")
+        }
+        guard let data = FileManager.default.contents(atPath: url.standardizedFileURL.path) else {
+            throw .permanent("torrent_missing", "the uploaded .torrent file \(url.path) is gone; send it again")
+        }
+        let bytes = Array(data)
+        let metainfo: TorrentMetainfo
+        do {
+            metainfo = try TorrentMetainfo.parse(bytes)
+        } catch {
+            throw .permanent("bad_torrent", error.description)
+        }
+        let hash = Insecure.SHA1.hash(data: bytes[metainfo.infoBytes]).map { String(format: "%02x", $0) }.joined()
+        return Aria2Source(uri: text, scheme: "file", infoHash: hash, url: nil, torrent: bytes)
     }
 }
 

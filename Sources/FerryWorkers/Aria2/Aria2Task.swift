@@ -24,6 +24,8 @@ struct Aria2Task: Decodable, Sendable, Hashable {
     var downloadSpeed: String?
     var connections: String?
     var numSeeders: String?
+    /// "true" once a torrent is whole and aria2 seeds it.
+    var seeder: String?
     var errorCode: String?
     var errorMessage: String?
     var infoHash: String?
@@ -38,13 +40,16 @@ struct Aria2Task: Decodable, Sendable, Hashable {
 
     /// The keys the engine asks for, so aria2 sends no peer lists or bitfields.
     static let keys = [
-        "gid", "status", "totalLength", "completedLength", "downloadSpeed", "connections", "numSeeders", "errorCode",
+        "gid", "status", "totalLength", "completedLength", "downloadSpeed", "connections", "numSeeders", "seeder",
+        "errorCode",
         "errorMessage", "infoHash", "followedBy", "following", "belongsTo", "dir", "files", "bittorrent",
     ]
 
     var total: Int64 { Int64(totalLength) ?? 0 }
     var completed: Int64 { Int64(completedLength) ?? 0 }
     var isStopped: Bool { status == "complete" || status == "error" || status == "removed" }
+    /// A whole torrent aria2 goes on seeding (`aria2.seed_ratio` / `aria2.seed_time`): its job is done.
+    var isSeeding: Bool { status == "active" && seeder == "true" && !isMetadata && total > 0 && completed == total }
     /// Gone from aria2's point of view, or a finished metadata download, `.torrent` file or
     /// metalink whose follower is not there: either way the job's task must be added again.
     var isDeadEnd: Bool {

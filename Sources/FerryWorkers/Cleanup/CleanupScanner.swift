@@ -36,7 +36,19 @@ struct CleanupScanner {
     ) {
         for record in records {
             let problem: DamagedRecord.Problem?
-            if let size = Self.size(of: record.path) {
+            if FolderManifest.isFolder(record.path) {
+                // A folder result (a torrent of several files): its size is its files' total, its
+                // SHA-256 that of its manifest.
+                let files = (try? FolderManifest.files(in: record.path)) ?? []
+                let size = files.reduce(Int64(0)) { $0 + (Self.size(of: "\(record.path)/\($1)") ?? 0) }
+                if size != record.size {
+                    problem = .wrongSize
+                } else if order.verifyHashes, (try? FolderManifest.of(record.path))?.sha256 != record.sha256 {
+                    problem = .wrongHash
+                } else {
+                    problem = nil
+                }
+            } else if let size = Self.size(of: record.path) {
                 if size != record.size {
                     problem = .wrongSize
                 } else if order.verifyHashes, (try? FileHashing.sizeAndSHA256(of: record.path))?.sha256 != record.sha256
@@ -65,6 +77,10 @@ struct CleanupScanner {
         let downloads = stateDirectory + "/downloads"
         for entry in Self.files(under: downloads) {
             let parts = entry.split(separator: "/")
+            // A file of a folder result (a torrent of several files): the folder is the record's.
+            if parts.count > 2, Int64(parts[0]) != nil, known.contains("\(downloads)/\(parts[0])/\(parts[1])") {
+                continue
+            }
             // downloads/<job id>/<name>
             guard parts.count == 2, let id = Int64(parts[0]) else {
                 append("downloads/\(entry)", to: &report.uninterpretable)
@@ -152,7 +168,7 @@ struct CleanupScanner {
             case .waiting, .paused: stale = Self.age(of: path).map { $0 > order.partialMaxAge } ?? false
             case nil, .succeeded, .failed, .cancelled, .archived: stale = isSettled(path, order)
             }
-            guard stale else { continue }
+            guard stale, !Self.isSeeding(path) else { continue }
             if !order.dryRun {
                 if partial.name.hasSuffix("-aria2") {
                     try? FileManager.default.removeItem(atPath: path)
@@ -219,6 +235,12 @@ struct CleanupScanner {
             if walker.fileAttributes?[.type] as? FileAttributeType == .typeRegular { files.append(entry) }
         }
         return files.sorted()
+    }
+
+    /// An aria2 work folder whose finished torrent its worker's aria2c still seeds: the engine
+    /// touches its marker every reconcile round, so one untouched for a minute is seeded no more.
+    static func isSeeding(_ folder: String) -> Bool {
+        age(of: "\(folder)/\(Aria2Engine.seedingMarker)").map { $0 < .seconds(60) } ?? false
     }
 
     static func size(of path: String) -> Int64? {

@@ -12,20 +12,7 @@ struct DirectoryTarget {
         _ spec: UploadSpec, as objectName: String, attempt lease: JobLease,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        var isFolder: ObjCBool = false
-        // The root must exist: creating it would fill the disk under an unmounted mount point.
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
-            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
-        }
-        let final = "\(root)/\(objectName)"
-        let folder = (final as NSString).deletingLastPathComponent
-        do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        } catch {
-            throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
-        }
-        let name = (final as NSString).lastPathComponent
-        removeTemporaries(in: folder, of: name, job: lease.jobID, before: lease.attempt)
+        let (final, folder, name) = try place(objectName, attempt: lease)
         // Delivered before (a retry after a lost report): the same bytes are there, nothing to do.
         if let existing = try? FileHashing.sizeAndSHA256(of: final),
             existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
@@ -58,15 +45,95 @@ struct DirectoryTarget {
         return JobResult(location: final, size: copied.size, sha256: copied.sha256)
     }
 
-    /// Removes the temporary copies that earlier attempts of this job left behind: an attempt
-    /// killed mid-copy (its worker died or hung) never reaches its own clean-up, and the next one
-    /// writes under a new name.
+    /// A folder result (a torrent of several files), delivered as the folder `<root>/<objectName>`:
+    /// every file copied (hashed on the way, fsynced) into a temporary folder beside it, the
+    /// copy's manifest checked against the download's size and SHA-256, then the folder renamed
+    /// into place, so the target never shows a partial folder at its final name.
+    func deliverFolder(
+        _ spec: UploadSpec, as objectName: String, attempt lease: JobLease,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        let (final, parent, name) = try place(objectName, attempt: lease)
+        if FolderManifest.isFolder(final), let existing = try? FolderManifest.of(final),
+            existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
+        {
+            return JobResult(location: final, size: existing.size, sha256: existing.sha256)
+        }
+        let staging = "\(parent)/.\(name).ferry-\(lease.jobID)-\(lease.attempt).part"
+        try? FileManager.default.removeItem(atPath: staging)
+        var entries: [FolderManifest.Entry] = []
+        var done: Int64 = 0
+        do throws(JobFailure) {
+            for relative in try FolderManifest.files(in: spec.sourcePath) {
+                let destination = "\(staging)/\(relative)"
+                let folder = (destination as NSString).deletingLastPathComponent
+                do {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                } catch {
+                    throw JobFailure.retryable(
+                        "target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
+                }
+                let before = done
+                let copied = try await FileHashing.copy(from: "\(spec.sourcePath)/\(relative)", to: destination) {
+                    await report(JobProgress(bytesDone: before + $0, bytesTotal: spec.sourceSize), nil)
+                }
+                done += copied.size
+                entries.append(FolderManifest.Entry(path: relative, size: copied.size, sha256: copied.sha256))
+            }
+            let manifest = FolderManifest(entries)
+            guard manifest.size == spec.sourceSize, manifest.sha256 == spec.sourceSHA256 else {
+                throw JobFailure.retryable(
+                    "checksum_mismatch",
+                    "the copy of the folder in \(root) has \(manifest.size) bytes and manifest SHA-256 \(manifest.sha256); the download has \(spec.sourceSize) and \(spec.sourceSHA256)"
+                )
+            }
+            for relative in Set(entries.map { ($0.path as NSString).deletingLastPathComponent }) {
+                FolderSync.sync(relative.isEmpty ? staging : "\(staging)/\(relative)")
+            }
+            // An earlier, different copy at the final name gives way to this one.
+            if FileManager.default.fileExists(atPath: final) { try? FileManager.default.removeItem(atPath: final) }
+            guard rename(staging, final) == 0 else { throw SpoolFile.failure("rename", final) }
+            FolderSync.sync(parent)
+            return JobResult(location: final, size: manifest.size, sha256: manifest.sha256)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Where `objectName` goes (its path, folder and name), the folder made, and what earlier
+    /// attempts of this job left there removed. The root must exist: creating it would fill the
+    /// disk under an unmounted mount point.
+    private func place(
+        _ objectName: String, attempt lease: JobLease
+    ) throws(JobFailure) -> (final: String, folder: String, name: String) {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isFolder), isFolder.boolValue else {
+            throw .retryable("target_unavailable", "the target folder \(root) does not exist (is it mounted?)")
+        }
+        let final = "\(root)/\(objectName)"
+        let folder = (final as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw .retryable("target_unavailable", "cannot create \(folder): \(error.localizedDescription)")
+        }
+        let name = (final as NSString).lastPathComponent
+        removeTemporaries(in: folder, of: name, job: lease.jobID, before: lease.attempt)
+        return (final, folder, name)
+    }
+
+    /// Removes the temporary copies (files, or folders of a folder result) that earlier attempts
+    /// of this job left behind: an attempt killed mid-copy (its worker died or hung) never reaches
+    /// its own clean-up, and the next one writes under a new name.
     private func removeTemporaries(in folder: String, of name: String, job: JobID, before attempt: Int) {
         let prefix = ".\(name).ferry-\(job)-"
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         where entry.hasPrefix(prefix) && entry.hasSuffix(".part") {
             let number = entry.dropFirst(prefix.count).dropLast(".part".count)
-            if let earlier = Int(number), earlier < attempt { unlink("\(folder)/\(entry)") }
+            if let earlier = Int(number), earlier < attempt {
+                try? FileManager.default.removeItem(atPath: "\(folder)/\(entry)")
+            }
         }
     }
 }

@@ -19,26 +19,12 @@ struct RcloneTarget {
         _ spec: UploadSpec, as objectName: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        let remote =
-            settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
-            ? settings.remote + objectName : settings.remote + "/" + objectName
-        var arguments = [
-            "copyto", spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
-            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
-        ]
-        if !settings.configFile.isEmpty { arguments += ["--config", settings.configFile] }
-        let run = try await Self.run(settings.program, arguments) { line in
-            // {"stats": {"bytes": …, "totalBytes": …}} once a second.
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
-            else { return }
-            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
-        }
-        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
+        let remote = remote(objectName)
+        try await transfer("copyto", spec, to: remote, report: report)
         // The result, as the remote reports it: size always, SHA-256 where the remote has it.
-        var listArguments = ["lsjson", "--hash", "--hash-type", "sha256", remote]
-        if !settings.configFile.isEmpty { listArguments += ["--config", settings.configFile] }
-        let listed = try await Self.run(settings.program, listArguments) { _ in }
+        let listed = try await Self.run(
+            settings.program, withConfig(["lsjson", "--hash", "--hash-type", "sha256", remote])
+        ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]],
             let entry = entries.first
@@ -53,6 +39,79 @@ struct RcloneTarget {
         }
         await report(JobProgress(bytesDone: size, bytesTotal: size), nil)
         return JobResult(location: remote, size: size, sha256: spec.sourceSHA256)
+    }
+
+    /// A folder result (a torrent of several files), delivered as the folder `<remote>/<objectName>`
+    /// with `rclone sync` (so an earlier partial copy loses what is not in the download), then
+    /// checked file by file against the folder's manifest with `rclone lsjson -R --hash`: the same
+    /// paths, the same sizes, and the same SHA-256 where the remote has one.
+    func deliverFolder(
+        _ spec: UploadSpec, as objectName: String,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) -> JobResult {
+        let manifest = try FolderManifest.of(spec.sourcePath)
+        guard manifest.size == spec.sourceSize, manifest.sha256 == spec.sourceSHA256 else {
+            throw .permanent(
+                "source_changed",
+                "the downloaded folder \(spec.sourcePath) no longer matches its record (\(manifest.size) bytes, manifest SHA-256 \(manifest.sha256)); retry the download"
+            )
+        }
+        let remote = remote(objectName)
+        try await transfer("sync", spec, to: remote, report: report)
+        let listed = try await Self.run(
+            settings.program, withConfig(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "sha256", remote])
+        ) { _ in }
+        guard listed.status == 0,
+            let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]
+        else { throw .retryable("verification_failed", "rclone could not list \(remote) after the upload") }
+        var found: [String: (size: Int64, sha256: String?)] = [:]
+        for entry in entries {
+            guard let path = entry["Path"] as? String else { continue }
+            let size = (entry["Size"] as? Int64) ?? (entry["Size"] as? Int).map(Int64.init) ?? -1
+            found[path] = (size, (entry["Hashes"] as? [String: String])?["sha256"])
+        }
+        let wrong = manifest.entries.filter { file in
+            guard let copy = found[file.path] else { return true }
+            return copy.size != file.size || (copy.sha256 != nil && copy.sha256 != file.sha256)
+        }
+        guard wrong.isEmpty, found.count == manifest.entries.count else {
+            throw .retryable(
+                "verification_failed",
+                "\(remote) does not hold the folder as downloaded: \(wrong.count) of \(manifest.entries.count) files missing or different, \(found.count) files listed"
+            )
+        }
+        await report(JobProgress(bytesDone: manifest.size, bytesTotal: manifest.size), nil)
+        return JobResult(location: remote, size: manifest.size, sha256: manifest.sha256)
+    }
+
+    /// Where `objectName` goes on the remote.
+    private func remote(_ objectName: String) -> String {
+        settings.remote.hasSuffix("/") || settings.remote.hasSuffix(":")
+            ? settings.remote + objectName : settings.remote + "/" + objectName
+    }
+
+    private func withConfig(_ arguments: [String]) -> [String] {
+        settings.configFile.isEmpty ? arguments : arguments + ["--config", settings.configFile]
+    }
+
+    /// Runs `rclone <verb> <source> <remote>` (copyto for a file, sync for a folder) comparing
+    /// checksums, reporting its JSON progress; a failed run is classed by its exit status.
+    private func transfer(
+        _ verb: String, _ spec: UploadSpec, to remote: String,
+        report: @escaping @Sendable (JobProgress, String?) async -> Void
+    ) async throws(JobFailure) {
+        let arguments = withConfig([
+            verb, spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
+            "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
+        ])
+        let run = try await Self.run(settings.program, arguments) { line in
+            // {"stats": {"bytes": …, "totalBytes": …}} once a second.
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
+            else { return }
+            await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
+        }
+        guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
     }
 
     /// rclone's exit statuses (see `rclone help flags`, "Exit Code"): usage errors, missing

@@ -45,21 +45,34 @@ public struct UploadExecutor: JobExecutor {
             throw .permanent("source_missing", "the downloaded file \(spec.sourcePath) is gone; retry the download")
         }
         let objectName = "\(spec.downloadID)/\((spec.sourcePath as NSString).lastPathComponent)"
+        // A folder result (a torrent of several files) goes as one folder, every file in it, to
+        // the targets that hold folders.
+        let isFolder = FolderManifest.isFolder(spec.sourcePath)
         switch target.kind {
         case .dir:
-            return try await DirectoryTarget(root: target.path).deliver(
-                spec, as: objectName, attempt: assignment.lease, report: report)
+            let directory = DirectoryTarget(root: target.path)
+            return isFolder
+                ? try await directory.deliverFolder(spec, as: objectName, attempt: assignment.lease, report: report)
+                : try await directory.deliver(spec, as: objectName, attempt: assignment.lease, report: report)
+        case .rclone:
+            guard let settings = target.rclone else {
+                throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no rclone settings")
+            }
+            let rclone = RcloneTarget(settings: settings)
+            return isFolder
+                ? try await rclone.deliverFolder(spec, as: objectName, report: report)
+                : try await rclone.deliver(spec, as: objectName, report: report)
+        case .s3 where isFolder, .telegram where isFolder:
+            throw .permanent(
+                "folder_not_supported",
+                "the download is a folder (a torrent of several files); upload target \"\(spec.target)\" (\(target.kind.rawValue)) takes single files: use a dir or rclone target"
+            )
         case .s3:
             guard let settings = target.s3 else {
                 throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no s3 settings")
             }
             return try await S3Target(settings: settings, client: client).deliver(
                 spec, as: objectName, resumeState: assignment.resumeState, report: report)
-        case .rclone:
-            guard let settings = target.rclone else {
-                throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no rclone settings")
-            }
-            return try await RcloneTarget(settings: settings).deliver(spec, as: objectName, report: report)
         case .telegram:
             guard let settings = target.telegram, let bot = telegramBots.first(where: { $0.name == settings.bot })
             else {

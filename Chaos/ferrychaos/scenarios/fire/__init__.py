@@ -11,6 +11,7 @@ import time
 from ...daemon import Ferry, base_config, check_alive, check_graceful_stop, free_port, wait_calm
 from ...database import query
 from ...invariants import check_database
+from ...processes import in_threads
 from ...origin import BUCKET, Moto, Origin
 from ...report import REPORT, log
 from .checks import check_fire_results, tamper
@@ -103,11 +104,7 @@ targets:
             if rng.random() < 0.05:
                 submit(ferry, plans[index], submit_deadline)
 
-    threads = [threading.Thread(target=submitter, daemon=True) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(submitter)
     monkey.join()
     log(f"fire: submissions done, chaos over after {time.monotonic() - started:.0f} s: {monkey.counts}")
     check_alive(scenario, ferry)
