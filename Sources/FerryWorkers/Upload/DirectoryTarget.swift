@@ -88,12 +88,12 @@ struct DirectoryTarget {
                 )
             }
             for relative in Set(entries.map { ($0.path as NSString).deletingLastPathComponent }) {
-                FolderSync.sync(relative.isEmpty ? staging : "\(staging)/\(relative)")
+                try FolderSync.sync(relative.isEmpty ? staging : "\(staging)/\(relative)")
             }
             // An earlier, different copy at the final name gives way to this one.
             if FileManager.default.fileExists(atPath: final) { try? FileManager.default.removeItem(atPath: final) }
             guard rename(staging, final) == 0 else { throw SpoolFile.failure("rename", final) }
-            FolderSync.sync(parent)
+            try FolderSync.sync(parent)
             return JobResult(location: final, size: manifest.size, sha256: manifest.sha256)
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
