@@ -136,7 +136,10 @@ class Monkey(threading.Thread):
         victim = self.rng.choice(busy)
         pid = victim["pid"]
         started = process_start_time(pid)
-        os.kill(pid, signal.SIGSTOP)
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            return  # it exited (recycled, scaled down) since the answer: pick another next time
         self.hung_jobs[victim["id"]] = (int(time.time() * 1000), list(victim["jobs"]))
         STRAYS.append((pid, started))
         self.counts["hung workers"] += 1
@@ -144,8 +147,11 @@ class Monkey(threading.Thread):
         gone = wait_until(lambda: not alive(pid, started), 30)
         if not gone:
             REPORT.violate(self.scenario, name, f"worker {victim['id']} (pid {pid}) stopped 30 s ago is still there")
-            os.kill(pid, signal.SIGCONT)
-            os.kill(pid, signal.SIGKILL)
+            for stop in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(pid, stop)
+                except ProcessLookupError:
+                    pass
         replaced = wait_until(lambda: sum(1 for r, _ in self.ferry.workers().values() if r == "download")
                               >= self.configs["download processes"], 20)
         if not replaced:
