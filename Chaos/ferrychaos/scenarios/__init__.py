@@ -3,7 +3,7 @@
 Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
 a new scenario is a module here and one line below.
 """
-from . import bad_api, bad_config, bad_database, disk_full, fire, readonly_db
+from . import bad_api, bad_config, bad_database, disk_full, fire, power, readonly_db
 
 SCENARIOS = {
     "fire": fire.run,
@@ -12,4 +12,5 @@ SCENARIOS = {
     "bad-config": bad_config.run,
     "bad-database": bad_database.run,
     "bad-api": bad_api.run,
+    "power": power.run,
 }
