@@ -6,6 +6,7 @@
     Chaos/chaos.py --list                   # the scenarios
     Chaos/chaos.py --scenario fire --seed 7 --keep     # replay one run, keep its scratch folder
     Chaos/chaos.py --scenario fire --tamper            # check the checks: must fail, listing the damage
+    Chaos/chaos.py --scenario power --tamper           # the same for the power cuts (commits not synced)
 
 Scenarios (run in this order by `--scenario all`):
   fire          downloads (to a folder and to moto's S3 server) and video stores from a
@@ -17,6 +18,11 @@ Scenarios (run in this order by `--scenario all`):
   disk-full     the state folder on a small tmpfs fills up mid-transfer; space returns.
   readonly-db   the database's file system turns read-only under the running supervisor
                 (an ext4 image with errors=remount-ro and an injected error); then it is repaired.
+  s3-faults     uploads to moto's S3 server behind a fault proxy (500 InternalError, 503 SlowDown,
+                connections cut halfway through a part, a slow trickle, Complete- and
+                CreateMultipartUpload failing after the server did them): every upload ends
+                succeeded, each object is there once with the right content, no multipart upload
+                is left unfinished.
   bad-config    truncated and garbage configuration files.
   bad-database  a garbage and a truncated database file.
   bad-api       malformed API requests.

@@ -169,12 +169,19 @@ def run(args, binary, scratch, lifecycles):
     base = base_image()
     folder = scratch / "power"
     folder.mkdir()
-    disk = make_disk(base, folder, release, GUEST_CONFIG)
+    config = GUEST_CONFIG
+    if args.tamper:
+        # The checks' own check: commits that are not synced (a missing fsync on every commit) must
+        # lose acknowledged transitions at a cut, and the run must say so.
+        log("power: TAMPERING on purpose: database.synchronous: normal, so the run must fail")
+        config = "database:\n  synchronous: normal\n" + config
+    disk = make_disk(base, folder, release, config)
     log(f"power: {cuts} cuts; guest disk {disk} ready after {time.monotonic() - began:.0f} s; binary {release}")
     ledger = Ledger()
     mount = folder / "mnt"
     moments = {}
     reconciled = 0
+    unflushed_cuts, lost_blocks = 0, 0
     for number in range(1, cuts + 2):
         settle = number == cuts + 1
         with Mounted(disk, mount) as root:
@@ -212,6 +219,9 @@ def run(args, binary, scratch, lifecycles):
         what = classify(boot, facts) if not settle else "settle"
         moments[what] = moments.get(what, 0) + 1
         unflushed = report.get("cut_unflushed_blocks")
+        if unflushed and not settle:
+            unflushed_cuts += 1
+            lost_blocks += report.get("cut_lost_blocks", 0)
         log(f"power: {label} after {time.monotonic() - boot.started:.0f} s of boot ({what}); "
             f"{len(boot.messages)} messages, {ledger.acknowledged()} acknowledged submissions, "
             f"{len(ledger.events)} transitions; disk: {report.get('flushes', '?')} flushes"
@@ -220,7 +230,8 @@ def run(args, binary, scratch, lifecycles):
     for error in ledger.errors:
         REPORT.violate(SCENARIO, checks.SETTLED, f"the guest's driver reported: {error}")
     REPORT.detail(SCENARIO, checks.RECONCILE, f"{cuts} cuts: " + ", ".join(f"{v} {k}" for k, v in sorted(moments.items()))
-                  + f"; {reconciled} of {cuts + 1} boots reconciled before the next cut")
+                  + f"; {reconciled} of {cuts + 1} boots reconciled before the next cut; {unflushed_cuts} cuts "
+                  f"found unflushed writes on the disk, {lost_blocks} blocks of them lost")
     REPORT.declare(SCENARIO, checks.RESENT)
     REPORT.detail(SCENARIO, checks.RESENT, f"{len(ledger.resent)} submissions sent again")
     log(f"power: done in {time.monotonic() - began:.0f} s")
