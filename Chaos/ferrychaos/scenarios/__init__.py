@@ -3,12 +3,13 @@
 Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
 a new scenario is a module here and one line below.
 """
-from . import bad_api, bad_config, bad_database, disk_full, fire, power, readonly_db
+from . import bad_api, bad_config, bad_database, disk_full, fire, power, readonly_db, s3_faults
 
 SCENARIOS = {
     "fire": fire.run,
     "disk-full": disk_full.run,
     "readonly-db": readonly_db.run,
+    "s3-faults": s3_faults.run,
     "bad-config": bad_config.run,
     "bad-database": bad_database.run,
     "bad-api": bad_api.run,

@@ -133,7 +133,7 @@ def handshake(connection, disk):
         magic, option, length = struct.unpack(">QII", receive(connection, 16))
         if magic != IHAVEOPT:
             return False
-        data = receive(connection, length)
+        receive(connection, length)  # the export name and info requests: there is one export
         if option == OPT_EXPORT_NAME:
             connection.sendall(struct.pack(">QH", disk.size, flags) + (b"" if client_flags & 2 else b"\0" * 124))
             return True
