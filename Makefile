@@ -25,11 +25,11 @@ lint: ## Check formatting against .swift-format.
 format: ## Rewrite sources in the house format.
 	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
 
-chaos: build ## The chaos suite's short run (every scenario, a few minutes; the disk scenarios need root).
+chaos: build ## The chaos suite's short run (every scenario, 3 power cuts; the disk and power scenarios need root).
 	Chaos/chaos.py
 
-chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios.
-	Chaos/chaos.py --duration $(DURATION)
+chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios (POWER_CUTS power cuts).
+	Chaos/chaos.py --duration $(DURATION) --power-cuts $(POWER_CUTS)
 
 release-binary: deps ## The static release binary (.build-release/release/ferry), as `make deb` builds it.
 	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --scratch-path $${FERRY_RELEASE_SCRATCH:-.build-release} --product ferry

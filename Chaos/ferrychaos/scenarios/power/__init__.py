@@ -18,6 +18,7 @@ import shutil
 import time
 from pathlib import Path
 
+from ...invariants import file_sha256
 from ...report import REPORT, log
 from . import checks
 from .checks import SCENARIO, Mounted
@@ -269,6 +270,18 @@ def check_settled(root, boot, facts, ledger):
     litter = [str(Path(p) / n) for p, _, ns in os.walk(target) for n in ns if n.startswith(".")]
     if litter:
         REPORT.violate(SCENARIO, name, f"temporary copies left in the target folder: {litter[:5]}")
-    quarantined = [n for _, _, ns in os.walk(state / "quarantine") for n in ns]
-    REPORT.detail(SCENARIO, name, f"{len(jobs)} jobs; {len(quarantined)} file(s) quarantined as orphans "
-                  f"(published, then cut before their record)")
+    # The cleanup quarantines files no record claims. After cuts these are delivered files whose
+    # removal was lost (the records say "cleaned" first, then the file goes) or files published
+    # just before a cut lost their record; either way each must be whole.
+    quarantined = [Path(p) / n for p, _, ns in os.walk(state / "quarantine") for n in ns]
+    delivered = 0
+    for path in quarantined:
+        relative = path.relative_to(state / "quarantine")
+        download = int(relative.parts[1]) if relative.parts[0] == "downloads" and relative.parts[1].isdigit() else None
+        want = checks.expected_sha(facts, download) if download else None
+        if want is not None and (path.stat().st_size, file_sha256(path)) != want:
+            REPORT.violate(SCENARIO, checks.PARTIAL, f"settled: quarantined {relative} is not the whole file")
+        if download and facts["downloads"].get(download, {}).get("delete_after_upload"):
+            delivered += 1
+    REPORT.detail(SCENARIO, name, f"{len(jobs)} jobs; {len(quarantined)} file(s) quarantined as orphans, "
+                  f"{delivered} of them delivered files whose removal a cut lost")
