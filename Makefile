@@ -2,8 +2,9 @@
 SWIFT ?= swift
 FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/Sources
 DURATION ?= 1800
+POWER_CUTS ?= 20
 
-.PHONY: deps build run test lint format chaos chaos-soak bench bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
+.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -24,11 +25,17 @@ lint: ## Check formatting against .swift-format.
 format: ## Rewrite sources in the house format.
 	$(SWIFT) format format --in-place --recursive $(FORMAT_PATHS)
 
-chaos: build ## The chaos suite's short run (every scenario, a few minutes; the disk scenarios need root).
+chaos: build ## The chaos suite's short run (every scenario, 3 power cuts; the disk and power scenarios need root).
 	Chaos/chaos.py
 
-chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios.
-	Chaos/chaos.py --duration $(DURATION)
+chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios (POWER_CUTS power cuts).
+	Chaos/chaos.py --duration $(DURATION) --power-cuts $(POWER_CUTS)
+
+release-binary: deps ## The static release binary (.build-release/release/ferry), as `make deb` builds it.
+	$(SWIFT) build -c release --static-swift-stdlib -Xlinker -z -Xlinker now --scratch-path $${FERRY_RELEASE_SCRATCH:-.build-release} --product ferry
+
+chaos-power: release-binary ## POWER_CUTS real power cuts (default 20) of a qemu guest running the release binary (root; run before each release).
+	FERRY_POWER_BIN=$${FERRY_RELEASE_SCRATCH:-.build-release}/release/ferry Chaos/chaos.py --scenario power --power-cuts $(POWER_CUTS)
 
 bench: deps ## Run the queue benchmark against litequeue and print the figures.
 	Benchmarks/run-queue-benchmark

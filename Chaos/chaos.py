@@ -6,6 +6,7 @@
     Chaos/chaos.py --list                   # the scenarios
     Chaos/chaos.py --scenario fire --seed 7 --keep     # replay one run, keep its scratch folder
     Chaos/chaos.py --scenario fire --tamper            # check the checks: must fail, listing the damage
+    Chaos/chaos.py --scenario power --tamper           # the same for the power cuts (commits not synced)
 
 Scenarios (run in this order by `--scenario all`):
   fire          downloads (to a folder and to moto's S3 server) and video stores from a
@@ -29,19 +30,33 @@ Scenarios (run in this order by `--scenario all`):
   disk-full     the state folder on a small tmpfs fills up mid-transfer; space returns.
   readonly-db   the database's file system turns read-only under the running supervisor
                 (an ext4 image with errors=remount-ro and an injected error); then it is repaired.
+  s3-faults     uploads to moto's S3 server behind a fault proxy (500 InternalError, 503 SlowDown,
+                connections cut halfway through a part, a slow trickle, Complete- and
+                CreateMultipartUpload failing after the server did them): every upload ends
+                succeeded, each object is there once with the right content, no multipart upload
+                is left unfinished.
   bad-config    truncated and garbage configuration files.
   bad-database  a garbage and a truncated database file.
   bad-api       malformed API requests.
+  power         real power cuts: a Debian guest under qemu runs ferry serve with an origin on its
+                own loopback and a folder target on the same disk; qemu is SIGKILLed at random
+                moments while its disk keeps only what the guest flushed (unflushed writes are lost
+                or partly kept, as a disk's write cache is). After each cut the disk is mounted
+                and checked, the guest boots again, Ferry recovers and reconciles; then it settles.
+                --power-cuts N (default 3; `make chaos-power` runs 20 with the release binary).
 
-The disk scenarios need root (mounts); without it they are reported as skipped. Every process
-started here (origin, moto, fake Bot APIs, ferry) is killed on exit, and every mount is undone.
-The exit status is 0 only when every invariant held; otherwise the violations are listed, each
-with its reason.
+The disk scenarios and power need root (mounts); without it they are reported as skipped. Every
+process started here (origin, moto, fake Bot APIs, ferry, qemu) is killed on exit, and every mount
+is undone. The exit status is 0 only when every invariant held; otherwise the violations are
+listed, each with its reason.
 
 The code is the package ferrychaos/ next to this file: a shared core (processes, daemon, origin,
 invariants, report) and one module per scenario in ferrychaos/scenarios/.
 
-Environment: FERRY_BIN (default .build/debug/ferry), CHAOS_KEEP=1 keeps the scratch folder.
+Environment: FERRY_BIN (default .build/debug/ferry), CHAOS_KEEP=1 keeps the scratch folder,
+FERRY_POWER_BIN (the binary put in the power guest; default FERRY_BIN, with the Swift runtime
+libraries it loads; `make chaos-power` sets the static release binary), FERRY_CHAOS_CACHE (the guest's
+cached Debian root, default ~/.cache/ferry-chaos), FERRY_DEBIAN_MIRROR.
 """
 import sys
 

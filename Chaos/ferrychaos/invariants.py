@@ -50,27 +50,28 @@ def load_lifecycles():
     return lifecycles
 
 
-def check_database(scenario, database, lifecycles):
+def check_database(scenario, database, lifecycles, prefix=""):
+    """Integrity, foreign keys and the event logs; `prefix` starts each violation (e.g. "cut 3: ")."""
     connection = open_database(database)
     try:
         integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-        REPORT.check(scenario, "PRAGMA integrity_check is ok", integrity == ["ok"], "; ".join(integrity[:10]))
+        REPORT.check(scenario, "PRAGMA integrity_check is ok", integrity == ["ok"], prefix + "; ".join(integrity[:10]))
         foreign = connection.execute("PRAGMA foreign_key_check").fetchall()
         REPORT.check(scenario, "PRAGMA foreign_key_check is clean", not foreign,
-                     f"{len(foreign)} rows break a foreign key, e.g. {[tuple(r) for r in foreign[:5]]}")
-        check_event_logs(scenario, connection, lifecycles)
+                     f"{prefix}{len(foreign)} rows break a foreign key, e.g. {[tuple(r) for r in foreign[:5]]}")
+        check_event_logs(scenario, connection, lifecycles, prefix)
     finally:
         connection.close()
 
 
-def check_event_logs(scenario, connection, lifecycles):
+def check_event_logs(scenario, connection, lifecycles, prefix=""):
     name = "every job's event log is a legal path through its lifecycle (JobLifecycle.swift)"
     REPORT.declare(scenario, name)
     schema = {(r["kind"], r["from_state"], r["cause"]): r["to_state"]
               for r in connection.execute("SELECT * FROM job_transitions")}
     spec = {(kind, f, c): t for kind, (_, table) in lifecycles.items() for (f, c), t in table.items()}
     if schema != spec:
-        REPORT.violate(scenario, name, f"the schema's job_transitions differ from the specification: "
+        REPORT.violate(scenario, name, f"{prefix}the schema's job_transitions differ from the specification: "
                        f"only in schema {sorted(set(schema.items()) - set(spec.items()))}, "
                        f"only in spec {sorted(set(spec.items()) - set(schema.items()))}")
     jobs = {r["id"]: r for r in connection.execute("SELECT id, kind, state, attempt, max_attempts FROM jobs")}
@@ -108,8 +109,8 @@ def check_event_logs(scenario, connection, lifecycles):
         if not problem and job["attempt"] > job["max_attempts"]:
             problem = f"attempt {job['attempt']} > max_attempts {job['max_attempts']}"
         if problem:
-            REPORT.violate(scenario, name, f"{job['kind']} job {job_id}: {problem}")
+            REPORT.violate(scenario, name, f"{prefix}{job['kind']} job {job_id}: {problem}")
     orphan_events = set(events) - set(jobs)
     if orphan_events:
-        REPORT.violate(scenario, name, f"events of jobs that do not exist: {sorted(orphan_events)[:10]}")
+        REPORT.violate(scenario, name, f"{prefix}events of jobs that do not exist: {sorted(orphan_events)[:10]}")
     REPORT.detail(scenario, name, f"{len(jobs)} jobs, {count} events")

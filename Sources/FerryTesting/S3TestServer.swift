@@ -69,9 +69,16 @@ public final class S3TestServer: @unchecked Sendable {
         _ = try tool("abort-all", bucket)
     }
 
-    private func tool(_ command: String, _ bucket: String) throws -> (Int32, String) {
+    /// Starts a multipart upload of `key` and forgets it: what a CreateMultipartUpload whose answer
+    /// was lost leaves on a real server.
+    public func beginForgottenUpload(in bucket: String, key: String) throws {
+        let (status, output) = try tool("begin", bucket, key)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+    }
+
+    private func tool(_ command: String, _ bucket: String, _ extra: String...) throws -> (Int32, String) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("S3/s3_tool.py")
-        let result = try ChildProcess.run("python3", [script.path, endpoint, command, bucket])
+        let result = try ChildProcess.run("python3", [script.path, endpoint, command, bucket] + extra)
         return (result.status, result.output)
     }
 

@@ -3,6 +3,8 @@
     s3_tool.py ENDPOINT create BUCKET
     s3_tool.py ENDPOINT list BUCKET          -> JSON {"objects": [{"key", "size", "sha256", "meta_sha256"}], "uploads": N}
     s3_tool.py ENDPOINT abort-all BUCKET     -> aborts every unfinished multipart upload (as an expiry would)
+    s3_tool.py ENDPOINT begin BUCKET KEY     -> starts a multipart upload of KEY and forgets it (what a
+                                                CreateMultipartUpload whose answer was lost leaves)
 """
 import hashlib
 import json
@@ -24,6 +26,8 @@ elif command == "list":
                         "meta_sha256": got.get("Metadata", {}).get("sha256")})
     uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     print(json.dumps({"objects": objects, "uploads": len(uploads)}))
+elif command == "begin":
+    s3.create_multipart_upload(Bucket=bucket, Key=sys.argv[4])
 elif command == "abort-all":
     for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])

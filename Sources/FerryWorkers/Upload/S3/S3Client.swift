@@ -88,6 +88,13 @@ struct S3Client {
         }
     }
 
+    /// XML text with its five predefined entities replaced (a key with `&` comes back as `&amp;`).
+    static func unescapeXML(_ text: String) -> String {
+        text.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+            .replacingOccurrences(of: "&amp;", with: "&")
+    }
+
     /// The text of the first `<name>` element of an XML document.
     static func element(_ name: String, in xml: String) -> String? {
         guard let start = xml.range(of: "<\(name)>"),

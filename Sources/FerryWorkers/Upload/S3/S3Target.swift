@@ -58,6 +58,7 @@ struct S3Target {
             {
                 // Delivered before (a retry after a lost report): nothing to send.
                 if let stale = ResumeState(json: resumeState) { try? await abort(stale, s3) }
+                if spec.sourceSize >= settings.multipartThreshold { await abortStrays(of: key, s3) }
                 return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
             }
             if spec.sourceSize < settings.multipartThreshold {
@@ -72,6 +73,7 @@ struct S3Target {
                     "verification_failed",
                     "the object \(location) does not have the file's size and SHA-256 after the upload")
             }
+            if spec.sourceSize >= settings.multipartThreshold { await abortStrays(of: key, s3) }
             await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
             return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
         } catch let failure as JobFailure {
@@ -268,6 +270,29 @@ struct S3Target {
             } catch let failure as S3Client.Failure where failure.jobFailure.isRetryable && tries < partAttempts {
                 try await Task.sleep(for: .milliseconds(200 * tries))
             }
+        }
+    }
+
+    /// Aborts every multipart upload of `key` the server still has in progress, once the object
+    /// is delivered. A CreateMultipartUpload whose answer was lost (the server began the upload,
+    /// the answer never came) leaves one that no resume state names, which the server would keep
+    /// for ever; the key is this upload job's alone, so any upload still open there is such a
+    /// stray. Best effort: a failure here leaves the stray, never fails the delivered upload.
+    func abortStrays(of key: String, _ s3: S3Client) async {
+        guard
+            let listing = try? await s3.send(
+                .GET, key: "", query: "uploads=&prefix=\(SigV4.encodeSegment(key))")
+        else { return }
+        var rest = Substring(listing.body)
+        while let start = rest.range(of: "<Upload>"),
+            let end = rest.range(of: "</Upload>", range: start.upperBound..<rest.endIndex)
+        {
+            let upload = String(rest[start.upperBound..<end.lowerBound])
+            rest = rest[end.upperBound...]
+            guard S3Client.element("Key", in: upload).map(S3Client.unescapeXML) == key,
+                let id = S3Client.element("UploadId", in: upload).map(S3Client.unescapeXML)
+            else { continue }
+            _ = try? await s3.send(.DELETE, key: key, query: "uploadId=\(SigV4.encodeSegment(id))")
         }
     }
 

@@ -1,0 +1,176 @@
+"""A fault-injecting proxy in front of moto's S3 server, on loopback: what a real object store does
+on a bad day, chosen per request by a seeded random draw.
+
+Faults (each counted in `S3FaultProxy.counts`):
+  500           500 InternalError, the request never reaches the server
+  503           503 SlowDown (throttling), the request never reaches the server
+  cut           a PUT (a whole object or a part) is read halfway, then the connection is closed
+                without an answer
+  trickle       the request body is read at about 200 KiB/s before it is passed on (a slow link)
+  lost-complete CompleteMultipartUpload reaches the server, which completes the object, then the
+                client gets a 500 (or, half the time, a 200 whose body is an <Error> document, as
+                S3 may send)
+  lost-create   CreateMultipartUpload reaches the server, which begins the upload, then the client
+                gets a 500: an upload the client never learned the id of
+Requests are passed on byte for byte (moto does not check SigV4 signatures, so the Host header the
+client signed is kept). HEAD, GET and DELETE always pass, so the client can see what is there.
+"""
+import http.client
+import http.server
+import random
+import socket
+import threading
+import time
+import urllib.parse
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+ERROR = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
+         "<RequestId>chaos</RequestId></Error>")
+
+
+def classify(method, query):
+    if method == "PUT":
+        return "upload-part" if "partNumber" in query and "uploadId" in query else "put-object"
+    if method == "POST":
+        if "uploads" in query:
+            return "create-multipart"
+        if "uploadId" in query:
+            return "complete-multipart"
+    return "read-or-abort"
+
+
+class S3FaultProxy:
+    def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6):
+        self.upstream_port = upstream_port
+        self.rng = random.Random(seed)
+        self.rate = rate  # the chance that a request which can fail does
+        self.complete_rate = complete_rate  # the same for CompleteMultipartUpload, the rarest request
+        self.counts = {}
+        self.requests = {}
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                proxy.handle(self)
+
+            do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def count(self, name):
+        with self.lock:
+            self.counts[name] = self.counts.get(name, 0) + 1
+
+    def choose(self, kind):
+        with self.lock:
+            self.requests[kind] = self.requests.get(kind, 0) + 1
+            rate = self.complete_rate if kind == "complete-multipart" else self.rate
+            if kind == "read-or-abort" or self.rng.random() >= rate:
+                return None
+            if kind == "complete-multipart":
+                return self.rng.choice(["lost-complete", "lost-complete", "500", "503"])
+            if kind in ("upload-part", "put-object"):
+                return self.rng.choice(["500", "503", "cut", "cut", "trickle"])
+            if kind == "create-multipart":
+                return self.rng.choice(["500", "503", "lost-create", "lost-create"])
+            return self.rng.choice(["500", "503"])
+
+    def handle(self, handler):
+        try:
+            self.serve(handler)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client gave up on this request; it will retry
+
+    def serve(self, handler):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query, keep_blank_values=True)
+        kind = classify(handler.command, query)
+        fault = self.choose(kind)
+        length = int(handler.headers.get("Content-Length") or 0)
+        if fault in ("500", "503"):
+            handler.rfile.read(length)
+            self.count(fault)
+            code, message = ("InternalError", "chaos: an internal error") if fault == "500" else \
+                ("SlowDown", "chaos: please reduce your request rate")
+            self.answer(handler, int(fault), ERROR.format(code=code, message=message).encode())
+            return
+        if fault == "cut":
+            handler.rfile.read(length // 2)
+            self.count(fault)
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if fault == "trickle":
+            body = bytearray()
+            while len(body) < length:
+                body += handler.rfile.read(min(32768, length - len(body)))
+                time.sleep(32768 / 200_000)
+            body = bytes(body)
+            self.count(fault)
+        else:
+            body = handler.rfile.read(length) if length else b""
+        try:
+            status, headers, answer = self.forward(handler, body)
+        except OSError as error:
+            self.answer(handler, 502, ERROR.format(code="BadGateway", message=str(error)).encode())
+            return
+        if fault == "lost-create" and status == 200:
+            self.count(fault)
+            self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: created, then the "
+                                                   "answer was lost").encode())
+            return
+        if fault == "lost-complete" and status == 200:
+            self.count(fault)
+            if self.rng.random() < 0.5:
+                self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: completed, "
+                                                       "then the answer was lost").encode())
+            else:
+                self.answer(handler, 200, ERROR.format(code="InternalError", message="chaos: an error "
+                                                       "document in a 200").encode())
+            return
+        handler.send_response(status)
+        head = handler.command == "HEAD"  # its Content-Length is the object's, with no body
+        for name, value in headers:
+            if name.lower() not in HOP_BY_HOP and (head or name.lower() != "content-length"):
+                handler.send_header(name, value)
+        if not head:
+            handler.send_header("Content-Length", str(len(answer)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(answer)
+
+    def forward(self, handler, body):
+        connection = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=120)
+        try:
+            headers = {k: v for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP}
+            connection.request(handler.command, handler.path, body=body if body else None, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            return response.status, response.getheaders(), data
+        finally:
+            connection.close()
+
+    @staticmethod
+    def answer(handler, status, body):
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/xml")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
