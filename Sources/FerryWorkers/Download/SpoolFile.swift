@@ -164,6 +164,17 @@ enum FolderSync {
         if !parent.isEmpty, parent != folder { try syncOne(parent) }
     }
 
+    /// Flushes a file found already in place (a retry after a report was lost): the attempt that
+    /// put it there may have died before its own fsyncs, and a record must not point at a file
+    /// still only in memory.
+    static func syncExisting(_ file: String) throws(JobFailure) {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw SpoolFile.failure("open", file) }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync", file) }
+        try sync((file as NSString).deletingLastPathComponent)
+    }
+
     private static func syncOne(_ folder: String) throws(JobFailure) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolFile.failure("open the folder", folder) }

@@ -47,11 +47,15 @@ public struct VideoStoreExecutor: JobExecutor {
             throw .retryable("file_error", "cannot create the folder of \(final): \(error.localizedDescription)")
         }
         if let existing = try? FileHashing.sizeAndSHA256(of: final), existing.size == size, existing.sha256 == sha256 {
-            // Stored before (by this video or an identical one): keep the one copy.
+            // Stored before (by this video or an identical one): keep the one copy, made durable.
             file.discardFile()
+            try FolderSync.syncExisting(final)
         } else {
             try file.publish(as: final)
         }
+        // `<aa>/<bb>/` may both be new: the store's own entry for `<aa>` is flushed too.
+        let outer = ((final as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        try FolderSync.sync(outer)
         rmdir(incoming)
         return JobResult(location: final, size: size, sha256: sha256, contentType: contentType)
     }

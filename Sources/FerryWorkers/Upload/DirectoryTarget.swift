@@ -13,10 +13,11 @@ struct DirectoryTarget {
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
         let (final, folder, name) = try place(objectName, attempt: lease)
-        // Delivered before (a retry after a lost report): the same bytes are there, nothing to do.
+        // Delivered before (a retry after a lost report): the same bytes are there; made durable.
         if let existing = try? FileHashing.sizeAndSHA256(of: final),
             existing.size == spec.sourceSize, existing.sha256 == spec.sourceSHA256
         {
+            try FolderSync.syncExisting(final)
             return JobResult(location: final, size: existing.size, sha256: existing.sha256)
         }
         let temporary = "\(folder)/.\(name).ferry-\(lease.jobID)-\(lease.attempt).part"
