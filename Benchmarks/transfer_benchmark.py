@@ -141,7 +141,14 @@ def seconds_between(start, end):
     return (parse(end) - parse(start)).total_seconds()
 
 
+def settle():
+    """Writes back what the previous run left dirty: a tool that fsyncs nothing (aria2c, rclone)
+    would otherwise leave its writing to be paid by the fsyncs of whichever tool runs next."""
+    os.sync()
+
+
 def timed(command, **kwargs):
+    settle()
     start = time.monotonic()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
     return time.monotonic() - start
@@ -193,6 +200,7 @@ def main():
         ferry = Ferry(args.binary, state, {"FERRY_WORKERS_DOWNLOAD_CONCURRENCY": "4"})
         try:
             for run in range(args.runs):
+                settle()
                 start = time.monotonic()
                 job = ferry.post("/api/downloads", {"url": origin + "/big.bin", "size": size, "sha256": big_sha,
                                                     "file_name": f"big-{run}.bin"})
@@ -226,6 +234,7 @@ def main():
             ferry = Ferry(args.binary, state, {"FERRY_WORKERS_DOWNLOAD_PROCESSES": "2",
                                                "FERRY_WORKERS_DOWNLOAD_CONCURRENCY": "8"})
             try:
+                settle()
                 start = time.monotonic()
                 # The list goes in as aria2c's -i list does: whole, through the batch endpoint
                 # (1,000 URLs per request, one transaction each).
@@ -311,6 +320,7 @@ def measure_uploads(args, work, origin, big_sha, size):
         try:
             for run in range(args.runs):
                 for name, url, sha, sink in (("folder", "/big.bin", big_sha, ferry_dir), ("s3", "/s3.bin", s3_sha, ferry_s3)):
+                    settle()
                     job = ferry.post("/api/downloads", {"url": origin + url, "sha256": sha, "upload_targets": [name],
                                                         "file_name": f"{name}-{run}.bin"})
                     done = ferry.wait(job["id"])
