@@ -22,6 +22,8 @@ objects = source.execute(
     "AND name <> 'grdb_migrations' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid"
 ).fetchall()
 transitions = source.execute("SELECT * FROM job_transitions").fetchall()
+# Reference rows the migrations insert (since v7 a worker's role must be one of `worker_roles`).
+roles = source.execute("SELECT * FROM worker_roles").fetchall()
 shutil.rmtree(folder)
 
 
@@ -31,6 +33,7 @@ def measure(skip, label, n=rows_wanted):
         if name not in skip:
             con.execute(sql)
     con.executemany("INSERT INTO job_transitions VALUES (?, ?, ?, ?)", transitions)
+    con.executemany(f"INSERT INTO worker_roles VALUES ({', '.join('?' * len(roles[0]))})", roles)
     con.execute("PRAGMA foreign_keys = ON")
     con.execute("INSERT INTO workers (id, role, slot, started_at) VALUES ('w', 'download', 1, 1)")
     con.execute("BEGIN")
