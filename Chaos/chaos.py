@@ -28,6 +28,9 @@ Scenarios (run in this order by `--scenario all`):
                 compared with the jobs all along (through an `aria2.program` wrapper that notes
                 each aria2c's RPC port and secret). A third of --duration (30 s in the short run).
   disk-full     the state folder on a small tmpfs fills up mid-transfer; space returns.
+  full-target   a dir target on a 20 MiB tmpfs gets 40 MiB of uploads: attempts fail with
+                disk_full, none for good, sources kept, no partial file at a final name; then
+                space returns and every upload succeeds byte-identical, no temporary file left.
   readonly-db   the database's file system turns read-only under the running supervisor
                 (an ext4 image with errors=remount-ro and an injected error); then it is repaired.
   s3-faults     uploads to moto's S3 server behind a fault proxy (500 InternalError, 503 SlowDown,

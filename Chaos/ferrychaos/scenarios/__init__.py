@@ -3,13 +3,15 @@
 Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
 a new scenario is a module here and one line below.
 """
-from . import aria2, bad_api, bad_config, bad_database, disk_full, fire, power, readonly_db, s3_faults, telegram
+from . import (aria2, bad_api, bad_config, bad_database, disk_full, fire, full_target, power, readonly_db, s3_faults,
+               telegram)
 
 SCENARIOS = {
     "fire": fire.run,
     "telegram": telegram.run,
     "aria2": aria2.run,
     "disk-full": disk_full.run,
+    "full-target": full_target.run,
     "readonly-db": readonly_db.run,
     "s3-faults": s3_faults.run,
     "bad-config": bad_config.run,
