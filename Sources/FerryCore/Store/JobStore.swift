@@ -101,7 +101,6 @@ public protocol JobStore: Sendable {
     // MARK: Workers
 
     func registerWorker(_ worker: WorkerRecord) async throws(StoreError)
-    func recordWorkerHeartbeat(_ id: WorkerID) async throws(StoreError)
     /// Records a worker's exit. Its jobs must have been requeued first; the schema enforces it.
     func recordWorkerExit(_ id: WorkerID, exit: WorkerExit) async throws(StoreError)
     /// Requeues a dead worker's jobs and records its exit in one transaction, so no claim can slip

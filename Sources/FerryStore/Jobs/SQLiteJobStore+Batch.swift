@@ -14,18 +14,11 @@ extension SQLiteJobStore {
         let policies = configuration.retryPolicies
         let path = configuration.path
         // A result whose hash is not even hex is refused before the transaction, as ``complete(_:)`` does.
-        let malformed: [Int: StoreError] = Dictionary(
-            uniqueKeysWithValues: batch.reports.enumerated().compactMap { index, report in
-                guard case .completed(let completion) = report else { return nil }
-                let sha = completion.result.sha256
-                guard sha.count != 64 || !sha.allSatisfy(\.isHexDigit) else { return nil }
-                return (
-                    index,
-                    StoreError(
-                        .invalidInput, "job \(completion.lease.jobID): result SHA-256 '\(sha)' is not 64 hex digits",
-                        jobID: completion.lease.jobID)
-                )
-            })
+        var refusals: [Int: StoreError] = [:]
+        for (index, report) in batch.reports.enumerated() {
+            if case .completed(let completion) = report { refusals[index] = Self.malformedResult(completion) }
+        }
+        let malformed = refusals
         return try await write { db in
             let lost = try Self.recordProgress(db, batch.progress, now: now)
             try Self.recordHeartbeats(db, batch.heartbeats, now: now)
@@ -36,10 +29,9 @@ extension SQLiteJobStore {
                 effects[index] = try Self.isolated(db, path: path, jobID: report.lease.jobID) {
                     switch report {
                     case .completed(let completion):
-                        let finished = try Self.completeAttempts(db, [completion], now: now)
-                        try Self.createUploads(
-                            db, after: finished.filter { $0.kind == .download }, policy: policies.upload, now: now)
-                        return .completed(finished[0])
+                        return .completed(
+                            try Self.completeWithFollowUps(db, [completion], uploadPolicy: policies.upload, now: now)[0]
+                        )
                     case .failed(let lease, let failure, let resumeState):
                         return .failed(
                             try Self.failAttempt(
@@ -72,9 +64,7 @@ extension SQLiteJobStore {
         }
         guard pending.count > 1 else { return }
         let together = try isolated(db, path: path, jobID: nil) {
-            let finished = try completeAttempts(db, pending.map(\.completion), now: now)
-            try createUploads(db, after: finished.filter { $0.kind == .download }, policy: policy, now: now)
-            return finished
+            try completeWithFollowUps(db, pending.map(\.completion), uploadPolicy: policy, now: now)
         }
         guard case .success(let finished) = together else { return }
         for (entry, job) in zip(pending, finished) { effects[entry.index] = .success(.completed(job)) }

@@ -7,19 +7,30 @@ extension SQLiteJobStore {
         guard !completions.isEmpty else { return [] }
         let now = nowMilliseconds
         let uploadPolicy = configuration.retryPolicies.upload
-        for completion in completions {
-            let sha = completion.result.sha256
-            guard sha.count == 64, sha.allSatisfy(\.isHexDigit) else {
-                throw StoreError(
-                    .invalidInput, "job \(completion.lease.jobID): result SHA-256 '\(sha)' is not 64 hex digits",
-                    jobID: completion.lease.jobID)
-            }
-        }
+        if let refusal = completions.lazy.compactMap(Self.malformedResult).first { throw refusal }
         return try await write { db in
-            let finished = try Self.completeAttempts(db, completions, now: now)
-            try Self.createUploads(db, after: finished.filter { $0.kind == .download }, policy: uploadPolicy, now: now)
-            return finished
+            try Self.completeWithFollowUps(db, completions, uploadPolicy: uploadPolicy, now: now)
         }
+    }
+
+    /// Why a result cannot even be checked (its SHA-256 is not 64 hex digits), refused before
+    /// any transaction; nil when it is well formed.
+    static func malformedResult(_ completion: JobCompletion) -> StoreError? {
+        let sha = completion.result.sha256
+        guard sha.count != 64 || !sha.allSatisfy(\.isHexDigit) else { return nil }
+        return StoreError(
+            .invalidInput, "job \(completion.lease.jobID): result SHA-256 '\(sha)' is not 64 hex digits",
+            jobID: completion.lease.jobID)
+    }
+
+    /// Completes attempts and creates the follow-up uploads of the downloads among them, in
+    /// `db`'s transaction.
+    static func completeWithFollowUps(
+        _ db: Database, _ completions: [JobCompletion], uploadPolicy: RetryPolicy, now: Int64
+    ) throws -> [Job] {
+        let finished = try completeAttempts(db, completions, now: now)
+        try createUploads(db, after: finished.filter { $0.kind == .download }, policy: uploadPolicy, now: now)
+        return finished
     }
 
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,

@@ -17,18 +17,6 @@ extension SQLiteJobStore {
         }
     }
 
-    public func recordWorkerHeartbeat(_ id: WorkerID) async throws(StoreError) {
-        let now = nowMilliseconds
-        try await write { db in
-            try db.execute(
-                sql: "UPDATE workers SET last_heartbeat_at = ? WHERE id = ? AND exited_at IS NULL",
-                arguments: [now, id.rawValue])
-            if db.changesCount == 0 {
-                throw StoreError(.notFound, "there is no live worker \(id)")
-            }
-        }
-    }
-
     public func recordWorkerExit(_ id: WorkerID, exit: WorkerExit) async throws(StoreError) {
         try await write { db in try Self.markExited(db, id, exit: exit) }
     }

@@ -189,22 +189,31 @@ def check_files(prefix, mount, facts):
     REPORT.detail(SCENARIO, FILES, f"{checked} files hashed at the last look")
 
 
-def check_final_paths(prefix, mount, facts):
-    state = host_path(mount, GUEST_STATE) / "state"
+def check_job_files(prefix, base, label, facts, owner, skip_hidden):
+    """Files at `<base>/<job id>/<name>` (downloads, or a dir target's copies): each whole, as the
+    download it belongs to asked. Returns how many it looked at."""
     found = 0
-    for root, _, names in os.walk(state / "downloads"):
+    for root, _, names in os.walk(base):
         for name in names:
+            if skip_hidden and name.startswith("."):
+                continue  # a copy under its temporary name, never visible at the final one
             path = Path(root) / name
-            relative = path.relative_to(state / "downloads")
+            relative = path.relative_to(base)
             found += 1
             if len(relative.parts) != 2 or not relative.parts[0].isdigit():
-                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}downloads/{relative}: a name Ferry does not write")
+                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}{label}/{relative}: a name Ferry does not write")
                 continue
             want = expected_sha(facts, int(relative.parts[0]))
             have = (path.stat().st_size, file_sha256(path))
             if want != have:
-                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}downloads/{relative} has {have[0]} bytes {have[1][:12]}…, "
-                               f"job {relative.parts[0]} asked for {want}")
+                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}{label}/{relative} has {have[0]} bytes {have[1][:12]}…, "
+                               f"{owner} {relative.parts[0]} asked for {want}")
+    return found
+
+
+def check_final_paths(prefix, mount, facts):
+    state = host_path(mount, GUEST_STATE) / "state"
+    found = check_job_files(prefix, state / "downloads", "downloads", facts, "job", skip_hidden=False)
     for root, _, names in os.walk(state / "videos"):
         if Path(root).relative_to(state / "videos").parts[:1] == ("incoming",):
             continue  # a fetch's lock folder, not a final path
@@ -215,21 +224,7 @@ def check_final_paths(prefix, mount, facts):
                 REPORT.violate(SCENARIO, PARTIAL, f"{prefix}videos/{path.relative_to(state / 'videos')}: its content "
                                f"hashes to {file_sha256(path)[:12]}…, not its name")
     target = host_path(mount, GUEST_STATE) / "target"
-    for root, _, names in os.walk(target):
-        for name in names:
-            path = Path(root) / name
-            relative = path.relative_to(target)
-            if name.startswith("."):
-                continue  # a copy under its temporary name, never visible at the final one
-            found += 1
-            if len(relative.parts) != 2 or not relative.parts[0].isdigit():
-                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}target/{relative}: a name Ferry does not write")
-                continue
-            want = expected_sha(facts, int(relative.parts[0]))
-            have = (path.stat().st_size, file_sha256(path))
-            if want != have:
-                REPORT.violate(SCENARIO, PARTIAL, f"{prefix}target/{relative} has {have[0]} bytes {have[1][:12]}…, "
-                               f"download {relative.parts[0]} asked for {want}")
+    found += check_job_files(prefix, target, "target", facts, "download", skip_hidden=True)
     REPORT.detail(SCENARIO, PARTIAL, f"{found} files at final paths at the last look")
 
 
