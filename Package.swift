@@ -3,8 +3,9 @@
 // ../shared/DESIGN.md; lower layers never import higher ones:
 //
 //   FerryCore ─┬─ FerryConfig ──┐
-//   (pure)     └─ FerryStore ───┼─ FerrySupervisor ── FerryAdmin ── FerryCommands ── ferry (executable)
+//   (pure)     ├─ FerryStore ───┼─ FerrySupervisor ── FerryAdmin ── FerryCommands ── ferry (executable)
 //              CSystemd ── FerrySystemd ─┘                    FerryWorkers ─┘
+//              └─ FerryPostgres (the JobStore on PostgreSQL, for several nodes on one queue)
 //   (FerryWorkers reads FerryStore read-only, for the cleanup worker's scan.)
 import PackageDescription
 
@@ -40,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Domain model, lifecycles, policies and the store interface. No I/O, no dependencies.
@@ -54,6 +56,16 @@ let package = Package(
         .target(
             name: "FerryStore",
             dependencies: ["FerryCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        // The same job store on PostgreSQL (postgres-nio, no ORM): one queue for several nodes.
+        .target(
+            name: "FerryPostgres",
+            dependencies: [
+                "FerryCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         // libsystemd, the SwiftPM way; wrapped by FerrySystemd so no C type leaks further.
@@ -147,7 +159,9 @@ let package = Package(
         ),
         .testTarget(
             name: "FerryStoreTests",
-            dependencies: ["FerryStore", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "FerryStore", "FerryPostgres", "FerryTesting", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

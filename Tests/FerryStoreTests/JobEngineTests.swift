@@ -4,7 +4,8 @@ import Testing
 
 @testable import FerryStore
 
-/// The job engine through its public interface, on a real SQLite file.
+/// The job engine through its public interface, on both stores: a real SQLite file and a real
+/// PostgreSQL server.
 @Suite("The job engine")
 struct JobEngineTests {
     /// Short, deterministic policies: 3 attempts, waits of at most 10 s, 60 s, …
@@ -17,9 +18,9 @@ struct JobEngineTests {
         DownloadRequest(spec: DownloadSpec(url: "https://e.test/\(name)"), idempotencyKey: key, priority: priority)
     }
 
-    @Test("Enqueue creates a queued job with its payload and a creation event")
-    func enqueue() async throws {
-        let fixture = try StoreFixture()
+    @Test("Enqueue creates a queued job with its payload and a creation event", arguments: StoreBackend.allCases)
+    func enqueue(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let spec = DownloadSpec(
             url: "https://e.test/a.mp4", fileName: "a.mp4", expectedSize: 10, expectedSHA256: StoreFixture.sha,
             uploadTargets: ["s3", "ftp"], deleteAfterUpload: true)
@@ -33,10 +34,10 @@ struct JobEngineTests {
     }
 
     @Test(
-        "A download's engine is kept: its payload, a batch's and what a worker claims ask aria2 as the request did (it used to be dropped, so a .torrent URL was fetched as a plain file)"
-    )
-    func engineIsKept() async throws {
-        let fixture = try StoreFixture()
+        "A download's engine is kept: its payload, a batch's and what a worker claims ask aria2 as the request did (it used to be dropped, so a .torrent URL was fetched as a plain file)",
+        arguments: StoreBackend.allCases)
+    func engineIsKept(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let torrent = DownloadSpec(url: "https://e.test/show.torrent", engine: .aria2)
         let one = try await fixture.store.enqueue(download: DownloadRequest(spec: torrent, idempotencyKey: "t"))
         #expect(try await fixture.store.payload(of: one.job.id) == .download(torrent))
@@ -58,9 +59,9 @@ struct JobEngineTests {
         #expect(engines == [.aria2, .ferry])
     }
 
-    @Test("Invalid requests are refused before anything is written")
-    func invalidRequests() async throws {
-        let fixture = try StoreFixture()
+    @Test("Invalid requests are refused before anything is written", arguments: StoreBackend.allCases)
+    func invalidRequests(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         await expectStoreError(.invalidInput) {
             try await fixture.store.enqueue(
                 download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/a", uploadTargets: ["s3", "s3"])))
@@ -78,9 +79,11 @@ struct JobEngineTests {
         #expect(try await fixture.store.jobs(matching: JobQuery()).isEmpty, "a refused batch writes nothing")
     }
 
-    @Test("The same idempotency key returns the same job; a cancelled job frees its key")
-    func idempotentEnqueue() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "The same idempotency key returns the same job; a cancelled job frees its key", arguments: StoreBackend.allCases
+    )
+    func idempotentEnqueue(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let first = try await fixture.store.enqueue(download: download("a", key: "order-1"))
         let again = try await fixture.store.enqueue(download: download("a", key: "order-1"))
         #expect(first.created && !again.created)
@@ -90,9 +93,9 @@ struct JobEngineTests {
         #expect(fresh.created && fresh.job.id != first.job.id)
     }
 
-    @Test("50 concurrent callers with one key create exactly one job")
-    func idempotentEnqueueUnderConcurrency() async throws {
-        let fixture = try StoreFixture()
+    @Test("50 concurrent callers with one key create exactly one job", arguments: StoreBackend.allCases)
+    func idempotentEnqueueUnderConcurrency(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let store = fixture.store
         let results = try await withThrowingTaskGroup(of: Enqueued.self) { group in
             for _ in 0..<50 {
@@ -108,9 +111,11 @@ struct JobEngineTests {
         #expect(try await store.jobs(matching: JobQuery(kind: .download)).count == 1)
     }
 
-    @Test("Claims take due jobs by priority, then due time; each claim counts an attempt")
-    func claimOrder() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "Claims take due jobs by priority, then due time; each claim counts an attempt",
+        arguments: StoreBackend.allCases)
+    func claimOrder(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let low = try await fixture.store.enqueue(download: download("low")).job
         fixture.clock.advance(by: 1)
@@ -126,9 +131,11 @@ struct JobEngineTests {
         #expect(try await fixture.store.claimDueJobs(of: .upload, for: owner, limit: 10).isEmpty)
     }
 
-    @Test("Progress is recorded under a valid lease; a lost lease is reported, not applied")
-    func progress() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "Progress is recorded under a valid lease; a lost lease is reported, not applied",
+        arguments: StoreBackend.allCases)
+    func progress(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         fixture.clock.advance(by: 5)
@@ -146,9 +153,9 @@ struct JobEngineTests {
         #expect(job.heartbeatAt == fixture.clock.now)
     }
 
-    @Test("A finished download creates one upload per target in the same transaction")
-    func completeCreatesUploads() async throws {
-        let fixture = try StoreFixture()
+    @Test("A finished download creates one upload per target in the same transaction", arguments: StoreBackend.allCases)
+    func completeCreatesUploads(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let done = try await fixture.succeededDownload(targets: ["s3", "ftp"], owner: owner)
         #expect(done.state == .succeeded && done.owner == nil && done.finishedAt == fixture.clock.now)
@@ -168,9 +175,9 @@ struct JobEngineTests {
         #expect(Set(targets) == ["s3", "ftp"])
     }
 
-    @Test("An outcome under a lost lease is refused and changes nothing")
-    func staleOutcome() async throws {
-        let fixture = try StoreFixture()
+    @Test("An outcome under a lost lease is refused and changes nothing", arguments: StoreBackend.allCases)
+    func staleOutcome(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         _ = try await fixture.store.requeueJobs(ownedBy: owner, reason: "worker hung")
@@ -184,9 +191,11 @@ struct JobEngineTests {
         #expect(try await fixture.store.job(claimed.job.id).state == .queued)
     }
 
-    @Test("A retryable failure schedules a retry within the backoff ceiling; the last attempt fails the job")
-    func retryableFailures() async throws {
-        let fixture = try StoreFixture(policies: Self.policies)
+    @Test(
+        "A retryable failure schedules a retry within the backoff ceiling; the last attempt fails the job",
+        arguments: StoreBackend.allCases)
+    func retryableFailures(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, policies: Self.policies)
         let owner = try await fixture.worker("download-1.a")
         var claimed = try await fixture.runningDownload(owner: owner)
         for attempt in 1...3 {
@@ -222,9 +231,9 @@ struct JobEngineTests {
             causes == ["create", "claim", "schedule_retry", "claim", "schedule_retry", "claim", "fail"])
     }
 
-    @Test("A server's Retry-After is honoured, up to the policy's limit")
-    func retryAfter() async throws {
-        let fixture = try StoreFixture(policies: Self.policies)
+    @Test("A server's Retry-After is honoured, up to the policy's limit", arguments: StoreBackend.allCases)
+    func retryAfter(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, policies: Self.policies)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         let now = fixture.clock.now
@@ -234,9 +243,9 @@ struct JobEngineTests {
         #expect(job.dueAt == now.addingTimeInterval(120))
     }
 
-    @Test("A permanent failure ends the job at once with its error")
-    func permanentFailure() async throws {
-        let fixture = try StoreFixture()
+    @Test("A permanent failure ends the job at once with its error", arguments: StoreBackend.allCases)
+    func permanentFailure(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         let outcome = try await fixture.store.fail(claimed.lease, with: .permanent("http_404", "not found"))
@@ -248,9 +257,11 @@ struct JobEngineTests {
         #expect(job.attempt == 1)
     }
 
-    @Test("Pause, resume and cancel follow the lifecycle; an illegal command is a typed error and changes nothing")
-    func operatorControl() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "Pause, resume and cancel follow the lifecycle; an illegal command is a typed error and changes nothing",
+        arguments: StoreBackend.allCases)
+    func operatorControl(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let id = try await fixture.store.enqueue(download: download("a")).job.id
         #expect(try await fixture.store.pause(id, reason: "operator").state == .paused)
@@ -269,9 +280,9 @@ struct JobEngineTests {
         await expectStoreError(.notFound) { try await fixture.store.cancel(JobID(987_654), reason: "x") }
     }
 
-    @Test("A manual retry reopens a failed job with a fresh set of attempts")
-    func manualRetry() async throws {
-        let fixture = try StoreFixture(policies: Self.policies)
+    @Test("A manual retry reopens a failed job with a fresh set of attempts", arguments: StoreBackend.allCases)
+    func manualRetry(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, policies: Self.policies)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         _ = try await fixture.store.fail(claimed.lease, with: .permanent("http_404", "gone"))
@@ -282,12 +293,15 @@ struct JobEngineTests {
         #expect(again.job.attempt == 2)
     }
 
-    @Test("After a manual retry the backoff starts over: the new set's first delay is the policy's first")
-    func manualRetryRestartsBackoff() async throws {
+    @Test(
+        "After a manual retry the backoff starts over: the new set's first delay is the policy's first",
+        arguments: StoreBackend.allCases)
+    func manualRetryRestartsBackoff(_ backend: StoreBackend) async throws {
         // No jitter, so each delay is exactly the ceiling: 10 s, 20 s, 40 s, … with 4 attempts.
         let download = RetryPolicy(
             maxAttempts: 4, initialDelay: .seconds(10), maxDelay: .seconds(3600), jitter: .none)
-        let fixture = try StoreFixture(policies: RetryPolicies(download: download, upload: download, video: download))
+        let fixture = try await EngineFixture(
+            backend, policies: RetryPolicies(download: download, upload: download, video: download))
         let owner = try await fixture.worker("download-1.a")
         var claimed = try await fixture.runningDownload(owner: owner)
         var delays: [Double] = []
@@ -316,9 +330,11 @@ struct JobEngineTests {
         #expect(reason.contains("attempt 6 of 8"), "the reason keeps counting every attempt: \(reason)")
     }
 
-    @Test("A dead owner's jobs go back to the queue at once, attempt counted; other owners' stay")
-    func requeueOnOwnerDeath() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "A dead owner's jobs go back to the queue at once, attempt counted; other owners' stay",
+        arguments: StoreBackend.allCases)
+    func requeueOnOwnerDeath(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let dead = try await fixture.worker("download-1.dead")
         let alive = try await fixture.worker("download-2.alive")
         let a = try await fixture.runningDownload(owner: dead).job
@@ -335,9 +351,9 @@ struct JobEngineTests {
         #expect(try await fixture.store.claimDueJobs(of: .download, for: replacement, limit: 5).count == 2)
     }
 
-    @Test("A job whose owner dies on its last attempt ends failed with owner_lost")
-    func ownerLostOnLastAttempt() async throws {
-        let fixture = try StoreFixture()
+    @Test("A job whose owner dies on its last attempt ends failed with owner_lost", arguments: StoreBackend.allCases)
+    func ownerLostOnLastAttempt(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         _ = try await fixture.store.enqueue(
             download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/a"), maxAttempts: 1))
@@ -348,9 +364,9 @@ struct JobEngineTests {
         #expect(try await fixture.store.job(claimed.job.id).state == .failed)
     }
 
-    @Test("A job released on request keeps its attempt budget and its resume state")
-    func release() async throws {
-        let fixture = try StoreFixture()
+    @Test("A job released on request keeps its attempt budget and its resume state", arguments: StoreBackend.allCases)
+    func release(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let claimed = try await fixture.runningDownload(owner: owner)
         let released = try await fixture.store.release(claimed.lease, reason: "drain", resumeState: "{\"offset\":7}")
@@ -359,9 +375,11 @@ struct JobEngineTests {
         #expect(released.resumeState == "{\"offset\":7}")
     }
 
-    @Test("After a restart, every running job is requeued and every worker of the old run is marked exited")
-    func recoverAfterRestart() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "After a restart, every running job is requeued and every worker of the old run is marked exited",
+        arguments: StoreBackend.allCases)
+    func recoverAfterRestart(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         let running = try await fixture.runningDownload(owner: owner).job
         let recovered = try await fixture.store.recoverAfterRestart(reason: "supervisor restarted")
@@ -371,9 +389,9 @@ struct JobEngineTests {
         #expect(try await fixture.store.workers(includeExited: false, limit: 10).isEmpty)
     }
 
-    @Test("A delivered upload is marked cleaned once its source is gone")
-    func uploadLifecycle() async throws {
-        let fixture = try StoreFixture()
+    @Test("A delivered upload is marked cleaned once its source is gone", arguments: StoreBackend.allCases)
+    func uploadLifecycle(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloader = try await fixture.worker("download-1.a")
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let done = try await fixture.succeededDownload(targets: ["s3"], owner: downloader)
@@ -388,9 +406,11 @@ struct JobEngineTests {
         #expect(cleaned.state == .cleaned && cleaned.cleanedAt == fixture.clock.now)
     }
 
-    @Test("A download whose every upload succeeded but whose clean-up never ran is found, and only until it runs")
-    func deliveriesAwaitingCleanUp() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "A download whose every upload succeeded but whose clean-up never ran is found, and only until it runs",
+        arguments: StoreBackend.allCases)
+    func deliveriesAwaitingCleanUp(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloader = try await fixture.worker("download-1.a")
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let claimed = try await fixture.runningDownload(
@@ -411,9 +431,11 @@ struct JobEngineTests {
         #expect(try await fixture.store.deliveriesAwaitingCleanUp().isEmpty)
     }
 
-    @Test("A video is named by user and request id, and moves temporary → storing → stored")
-    func videoLifecycle() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "A video is named by user and request id, and moves temporary → storing → stored",
+        arguments: StoreBackend.allCases)
+    func videoLifecycle(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let storer = try await fixture.worker("store-1.a", role: .store)
         let spec = VideoSpec(
             userID: "u1", externalRequestID: "gen-9", sourceURL: "https://e.test/v.mp4", metadata: "{\"a\":1}")
@@ -432,9 +454,9 @@ struct JobEngineTests {
         await expectStoreError(.illegalTransition) { try await fixture.store.cancel(stored.id, reason: "no") }
     }
 
-    @Test("Queue counts group jobs by kind and state")
-    func queueCounts() async throws {
-        let fixture = try StoreFixture()
+    @Test("Queue counts group jobs by kind and state", arguments: StoreBackend.allCases)
+    func queueCounts(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
         _ = try await fixture.store.enqueue(downloads: [download("a"), download("b"), download("c")])
         _ = try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1)

@@ -19,12 +19,13 @@ final class TestClock: Sendable {
 
 /// A migrated store in its own temporary folder, with a hand-moved clock and raw SQL access for
 /// checking what the schema itself refuses.
-final class StoreFixture {
+final class StoreFixture: StoreHelpers {
     let folder: URL
-    let clock = TestClock()
+    let clock: TestClock
     let store: SQLiteJobStore
 
-    init(policies: RetryPolicies = .standard, migrate: Bool = true) throws {
+    init(policies: RetryPolicies = .standard, migrate: Bool = true, clock: TestClock = TestClock()) throws {
+        self.clock = clock
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let clock = clock
@@ -37,6 +38,8 @@ final class StoreFixture {
     var path: String { Self.path(in: folder) }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
+
+    var jobStore: any JobStore { store }
 
     /// Runs raw SQL in a write transaction, as a script or a person with the sqlite3 shell would.
     func execute(_ sql: String, _ arguments: StatementArguments = []) async throws {
@@ -61,11 +64,25 @@ final class StoreFixture {
         }
     }
 
+    static let sha = String(repeating: "ab", count: 32)
+
+    static func result(for id: JobID) -> JobResult {
+        JobResult(location: "/var/lib/ferry/downloads/\(id)/a.mp4", size: 1024, sha256: sha)
+    }
+}
+
+/// What both fixtures offer: workers and jobs in a given state, through the public interface.
+protocol StoreHelpers {
+    var jobStore: any JobStore { get }
+    var clock: TestClock { get }
+}
+
+extension StoreHelpers {
     /// A live worker of `role`, registered now.
     @discardableResult
     func worker(_ name: String, role: WorkerRole = .download) async throws -> WorkerID {
         let id = WorkerID(name)
-        try await store.registerWorker(WorkerRecord(id: id, role: role, slot: 1, pid: 4242, startedAt: clock.now))
+        try await jobStore.registerWorker(WorkerRecord(id: id, role: role, slot: 1, pid: 4242, startedAt: clock.now))
         return id
     }
 
@@ -74,8 +91,8 @@ final class StoreFixture {
     func runningDownload(
         _ spec: DownloadSpec = DownloadSpec(url: "https://example.test/a.mp4"), owner: WorkerID
     ) async throws -> ClaimedJob {
-        let id = try await store.enqueue(download: DownloadRequest(spec: spec, priority: 1_000_000)).job.id
-        let claimed = try await store.claimDueJobs(of: .download, for: owner, limit: 1)
+        let id = try await jobStore.enqueue(download: DownloadRequest(spec: spec, priority: 1_000_000)).job.id
+        let claimed = try await jobStore.claimDueJobs(of: .download, for: owner, limit: 1)
         let job = try #require(claimed.first)
         #expect(job.job.id == id)
         return job
@@ -85,14 +102,13 @@ final class StoreFixture {
     func succeededDownload(targets: [String] = [], owner: WorkerID) async throws -> Job {
         let claimed = try await runningDownload(
             DownloadSpec(url: "https://example.test/\(UUID().uuidString)", uploadTargets: targets), owner: owner)
-        return try await store.complete(JobCompletion(lease: claimed.lease, result: Self.result(for: claimed.job.id)))
+        return try await jobStore.complete(
+            JobCompletion(lease: claimed.lease, result: Self.result(for: claimed.job.id)))
     }
 
-    static let sha = String(repeating: "ab", count: 32)
+    static var sha: String { StoreFixture.sha }
 
-    static func result(for id: JobID) -> JobResult {
-        JobResult(location: "/var/lib/ferry/downloads/\(id)/a.mp4", size: 1024, sha256: sha)
-    }
+    static func result(for id: JobID) -> JobResult { StoreFixture.result(for: id) }
 }
 
 /// Expects `body` to throw a ``StoreError`` with `code`; returns it for further checks.

@@ -116,3 +116,11 @@ extension Duration {
         return whole * 1000 + fraction / 1_000_000_000_000_000
     }
 }
+
+extension RetryPolicy {
+    /// A retry delay for an event's reason: tenths of a second below 10 s, whole seconds above.
+    public static func describe(_ delay: Duration) -> String {
+        let seconds = delay.inSeconds
+        return seconds < 10 ? String(format: "%.1f s", seconds) : "\(Int(seconds.rounded())) s"
+    }
+}

@@ -197,3 +197,15 @@ public struct VideoPage: Hashable, Sendable {
         hasher.combine(videos.map(\.job))
     }
 }
+
+extension JobCompletion {
+    /// Why a result cannot even be checked (its SHA-256 is not 64 hex digits), refused by every
+    /// store before any transaction; nil when it is well formed.
+    public static func malformedResult(_ completion: JobCompletion) -> StoreError? {
+        let sha = completion.result.sha256
+        guard sha.count != 64 || !sha.allSatisfy(\.isHexDigit) else { return nil }
+        return StoreError(
+            .invalidInput, "job \(completion.lease.jobID): result SHA-256 '\(sha)' is not 64 hex digits",
+            jobID: completion.lease.jobID)
+    }
+}

@@ -2,49 +2,6 @@ import FerryCore
 import Foundation
 internal import GRDB
 
-/// The columns of `jobs` in the order ``Job/init(row:)`` decodes them. Queries name them
-/// explicitly and the decoder reads by position: looking columns up by name costs more than the
-/// SQL itself on the hot claim and complete paths.
-enum JobColumns {
-    static let names = [
-        "id",
-        "kind",
-        "state",
-        "idempotency_key",
-        "priority",
-        "attempt",
-        "max_attempts",
-        "owner",
-        "created_at",
-        "updated_at",
-        "due_at",
-        "started_at",
-        "heartbeat_at",
-        "finished_at",
-        "state_cause",
-        "state_reason",
-        "last_error",
-        "last_error_code",
-        "last_error_class",
-        "bytes_done",
-        "bytes_total",
-        "resume_state",
-        "result_location",
-        "result_size",
-        "result_sha256",
-        "result_content_type",
-        "cleaned_at",
-    ]
-
-    /// `id, kind, …` for SELECT and RETURNING.
-    static let list = names.joined(separator: ", ")
-
-    /// `table.id, table.kind, …` for joins.
-    static func qualified(by table: String) -> String {
-        names.map { "\(table).\($0)" }.joined(separator: ", ")
-    }
-}
-
 extension Job {
     /// Decodes a row selected with ``JobColumns/list``.
     init(row: Row) throws {

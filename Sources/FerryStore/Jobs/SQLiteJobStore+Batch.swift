@@ -16,7 +16,7 @@ extension SQLiteJobStore {
         // A result whose hash is not even hex is refused before the transaction, as ``complete(_:)`` does.
         var refusals: [Int: StoreError] = [:]
         for (index, report) in batch.reports.enumerated() {
-            if case .completed(let completion) = report { refusals[index] = Self.malformedResult(completion) }
+            if case .completed(let completion) = report { refusals[index] = JobCompletion.malformedResult(completion) }
         }
         let malformed = refusals
         return try await write { db in

@@ -7,20 +7,10 @@ extension SQLiteJobStore {
         guard !completions.isEmpty else { return [] }
         let now = nowMilliseconds
         let uploadPolicy = configuration.retryPolicies.upload
-        if let refusal = completions.lazy.compactMap(Self.malformedResult).first { throw refusal }
+        if let refusal = completions.lazy.compactMap(JobCompletion.malformedResult).first { throw refusal }
         return try await write { db in
             try Self.completeWithFollowUps(db, completions, uploadPolicy: uploadPolicy, now: now)
         }
-    }
-
-    /// Why a result cannot even be checked (its SHA-256 is not 64 hex digits), refused before
-    /// any transaction; nil when it is well formed.
-    static func malformedResult(_ completion: JobCompletion) -> StoreError? {
-        let sha = completion.result.sha256
-        guard sha.count != 64 || !sha.allSatisfy(\.isHexDigit) else { return nil }
-        return StoreError(
-            .invalidInput, "job \(completion.lease.jobID): result SHA-256 '\(sha)' is not 64 hex digits",
-            jobID: completion.lease.jobID)
     }
 
     /// Completes attempts and creates the follow-up uploads of the downloads among them, in
@@ -98,7 +88,7 @@ extension SQLiteJobStore {
             let move = JobTransition(
                 command: .scheduleRetry,
                 reason:
-                    "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(describe(delay))",
+                    "attempt \(job.attempt) of \(job.maxAttempts) failed (\(failure.code)); retrying in \(RetryPolicy.describe(delay))",
                 lease: lease,
                 assignments: errorColumns + [("due_at", now + delay.inMilliseconds)])
             return .retryScheduled(try move.apply(db, to: job, now: now))
@@ -116,10 +106,5 @@ extension SQLiteJobStore {
             db.cachedStatement(
                 sql: "SELECT attempt FROM job_events WHERE job_id = ? AND cause = 'retry' ORDER BY id DESC LIMIT 1"),
             arguments: [id.rawValue]) ?? 0
-    }
-
-    static func describe(_ delay: Duration) -> String {
-        let seconds = delay.inSeconds
-        return seconds < 10 ? String(format: "%.1f s", seconds) : "\(Int(seconds.rounded())) s"
     }
 }

@@ -1,0 +1,101 @@
+public import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Group commit on PostgreSQL: a batch of worker reports, progress, heartbeats and claims in one
+/// transaction (one commit, one WAL flush on the server), each report and claim in its own
+/// savepoint, exactly as the SQLite store does it: a refused one is rolled back alone and
+/// reported; a failure of the database itself aborts the whole batch.
+extension PostgresJobStore {
+    public func apply(_ batch: ReportBatch) async throws(StoreError) -> AppliedBatch {
+        guard !batch.isEmpty else { return AppliedBatch(reports: [], claims: [], lostProgress: []) }
+        let now = nowMilliseconds
+        let policies = configuration.retryPolicies
+        let store = configuration.description
+        let logger = logger
+        var refusals: [Int: StoreError] = [:]
+        for (index, report) in batch.reports.enumerated() {
+            if case .completed(let completion) = report { refusals[index] = JobCompletion.malformedResult(completion) }
+        }
+        let malformed = refusals
+        return try await write { connection in
+            let lost = try await Self.recordProgress(connection, batch.progress, now: now, logger)
+            for worker in batch.heartbeats {
+                try await connection.run(
+                    "UPDATE workers SET last_heartbeat_at = \(now) WHERE id = \(worker.rawValue) AND exited_at IS NULL",
+                    logger)
+            }
+            var effects = [Result<AppliedBatch.Effect, StoreError>?](repeating: nil, count: batch.reports.count)
+            for (index, error) in malformed { effects[index] = .failure(error) }
+            // The common case first: every completion's lease holds, one statement for them all.
+            let pending: [(index: Int, completion: JobCompletion)] = batch.reports.enumerated().compactMap {
+                index, report in
+                guard effects[index] == nil, case .completed(let completion) = report else { return nil }
+                return (index, completion)
+            }
+            if pending.count > 1 {
+                let together = try await Self.isolated(connection, store: store, jobID: nil, logger) {
+                    try await Self.completeWithFollowUps(
+                        connection, pending.map(\.completion), uploadPolicy: policies.upload, now: now, logger)
+                }
+                if case .success(let finished) = together {
+                    for (entry, job) in zip(pending, finished) { effects[entry.index] = .success(.completed(job)) }
+                }
+            }
+            for (index, report) in batch.reports.enumerated() where effects[index] == nil {
+                effects[index] = try await Self.isolated(connection, store: store, jobID: report.lease.jobID, logger) {
+                    switch report {
+                    case .completed(let completion):
+                        return .completed(
+                            try await Self.completeWithFollowUps(
+                                connection, [completion], uploadPolicy: policies.upload, now: now, logger)[0])
+                    case .failed(let lease, let failure, let resumeState):
+                        return .failed(
+                            try await Self.failAttempt(
+                                connection, lease, with: failure, resumeState: resumeState, policies: policies,
+                                now: now, logger))
+                    case .stopped(let lease, let reason, let resumeState):
+                        return .released(
+                            try await Self.releaseAttempt(
+                                connection, lease, reason: reason, resumeState: resumeState, now: now, logger))
+                    }
+                }
+            }
+            var claims: [Result<[ClaimedJob], StoreError>] = []
+            for request in batch.claims {
+                claims.append(
+                    try await Self.isolated(connection, store: store, jobID: nil, logger) {
+                        try await Self.claim(
+                            connection, kind: request.kind, for: request.owner, limit: request.limit, now: now, logger)
+                    })
+            }
+            return AppliedBatch(reports: effects.map { $0! }, claims: claims, lostProgress: lost)
+        }
+    }
+
+    /// Runs `body` in a savepoint: kept when it returns, rolled back and returned as a refusal
+    /// when the store refuses it; a failure of the database itself is thrown.
+    static func isolated<T>(
+        _ connection: PostgresConnection, store: String, jobID: JobID?, _ logger: Logger,
+        _ body: () async throws -> T
+    ) async throws -> Result<T, StoreError> {
+        try await connection.run("SAVEPOINT report", logger)
+        do {
+            let value = try await body()
+            try await connection.run("RELEASE SAVEPOINT report", logger)
+            return .success(value)
+        } catch {
+            let refusal = StoreError.wrapping(error, store: store, jobID: jobID)
+            if refusal.isStoreFailure { throw error }
+            try await connection.run("ROLLBACK TO SAVEPOINT report", logger)
+            try await connection.run("RELEASE SAVEPOINT report", logger)
+            return .failure(refusal)
+        }
+    }
+}
+
+extension StoreError {
+    /// The database itself failed (rather than refusing one write): a batch cannot keep its other items.
+    var isStoreFailure: Bool { code == .unavailable || code == .busy || code == .corrupt }
+}

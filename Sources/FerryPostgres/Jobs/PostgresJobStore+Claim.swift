@@ -1,0 +1,98 @@
+public import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+
+extension PostgresJobStore {
+    public func kindsWithDueWork(among kinds: Set<JobKind>) async throws(StoreError) -> Set<JobKind> {
+        guard !kinds.isEmpty else { return [] }
+        let now = nowMilliseconds
+        let logger = logger
+        return try await read { connection in
+            var due: Set<JobKind> = []
+            for kind in kinds {
+                let state = JobLifecycle.of(kind).waitingState.rawValue
+                let found = try await connection.row(
+                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = \(kind.rawValue) AND state = \(state) AND due_at <= \(now))",
+                    logger)
+                if try found?.value(0, as: Bool.self) == true { due.insert(kind) }
+            }
+            return due
+        }
+    }
+
+    public func claimDueJobs(
+        of kind: JobKind, for owner: WorkerID, limit: Int
+    ) async throws(StoreError)
+        -> [ClaimedJob]
+    {
+        guard limit > 0 else { return [] }
+        let now = nowMilliseconds
+        let logger = logger
+        return try await write { connection in
+            try await Self.claim(connection, kind: kind, for: owner, limit: limit, now: now, logger)
+        }
+    }
+
+    /// Claims in the connection's transaction. `SKIP LOCKED` passes over rows another node is
+    /// claiming or moving right now, so nodes never queue behind each other's claims.
+    static func claim(
+        _ connection: PostgresConnection, kind: JobKind, for owner: WorkerID, limit: Int, now: Int64, _ logger: Logger
+    ) async throws -> [ClaimedJob] {
+        guard limit > 0 else { return [] }
+        let lifecycle = JobLifecycle.of(kind)
+        let rows = try await connection.rows(
+            PostgresQuery(
+                unsafeSQL: """
+                    UPDATE jobs
+                    SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
+                        owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
+                        ORDER BY priority DESC, due_at, id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING \(JobColumns.list)
+                    """, binds: binds(owner.rawValue, now, Int64(limit))), logger)
+        // RETURNING has no order: restore the claim order for the caller.
+        let jobs = try rows.map { try Job(postgres: $0) }.sorted { a, b in
+            if a.priority != b.priority { return a.priority > b.priority }
+            if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
+            return a.id < b.id
+        }
+        let details = try await payloads(connection, kind: kind, ids: jobs.map(\.id), logger)
+        return try jobs.map { job in
+            guard let payload = details[job.id] else {
+                throw StoreError(.corrupt, "job \(job.id) has no \(kind) details", jobID: job.id)
+            }
+            return ClaimedJob(job: job, payload: payload)
+        }
+    }
+
+    public func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease] {
+        guard !reports.isEmpty else { return [] }
+        let now = nowMilliseconds
+        let logger = logger
+        return try await write { connection in try await Self.recordProgress(connection, reports, now: now, logger) }
+    }
+
+    /// Writes progress in the connection's transaction; returns the reports whose lease was lost.
+    static func recordProgress(
+        _ connection: PostgresConnection, _ reports: [ProgressReport], now: Int64, _ logger: Logger
+    ) async throws -> [JobLease] {
+        var lost: [JobLease] = []
+        for report in reports {
+            let updated = try await connection.row(
+                """
+                UPDATE jobs SET bytes_done = \(report.progress.bytesDone), bytes_total = \(report.progress.bytesTotal),
+                    resume_state = COALESCE(\(report.resumeState)::text, resume_state), heartbeat_at = \(now), updated_at = \(now)
+                WHERE id = \(report.lease.jobID.rawValue) AND owner = \(report.lease.owner.rawValue)
+                    AND attempt = \(report.lease.attempt) AND state IN ('running', 'storing')
+                RETURNING id
+                """, logger)
+            if updated == nil { lost.append(report.lease) }
+        }
+        return lost
+    }
+}

@@ -1,0 +1,184 @@
+public import FerryCore
+import Foundation
+public import Logging
+import PostgresNIO
+
+/// The job store on PostgreSQL: the same ``JobStore`` as the embedded SQLite store, so that
+/// several Ferry nodes can share one queue on a database their operators already run.
+///
+/// Every method is one transaction on a connection from one pool per process. Claims take rows
+/// with `FOR UPDATE SKIP LOCKED`, so nodes claiming at once never wait on each other; every other
+/// move reads its job `FOR UPDATE` and then updates it compare-and-set, as on SQLite. The schema's
+/// constraints and triggers (``PostgresSchema``) enforce the invariants whatever the client.
+public final class PostgresJobStore: JobStore {
+    public let configuration: PostgresStoreConfiguration
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    private init(configuration: PostgresStoreConfiguration, client: PostgresClient, logger: Logger) {
+        self.configuration = configuration
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Connects (lazily: the pool opens connections on first use) and checks that the database is
+    /// reachable and, when migrated, a Ferry store this build can use.
+    public static func open(
+        _ configuration: PostgresStoreConfiguration, logger: Logger = Logger(label: "ferry.postgres")
+    ) async throws(StoreError) -> PostgresJobStore {
+        let tls: PostgresClient.Configuration.TLS =
+            switch configuration.tls {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
+        var clientConfiguration: PostgresClient.Configuration
+        if let socket = configuration.socketFolder {
+            clientConfiguration = .init(
+                unixSocketPath: "\(socket)/.s.PGSQL.\(configuration.port)", username: configuration.user,
+                password: configuration.password, database: configuration.database)
+        } else {
+            clientConfiguration = .init(
+                host: configuration.host, port: configuration.port, username: configuration.user,
+                password: configuration.password, database: configuration.database, tls: tls)
+        }
+        clientConfiguration.options.maximumConnections = max(1, configuration.maximumConnections)
+        clientConfiguration.options.connectTimeout = .seconds(5)
+        let store = PostgresJobStore(
+            configuration: configuration, client: PostgresClient(configuration: clientConfiguration), logger: logger)
+        try await store.checkIdentity()
+        return store
+    }
+
+    /// Stops the pool; the store is unusable afterwards.
+    public func close() {
+        runner.cancel()
+    }
+
+    // MARK: Migrations
+
+    /// The migrations this build knows, oldest first.
+    public static var knownMigrations: [String] { PostgresMigrations.identifiers }
+
+    /// Applies pending migrations, each in its own transaction, under an advisory lock so that
+    /// nodes starting together migrate once; returns the ones applied now.
+    @discardableResult
+    public func migrate() async throws(StoreError) -> [String] {
+        try await write { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))", logger: self.logger)
+            try await connection.query(
+                "CREATE TABLE IF NOT EXISTS ferry_migrations (identifier text PRIMARY KEY, applied_at bigint NOT NULL)",
+                logger: self.logger)
+            let applied = try await Self.appliedMigrations(connection, logger: self.logger)
+            var now: [String] = []
+            for migration in PostgresMigrations.all where !applied.contains(migration.identifier) {
+                for statement in SQLScript.statements(migration.sql) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
+                let at = Date().storeMilliseconds
+                try await connection.query(
+                    "INSERT INTO ferry_migrations (identifier, applied_at) VALUES (\(migration.identifier), \(at))",
+                    logger: self.logger)
+                now.append(migration.identifier)
+            }
+            return now
+        }
+    }
+
+    /// The migrations already applied to this database.
+    public func appliedMigrations() async throws(StoreError) -> [String] {
+        try await read { connection in
+            let applied = try await Self.appliedMigrations(connection, logger: self.logger)
+            return Self.knownMigrations.filter(applied.contains) + applied.filter { !Self.knownMigrations.contains($0) }
+        }
+    }
+
+    static func appliedMigrations(_ connection: PostgresConnection, logger: Logger) async throws -> [String] {
+        let exists = try await connection.query(
+            "SELECT to_regclass('ferry_migrations') IS NOT NULL", logger: logger
+        ).collect()
+        guard try exists.first?.makeRandomAccess()[0].decode(Bool.self) == true else { return [] }
+        return try await connection.query(
+            "SELECT identifier FROM ferry_migrations ORDER BY applied_at, identifier", logger: logger
+        )
+        .collect().map { try $0.makeRandomAccess()[0].decode(String.self) }
+    }
+
+    /// Confirms the database is reachable and, if it holds tables, a Ferry store of this version.
+    private func checkIdentity() async throws(StoreError) {
+        let applied = try await appliedMigrations()
+        let unknown = applied.filter { !Self.knownMigrations.contains($0) }
+        if !unknown.isEmpty {
+            throw StoreError(
+                .schemaTooNew,
+                "\(configuration) was migrated by a newer Ferry (\(unknown.joined(separator: ", "))): run that version")
+        }
+        if applied.isEmpty {
+            let tables = try await read { connection in
+                try await connection.query(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'jobs'",
+                    logger: self.logger
+                ).collect().first?.makeRandomAccess()[0].decode(Int64.self) ?? 0
+            }
+            if tables > 0 {
+                throw StoreError(
+                    .corrupt,
+                    "\(configuration) has a 'jobs' table but no Ferry migration record: point database.url at a database of Ferry's own"
+                )
+            }
+        }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one transaction; a serialization failure or deadlock (another node's
+    /// transaction crossed this one) is retried a few times before it is reported as busy.
+    func write<T: Sendable>(
+        jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection)
+                }
+            } catch {
+                let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
+                if wrapped.code == .busy, attempt < 5 {
+                    try? await Task.sleep(for: .milliseconds(5 * attempt))
+                    continue
+                }
+                throw wrapped
+            }
+        }
+    }
+
+    /// Runs `body` outside a transaction block (each statement is its own snapshot).
+    func read<T: Sendable>(
+        jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw StoreError.wrapping(error, store: configuration.description, jobID: jobID)
+        }
+    }
+
+    /// The current time in store units.
+    var nowMilliseconds: Int64 { configuration.now().storeMilliseconds }
+}
+
+extension Date {
+    /// Whole milliseconds since the Unix epoch, as both stores keep times.
+    var storeMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    init(storeMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
+    }
+}

@@ -1,0 +1,72 @@
+public import FerryCore
+public import Foundation
+
+/// Where the PostgreSQL store lives and how to reach it: `database.url` in the configuration.
+///
+/// The URL names the user, host, port and database (`postgres://ferry@127.0.0.1:5432/ferry`,
+/// `?sslmode=disable|prefer|require`, `?host=/run/postgresql` for a Unix socket folder). The
+/// password comes from a file or the environment (``password``), never from logs: ``description``
+/// leaves it out, and a password written into the URL is accepted but never printed.
+public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
+    public enum TLSMode: String, Sendable, CaseIterable {
+        case disable, prefer, require
+    }
+
+    public var host: String
+    public var port: Int
+    /// A folder holding PostgreSQL's Unix socket, used instead of host and port when set.
+    public var socketFolder: String?
+    public var user: String
+    public var database: String
+    public var password: String?
+    public var tls: TLSMode
+    /// Connections this process keeps at most.
+    public var maximumConnections: Int
+    public var retryPolicies: RetryPolicies
+    /// The clock; tests move it.
+    public var now: @Sendable () -> Date
+
+    public init(
+        url: String, password: String? = nil, maximumConnections: Int = 8, retryPolicies: RetryPolicies = .standard,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws(StoreError) {
+        guard let components = URLComponents(string: url),
+            let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql"
+        else {
+            throw StoreError(
+                .invalidInput,
+                "database.url must look like postgres://USER@HOST:PORT/DATABASE, not '\(Self.redacted(url))'")
+        }
+        let query = Dictionary(
+            (components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
+        socketFolder = query["host"].flatMap { $0.hasPrefix("/") ? $0 : nil }
+        host = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
+        port = components.port ?? 5432
+        user = components.user.flatMap { $0.isEmpty ? nil : $0.removingPercentEncoding } ?? "ferry"
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? user : (path.removingPercentEncoding ?? path)
+        self.password = password ?? components.password?.removingPercentEncoding
+        let mode = query["sslmode"] ?? "prefer"
+        guard let tls = TLSMode(rawValue: mode) else {
+            throw StoreError(
+                .invalidInput, "database.url: sslmode '\(mode)' is not one of disable, prefer, require")
+        }
+        self.tls = tls
+        self.maximumConnections = maximumConnections
+        self.retryPolicies = retryPolicies
+        self.now = now
+    }
+
+    /// `postgres://user@host:port/database`, never with the password.
+    public var description: String {
+        if let socketFolder { return "postgres://\(user)@/\(database)?host=\(socketFolder)" }
+        return "postgres://\(user)@\(host):\(port)/\(database)"
+    }
+
+    /// A URL with any password in it replaced, for error messages.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "REDACTED"
+        return components.string ?? "(unparseable URL)"
+    }
+}

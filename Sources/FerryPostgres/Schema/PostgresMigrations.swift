@@ -1,0 +1,13 @@
+/// The named, ordered migrations of the PostgreSQL store. The first is the whole schema as the
+/// SQLite store has it after its migration v9 (PostgreSQL support started there); later changes
+/// add a migration here and one to the SQLite store in the same commit.
+enum PostgresMigrations {
+    static let all: [(identifier: String, sql: String)] = [
+        ("pg1-jobs", PostgresSchema.sql)
+    ]
+
+    static var identifiers: [String] { all.map(\.identifier) }
+
+    /// The advisory lock every migrating node takes, so that two nodes never migrate at once.
+    static let lockKey: Int64 = 0x4665_7272_794D_6967  // "FerryMig"
+}

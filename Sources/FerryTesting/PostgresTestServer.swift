@@ -1,0 +1,126 @@
+public import Foundation
+import Synchronization
+
+/// A real PostgreSQL server (Debian's `postgresql-15`) for the tests: initdb'd into a temporary
+/// folder and started on a free loopback port, as an unprivileged user when the tests run as root
+/// (initdb refuses root). One server serves the whole test process; each test takes a database of
+/// its own (``makeDatabase()``). The server gets SIGINT (a fast shutdown) when the test process
+/// dies, however it dies, through `setpriv --pdeathsig`.
+public final class PostgresTestServer: Sendable {
+    public let port: Int
+    public let folder: URL
+    /// The superuser the tests connect as (trust authentication on loopback).
+    public static let user = "ferry"
+
+    /// The server shared by this test process, started on first use.
+    public static func shared() throws -> PostgresTestServer {
+        try sharedServer.get()
+    }
+
+    private static let sharedServer = Result { try PostgresTestServer() }
+
+    private init() throws {
+        guard let bin = Self.binaryFolder() else {
+            throw PostgresTestServerError(
+                "PostgreSQL's server binaries are not installed (no /usr/lib/postgresql/*/bin/initdb): run `make deps` (apt-get install postgresql)"
+            )
+        }
+        folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ferry-pg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let data = folder.appendingPathComponent("data").path
+        // initdb and postgres refuse to run as root: hand the folder to `nobody` and run as it.
+        let asUser: [String] =
+            getuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        if getuid() == 0 { _ = chown(folder.path, 65534, 65534) }
+        let initdb = try ChildProcess.run(
+            asUser.first ?? "\(bin)/initdb",
+            Array(asUser.dropFirst()) + (asUser.isEmpty ? [] : ["\(bin)/initdb"]) + [
+                "-D", data, "-U", Self.user, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8",
+            ])
+        guard initdb.status == 0 else {
+            throw PostgresTestServerError("initdb failed (\(initdb.status)): \(initdb.output)")
+        }
+        port = try S3TestServer.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let server = [
+            "\(bin)/postgres", "-D", data, "-k", folder.path, "-h", "127.0.0.1", "-p", String(port),
+            // A throwaway server: durability is not what these tests measure, speed is welcome.
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+        ]
+        process.arguments =
+            (asUser.isEmpty ? ["setpriv"] : asUser) + ["--pdeathsig", "INT", "--"] + server
+        let log = folder.appendingPathComponent("server.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        PostgresTestServerExit.register(pid: process.processIdentifier, folder: folder.path)
+        let deadline = Date().addingTimeInterval(60)
+        while !S3TestServer.accepts(port) {
+            guard Date() < deadline, process.isRunning else {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                throw PostgresTestServerError("postgres did not start on 127.0.0.1:\(port): \(text)")
+            }
+            usleep(50_000)
+        }
+    }
+
+    /// A new, empty database on this server; returns its URL for `database.url`.
+    public func makeDatabase() throws -> String {
+        let name = "ferry_\(UUID().uuidString.prefix(8).lowercased())"
+        let result = try ChildProcess.run(
+            "createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", Self.user, name])
+        guard result.status == 0 else {
+            throw PostgresTestServerError("createdb \(name) failed: \(result.output)")
+        }
+        return url(of: name)
+    }
+
+    public func url(of database: String) -> String {
+        "postgres://\(Self.user)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
+    /// Runs SQL through psql on `database`, as an operator would; returns what psql printed.
+    public func psql(_ database: String, _ sql: String) throws -> (status: Int32, output: String) {
+        try ChildProcess.run(
+            "psql",
+            [
+                "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.user,
+                "-d", database, "-c", sql,
+            ])
+    }
+
+    static func binaryFolder() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .compactMap(Int.init).sorted(by: >)
+        return versions.map { "\(root)/\($0)/bin" }.first {
+            FileManager.default.isExecutableFile(atPath: "\($0)/initdb")
+        }
+    }
+}
+
+/// Stops the shared server and removes its folder when the test process exits normally (a
+/// killed test process leaves the folder; its server still stops, through the death signal).
+enum PostgresTestServerExit {
+    private static let server = Mutex<(pid: pid_t, folder: String)?>(nil)
+
+    static func register(pid: pid_t, folder: String) {
+        server.withLock { $0 = (pid, folder) }
+        atexit {
+            guard let (pid, folder) = PostgresTestServerExit.server.withLock({ $0 }) else { return }
+            kill(pid, SIGINT)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+}
+
+public struct PostgresTestServerError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

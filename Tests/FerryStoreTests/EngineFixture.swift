@@ -1,0 +1,45 @@
+import FerryCore
+import FerryPostgres
+import FerryTesting
+import Foundation
+import Testing
+
+@testable import FerryStore
+
+/// The two stores the job engine's tests run against: the same test, the same expectations.
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
+/// A migrated store of either backend with a hand-moved clock: an SQLite file in a temporary
+/// folder, or a fresh database on the test process's own PostgreSQL server.
+final class EngineFixture: StoreHelpers {
+    let clock = TestClock()
+    let store: any JobStore
+    private let sqlite: StoreFixture?
+
+    init(_ backend: StoreBackend, policies: RetryPolicies = .standard) async throws {
+        switch backend {
+        case .sqlite:
+            let fixture = try StoreFixture(policies: policies, clock: clock)
+            sqlite = fixture
+            store = fixture.store
+        case .postgres:
+            sqlite = nil
+            let server = try PostgresTestServer.shared()
+            let clock = clock
+            let postgres = try await PostgresJobStore.open(
+                PostgresStoreConfiguration(
+                    url: try server.makeDatabase(), retryPolicies: policies, now: { clock.now }))
+            try await postgres.migrate()
+            store = postgres
+        }
+    }
+
+    deinit { (store as? PostgresJobStore)?.close() }
+
+    var jobStore: any JobStore { store }
+}
