@@ -127,8 +127,8 @@ let package = Package(
         .target(
             name: "FerryCommands",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerryStore", "FerrySupervisor", "FerryWorkers", "FerryAdmin",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FerryCore", "FerryConfig", "FerryStore", "FerryPostgres", "FerrySupervisor", "FerryWorkers",
+                "FerryAdmin", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],

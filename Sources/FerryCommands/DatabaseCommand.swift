@@ -1,6 +1,7 @@
 import ArgumentParser
 import FerryConfig
 import FerryCore
+import FerryPostgres
 import FerryStore
 import FerrySupervisor
 import Foundation
@@ -21,6 +22,7 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let loaded = try options.load()
+            if !loaded.configuration.database.url.isEmpty { return try await PostgresDatabase.migrate(loaded) }
             do {
                 let store = try StoreBootstrap.open(loaded, readOnly: false)
                 let applied = try store.migrate()
@@ -44,6 +46,7 @@ struct DatabaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let loaded = try options.load()
+            if !loaded.configuration.database.url.isEmpty { return try await PostgresDatabase.status(loaded) }
             guard FileManager.default.fileExists(atPath: loaded.databasePath) else {
                 print("\(loaded.databasePath): no database yet (`ferry db migrate` or `ferry serve` creates it)")
                 return

@@ -6,8 +6,11 @@ import Yams
 /// environment overrides, each value checked strictly.
 public struct ConfigLoader: Sendable {
     /// Environment variables that are not settings but are still Ferry's own.
-    /// `FERRY_TEST_WORKER_FAULT=role:fault` makes a role's workers misbehave, for the fault-injection tests.
-    public static let reservedEnvironment: Set<String> = ["FERRY_CONFIG", "FERRY_TEST_WORKER_FAULT"]
+    /// `FERRY_TEST_WORKER_FAULT=role:fault` makes a role's workers misbehave, for the fault-injection tests;
+    /// `FERRY_DATABASE_PASSWORD` is the PostgreSQL password when no `database.password_file` is set.
+    public static let reservedEnvironment: Set<String> = [
+        "FERRY_CONFIG", "FERRY_TEST_WORKER_FAULT", "FERRY_DATABASE_PASSWORD",
+    ]
 
     public var environment: [String: String]
     public var currentDirectory: String
@@ -153,5 +156,26 @@ public struct LoadedConfiguration: Sendable, Equatable {
         let folder = configuration.backup.folder
         if folder.isEmpty { return stateDirectory + "/backups" }
         return folder.hasPrefix("/") ? folder : stateDirectory + "/" + folder
+    }
+}
+
+extension LoadedConfiguration {
+    /// The PostgreSQL password: the first line of `database.password_file`, else
+    /// `$FERRY_DATABASE_PASSWORD`, else none (trust or peer authentication).
+    public func databasePassword(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError)
+        -> String?
+    {
+        let file = configuration.database.passwordFile
+        guard !file.isEmpty else { return environment["FERRY_DATABASE_PASSWORD"] }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ConfigError(issues: [
+                ConfigError.Issue(
+                    source: self.file ?? "embedded defaults", key: "database.password_file", value: file,
+                    problem: "cannot read the file: check that it exists and that this user may read it")
+            ])
+        }
+        return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
     }
 }

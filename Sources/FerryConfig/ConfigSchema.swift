@@ -12,6 +12,16 @@ enum ConfigSchema {
             .text(
                 "database.path", \.database.path, expected: "a file path", valid: { !$0.contains("\0") },
                 "Database file; a relative path is inside state_dir. Empty: <state_dir>/ferry.sqlite."),
+            .text(
+                "database.url", \.database.url, expected: "empty or postgres://USER@HOST:PORT/DATABASE",
+                valid: { $0.isEmpty || $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") },
+                "PostgreSQL store shared by several nodes (db migrate and db status use it; serve does not yet). Empty: the SQLite file."
+            ),
+            .text(
+                "database.password_file", \.database.passwordFile, expected: "a file path",
+                valid: { !$0.contains("\0") },
+                "File holding the PostgreSQL password, read at start and never logged. Empty: $FERRY_DATABASE_PASSWORD, if set."
+            ),
             .choice(
                 "database.synchronous", \.database.synchronous, among: ["normal", "full", "extra"],
                 "How hard each commit waits for the disk: full survives power loss, normal only process crashes."),

@@ -28,6 +28,10 @@ public struct FerryConfiguration: Sendable, Equatable {
     public struct Database: Sendable, Equatable {
         /// Empty: `<state>/ferry.sqlite`; a relative path is taken inside the state folder.
         public var path: String = ""
+        /// Non-empty: the PostgreSQL store at this URL instead of the SQLite file.
+        public var url: String = ""
+        /// The PostgreSQL password's file; empty: `$FERRY_DATABASE_PASSWORD`, if set.
+        public var passwordFile: String = ""
         /// SQLite `synchronous` in WAL mode: `normal`, `full` (default) or `extra`.
         public var synchronous: String = "full"
         public var busyTimeout: Duration = .seconds(5)

@@ -50,7 +50,25 @@ public final class PostgresJobStore: JobStore {
         clientConfiguration.options.connectTimeout = .seconds(5)
         let store = PostgresJobStore(
             configuration: configuration, client: PostgresClient(configuration: clientConfiguration), logger: logger)
-        try await store.checkIdentity()
+        // The pool retries a refused connection for as long as a request waits: bound the first
+        // contact, so a wrong URL is an error in seconds, not a hang.
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.checkIdentity() }
+                group.addTask {
+                    try await Task.sleep(for: configuration.connectTimeout)
+                    throw StoreError(
+                        .unavailable,
+                        "cannot reach PostgreSQL at \(configuration) within \(configuration.connectTimeout): check that the server runs and listens there"
+                    )
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            store.close()
+            throw StoreError.wrapping(error, store: configuration.description)
+        }
         return store
     }
 

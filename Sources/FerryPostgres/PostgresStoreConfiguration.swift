@@ -22,6 +22,8 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     public var tls: TLSMode
     /// Connections this process keeps at most.
     public var maximumConnections: Int
+    /// How long opening the store waits for the server's first answer.
+    public var connectTimeout: Duration = .seconds(10)
     public var retryPolicies: RetryPolicies
     /// The clock; tests move it.
     public var now: @Sendable () -> Date

@@ -21,6 +21,14 @@ public enum StoreBootstrap {
     public static func openAndRecover(
         _ loaded: LoadedConfiguration, logger: Logger
     ) async throws(StoreError) -> (SQLiteJobStore, Report) {
+        guard loaded.configuration.database.url.isEmpty else {
+            // Said plainly rather than half-done: serving from PostgreSQL needs the node leases and
+            // fencing that make several supervisors on one queue safe, and those are not built yet.
+            throw StoreError(
+                .unavailable,
+                "database.url is set, but `ferry serve` runs on the SQLite store only for now (`ferry db migrate` and `ferry db status` already work on PostgreSQL): leave database.url empty to serve"
+            )
+        }
         let store = try open(loaded, readOnly: false)
         // One supervisor per database: a second one would requeue the first one's running jobs.
         let lock = try DatabaseLock.acquire(

@@ -76,6 +76,40 @@ extension ProcessSuites {
             #expect(status.standardOutput.contains("integrity: ok"))
         }
 
+        @Test(
+            "With database.url, `ferry db migrate` and `db status` work on PostgreSQL; a wrong password file or an unreachable server is a clear error; `serve` says it runs on SQLite only for now"
+        )
+        func postgresDatabase() throws {
+            let scratch = try Scratch()
+            defer { scratch.remove() }
+            let url = try PostgresTestServer.shared().makeDatabase()
+            let environment = ["FERRY_DATABASE_URL": url]
+            let first = try FerryProcess.run(["db", "migrate"], in: scratch.url, environment: environment)
+            #expect(first.status == 0, "\(first.standardError)")
+            #expect(first.standardOutput.contains("applied pg1-jobs"))
+            let second = try FerryProcess.run(["db", "migrate"], in: scratch.url, environment: environment)
+            #expect(second.standardOutput.contains("already up to date (pg1-jobs)"))
+            let status = try FerryProcess.run(["db", "status"], in: scratch.url, environment: environment)
+            #expect(status.status == 0 && status.standardOutput.contains("migrations pending: none"))
+
+            let missing = try FerryProcess.run(
+                ["db", "status"], in: scratch.url,
+                environment: environment.merging(["FERRY_DATABASE_PASSWORD_FILE": "/nonexistent/pw"]) { $1 })
+            #expect(missing.status != 0)
+            #expect(missing.standardError.contains("database.password_file"))
+            let unreachable = try FerryProcess.run(
+                ["db", "status"], in: scratch.url,
+                environment: ["FERRY_DATABASE_URL": "postgres://ferry@127.0.0.1:1/ferry?sslmode=disable"])
+            #expect(unreachable.status != 0)
+            #expect(
+                unreachable.standardError.contains("cannot reach PostgreSQL at postgres://ferry@127.0.0.1:1/ferry"),
+                "\(unreachable.standardError)")
+
+            let serve = try FerryProcess.run(["serve"], in: scratch.url, environment: environment)
+            #expect(serve.status != 0)
+            #expect(serve.standardError.contains("runs on the SQLite store only for now"))
+        }
+
         @Test("A garbage database file gets a clear error, not a crash")
         func garbageDatabase() throws {
             let scratch = try Scratch()

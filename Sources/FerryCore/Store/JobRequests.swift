@@ -209,3 +209,33 @@ extension JobCompletion {
             jobID: completion.lease.jobID)
     }
 }
+
+extension DownloadRequest {
+    /// The request as every store keeps it (hashes in lower case), or why no store takes it:
+    /// what the schema cannot express well is checked here, before any transaction.
+    public func normalized() throws(StoreError) -> DownloadRequest {
+        var request = self
+        request.spec.expectedSHA256 = request.spec.expectedSHA256?.lowercased()
+        if Set(request.spec.uploadTargets).count != request.spec.uploadTargets.count {
+            throw StoreError(.invalidInput, "upload targets must not repeat: \(request.spec.uploadTargets)")
+        }
+        if let max = request.maxAttempts, max < 1 {
+            throw StoreError(.invalidInput, "max attempts must be at least 1, not \(max)")
+        }
+        return request
+    }
+}
+
+extension JobLease {
+    /// Checks that this lease still holds `job` (running, same owner, same attempt); a report
+    /// under a lost lease is refused, never applied.
+    public func verifyHolds(_ job: Job) throws(StoreError) {
+        guard job.state.phase == .running, job.owner == owner, job.attempt == attempt else {
+            let holder = job.owner.map { "held by \($0), attempt \(job.attempt)" } ?? "not running"
+            throw StoreError(
+                .leaseLost,
+                "job \(job.id) attempt \(attempt) by \(owner) no longer holds the job (it is \(job.state), \(holder)); its outcome is discarded",
+                jobID: job.id)
+        }
+    }
+}

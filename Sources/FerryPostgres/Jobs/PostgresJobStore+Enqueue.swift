@@ -7,7 +7,7 @@ extension PostgresJobStore {
     public func enqueue(downloads requests: [DownloadRequest]) async throws(StoreError) -> [Enqueued] {
         let now = nowMilliseconds
         let policy = configuration.retryPolicies.download
-        let requests = try requests.map { request throws(StoreError) in try Self.normalized(request) }
+        let requests = try requests.map { request throws(StoreError) in try request.normalized() }
         let logger = logger
         return try await write { connection in
             var enqueued: [Enqueued] = []
@@ -62,19 +62,6 @@ extension PostgresJobStore {
                 """, logger)
             return Enqueued(job: job, created: true)
         }
-    }
-
-    /// Checks what the schema cannot express well and normalises hashes to lower case.
-    static func normalized(_ request: DownloadRequest) throws(StoreError) -> DownloadRequest {
-        var request = request
-        request.spec.expectedSHA256 = request.spec.expectedSHA256?.lowercased()
-        if Set(request.spec.uploadTargets).count != request.spec.uploadTargets.count {
-            throw StoreError(.invalidInput, "upload targets must not repeat: \(request.spec.uploadTargets)")
-        }
-        if let max = request.maxAttempts, max < 1 {
-            throw StoreError(.invalidInput, "max attempts must be at least 1, not \(max)")
-        }
-        return request
     }
 
     /// A download with an idempotency key: the live job holding the key is returned instead of a

@@ -40,7 +40,7 @@ extension PostgresJobStore {
                     }
                 }
                 let enqueued = try await Self.insertDownload(
-                    connection, try Self.normalized(planned.request), policy: policy, now: now, logger)
+                    connection, try planned.request.normalized(), policy: policy, now: now, logger)
                 let item = planned.item
                 let isMedia = item.kind != .link
                 try await connection.run(

@@ -26,13 +26,7 @@ struct JobTransition {
 
     /// Checks that `lease` still holds `job`.
     static func verify(_ lease: JobLease, holds job: Job) throws {
-        guard job.state.phase == .running, job.owner == lease.owner, job.attempt == lease.attempt else {
-            let holder = job.owner.map { "held by \($0), attempt \(job.attempt)" } ?? "not running"
-            throw StoreError(
-                .leaseLost,
-                "job \(job.id) attempt \(lease.attempt) by \(lease.owner) no longer holds the job (it is \(job.state), \(holder)); its outcome is discarded",
-                jobID: job.id)
-        }
+        try lease.verifyHolds(job)
     }
 
     /// Applies the move to `job` and returns the job as stored afterwards.

@@ -30,7 +30,7 @@ extension SQLiteJobStore {
                     continue
                 }
                 let enqueued = try Self.insertDownload(
-                    db, try Self.normalized(planned.request), policy: policy, now: now)
+                    db, try planned.request.normalized(), policy: policy, now: now)
                 try Self.insertSource(db, job: enqueued.job.id, bot: bot.name, botUserID: batch.botUserID, planned)
                 created.append(enqueued.job.id)
             }
