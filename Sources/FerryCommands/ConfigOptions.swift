@@ -45,7 +45,7 @@ extension StoreError {
         Terminal.error(message)
         switch code {
         case .corrupt, .schemaTooNew: return ExitStatus.dataError
-        case .unavailable, .busy: return ExitStatus.unavailable
+        case .unavailable, .busy, .nodeFenced: return ExitStatus.unavailable
         default: return ExitStatus.software
         }
     }

@@ -47,6 +47,15 @@ public final class PostgresJobStore: JobStore {
                 password: configuration.password, database: configuration.database, tls: tls)
         }
         clientConfiguration.options.maximumConnections = max(1, configuration.maximumConnections)
+        if let node = configuration.node {
+            // Every session of a node names it, for the fence (`ferry_fence`), and a transaction
+            // left open by a node that froze is ended by the server within one lease, so that its
+            // row locks cannot keep the live nodes from taking its work over.
+            let lease = Int(node.lease.seconds * 1000)
+            clientConfiguration.options.additionalStartupParameters = [
+                ("ferry.node", node.id), ("idle_in_transaction_session_timeout", String(lease)),
+            ]
+        }
         clientConfiguration.options.connectTimeout = .seconds(5)
         let store = PostgresJobStore(
             configuration: configuration, client: PostgresClient(configuration: clientConfiguration), logger: logger)

@@ -24,6 +24,8 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     public var maximumConnections: Int
     /// How long opening the store waits for the server's first answer.
     public var connectTimeout: Duration = .seconds(10)
+    /// The node this process is, when several share the queue; nil for a single node or a tool.
+    public var node: NodeIdentity?
     public var retryPolicies: RetryPolicies
     /// The clock; tests move it.
     public var now: @Sendable () -> Date
@@ -70,5 +72,25 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "REDACTED"
         return components.string ?? "(unparseable URL)"
+    }
+}
+
+/// One `ferry serve` on a shared queue: its incarnation's id (the name plus a fresh suffix, so a
+/// restart is a new node and its predecessor's work can be told apart), its name, the address of
+/// its admin API, and the lease it holds on the database's clock.
+public struct NodeIdentity: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var address: String?
+    public var lease: Duration
+
+    public init(
+        name: String, incarnation: String = String(UUID().uuidString.prefix(8)).lowercased(),
+        address: String? = nil, lease: Duration = .seconds(15)
+    ) {
+        self.name = name
+        self.id = "\(name).\(incarnation)"
+        self.address = address
+        self.lease = lease
     }
 }

@@ -33,6 +33,11 @@ extension StoreError {
         case PostgresSchema.illegalTransitionState:
             return StoreError(
                 .illegalTransition, "the database refused an illegal job transition", jobID: jobID, underlying: detail)
+        case PostgresNodesSchema.fencedState:
+            return StoreError(
+                .nodeFenced,
+                "this node's lease on \(store) ran out, so its work is being taken over by other nodes: it stops rather than act on stale work",
+                jobID: jobID, underlying: detail)
         case "23505" where info[.constraintName] == "jobs_one_active_per_key":
             return StoreError(.conflict, "another live job already holds this idempotency key", jobID: jobID)
         case PostgresSchema.invariantState, "22P02":

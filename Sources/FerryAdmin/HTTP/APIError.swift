@@ -47,7 +47,7 @@ public struct APIError: Error, HTTPResponseError, Sendable {
         case .notFound: APIError(.notFound, error.code.rawValue, error.message)
         case .illegalTransition, .conflict, .leaseLost: APIError(.conflict, error.code.rawValue, error.message)
         case .invalidInput: APIError(.unprocessableContent, error.code.rawValue, error.message)
-        case .busy, .unavailable:
+        case .busy, .unavailable, .nodeFenced:
             APIError(
                 .serviceUnavailable, error.code.rawValue,
                 "the database cannot take this request now (\(error.message)); try again shortly")

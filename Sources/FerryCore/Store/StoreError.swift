@@ -25,6 +25,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let schemaTooNew = Code(rawValue: "schema_too_new")
         /// Another process held the database lock longer than the busy timeout.
         public static let busy = Code(rawValue: "database_busy")
+        /// This node's lease on a shared queue ran out: it must stop, since others take its work over.
+        public static let nodeFenced = Code(rawValue: "node_fenced")
     }
 
     public var code: Code

@@ -97,5 +97,5 @@ extension PostgresJobStore {
 
 extension StoreError {
     /// The database itself failed (rather than refusing one write): a batch cannot keep its other items.
-    var isStoreFailure: Bool { code == .unavailable || code == .busy || code == .corrupt }
+    var isStoreFailure: Bool { code == .unavailable || code == .busy || code == .corrupt || code == .nodeFenced }
 }

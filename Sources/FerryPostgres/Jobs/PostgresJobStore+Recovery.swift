@@ -12,7 +12,10 @@ extension PostgresJobStore {
         }
     }
 
+    /// A node recovers only its own earlier incarnations (other nodes' work is theirs); a store
+    /// without a node identity (one node, or a tool) puts back every running job.
     public func recoverAfterRestart(reason: String) async throws(StoreError) -> [RequeuedJob] {
+        if let node = configuration.node { return try await recoverEarlierIncarnations(of: node, reason: reason) }
         let now = nowMilliseconds
         let logger = logger
         return try await write { connection in

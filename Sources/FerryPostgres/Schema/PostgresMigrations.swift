@@ -3,7 +3,8 @@
 /// add a migration here and one to the SQLite store in the same commit.
 enum PostgresMigrations {
     static let all: [(identifier: String, sql: String)] = [
-        ("pg1-jobs", PostgresSchema.sql)
+        ("pg1-jobs", PostgresSchema.sql),
+        ("pg2-nodes", PostgresNodesSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

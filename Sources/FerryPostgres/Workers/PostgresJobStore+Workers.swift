@@ -9,9 +9,10 @@ extension PostgresJobStore {
         try await write { connection in
             try await connection.run(
                 """
-                INSERT INTO workers (id, role, slot, pid, started_at, last_heartbeat_at)
+                INSERT INTO workers (id, role, slot, pid, started_at, last_heartbeat_at, node)
                 VALUES (\(worker.id.rawValue), \(worker.role.rawValue), \(worker.slot), \(worker.pid),
-                    \(worker.startedAt.storeMilliseconds), \(worker.lastHeartbeatAt?.storeMilliseconds))
+                    \(worker.startedAt.storeMilliseconds), \(worker.lastHeartbeatAt?.storeMilliseconds),
+                    NULLIF(current_setting('ferry.node', true), ''))
                 """, logger)
         }
     }

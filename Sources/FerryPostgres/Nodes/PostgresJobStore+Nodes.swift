@@ -1,0 +1,182 @@
+public import FerryCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// A node as every other node sees it in the database.
+public struct ClusterNode: Sendable, Hashable {
+    public var id: String
+    public var name: String
+    public var address: String?
+    /// Time left on its lease by the database's clock; zero or less once it ran out.
+    public var leaseLeft: Duration
+    public var stopReason: String?
+    public var liveWorkers: Int
+    public var jobsHeld: Int
+
+    public var isLive: Bool { stopReason == nil && leaseLeft > .zero }
+}
+
+extension PostgresJobStore {
+    var node: NodeIdentity {
+        get throws(StoreError) {
+            guard let node = configuration.node else {
+                throw StoreError(.invalidInput, "this store was opened without a node identity (configuration.node)")
+            }
+            return node
+        }
+    }
+
+    /// Enters the cluster: this incarnation's row, with a first lease.
+    public func registerNode() async throws(StoreError) {
+        let node = try node
+        let logger = logger
+        try await write { connection in
+            try await connection.run(
+                """
+                INSERT INTO nodes (id, name, address, lease_expires_at)
+                VALUES (\(node.id), \(node.name), \(node.address),
+                    clock_timestamp() + make_interval(secs => \(node.lease.seconds)))
+                """, logger)
+        }
+    }
+
+    /// Renews this node's lease; returns the time it now has left. Throws `node_fenced` when the
+    /// lease had already run out (or the node was declared stopped): the node must stop at once.
+    @discardableResult
+    public func renewLease() async throws(StoreError) -> Duration {
+        let node = try node
+        let logger = logger
+        let left = try await write { connection in
+            try await connection.row(
+                """
+                UPDATE nodes SET lease_expires_at = clock_timestamp() + make_interval(secs => \(node.lease.seconds))
+                WHERE id = \(node.id) AND stopped_at IS NULL AND lease_expires_at > clock_timestamp()
+                RETURNING extract(epoch FROM lease_expires_at - clock_timestamp())::float8
+                """, logger)?.value(0, as: Double.self)
+        }
+        guard let left else {
+            throw StoreError(
+                .nodeFenced,
+                "node \(node.id) could not renew its lease in time: its work is being taken over, so it stops")
+        }
+        return .milliseconds(Int64(left * 1000))
+    }
+
+    /// Leaves the cluster cleanly (after its workers' jobs were released): other nodes need not wait
+    /// for the lease to run out.
+    public func stopNode(reason: String) async throws(StoreError) {
+        let node = try node
+        let logger = logger
+        try await write { connection in
+            try await connection.run(
+                """
+                UPDATE nodes SET stopped_at = clock_timestamp(), stop_reason = \(reason)
+                WHERE id = \(node.id) AND stopped_at IS NULL
+                """, logger)
+        }
+    }
+
+    /// Declares every node whose lease ran out dead and puts back what its workers held
+    /// (leaderless: any live node may run it, and two racing do each job once). Returns the jobs
+    /// put back, with their previous owner.
+    public func takeOverDeadNodes() async throws(StoreError) -> [RequeuedJob] {
+        let now = nowMilliseconds
+        let logger = logger
+        return try await write { connection in
+            let dead = try await connection.rows(
+                """
+                UPDATE nodes SET stopped_at = clock_timestamp(), stop_reason = 'lease expired'
+                WHERE stopped_at IS NULL AND lease_expires_at <= clock_timestamp()
+                RETURNING id
+                """, logger
+            ).map { try $0.value(0, as: String.self) }
+            let stopped = try await connection.rows(
+                "SELECT id FROM nodes WHERE stopped_at IS NOT NULL AND id IN (SELECT node FROM workers WHERE exited_at IS NULL)",
+                logger
+            ).map { try $0.value(0, as: String.self) }
+            let nodes = Array(Set(dead + stopped)).sorted()
+            guard !nodes.isEmpty else { return [] }
+            return try await Self.releaseJobs(
+                connection, ofNodes: nodes, reason: "its node stopped renewing its lease", exitReason: "node_lost",
+                now: now, logger)
+        }
+    }
+
+    /// Start-up recovery for a node: earlier incarnations of the same name are stopped and what
+    /// their workers held goes back to the queue. Other nodes' work is never touched.
+    func recoverEarlierIncarnations(of node: NodeIdentity, reason: String) async throws(StoreError) -> [RequeuedJob] {
+        let now = nowMilliseconds
+        let logger = logger
+        return try await write { connection in
+            let earlier = try await connection.rows(
+                """
+                UPDATE nodes SET stopped_at = COALESCE(stopped_at, clock_timestamp()),
+                    stop_reason = COALESCE(stop_reason, 'superseded by ' || \(node.id))
+                WHERE name = \(node.name) AND id <> \(node.id)
+                    AND (stopped_at IS NULL OR id IN (SELECT node FROM workers WHERE exited_at IS NULL))
+                RETURNING id
+                """, logger
+            ).map { try $0.value(0, as: String.self) }
+            guard !earlier.isEmpty else { return [] }
+            return try await Self.releaseJobs(
+                connection, ofNodes: earlier, reason: reason, exitReason: "supervisor_restart", now: now, logger)
+        }
+    }
+
+    /// Puts back every running job held by the workers of `nodes` and records those workers as
+    /// exited, in the connection's transaction. Rows are locked in id order; a job another node
+    /// has just put back no longer matches and is skipped.
+    static func releaseJobs(
+        _ connection: PostgresConnection, ofNodes nodes: [String], reason: String, exitReason: String, now: Int64,
+        _ logger: Logger
+    ) async throws -> [RequeuedJob] {
+        let rows = try await connection.rows(
+            """
+            SELECT id FROM jobs WHERE state IN ('running', 'storing')
+                AND owner IN (SELECT id FROM workers WHERE node = ANY(\(nodes)))
+            ORDER BY id FOR UPDATE
+            """, logger)
+        var released: [RequeuedJob] = []
+        for row in rows {
+            released.append(
+                try await release(connection, JobID(try row.value(0, as: Int64.self)), reason: reason, now: now, logger)
+            )
+        }
+        try await connection.run(
+            """
+            UPDATE workers SET exited_at = GREATEST(\(now), started_at), exit_reason = \(exitReason)
+            WHERE node = ANY(\(nodes)) AND exited_at IS NULL
+            """, logger)
+        return released
+    }
+
+    /// Every node the database knows, live ones first.
+    public func cluster() async throws(StoreError) -> [ClusterNode] {
+        let logger = logger
+        return try await read { connection in
+            try await connection.rows(
+                """
+                SELECT n.id, n.name, n.address, extract(epoch FROM n.lease_expires_at - clock_timestamp())::float8,
+                    n.stop_reason,
+                    (SELECT count(*) FROM workers w WHERE w.node = n.id AND w.exited_at IS NULL),
+                    (SELECT count(*) FROM jobs j JOIN workers w ON w.id = j.owner WHERE w.node = n.id)
+                FROM nodes n ORDER BY n.stopped_at IS NOT NULL, n.name, n.started_at DESC
+                """, logger
+            ).map { row in
+                ClusterNode(
+                    id: try row.value(0), name: try row.value(1), address: try row.value(2),
+                    leaseLeft: .milliseconds(Int64(try row.value(3, as: Double.self) * 1000)),
+                    stopReason: try row.value(4), liveWorkers: Int(try row.value(5, as: Int64.self)),
+                    jobsHeld: Int(try row.value(6, as: Int64.self)))
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// Whole and fractional seconds, for intervals in SQL.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
