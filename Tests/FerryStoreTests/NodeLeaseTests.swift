@@ -6,7 +6,9 @@ import Testing
 
 /// Several nodes on one PostgreSQL queue: leases on the database's clock, take-over of a dead
 /// node's work by any live node, and the fence that refuses whatever a node does once its lease
-/// ran out. Leases here are a second or two, and the waits generous multiples of them.
+/// ran out. A lease runs out here by moving its end into the past on the database (what the
+/// database's clock does to a node that stops renewing), never by waiting: the tests must not
+/// depend on how fast a loaded machine runs them.
 @Suite("Nodes, leases and fencing on PostgreSQL")
 struct NodeLeaseTests {
     /// A migrated database and a way to open node stores on it.
@@ -20,7 +22,20 @@ struct NodeLeaseTests {
             store.close()
         }
 
-        func node(_ name: String, incarnation: String = "1", lease: Duration) async throws -> PostgresJobStore {
+        /// What the database's clock does to a node that stops renewing: its lease runs out.
+        func expireLease(of store: PostgresJobStore) throws {
+            let id = try #require(store.configuration.node).id
+            let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
+            let result = try PostgresTestServer.shared().psql(
+                database, "UPDATE nodes SET lease_expires_at = clock_timestamp() - interval '1 ms' WHERE id = '\(id)'")
+            #expect(result.status == 0, "\(result.output)")
+        }
+
+        func node(
+            _ name: String, incarnation: String = "1", lease: Duration = .seconds(60)
+        ) async throws
+            -> PostgresJobStore
+        {
             var configuration = try PostgresStoreConfiguration(url: url)
             configuration.node = NodeIdentity(name: name, incarnation: incarnation, lease: lease)
             let store = try await PostgresJobStore.open(configuration)
@@ -50,7 +65,7 @@ struct NodeLeaseTests {
     @Test("A node that stops renewing loses its jobs to a live node; its late reports are refused and change nothing")
     func deadNodeIsTakenOver() async throws {
         let cluster = try await Cluster()
-        let a = try await cluster.node("a", lease: .seconds(1))
+        let a = try await cluster.node("a")
         let b = try await cluster.node("b", lease: .seconds(30))
         defer {
             a.close()
@@ -61,7 +76,7 @@ struct NodeLeaseTests {
         #expect(held.count == 2)
         #expect(try await b.takeOverDeadNodes().isEmpty, "a live node's work was taken")
 
-        try await Task.sleep(for: .milliseconds(1_500))
+        try cluster.expireLease(of: a)
         // Past its lease, but not yet taken over: the database refuses the late completion anyway.
         await expectFenced {
             try await a.complete(JobCompletion(lease: held[0].lease, result: Self.result(held[0].job.id)))
@@ -93,7 +108,7 @@ struct NodeLeaseTests {
     @Test("Two live nodes taking over the same dead node at once put each job back exactly once")
     func racingTakeOvers() async throws {
         let cluster = try await Cluster()
-        let dead = try await cluster.node("dead", lease: .seconds(1))
+        let dead = try await cluster.node("dead")
         let b = try await cluster.node("b", lease: .seconds(30))
         let c = try await cluster.node("c", lease: .seconds(30))
         defer {
@@ -105,7 +120,7 @@ struct NodeLeaseTests {
         let held = try await dead.claimDueJobs(
             of: .download, for: try await Self.worker("dead.download-1", on: dead), limit: 20)
         #expect(held.count == 20)
-        try await Task.sleep(for: .milliseconds(1_500))
+        try cluster.expireLease(of: dead)
         async let fromB = b.takeOverDeadNodes()
         async let fromC = c.takeOverDeadNodes()
         let (byB, byC) = try await (fromB, fromC)

@@ -12,9 +12,12 @@ extension PostgresJobStore {
             var due: Set<JobKind> = []
             for kind in kinds {
                 let state = JobLifecycle.of(kind).waitingState.rawValue
+                let affinity = kind == .upload ? Self.uploadAffinity : ""
                 let found = try await connection.row(
-                    "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = \(kind.rawValue) AND state = \(state) AND due_at <= \(now))",
-                    logger)
+                    PostgresQuery(
+                        unsafeSQL:
+                            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state = $2 AND due_at <= $3 \(affinity))",
+                        binds: Self.binds(kind.rawValue, state, now)), logger)
                 if try found?.value(0, as: Bool.self) == true { due.insert(kind) }
             }
             return due
@@ -50,6 +53,7 @@ extension PostgresJobStore {
                     WHERE id IN (
                         SELECT id FROM jobs
                         WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
+                            \(kind == .upload ? Self.uploadAffinity : "")
                         ORDER BY priority DESC, due_at, id
                         LIMIT $3
                         FOR UPDATE SKIP LOCKED)
@@ -69,6 +73,15 @@ extension PostgresJobStore {
             return ClaimedJob(job: job, payload: payload)
         }
     }
+
+    /// An upload is claimed only once its download has succeeded, and only on the node holding
+    /// the download's file (any node when the file's node is not recorded: one node, or a tool).
+    static let uploadAffinity = """
+        AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
+            WHERE u.job_id = jobs.id AND d.state = 'succeeded'
+                AND (d.node IS NULL OR d.node = NULLIF(current_setting('ferry.node', true), '')
+                    OR NULLIF(current_setting('ferry.node', true), '') IS NULL))
+        """
 
     public func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease] {
         guard !reports.isEmpty else { return [] }

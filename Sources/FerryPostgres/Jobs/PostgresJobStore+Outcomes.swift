@@ -58,7 +58,10 @@ extension PostgresJobStore {
                             state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = \(now),
                             updated_at = \(now), result_location = outcome.location, result_size = outcome.size,
                             result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
-                            bytes_done = outcome.size, bytes_total = outcome.size
+                            bytes_done = outcome.size, bytes_total = outcome.size,
+                            -- The finished file lives where the worker that wrote it runs.
+                            node = CASE WHEN jobs.kind = 'upload' THEN NULL
+                                ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
                         FROM outcome
                         WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
                             AND jobs.state IN ('running', 'storing') AND jobs.id IN (SELECT id FROM locked)

@@ -78,10 +78,12 @@ extension PostgresJobStore {
     }
 
     /// Declares every node whose lease ran out dead and puts back what its workers held
-    /// (leaderless: any live node may run it, and two racing do each job once). Returns the jobs
-    /// put back, with their previous owner.
+    /// (leaderless: any live node may run it, and two racing do each job once), and sends the
+    /// downloads whose files died with it to be fetched again where uploads still wait for them.
+    /// Returns the jobs put back, with their previous owner (for a refetched download: the node).
     public func takeOverDeadNodes() async throws(StoreError) -> [RequeuedJob] {
         let now = nowMilliseconds
+        let policies = configuration.retryPolicies
         let logger = logger
         return try await write { connection in
             let dead = try await connection.rows(
@@ -97,10 +99,47 @@ extension PostgresJobStore {
             ).map { try $0.value(0, as: String.self) }
             let nodes = Array(Set(dead + stopped)).sorted()
             guard !nodes.isEmpty else { return [] }
-            return try await Self.releaseJobs(
+            let released = try await Self.releaseJobs(
                 connection, ofNodes: nodes, reason: "its node stopped renewing its lease", exitReason: "node_lost",
                 now: now, logger)
+            return released
+                + (try await Self.refetchFiles(onNodes: dead, connection, policies: policies, now: now, logger))
         }
+    }
+
+    /// Downloads whose file was on a dead node and whose uploads still wait for it go back to be
+    /// fetched again from their source by a live node (their uploads follow the new file). A
+    /// download adopted from a file has no source and stays; its uploads cannot run anywhere.
+    static func refetchFiles(
+        onNodes nodes: [String], _ connection: PostgresConnection, policies: RetryPolicies, now: Int64,
+        _ logger: Logger
+    ) async throws -> [RequeuedJob] {
+        guard !nodes.isEmpty else { return [] }
+        let rows = try await connection.rows(
+            """
+            SELECT j.id, j.node FROM jobs j JOIN downloads d ON d.job_id = j.id
+            WHERE j.kind = 'download' AND j.state = 'succeeded' AND j.node = ANY(\(nodes)) AND d.url NOT LIKE 'file:%'
+                AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
+                    WHERE u.download_id = j.id AND uj.state IN ('queued', 'running', 'paused'))
+            ORDER BY j.id FOR UPDATE OF j
+            """, logger)
+        var refetched: [RequeuedJob] = []
+        for row in rows {
+            let job = try await PostgresTransition.load(connection, JobID(try row.value(0, as: Int64.self)), logger)
+            let node = try row.value(1, as: String.self)
+            let move = PostgresTransition(
+                command: .refetch, reason: "its file was on node \(node), which is gone; fetching it again",
+                assignments: [
+                    ("result_location", nil), ("result_size", nil), ("result_sha256", nil),
+                    ("result_content_type", nil), ("resume_state", nil), ("due_at", now),
+                    ("max_attempts", job.attempt + policies[job.kind].maxAttempts), ("bytes_done", Int64(0)),
+                    ("node", nil),
+                ])
+            refetched.append(
+                RequeuedJob(
+                    job: try await move.apply(connection, to: job, now: now, logger), previousOwner: WorkerID(node)))
+        }
+        return refetched
     }
 
     /// Start-up recovery for a node: earlier incarnations of the same name are stopped and what

@@ -5,6 +5,7 @@ enum PostgresMigrations {
     static let all: [(identifier: String, sql: String)] = [
         ("pg1-jobs", PostgresSchema.sql),
         ("pg2-nodes", PostgresNodesSchema.sql),
+        ("pg3-affinity-order-wakeups", PostgresAffinitySchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

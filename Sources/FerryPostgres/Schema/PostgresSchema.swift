@@ -72,6 +72,12 @@ enum PostgresSchema {
         return "CASE NEW.kind \(branches.joined(separator: " ")) END"
     }
 
+    /// The states in which a job waits to be claimed, quoted for an IN list.
+    static var waitingStates: String {
+        Set(JobKind.allCases.map { JobLifecycle.of($0).waitingState.rawValue }).sorted().map { "'\($0)'" }
+            .joined(separator: ", ")
+    }
+
     /// The states in which a worker holds a job, quoted for an IN list.
     static var runningStates: String {
         Set(JobKind.allCases.map { JobLifecycle.of($0).runningState.rawValue }).sorted().map { "'\($0)'" }

@@ -1,0 +1,118 @@
+import FerryCore
+import FerryPostgres
+import FerryTesting
+import Foundation
+import Synchronization
+import Testing
+
+/// What several nodes need of the PostgreSQL store beyond leases: files stay with the node that
+/// holds them, the event feed is in commit order, and new work wakes idle nodes.
+@Suite("Several nodes on one PostgreSQL queue")
+struct ClusterStoreTests {
+    typealias Cluster = NodeLeaseTests.Cluster
+
+    @Test(
+        "An upload runs only on the node holding its download's file; when that node dies the file is fetched again elsewhere"
+    )
+    func uploadsFollowTheirFile() async throws {
+        let cluster = try await Cluster()
+        let a = try await cluster.node("a")
+        let b = try await cluster.node("b", lease: .seconds(30))
+        defer {
+            a.close()
+            b.close()
+        }
+        let spec = DownloadSpec(url: "https://e.test/film.mp4", uploadTargets: ["s3"])
+        let download = try await b.enqueue(download: DownloadRequest(spec: spec)).job.id
+        let workerA = try await NodeLeaseTests.worker("a.download-1", on: a)
+        let fetched = try #require(try await a.claimDueJobs(of: .download, for: workerA, limit: 1).first)
+        _ = try await a.complete(JobCompletion(lease: fetched.lease, result: NodeLeaseTests.result(download)))
+        #expect(try await a.uploads(of: download).map(\.state) == [.queued])
+
+        let uploaderB = try await NodeLeaseTests.worker("b.upload-1", on: b)
+        #expect(try await b.kindsWithDueWork(among: [.upload]).isEmpty, "b sees an upload whose file is on a")
+        #expect(try await b.claimDueJobs(of: .upload, for: uploaderB, limit: 1).isEmpty)
+        #expect(try await a.kindsWithDueWork(among: [.upload]) == [.upload])
+
+        // a dies: its file is gone with it, so the download is fetched again, by b this time.
+        try cluster.expireLease(of: a)
+        let taken = try await b.takeOverDeadNodes()
+        #expect(taken.map(\.job.id) == [download] && taken[0].job.state == .queued)
+        let refetch = try #require(
+            try await b.claimDueJobs(
+                of: .download, for: try await NodeLeaseTests.worker("b.download-1", on: b), limit: 1
+            ).first)
+        #expect(refetch.payload == .download(spec))
+        _ = try await b.complete(JobCompletion(lease: refetch.lease, result: NodeLeaseTests.result(download)))
+        let upload = try await b.claimDueJobs(of: .upload, for: uploaderB, limit: 1)
+        #expect(upload.count == 1, "the upload did not follow its file to b")
+        #expect(try await b.uploads(of: download).count == 1, "the refetch created a second upload")
+    }
+
+    @Test("A reader tailing the event feed while four writers commit at once sees every event, in order")
+    func eventFeedInCommitOrder() async throws {
+        let cluster = try await Cluster()
+        let writer = try await cluster.node("writer", lease: .seconds(30))
+        let reader = try await cluster.node("reader", lease: .seconds(30))
+        defer {
+            writer.close()
+            reader.close()
+        }
+        // The tail reads while the writers commit, then once more after the last commit: an
+        // event it passed over (one that committed after a later id was read) is missing for ever.
+        let writing = WritersDone()
+        let tail = Task {
+            var seen: [Int64] = []
+            var last: Int64 = 0
+            while true {
+                let finished = writing.isDone
+                let batch = try await reader.events(after: last, limit: 1000)
+                seen += batch.map(\.id)
+                last = batch.last?.id ?? last
+                if finished && batch.isEmpty { return seen }
+                if batch.isEmpty { try await Task.sleep(for: .milliseconds(1)) }
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writerIndex in 0..<4 {
+                group.addTask {
+                    for job in 0..<50 {
+                        _ = try await writer.enqueue(
+                            download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/\(writerIndex)/\(job)")))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        writing.finish()
+        let seen = try await tail.value
+        let all = try await reader.events(after: 0, limit: 10_000).map(\.id)
+        #expect(seen == all, "the tail missed \(Set(all).subtracting(seen).count) events")
+    }
+
+    @Test("New work on another node wakes a listening node", .timeLimit(.minutes(1)))
+    func wakeUps() async throws {
+        let cluster = try await Cluster()
+        let listener = try await cluster.node("idle", lease: .seconds(30))
+        let producer = try await cluster.node("busy", lease: .seconds(30))
+        defer {
+            listener.close()
+            producer.close()
+        }
+        var wakeUps = listener.wakeUps().makeAsyncIterator()
+        #expect(await wakeUps.next() == .listening)
+        let start = ContinuousClock.now
+        _ = try await producer.enqueue(download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/new")))
+        let first = await wakeUps.next()
+        let latency = ContinuousClock.now - start
+        #expect(first == .work(.download))
+        print("wake-up after an enqueue on another node: \(latency)")
+    }
+}
+
+/// Set once every writer has committed.
+final class WritersDone: Sendable {
+    private let done = Mutex(false)
+    var isDone: Bool { done.withLock { $0 } }
+    func finish() { done.withLock { $0 = true } }
+}
