@@ -172,7 +172,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "FerrySupervisorTests", dependencies: ["FerrySupervisor"], swiftSettings: strict),
+        .testTarget(
+            name: "FerrySupervisorTests",
+            dependencies: ["FerrySupervisor", "FerryPostgres", "FerryTesting"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "FerryAdminTests", dependencies: ["FerryAdmin", "FerryTesting"], swiftSettings: strict),
         .testTarget(
             name: "FerrySystemdTests",
@@ -182,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "FerryCommandsTests",
             dependencies: [
-                "ferry", "FerryTesting", "FerryStore",
+                "ferry", "FerryTesting", "FerryStore", "FerryPostgres",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -74,23 +74,3 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         return components.string ?? "(unparseable URL)"
     }
 }
-
-/// One `ferry serve` on a shared queue: its incarnation's id (the name plus a fresh suffix, so a
-/// restart is a new node and its predecessor's work can be told apart), its name, the address of
-/// its admin API, and the lease it holds on the database's clock.
-public struct NodeIdentity: Sendable, Hashable {
-    public var id: String
-    public var name: String
-    public var address: String?
-    public var lease: Duration
-
-    public init(
-        name: String, incarnation: String = String(UUID().uuidString.prefix(8)).lowercased(),
-        address: String? = nil, lease: Duration = .seconds(15)
-    ) {
-        self.name = name
-        self.id = "\(name).\(incarnation)"
-        self.address = address
-        self.lease = lease
-    }
-}

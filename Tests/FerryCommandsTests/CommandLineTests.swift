@@ -1,4 +1,5 @@
 import FerryCore
+import FerryPostgres
 import FerryStore
 import FerryTesting
 import Foundation
@@ -86,9 +87,10 @@ extension ProcessSuites {
             let environment = ["FERRY_DATABASE_URL": url]
             let first = try FerryProcess.run(["db", "migrate"], in: scratch.url, environment: environment)
             #expect(first.status == 0, "\(first.standardError)")
-            #expect(first.standardOutput.contains("applied pg1-jobs"))
+            let migrations = PostgresJobStore.knownMigrations
+            #expect(first.standardOutput.contains("applied \(migrations.joined(separator: ", "))"))
             let second = try FerryProcess.run(["db", "migrate"], in: scratch.url, environment: environment)
-            #expect(second.standardOutput.contains("already up to date (pg1-jobs)"))
+            #expect(second.standardOutput.contains("already up to date (\(migrations.last!))"))
             let status = try FerryProcess.run(["db", "status"], in: scratch.url, environment: environment)
             #expect(status.status == 0 && status.standardOutput.contains("migrations pending: none"))
 

@@ -17,7 +17,7 @@ struct ClusterStoreTests {
     func uploadsFollowTheirFile() async throws {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
-        let b = try await cluster.node("b", lease: .seconds(30))
+        let b = try await cluster.node("b")
         defer {
             a.close()
             b.close()
@@ -52,8 +52,8 @@ struct ClusterStoreTests {
     @Test("A reader tailing the event feed while four writers commit at once sees every event, in order")
     func eventFeedInCommitOrder() async throws {
         let cluster = try await Cluster()
-        let writer = try await cluster.node("writer", lease: .seconds(30))
-        let reader = try await cluster.node("reader", lease: .seconds(30))
+        let writer = try await cluster.node("writer")
+        let reader = try await cluster.node("reader")
         defer {
             writer.close()
             reader.close()
@@ -93,8 +93,8 @@ struct ClusterStoreTests {
     @Test("New work on another node wakes a listening node", .timeLimit(.minutes(1)))
     func wakeUps() async throws {
         let cluster = try await Cluster()
-        let listener = try await cluster.node("idle", lease: .seconds(30))
-        let producer = try await cluster.node("busy", lease: .seconds(30))
+        let listener = try await cluster.node("idle")
+        let producer = try await cluster.node("busy")
         defer {
             listener.close()
             producer.close()

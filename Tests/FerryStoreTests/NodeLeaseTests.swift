@@ -32,7 +32,7 @@ struct NodeLeaseTests {
         }
 
         func node(
-            _ name: String, incarnation: String = "1", lease: Duration = .seconds(60)
+            _ name: String, incarnation: String = "1", lease: Duration = .seconds(3600)
         ) async throws
             -> PostgresJobStore
         {
@@ -66,7 +66,7 @@ struct NodeLeaseTests {
     func deadNodeIsTakenOver() async throws {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
-        let b = try await cluster.node("b", lease: .seconds(30))
+        let b = try await cluster.node("b")
         defer {
             a.close()
             b.close()
@@ -109,8 +109,8 @@ struct NodeLeaseTests {
     func racingTakeOvers() async throws {
         let cluster = try await Cluster()
         let dead = try await cluster.node("dead")
-        let b = try await cluster.node("b", lease: .seconds(30))
-        let c = try await cluster.node("c", lease: .seconds(30))
+        let b = try await cluster.node("b")
+        let c = try await cluster.node("c")
         defer {
             dead.close()
             b.close()
@@ -133,8 +133,8 @@ struct NodeLeaseTests {
     @Test("Start-up recovery takes back only this node's earlier incarnations, never another live node's work")
     func recoveryIsPerNode() async throws {
         let cluster = try await Cluster()
-        let first = try await cluster.node("host-a", incarnation: "1", lease: .seconds(30))
-        let other = try await cluster.node("host-b", lease: .seconds(30))
+        let first = try await cluster.node("host-a", incarnation: "1")
+        let other = try await cluster.node("host-b")
         defer {
             first.close()
             other.close()
@@ -146,7 +146,7 @@ struct NodeLeaseTests {
             of: .download, for: try await Self.worker("b.download-1", on: other), limit: 1)
 
         // host-a restarts (its first incarnation froze or died, its lease still running).
-        let second = try await cluster.node("host-a", incarnation: "2", lease: .seconds(30))
+        let second = try await cluster.node("host-a", incarnation: "2")
         defer { second.close() }
         let recovered = try await second.recoverAfterRestart(reason: "the previous supervisor stopped")
         #expect(Set(recovered.map(\.job.id)) == Set(mine.map(\.job.id)))

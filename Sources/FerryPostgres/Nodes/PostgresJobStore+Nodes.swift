@@ -3,21 +3,9 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// A node as every other node sees it in the database.
-public struct ClusterNode: Sendable, Hashable {
-    public var id: String
-    public var name: String
-    public var address: String?
-    /// Time left on its lease by the database's clock; zero or less once it ran out.
-    public var leaseLeft: Duration
-    public var stopReason: String?
-    public var liveWorkers: Int
-    public var jobsHeld: Int
+extension PostgresJobStore: SharedQueue {
+    public var nodeIdentity: NodeIdentity? { configuration.node }
 
-    public var isLive: Bool { stopReason == nil && leaseLeft > .zero }
-}
-
-extension PostgresJobStore {
     var node: NodeIdentity {
         get throws(StoreError) {
             guard let node = configuration.node else {

@@ -3,14 +3,6 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// What wakes an idle node: work of a kind became claimable somewhere in the cluster, or the
-/// node now listens (at first, or again after a gap during which notifications were lost), so it
-/// must look for work once.
-public enum WakeUp: Sendable, Hashable {
-    case work(JobKind)
-    case listening
-}
-
 extension PostgresJobStore {
     /// The channel the schema's `ferry_notify_work` trigger notifies.
     static let workChannel = "ferry_work"
