@@ -70,7 +70,10 @@ struct SchemaParityTests {
             ("UPDATE jobs SET kind = 'upload' WHERE id = \(id)", "never changes its kind"),
             // A state with the wrong columns, a state of another kind, a job created mid-life.
             ("UPDATE jobs SET state = 'running', state_cause = 'claim' WHERE id = \(id)", "jobs_check"),
-            ("UPDATE jobs SET state = 'temporary', state_cause = 'requeue' WHERE id = \(id)", "illegal job transition"),
+            (
+                "UPDATE jobs SET state = 'temporary', state_cause = 'requeue' WHERE id = \(id)",
+                "violates check constraint"
+            ),
             (insert.replacingOccurrences(of: "'create'", with: "'claim'"), "initial state"),
             // The event log is append-only; an upload needs a succeeded download; names stay in their folder.
             ("UPDATE job_events SET reason = 'edited'", "append-only"),

@@ -64,12 +64,12 @@ enum PostgresSchema {
         return "CHECK (CASE state\n        \(branches.joined(separator: "\n        "))\n        ELSE false END)"
     }
 
-    /// The initial state of each kind, as a CASE over `NEW.kind`.
-    static var initialStates: String {
+    /// The initial state of each kind, as a CASE over the column `kind`.
+    static var initialStateOfKind: String {
         let branches = JobKind.allCases.map {
             "WHEN '\($0.rawValue)' THEN '\(JobLifecycle.of($0).initialState.rawValue)'"
         }
-        return "CASE NEW.kind \(branches.joined(separator: " ")) END"
+        return "CASE kind \(branches.joined(separator: " ")) END"
     }
 
     /// The states in which a job waits to be claimed, quoted for an IN list.
@@ -267,57 +267,70 @@ enum PostgresSchema {
 
     static var guards: String {
         """
+        -- The job guards run once per statement over its transition tables, set-based, rather
+        -- than once per row (a PL/pgSQL call and up to three single-row statements per job cost
+        -- more than the claim or completion itself in a batch). A refusal raised here still undoes
+        -- the whole statement, so a refused row is never stored and leaves no event.
+
         -- Every insert: a new job starts in its lifecycle's initial state, and its creation is logged.
         CREATE FUNCTION ferry_jobs_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF NEW.state_cause IS DISTINCT FROM 'create' OR NEW.state IS DISTINCT FROM (\(initialStates)) THEN
+            IF EXISTS (SELECT 1 FROM created
+                WHERE state_cause IS DISTINCT FROM 'create' OR state IS DISTINCT FROM (\(initialStateOfKind)))
+            THEN
                 RAISE EXCEPTION 'a new job starts in its lifecycle''s initial state' USING ERRCODE = '\(invariantState)';
             END IF;
             INSERT INTO job_events (job_id, at, from_state, to_state, cause, reason, owner, attempt)
-            VALUES (NEW.id, NEW.updated_at, NULL, NEW.state, NEW.state_cause, NEW.state_reason, NEW.owner, NEW.attempt);
+            SELECT id, updated_at, NULL, state, state_cause, state_reason, owner, attempt FROM created ORDER BY id;
             RETURN NULL;
         END $$;
-        CREATE TRIGGER jobs_on_insert AFTER INSERT ON jobs FOR EACH ROW EXECUTE FUNCTION ferry_jobs_on_insert();
+        CREATE TRIGGER jobs_on_insert AFTER INSERT ON jobs REFERENCING NEW TABLE AS created
+            FOR EACH STATEMENT EXECUTE FUNCTION ferry_jobs_on_insert();
 
-        -- Every change of state or owner: the move must be in the kind's lifecycle, caused by the
-        -- command that makes it; a job runs only while a live worker holds it; a download succeeds
-        -- only with the size and hash it was asked for; and the change is logged in the same
-        -- statement, so no transition goes unrecorded (and a refused one leaves no event).
+        -- Every update: a job never changes its kind; a change of state must be in the kind's
+        -- lifecycle, caused by the command that makes it; a job runs only while a live worker
+        -- holds it; a download succeeds only with the size and hash it was asked for; and every
+        -- change of state is logged by the same statement, so none goes unrecorded.
         CREATE FUNCTION ferry_jobs_on_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            bad record;
         BEGIN
-            IF NEW.kind IS DISTINCT FROM OLD.kind THEN
+            IF EXISTS (SELECT 1 FROM changed n JOIN previous o USING (id) WHERE n.kind IS DISTINCT FROM o.kind) THEN
                 RAISE EXCEPTION 'a job never changes its kind' USING ERRCODE = '\(invariantState)';
             END IF;
-            IF NEW.state IS DISTINCT FROM OLD.state AND NOT EXISTS (
+            SELECT n.kind, n.id, o.state AS from_state, n.state AS to_state, n.state_cause INTO bad
+            FROM changed n JOIN previous o USING (id)
+            WHERE n.state IS DISTINCT FROM o.state AND NOT EXISTS (
                 SELECT 1 FROM job_transitions t
-                WHERE t.kind = NEW.kind AND t.from_state = OLD.state AND t.cause = NEW.state_cause
-                    AND t.to_state = NEW.state)
-            THEN
+                WHERE t.kind = n.kind AND t.from_state = o.state AND t.cause = n.state_cause AND t.to_state = n.state)
+            LIMIT 1;
+            IF FOUND THEN
                 RAISE EXCEPTION 'illegal job transition' USING ERRCODE = '\(illegalTransitionState)',
-                    DETAIL = format('%s %s: %s by %s', NEW.kind, NEW.id, OLD.state || ' -> ' || NEW.state, NEW.state_cause);
+                    DETAIL = format('%s %s: %s -> %s by %s', bad.kind, bad.id, bad.from_state, bad.to_state, bad.state_cause);
             END IF;
-            IF NEW.owner IS NOT NULL AND NEW.owner IS DISTINCT FROM OLD.owner
-                AND (SELECT exited_at FROM workers WHERE id = NEW.owner) IS NOT NULL
+            IF EXISTS (SELECT 1 FROM changed n JOIN previous o USING (id) JOIN workers w ON w.id = n.owner
+                WHERE n.owner IS DISTINCT FROM o.owner AND w.exited_at IS NOT NULL)
             THEN
                 RAISE EXCEPTION 'a job can only be claimed by a live worker' USING ERRCODE = '\(invariantState)';
             END IF;
-            IF NEW.kind = 'download' AND NEW.state = 'succeeded' AND OLD.state IS DISTINCT FROM 'succeeded'
-                AND EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = NEW.id AND (
-                    (d.expected_size IS NOT NULL AND d.expected_size IS DISTINCT FROM NEW.result_size)
-                    OR (d.expected_sha256 IS NOT NULL AND d.expected_sha256 IS DISTINCT FROM NEW.result_sha256)))
+            IF EXISTS (SELECT 1 FROM changed n JOIN previous o USING (id) JOIN downloads d ON d.job_id = n.id
+                WHERE n.kind = 'download' AND n.state = 'succeeded' AND o.state IS DISTINCT FROM 'succeeded'
+                    AND ((d.expected_size IS NOT NULL AND d.expected_size IS DISTINCT FROM n.result_size)
+                        OR (d.expected_sha256 IS NOT NULL AND d.expected_sha256 IS DISTINCT FROM n.result_sha256)))
             THEN
                 RAISE EXCEPTION 'a download cannot succeed with a size or SHA-256 other than expected'
                     USING ERRCODE = '\(invariantState)';
             END IF;
-            IF NEW.state IS DISTINCT FROM OLD.state THEN
-                INSERT INTO job_events (job_id, at, from_state, to_state, cause, reason, owner, attempt)
-                VALUES (NEW.id, NEW.updated_at, OLD.state, NEW.state, NEW.state_cause, NEW.state_reason,
-                    COALESCE(NEW.owner, OLD.owner), NEW.attempt);
-            END IF;
-            RETURN NEW;
+            INSERT INTO job_events (job_id, at, from_state, to_state, cause, reason, owner, attempt)
+            SELECT n.id, n.updated_at, o.state, n.state, n.state_cause, n.state_reason, COALESCE(n.owner, o.owner),
+                n.attempt
+            FROM changed n JOIN previous o USING (id)
+            WHERE n.state IS DISTINCT FROM o.state
+            ORDER BY n.id;
+            RETURN NULL;
         END $$;
-        CREATE TRIGGER jobs_on_change BEFORE UPDATE OF state, owner, kind ON jobs
-            FOR EACH ROW EXECUTE FUNCTION ferry_jobs_on_change();
+        CREATE TRIGGER jobs_on_change AFTER UPDATE ON jobs REFERENCING OLD TABLE AS previous NEW TABLE AS changed
+            FOR EACH STATEMENT EXECUTE FUNCTION ferry_jobs_on_change();
 
         -- The log is append-only: no edits, and rows leave only together with their job.
         CREATE FUNCTION ferry_job_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
