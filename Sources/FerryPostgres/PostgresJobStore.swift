@@ -186,6 +186,27 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// Runs `body`, which must be ONE writing statement, as its own transaction: no `BEGIN` and
+    /// `COMMIT` round trips. Retried like ``write(jobID:_:)``.
+    func single<T: Sendable>(
+        jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in try await body(connection) }
+            } catch {
+                let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
+                if wrapped.code == .busy, attempt < 5 {
+                    try? await Task.sleep(for: .milliseconds(5 * attempt))
+                    continue
+                }
+                throw wrapped
+            }
+        }
+    }
+
     /// Runs `body` outside a transaction block (each statement is its own snapshot).
     func read<T: Sendable>(
         jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T

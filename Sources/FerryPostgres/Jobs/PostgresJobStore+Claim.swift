@@ -32,45 +32,41 @@ extension PostgresJobStore {
         guard limit > 0 else { return [] }
         let now = nowMilliseconds
         let logger = logger
-        return try await write { connection in
+        return try await single { connection in
             try await Self.claim(connection, kind: kind, for: owner, limit: limit, now: now, logger)
         }
     }
 
-    /// Claims in the connection's transaction. `SKIP LOCKED` passes over rows another node is
-    /// claiming or moving right now, so nodes never queue behind each other's claims.
+    /// Claims, with the claimed jobs' details, in one statement (its own transaction when run
+    /// alone). `SKIP LOCKED` passes over rows another node is claiming or moving right now, so
+    /// nodes never queue behind each other's claims.
     static func claim(
         _ connection: PostgresConnection, kind: JobKind, for owner: WorkerID, limit: Int, now: Int64, _ logger: Logger
     ) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         let lifecycle = JobLifecycle.of(kind)
+        let (columns, join) = PayloadColumns.join(kind, to: "claimed")
         let rows = try await connection.rows(
             PostgresQuery(
                 unsafeSQL: """
-                    UPDATE jobs
-                    SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
-                        owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
-                    WHERE id IN (
-                        SELECT id FROM jobs
-                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
-                            \(kind == .upload ? Self.uploadAffinity : "")
-                        ORDER BY priority DESC, due_at, id
-                        LIMIT $3
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING \(JobColumns.list)
+                    WITH claimed AS (
+                        UPDATE jobs
+                        SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
+                            owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
+                        WHERE id IN (
+                            SELECT id FROM jobs
+                            WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
+                                \(kind == .upload ? Self.uploadAffinity : "")
+                            ORDER BY priority DESC, due_at, id
+                            LIMIT $3
+                            FOR UPDATE SKIP LOCKED)
+                        RETURNING \(JobColumns.list))
+                    SELECT \(JobColumns.qualified(by: "claimed")), \(columns) FROM claimed \(join)
+                    ORDER BY claimed.priority DESC, claimed.due_at, claimed.id
                     """, binds: binds(owner.rawValue, now, Int64(limit))), logger)
-        // RETURNING has no order: restore the claim order for the caller.
-        let jobs = try rows.map { try Job(postgres: $0) }.sorted { a, b in
-            if a.priority != b.priority { return a.priority > b.priority }
-            if a.dueAt != b.dueAt { return a.dueAt < b.dueAt }
-            return a.id < b.id
-        }
-        let details = try await payloads(connection, kind: kind, ids: jobs.map(\.id), logger)
-        return try jobs.map { job in
-            guard let payload = details[job.id] else {
-                throw StoreError(.corrupt, "job \(job.id) has no \(kind) details", jobID: job.id)
-            }
-            return ClaimedJob(job: job, payload: payload)
+        return try rows.map { row in
+            ClaimedJob(
+                job: try Job(postgres: row), payload: try PayloadColumns.decode(kind, row, at: JobColumns.names.count))
         }
     }
 

@@ -9,6 +9,12 @@ extension PostgresJobStore {
         let policy = configuration.retryPolicies.download
         let requests = try requests.map { request throws(StoreError) in try request.normalized() }
         let logger = logger
+        if requests.count <= 500, requests.allSatisfy({ $0.idempotencyKey == nil }) {
+            // One statement: its own transaction, no BEGIN and COMMIT round trips.
+            return try await single { connection in
+                try await Self.insertDownloads(connection, requests, policy: policy, now: now, logger)
+            }
+        }
         return try await write { connection in
             var enqueued: [Enqueued] = []
             enqueued.reserveCapacity(requests.count)
@@ -94,34 +100,51 @@ extension PostgresJobStore {
         return try await insertDownloads(connection, [request], policy: policy, now: now, logger)[0]
     }
 
-    /// Inserts downloads (their jobs, then their details) with one statement each.
+    /// Inserts downloads, their jobs and their details, in one statement: the identity values come
+    /// in the requests' order, and `row_number()` over them pairs each job with its request.
     static func insertDownloads(
         _ connection: PostgresConnection, _ requests: [DownloadRequest], policy: RetryPolicy, now: Int64,
         _ logger: Logger
     ) async throws -> [Enqueued] {
         guard !requests.isEmpty else { return [] }
-        let jobs = try await insertJobs(
-            connection, kind: .download,
-            rows: requests.map { ($0.idempotencyKey, $0.priority, $0.maxAttempts ?? policy.maxAttempts, nil) },
-            now: now, logger)
         var binds = PostgresBindings()
         var values: [String] = []
-        for (job, request) in zip(jobs, requests) {
+        for (index, request) in requests.enumerated() {
             let spec = request.spec
             let row: [Value] = [
-                job.id.rawValue, spec.url, spec.fileName, spec.expectedSize, spec.expectedSHA256,
-                try jsonArray(spec.uploadTargets), spec.deleteAfterUpload, spec.engine?.rawValue,
+                Int64(index), request.idempotencyKey, Int64(request.priority),
+                Int64(request.maxAttempts ?? policy.maxAttempts), spec.url, spec.fileName, spec.expectedSize,
+                spec.expectedSHA256, try jsonArray(spec.uploadTargets), spec.deleteAfterUpload, spec.engine?.rawValue,
             ]
-            values.append("(" + row.map { binds.placeholder($0) }.joined(separator: ", ") + ")")
+            let p = row.map { binds.placeholder($0) }
+            values.append(
+                "(\(p[0])::bigint, \(p[1])::text, \(p[2])::integer, \(p[3])::integer, \(p[4])::text, \(p[5])::text, \(p[6])::bigint, \(p[7])::text, \(p[8])::text, \(p[9])::boolean, \(p[10])::text)"
+            )
         }
-        try await connection.run(
+        let state = JobLifecycle.download.initialState.rawValue
+        let rows = try await connection.rows(
             PostgresQuery(
                 unsafeSQL: """
-                    INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
-                        delete_after_upload, engine)
-                    VALUES \(values.joined(separator: ", "))
+                    WITH input(ord, idempotency_key, priority, max_attempts, url, file_name, expected_size,
+                            expected_sha256, upload_targets, delete_after_upload, engine)
+                        AS (VALUES \(values.joined(separator: ", "))),
+                    created AS (
+                        INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
+                            updated_at, due_at, state_cause)
+                        SELECT 'download', '\(state)', idempotency_key, priority, 0, max_attempts, \(now), \(now),
+                            \(now), 'create'
+                        FROM input ORDER BY ord
+                        RETURNING \(JobColumns.list)),
+                    numbered AS (SELECT created.*, row_number() OVER (ORDER BY id) - 1 AS ord FROM created),
+                    details AS (
+                        INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
+                            delete_after_upload, engine)
+                        SELECT numbered.id, input.url, input.file_name, input.expected_size, input.expected_sha256,
+                            input.upload_targets, input.delete_after_upload, input.engine
+                        FROM numbered JOIN input USING (ord))
+                    SELECT \(JobColumns.list) FROM numbered ORDER BY id
                     """, binds: binds), logger)
-        return jobs.map { Enqueued(job: $0, created: true) }
+        return try rows.map { Enqueued(job: try Job(postgres: $0), created: true) }
     }
 
     /// Inserts job rows in their kind's initial state, in the given order; the schema logs their

@@ -21,9 +21,9 @@ extension PostgresJobStore {
         _ connection: PostgresConnection, _ completions: [JobCompletion], uploadPolicy: RetryPolicy, now: Int64,
         _ logger: Logger
     ) async throws -> [Job] {
-        let finished = try await completeAttempts(connection, completions, now: now, logger)
+        let (finished, withTargets) = try await completeAttempts(connection, completions, now: now, logger)
         try await createUploads(
-            connection, after: finished.filter { $0.kind == .download }, policy: uploadPolicy, now: now, logger)
+            connection, after: finished.filter { withTargets.contains($0.id) }, policy: uploadPolicy, now: now, logger)
         return finished
     }
 
@@ -31,8 +31,9 @@ extension PostgresJobStore {
     /// `lease_lost` (and so rolls the whole batch back) when any lease no longer holds its job.
     static func completeAttempts(
         _ connection: PostgresConnection, _ completions: [JobCompletion], now: Int64, _ logger: Logger
-    ) async throws -> [Job] {
+    ) async throws -> (jobs: [Job], withTargets: Set<JobID>) {
         var finished: [Job] = []
+        var withTargets: Set<JobID> = []
         finished.reserveCapacity(completions.count)
         for chunk in completions.chunked(into: 500) {
             var binds = PostgresBindings()
@@ -65,9 +66,15 @@ extension PostgresJobStore {
                         FROM outcome
                         WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
                             AND jobs.state IN ('running', 'storing') AND jobs.id IN (SELECT id FROM locked)
-                        RETURNING \(JobColumns.qualified(by: "jobs"))
+                        RETURNING \(JobColumns.qualified(by: "jobs")),
+                            -- Whether follow-up uploads must be made: most downloads have no targets.
+                            EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]')
                         """, binds: binds), logger)
-            let jobs = try rows.map { try Job(postgres: $0) }
+            let jobs = try rows.map { row in
+                let job = try Job(postgres: row)
+                if try row.value(JobColumns.names.count, as: Bool.self) { withTargets.insert(job.id) }
+                return job
+            }
             if jobs.count != chunk.count {
                 // Explain precisely which lease was lost; throwing rolls the batch back.
                 let done = Set(jobs.map(\.id))
@@ -82,7 +89,7 @@ extension PostgresJobStore {
             let byID = Dictionary(uniqueKeysWithValues: jobs.map { ($0.id, $0) })
             finished += chunk.map { byID[$0.lease.jobID]! }
         }
-        return finished
+        return (finished, withTargets)
     }
 
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,

@@ -124,43 +124,15 @@ extension PostgresJobStore {
         -> [JobID: JobPayload]
     {
         guard !ids.isEmpty else { return [:] }
-        let idList = ids.map(\.rawValue)
+        let (columns, join) = PayloadColumns.join(kind, to: "jobs")
         var payloads: [JobID: JobPayload] = [:]
-        switch kind {
-        case .download:
-            for row in try await connection.rows(
-                PostgresQuery(
-                    unsafeSQL: "SELECT \(downloadColumns) FROM downloads WHERE job_id = ANY($1)", binds: binds(idList)),
-                logger)
-            {
-                payloads[JobID(try row.value(0, as: Int64.self))] = .download(try downloadSpec(row: row))
-            }
-        case .upload:
-            for row in try await connection.rows(
-                """
-                SELECT u.job_id, u.download_id, u.target, d.result_location, d.result_size, d.result_sha256
-                FROM uploads u JOIN jobs d ON d.id = u.download_id WHERE u.job_id = ANY(\(idList))
-                """, logger)
-            {
-                let spec = UploadSpec(
-                    downloadID: JobID(try row.value(1, as: Int64.self)), target: try row.value(2),
-                    sourcePath: try row.value(3, as: String?.self) ?? "",
-                    sourceSize: try row.value(4, as: Int64?.self) ?? 0,
-                    sourceSHA256: try row.value(5, as: String?.self) ?? "")
-                payloads[JobID(try row.value(0, as: Int64.self))] = .upload(spec)
-            }
-        case .video:
-            for row in try await connection.rows(
-                """
-                SELECT job_id, user_id, external_request_id, source_url, metadata FROM videos
-                WHERE job_id = ANY(\(idList))
-                """, logger)
-            {
-                let spec = VideoSpec(
-                    userID: try row.value(1), externalRequestID: try row.value(2), sourceURL: try row.value(3),
-                    metadata: try row.value(4))
-                payloads[JobID(try row.value(0, as: Int64.self))] = .video(spec)
-            }
+        for row in try await connection.rows(
+            PostgresQuery(
+                unsafeSQL:
+                    "SELECT jobs.id, \(columns) FROM jobs \(join) WHERE jobs.id = ANY($1) AND jobs.kind = '\(kind.rawValue)'",
+                binds: binds(ids.map(\.rawValue))), logger)
+        {
+            payloads[JobID(try row.value(0, as: Int64.self))] = try PayloadColumns.decode(kind, row, at: 1)
         }
         return payloads
     }
@@ -170,28 +142,10 @@ extension PostgresJobStore {
     ) async throws
         -> DownloadSpec
     {
-        guard
-            let row = try await connection.row(
-                PostgresQuery(
-                    unsafeSQL: "SELECT \(downloadColumns) FROM downloads WHERE job_id = $1", binds: binds(id.rawValue)),
-                logger)
-        else {
+        guard case .download(let spec) = try await payloads(connection, kind: .download, ids: [id], logger)[id] else {
             throw StoreError(.corrupt, "job \(id) has no download details", jobID: id)
         }
-        return try downloadSpec(row: row)
-    }
-
-    /// The columns ``downloadSpec(row:)`` decodes, in order.
-    static let downloadColumns =
-        "job_id, url, file_name, expected_size, expected_sha256, delete_after_upload, upload_targets, engine"
-
-    static func downloadSpec(row: PostgresRandomAccessRow) throws -> DownloadSpec {
-        let targetsJSON = try row.value(6, as: String.self)
-        let targets = targetsJSON == "[]" ? [] : try JSONDecoder().decode([String].self, from: Data(targetsJSON.utf8))
-        return DownloadSpec(
-            url: try row.value(1), fileName: try row.value(2), expectedSize: try row.value(3),
-            expectedSHA256: try row.value(4), uploadTargets: targets, deleteAfterUpload: try row.value(5),
-            engine: try row.value(7, as: String?.self).flatMap(DownloadEngine.init(rawValue:)))
+        return spec
     }
 
     /// A user's videos for `GET /api/user/videos`, filtered, ordered and paged.
