@@ -168,21 +168,9 @@ public final class PostgresJobStore: JobStore {
     func write<T: Sendable>(
         jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection)
-                }
-            } catch {
-                let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
-                if wrapped.code == .busy, attempt < 5 {
-                    try? await Task.sleep(for: .milliseconds(5 * attempt))
-                    continue
-                }
-                throw wrapped
-            }
+        let logger = logger
+        return try await retrying(jobID: jobID) { [client] in
+            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         }
     }
 
@@ -191,11 +179,20 @@ public final class PostgresJobStore: JobStore {
     func single<T: Sendable>(
         jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
+        try await retrying(jobID: jobID) { [client] in
+            try await client.withConnection { connection in try await body(connection) }
+        }
+    }
+
+    /// Runs `operation`, again after a short pause when another transaction crossed it (up to five times).
+    private func retrying<T: Sendable>(
+        jobID: JobID?, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws(StoreError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await client.withConnection { connection in try await body(connection) }
+                return try await operation()
             } catch {
                 let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
                 if wrapped.code == .busy, attempt < 5 {
