@@ -2,6 +2,7 @@ public import FerryCore
 import Foundation
 public import Logging
 import PostgresNIO
+import Synchronization
 
 /// The job store on PostgreSQL: the same ``JobStore`` as the embedded SQLite store, so that
 /// several Ferry nodes can share one queue on a database their operators already run.
@@ -192,7 +193,7 @@ public final class PostgresJobStore: JobStore {
         while true {
             attempt += 1
             do {
-                return try await operation()
+                return try await withDeadline(configuration.callTimeout, operation)
             } catch {
                 let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
                 if wrapped.code == .busy, attempt < 5 {
@@ -209,9 +210,35 @@ public final class PostgresJobStore: JobStore {
         jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
         do {
-            return try await client.withConnection { connection in try await body(connection) }
+            return try await withDeadline(configuration.callTimeout) { [client] in
+                try await client.withConnection { connection in try await body(connection) }
+            }
         } catch {
             throw StoreError.wrapping(error, store: configuration.description, jobID: jobID)
+        }
+    }
+
+    /// Runs `operation`; fails it as unavailable when it has not finished within `limit`. The
+    /// caller is answered at the deadline even when the operation does not heed cancellation (a
+    /// request waiting in the pool for a connection to a server that is down does not): it is
+    /// cancelled and left to end on its own.
+    private func withDeadline<T: Sendable>(
+        _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let store = configuration.description
+        let answer = OnceAnswer<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            answer.set(continuation)
+            let work = Task {
+                do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                let timeout = StoreError(
+                    .unavailable,
+                    "PostgreSQL at \(store) did not answer within \(limit): check that the server runs; Ferry retries")
+                if answer.resume(.failure(timeout)) { work.cancel() }
+            }
         }
     }
 
@@ -225,5 +252,26 @@ extension Date {
 
     init(storeMilliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
+    }
+}
+
+/// A continuation resumed by whichever comes first, the answer or the deadline.
+private final class OnceAnswer<T: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
+
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    /// Resumes the caller unless it was already; returns whether this call did.
+    @discardableResult
+    func resume(_ result: Result<T, any Error>) -> Bool {
+        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
+            guard !state.done else { return nil }
+            state.done = true
+            return state.continuation
+        }
+        continuation?.resume(with: result)
+        return continuation != nil
     }
 }

@@ -24,6 +24,11 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     public var maximumConnections: Int
     /// How long opening the store waits for the server's first answer.
     public var connectTimeout: Duration = .seconds(10)
+    /// How long one store call may take before it fails as unavailable. While the server is
+    /// unreachable the pool holds requests back (up to a minute, its circuit breaker's limit) and
+    /// then refuses them until a new connection succeeds; a caller such as the supervisor's commit
+    /// must hear about the outage sooner.
+    public var callTimeout: Duration = .seconds(10)
     /// The node this process is, when several share the queue; nil for a single node or a tool.
     public var node: NodeIdentity?
     public var retryPolicies: RetryPolicies

@@ -4,13 +4,17 @@ import Synchronization
 /// A real PostgreSQL server (Debian's `postgresql-15`) for the tests: initdb'd into a temporary
 /// folder and started on a free loopback port, as an unprivileged user when the tests run as root
 /// (initdb refuses root). One server serves the whole test process; each test takes a database of
-/// its own (``makeDatabase()``). The server gets SIGINT (a fast shutdown) when the test process
-/// dies, however it dies, through `setpriv --pdeathsig`.
+/// its own (``makeDatabase()``); a test that stops or restarts the server takes a private one
+/// (``startPrivate()``). A server gets SIGINT (a fast shutdown) when the test process dies,
+/// however it dies, through `setpriv --pdeathsig`.
 public final class PostgresTestServer: Sendable {
     public let port: Int
     public let folder: URL
     /// The superuser the tests connect as (trust authentication on loopback).
     public static let user = "ferry"
+    private let bin: String
+    private let asUser: [String]
+    private let pid = Mutex<pid_t>(0)
 
     /// The server shared by this test process, started on first use.
     public static func shared() throws -> PostgresTestServer {
@@ -19,45 +23,58 @@ public final class PostgresTestServer: Sendable {
 
     private static let sharedServer = Result { try PostgresTestServer() }
 
+    /// A server of the calling test's own, which it may stop and restart.
+    public static func startPrivate() throws -> PostgresTestServer { try PostgresTestServer() }
+
     private init() throws {
         guard let bin = Self.binaryFolder() else {
             throw PostgresTestServerError(
                 "PostgreSQL's server binaries are not installed (no /usr/lib/postgresql/*/bin/initdb): run `make deps` (apt-get install postgresql)"
             )
         }
+        self.bin = bin
         folder = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("ferry-pg-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let data = folder.appendingPathComponent("data").path
         // initdb and postgres refuse to run as root: hand the folder to `nobody` and run as it.
-        let asUser: [String] =
-            getuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
+        asUser = getuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
         if getuid() == 0 { _ = chown(folder.path, 65534, 65534) }
         let initdb = try ChildProcess.run(
             asUser.first ?? "\(bin)/initdb",
             Array(asUser.dropFirst()) + (asUser.isEmpty ? [] : ["\(bin)/initdb"]) + [
-                "-D", data, "-U", Self.user, "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C.UTF-8",
+                "-D", folder.appendingPathComponent("data").path, "-U", Self.user, "--auth=trust", "-E", "UTF8",
+                "--no-sync", "--locale=C.UTF-8",
             ])
         guard initdb.status == 0 else {
             throw PostgresTestServerError("initdb failed (\(initdb.status)): \(initdb.output)")
         }
         port = try S3TestServer.freePort()
+        try start()
+        PostgresTestServerExit.register(self)
+    }
+
+    private var dataFolder: String { folder.appendingPathComponent("data").path }
+
+    /// Starts the server on its port and waits until it accepts connections.
+    public func start() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let server = [
-            "\(bin)/postgres", "-D", data, "-k", folder.path, "-h", "127.0.0.1", "-p", String(port),
+            "\(bin)/postgres", "-D", dataFolder, "-k", folder.path, "-h", "127.0.0.1", "-p", String(port),
             // A throwaway server: durability is not what these tests measure, speed is welcome.
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=200", "-c", "shared_buffers=32MB",
         ]
-        process.arguments =
-            (asUser.isEmpty ? ["setpriv"] : asUser) + ["--pdeathsig", "INT", "--"] + server
+        process.arguments = (asUser.isEmpty ? ["setpriv"] : asUser) + ["--pdeathsig", "INT", "--"] + server
         let log = folder.appendingPathComponent("server.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: log.path) {
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        PostgresTestServerExit.register(pid: process.processIdentifier, folder: folder.path)
+        pid.withLock { $0 = process.processIdentifier }
         let deadline = Date().addingTimeInterval(60)
         while !S3TestServer.accepts(port) {
             guard Date() < deadline, process.isRunning else {
@@ -66,6 +83,18 @@ public final class PostgresTestServer: Sendable {
             }
             usleep(50_000)
         }
+    }
+
+    /// Stops the server: a fast shutdown (SIGINT), which ends every session, as a restart does.
+    public func stop() {
+        let pid = pid.withLock { pid in
+            defer { pid = 0 }
+            return pid
+        }
+        guard pid > 0 else { return }
+        kill(pid, SIGINT)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
     }
 
     /// A new, empty database on this server; returns its URL for `database.url`.
@@ -88,7 +117,8 @@ public final class PostgresTestServer: Sendable {
         try ChildProcess.run(
             "psql",
             [
-                "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.user,
+                "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U",
+                Self.user,
                 "-d", database, "-c", sql,
             ])
     }
@@ -103,19 +133,24 @@ public final class PostgresTestServer: Sendable {
     }
 }
 
-/// Stops the shared server and removes its folder when the test process exits normally (a
-/// killed test process leaves the folder; its server still stops, through the death signal).
+/// Stops the servers and removes their folders when the test process exits normally (a killed
+/// test process leaves the folders; its servers still stop, through the death signal).
 enum PostgresTestServerExit {
-    private static let server = Mutex<(pid: pid_t, folder: String)?>(nil)
+    private static let servers = Mutex<[PostgresTestServer]>([])
+    private static let registered = Mutex(false)
 
-    static func register(pid: pid_t, folder: String) {
-        server.withLock { $0 = (pid, folder) }
+    static func register(_ server: PostgresTestServer) {
+        servers.withLock { $0.append(server) }
+        let first = registered.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
         atexit {
-            guard let (pid, folder) = PostgresTestServerExit.server.withLock({ $0 }) else { return }
-            kill(pid, SIGINT)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
-            try? FileManager.default.removeItem(atPath: folder)
+            for server in PostgresTestServerExit.servers.withLock({ $0 }) {
+                server.stop()
+                try? FileManager.default.removeItem(at: server.folder)
+            }
         }
     }
 }
