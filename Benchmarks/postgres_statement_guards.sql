@@ -22,7 +22,9 @@ END $$;
 CREATE TRIGGER jobs_on_insert_rows AFTER INSERT ON jobs REFERENCING NEW TABLE AS new_jobs
     FOR EACH STATEMENT EXECUTE FUNCTION ferry_jobs_on_insert_rows();
 
-CREATE FUNCTION ferry_jobs_on_change_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Transition tables have no statistics: without this the planner joins them by nested loops,
+-- 500 × 500 comparisons per check (measured: half the speed of the per-row guards).
+CREATE FUNCTION ferry_jobs_on_change_rows() RETURNS trigger LANGUAGE plpgsql SET enable_nestloop = off AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_jobs n JOIN old_jobs o ON o.id = n.id WHERE n.kind IS DISTINCT FROM o.kind) THEN
         RAISE EXCEPTION 'a job never changes its kind' USING ERRCODE = 'FY002';
