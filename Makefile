@@ -4,7 +4,7 @@ FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/S
 DURATION ?= 1800
 POWER_CUTS ?= 20
 
-.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
+.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-postgres bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -39,6 +39,9 @@ chaos-power: release-binary ## POWER_CUTS real power cuts (default 20) of a qemu
 
 bench: deps ## Run the queue benchmark against litequeue and print the figures.
 	Benchmarks/run-queue-benchmark
+
+bench-postgres: deps ## Run the queue benchmark on PostgreSQL (a throwaway server at full durability) against pgqueuer and procrastinate.
+	Benchmarks/run-postgres-benchmark
 
 bench-supervision: deps ## Run the supervision benchmark against supervisord (needs a quiet machine).
 	Benchmarks/run-supervision-benchmark

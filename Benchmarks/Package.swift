@@ -15,6 +15,7 @@ let package = Package(
             dependencies: [
                 .product(name: "FerryCore", package: "ferry"),
                 .product(name: "FerryStore", package: "ferry"),
+                .product(name: "FerryPostgres", package: "ferry"),
             ],
             swiftSettings: [.treatAllWarnings(as: .error)]
         )

@@ -15,6 +15,7 @@ END = "<!-- latest-run:end -->"
 
 BENCHMARKS = [
     ("queue", "Job store: enqueue → claim → complete, against litequeue", "make bench"),
+    ("postgres", "Job store on PostgreSQL, against pgqueuer and procrastinate", "make bench-postgres"),
     ("supervision", "Supervision: worker replacement, requeue, idle cost, against supervisord", "make bench-supervision"),
     ("admin", "Admin API under load, against Prometheus's own HTTP server", "make bench-admin"),
     ("transfer", "Transfers, against aria2c, curl, rclone and the dd fsync floor", "make bench-transfer"),
@@ -69,6 +70,15 @@ def ratios(name, text):
             ferry = number(rf"^one job per transaction\t{sync}\t.*\t(\d+)\t[\d.]+$", text)
             other = number(rf"^litequeue [\d.]+\t{sync}\t.*\t(\d+)\t[\d.]+$", text)
             pairs.append((f"jobs/s, one job per transaction, synchronous={sync}: Ferry / litequeue", ferry, other))
+    elif name == "postgres":
+        # The pipeline column is the eighth: name, synchronous, jobs per transaction, jobs, three phases.
+        pipeline = r"\t(?:[^\t]*\t){4}(\d+)\t"
+        ferry = number(r"^one job per transaction\ton\t1" + pipeline, text)
+        for queue in ("pgqueuer", "procrastinate"):
+            other = number(rf"^{queue} [\d.]+\ton\t1" + pipeline, text)
+            pairs.append((f"jobs/s, one job per transaction: Ferry / {queue}", ferry, other))
+        batched = number(r"^batched\ton\t\d+" + pipeline, text)
+        pairs.append(("jobs/s batched: Ferry / the goal of 10,000", batched, 10000))
     elif name == "supervision":
         ferry = number(r"kill -> replacement hello:\s+median ([\d.]+)", text)
         other = number(r"kill -> new child process:\s+median ([\d.]+)", text)
