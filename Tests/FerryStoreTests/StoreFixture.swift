@@ -24,12 +24,14 @@ final class StoreFixture {
     let clock = TestClock()
     let store: SQLiteJobStore
 
-    init(policies: RetryPolicies = .standard, migrate: Bool = true) throws {
+    init(policies: RetryPolicies = .standard, migrate: Bool = true, followsWallClockSteps: Bool = false) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let clock = clock
         store = try SQLiteJobStore.open(
-            StoreConfiguration(path: Self.path(in: folder), retryPolicies: policies, now: { clock.now }))
+            StoreConfiguration(
+                path: Self.path(in: folder), retryPolicies: policies, now: { clock.now },
+                followsWallClockSteps: followsWallClockSteps))
         if migrate { try store.migrate() }
     }
 
