@@ -228,6 +228,7 @@ public actor Supervisor: Service {
             var resident: [WorkerID: Int] = [:]
             for worker in workers { resident[worker.id] = snapshot.processes[worker.id.rawValue]?.residentBytes }
             await fleet.recycleAboveMemoryLimit(resident)
+            await fleet.followMemoryCgroups()
             try? await Task.sleep(for: loaded.configuration.supervisor.metricsInterval)
         }
     }
