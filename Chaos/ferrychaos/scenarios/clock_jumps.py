@@ -4,14 +4,16 @@
 (native/clockshift.c, compiled here with cc): their wall clock (Foundation's Date,
 clock_gettime(CLOCK_REALTIME), gettimeofday, time) is moved by the seconds in a file the suite
 rewrites, while CLOCK_MONOTONIC stays real. (Debian's libfaketime does the same but, preloaded
-into a Swift program, leaves it without its command-line arguments on most starts.) Downloads whose first attempt gets a 500 wait 15 s for their retry;
-the clock steps +1 h while the first batch waits, and −10 min while a second batch waits. Each
-retry must come 15 s (real time) after its failure: not at once after the step forward, not ten
-minutes late after the step back. Meanwhile no worker may be judged hung or replaced, the
-system health must stay `pass` with an uptime on the monotonic clock, and every download must
-end byte-identical. The event log's times show the step (they are wall-clock, as documented).
-`--tamper` moves CLOCK_MONOTONIC too, so the daemon cannot tell a step from time passing, and
-the run must fail. Skipped without a C compiler.
+into a Swift program, leaves it without its command-line arguments on most starts.)
+
+Downloads whose first attempt gets a 500 wait 15 s for their retry; the clock steps +1 h while
+the first batch waits, and -10 min while a second batch waits. Each retry must come 15 s (real
+time) after its failure: not at once after the step forward, not ten minutes late after the step
+back. Meanwhile no worker may be judged hung or replaced, every check of the system health but
+the machine's own (load, memory, disks) must pass with an uptime on the monotonic clock, and every
+download must end byte-identical. The event log's times show the step (they are wall-clock, as
+documented). `--tamper` moves CLOCK_MONOTONIC too, so the daemon cannot tell a step from time
+passing, and the run must fail. Skipped without a C compiler.
 """
 import shutil
 import subprocess
@@ -27,11 +29,13 @@ from ..report import REPORT, log
 
 SCENARIO = "clock-jumps"
 ON_TIME = "retries wait their real delay across wall-clock steps: none early after +1 h, none late after -10 min"
-HEALTHY = "no worker judged hung or replaced, system health stays pass with a monotonic uptime, every download whole"
+HEALTHY = ("no worker judged hung or replaced, system health passes (but the machine's load) with a monotonic uptime, "
+           "every download whole")
 
 CLOCKSHIFT = Path(__file__).resolve().parent.parent / "native" / "clockshift.c"
 DELAY = 15
 SIZE = 200_000
+MACHINE = ("cpu:", "memory:", "disk:")
 RETRIES = f"""  download:
     max_attempts: 5
     initial_delay: {DELAY}s
@@ -107,7 +111,7 @@ def run(args, binary, scratch, lifecycles):
 
 
 class Health:
-    """Looks at /api/health/system: its status must be pass, its uptime the real one."""
+    """Looks at /api/health/system: every check but the machine's must pass, the uptime be the real one."""
 
     def __init__(self, ferry, began):
         self.ferry, self.began, self.problems, self.looks = ferry, began, [], 0
@@ -122,9 +126,10 @@ class Health:
         if not isinstance(document, dict):
             self.problems.append(f"answered {status}: {document}")
             return
-        if document.get("status") != "pass":
-            failing = {name: [c.get("output") for c in checks if c.get("status") != "pass"]
-                       for name, checks in document.get("checks", {}).items()}
+        # The machine's own checks (load, memory, disks) may warn on a busy machine, truthfully.
+        failing = {name: [c.get("output") for c in checks if c.get("status") != "pass"]
+                   for name, checks in document.get("checks", {}).items() if not name.startswith(MACHINE)}
+        if any(failing.values()):
             self.problems.append(f"status {document.get('status')}: {({k: v for k, v in failing.items() if v})}")
         uptime = (document.get("checks", {}).get("uptime") or [{}])[0].get("observedValue")
         real = time.monotonic() - self.began
