@@ -90,14 +90,15 @@ struct RcloneUploadTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let remote = "box:" + folder.appendingPathComponent("remote").path
         let spec = try source(size: 4_000_000)
-        // The real rclone, slowed to 1 MB/s, SIGKILLed half a second into its copy.
+        // The real rclone, slowed to 1 MB/s, SIGKILLed once its copy has begun to arrive.
         let killer = folder.appendingPathComponent("rclone-killed")
         try Data(
             """
             #!/bin/sh
             [ "$1" = copyto ] || exec rclone "$@"
             rclone --bwlimit 1M "$@" &
-            sleep 0.5
+            tries=0
+            while [ ! -s "${3#box:}" ] && [ $tries -lt 400 ]; do sleep 0.05; tries=$((tries + 1)); done
             kill -9 $!
             exit 137
 
