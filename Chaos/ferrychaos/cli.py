@@ -34,8 +34,9 @@ def main(usage):
     parser.add_argument("--cleanup-runs", default=None, help="cleanup.run_interval in the fire scenario "
                         "(default 20s)")
     parser.add_argument("--tamper", action="store_true", help="check the checks: damage a file, a target object "
-                        "and an event log before checking (fire), or run the power guest's Ferry with commits "
-                        "that are not synced (power), so that the run must fail")
+                        "and an event log before checking (fire), run the power guest's Ferry with commits "
+                        "that are not synced (power), or break what each other scenario with a tamper checks "
+                        "(see its docstring), so that the run must fail")
     parser.add_argument("--power-cuts", type=int, default=3, help="power cuts in the power scenario "
                         "(default 3; `make chaos-power` asks for 20)")
     parser.add_argument("--list", action="store_true", help="list the scenarios")

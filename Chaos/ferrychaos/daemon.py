@@ -60,8 +60,9 @@ class API:
 class Ferry:
     """One `ferry serve` with its configuration file; started, killed and restarted at will."""
 
-    def __init__(self, binary, scratch, config_text, name="serve"):
+    def __init__(self, binary, scratch, config_text, name="serve", env=None):
         self.binary = binary
+        self.extra_env = env or {}
         self.scratch = scratch
         self.config = scratch / f"{name}.yaml"
         self.config.write_text(config_text)
@@ -85,6 +86,7 @@ class Ferry:
 
     def environment(self):
         env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_") and k != "NOTIFY_SOCKET"}
+        env.update(self.extra_env)
         return env
 
     @property

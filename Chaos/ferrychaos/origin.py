@@ -37,14 +37,39 @@ def origin_sha256(size, seed=0):
     return _hashes[(size, seed)]
 
 
+def s3_target(name, endpoint, secret, multipart_threshold="5MiB", part_size="5MiB"):
+    """A `targets:` entry (indented to sit under it) for the chaos bucket at `endpoint`."""
+    return f"""  {name}:
+    type: s3
+    endpoint: {endpoint}
+    bucket: {BUCKET}
+    access_key_id: testing
+    secret_key_file: {secret}
+    multipart_threshold: {multipart_threshold}
+    part_size: {part_size}
+"""
+
+
 class Origin:
-    def __init__(self, scratch):
-        port_file = scratch / f"origin-{time.monotonic_ns()}.port"  # one per origin: scenarios share the folder
-        self.process = spawn([sys.executable, str(ORIGIN_SCRIPT), str(port_file)], scratch / "origin.log")
-        if not wait_until(lambda: port_file.exists(), 15):
+    def __init__(self, scratch, port=0):
+        self.scratch = scratch
+        self.start(port)
+
+    def start(self, port=0):
+        """Starts the origin, on `port` when given (a killed origin comes back where it was)."""
+        port_file = self.scratch / f"origin-{time.monotonic_ns()}.port"  # one per origin: scenarios share the folder
+        self.process = spawn([sys.executable, str(ORIGIN_SCRIPT), str(port_file), str(port)], self.scratch / "origin.log")
+        if not wait_until(lambda: port_file.exists() or self.process.poll() is not None, 15):
             raise SystemExit("chaos: the test origin did not start")
+        if self.process.poll() is not None:
+            raise SystemExit(f"chaos: the test origin exited with {self.process.returncode} (port {port} taken?)")
         self.port = int(port_file.read_text())
         self.base = f"http://127.0.0.1:{self.port}"
+
+    def kill(self):
+        """SIGKILLs the origin: its connections end at once, mid-body, and its request log is lost."""
+        self.process.kill()
+        self.process.wait()
 
     def url(self, size, **faults):
         query = "&".join(f"{k}={v}" for k, v in faults.items())

@@ -18,7 +18,12 @@ public final class DatabaseLock: Sendable {
         self.path = path
     }
 
-    deinit { close(descriptor) }
+    /// Unlocks before closing: a child forked at that moment (a worker or a helper being spawned,
+    /// before its exec closes the descriptor) shares the lock, which closing alone would leave held.
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 
     /// The lock file of the database at `databasePath`.
     public static func lockPath(for databasePath: String) -> String { databasePath + ".lock" }

@@ -1,6 +1,7 @@
 public import FerryCore
 import Foundation
 internal import GRDB
+import Synchronization
 
 /// The embedded job store: one SQLite file in WAL mode, written through a single connection.
 ///
@@ -10,6 +11,9 @@ internal import GRDB
 public final class SQLiteJobStore: JobStore {
     public let configuration: StoreConfiguration
     let pool: DatabasePool
+    /// The wall clock's steps already applied to due times. A mutex, not an actor: it is read
+    /// on every claim, synchronously, beside the clock reading it is compared with.
+    let wallClockSteps = Mutex(WallClockSteps())
 
     private init(configuration: StoreConfiguration, pool: DatabasePool) {
         self.configuration = configuration

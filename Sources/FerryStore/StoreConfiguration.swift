@@ -23,6 +23,10 @@ public struct StoreConfiguration: Sendable {
     public var readOnly: Bool
     /// The clock; tests move it.
     public var now: @Sendable () -> Date
+    /// Whether steps of `now` against the monotonic clock move waiting jobs' due times
+    /// (``WallClockSteps``): on for the supervisor's store; off where tests move `now` by hand
+    /// to make time pass.
+    public var followsWallClockSteps: Bool
 
     public init(
         path: String,
@@ -30,7 +34,8 @@ public struct StoreConfiguration: Sendable {
         busyTimeout: Duration = .seconds(5),
         retryPolicies: RetryPolicies = .standard,
         readOnly: Bool = false,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        followsWallClockSteps: Bool = false
     ) {
         self.path = path
         self.synchronous = synchronous
@@ -38,5 +43,6 @@ public struct StoreConfiguration: Sendable {
         self.retryPolicies = retryPolicies
         self.readOnly = readOnly
         self.now = now
+        self.followsWallClockSteps = followsWallClockSteps
     }
 }

@@ -78,6 +78,6 @@ public enum StoreBootstrap {
         return try SQLiteJobStore.open(
             StoreConfiguration(
                 path: path, synchronous: synchronous, busyTimeout: configuration.database.busyTimeout,
-                retryPolicies: configuration.retry.policies, readOnly: readOnly))
+                retryPolicies: configuration.retry.policies, readOnly: readOnly, followsWallClockSteps: !readOnly))
     }
 }

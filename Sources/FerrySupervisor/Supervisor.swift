@@ -35,6 +35,8 @@ public actor Supervisor: Service {
     /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
     public private(set) var isReady = false
     public nonisolated let startedAt = Date()
+    /// The start on the monotonic clock: uptime must not jump when the wall clock is set.
+    public nonisolated let startedAtInstant = ContinuousClock.now
     /// The last WATCHDOG=1 sent to systemd; nil when not run under a watchdog.
     public private(set) var lastWatchdogPing: Date?
     /// The last database write probe: nil before the first, else its time and error (nil: it worked).
@@ -226,6 +228,7 @@ public actor Supervisor: Service {
             var resident: [WorkerID: Int] = [:]
             for worker in workers { resident[worker.id] = snapshot.processes[worker.id.rawValue]?.residentBytes }
             await fleet.recycleAboveMemoryLimit(resident)
+            await fleet.followMemoryCgroups()
             try? await Task.sleep(for: loaded.configuration.supervisor.metricsInterval)
         }
     }

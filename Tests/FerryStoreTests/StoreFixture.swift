@@ -24,13 +24,18 @@ final class StoreFixture: StoreHelpers {
     let clock: TestClock
     let store: SQLiteJobStore
 
-    init(policies: RetryPolicies = .standard, migrate: Bool = true, clock: TestClock = TestClock()) throws {
+    init(
+        policies: RetryPolicies = .standard, migrate: Bool = true, clock: TestClock = TestClock(),
+        followsWallClockSteps: Bool = false
+    ) throws {
         self.clock = clock
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let clock = clock
         store = try SQLiteJobStore.open(
-            StoreConfiguration(path: Self.path(in: folder), retryPolicies: policies, now: { clock.now }))
+            StoreConfiguration(
+                path: Self.path(in: folder), retryPolicies: policies, now: { clock.now },
+                followsWallClockSteps: followsWallClockSteps))
         if migrate { try store.migrate() }
     }
 

@@ -25,6 +25,29 @@ struct DownloadFailureTests {
         #expect(fixture.spoolFiles.isEmpty, "no error page was kept")
     }
 
+    @Test("An origin that refuses connections (nothing listening) is a retryable connection_refused naming the host")
+    func refused() async throws {
+        let fixture = try DownloadFixture()
+        // A port that was free a moment ago: bound, then closed, so nothing listens on it.
+        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let port = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> UInt16 in
+                _ = bind(probe, raw, length)
+                _ = getsockname(probe, raw, &length)
+                return UInt16(bigEndian: pointer.pointee.sin_port)
+            }
+        }
+        close(probe)
+        let attempt = await fixture.attempt(1, DownloadSpec(url: "http://127.0.0.1:\(port)/file/10"))
+        #expect(attempt.failure?.code == "connection_refused")
+        #expect(attempt.failure?.isRetryable == true)
+        #expect(attempt.failure?.message.contains("127.0.0.1") == true)
+    }
+
     @Test("A disallowed or unusable URL fails for good before anything is fetched")
     func badURLs() async throws {
         var settings = DownloadSettings()

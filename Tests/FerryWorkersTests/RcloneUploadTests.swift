@@ -83,6 +83,42 @@ struct RcloneUploadTests {
             ])
     }
 
+    @Test(
+        "An rclone SIGKILLed mid-copy leaves nothing at the final name (the copy goes to a hidden name, then is moved); the next attempt delivers"
+    )
+    func killedMidCopy() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let remote = "box:" + folder.appendingPathComponent("remote").path
+        let spec = try source(size: 4_000_000)
+        // The real rclone, slowed to 1 MB/s, SIGKILLed once its copy has begun to arrive.
+        let killer = folder.appendingPathComponent("rclone-killed")
+        try Data(
+            """
+            #!/bin/sh
+            [ "$1" = copyto ] || exec rclone "$@"
+            rclone --bwlimit 1M "$@" &
+            tries=0
+            while [ ! -s "${3#box:}" ] && [ $tries -lt 400 ]; do sleep 0.05; tries=$((tries + 1)); done
+            kill -9 $!
+            exit 137
+
+            """.utf8
+        ).write(to: killer)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: killer.path)
+        guard case .failure(let failure) = await upload(executor(remote: remote, program: killer.path), spec) else {
+            Issue.record("a killed copy succeeded")
+            return
+        }
+        #expect(failure.code == "rclone_137" && failure.isRetryable)
+        let landing = folder.appendingPathComponent("remote/3")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: landing.path) == [".movie.bin.ferry-partial"])
+        _ = try await upload(executor(remote: remote), spec).get()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: landing.path) == ["movie.bin"])
+        #expect(try TestOrigin.sha256(ofFile: landing.appendingPathComponent("movie.bin").path) == spec.sourceSHA256)
+        #expect(RcloneTarget.temporaryName(of: "3/movie.bin") == "3/.movie.bin.ferry-partial")
+        #expect(RcloneTarget.temporaryName(of: "movie.bin") == ".movie.bin.ferry-partial")
+    }
+
     @Test("A missing rclone or an unknown remote fails for good; other exit statuses are retryable")
     func failures() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -154,7 +154,9 @@ struct S3UploadTests {
         #expect(unfinished == 0)
     }
 
-    @Test("A cleanup run aborts the multipart upload a failed upload job left on the server (a dry run only lists it)")
+    @Test(
+        "A cleanup run aborts the multipart upload a failed upload job left on the server, and a lost create's stray of its key (a dry run only lists it)"
+    )
     func abandonedUploadAborted() async throws {
         let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
         let spec = try source(size: 12 << 20, downloadID: 9)
@@ -176,6 +178,8 @@ struct S3UploadTests {
         let upload = try #require(try await store.claimDueJobs(of: .upload, for: worker, limit: 1).first)
         _ = try await store.fail(upload.lease, with: .permanent("target_rejected", "test"), resumeState: resume)
 
+        // A CreateMultipartUpload of the same key whose answer was lost: no resume state names it.
+        try server.beginForgottenUpload(in: bucket, key: "ferry/9/clip-12582912.bin")
         let scanner = CleanupScanner(stateDirectory: folder.path, targets: [target(threshold: 5 << 20)])
         func order(dryRun: Bool) -> CleanupOrder {
             CleanupOrder(
@@ -185,7 +189,7 @@ struct S3UploadTests {
         let dry = await scanner.run(order(dryRun: true))
         #expect(dry.error == nil)
         #expect(dry.report.abandonedUploads.map(\.action) == ["would_abort"])
-        #expect(try server.contents(of: bucket).unfinishedUploads == 1, "a dry run aborts nothing")
+        #expect(try server.contents(of: bucket).unfinishedUploads == 2, "a dry run aborts nothing")
         let real = await scanner.run(order(dryRun: false))
         let uploadID = try #require(S3Target.ResumeState(json: resume)?.uploadID)
         #expect(

@@ -14,7 +14,7 @@ import time
 from ..daemon import Ferry, base_config, free_port
 from ..database import FINAL_PHASES, query
 from ..invariants import check_database
-from ..origin import BUCKET, Moto, Origin, origin_sha256
+from ..origin import Moto, Origin, origin_sha256, s3_target
 from ..processes import wait_until
 from ..report import REPORT, log
 from ..s3proxy import S3FaultProxy
@@ -32,7 +32,7 @@ def run(args, binary, scratch, lifecycles):
     secret = scratch / "s3-faults-secret"
     secret.write_text("testing")
     state = scratch / "s3-faults-state"
-    targets = f"""workers:
+    targets = """workers:
   download:
     processes: 1
     concurrency: 4
@@ -40,15 +40,7 @@ def run(args, binary, scratch, lifecycles):
     processes: 2
     concurrency: 3
 targets:
-  bucket:
-    type: s3
-    endpoint: {proxy.endpoint}
-    bucket: {BUCKET}
-    access_key_id: testing
-    secret_key_file: {secret}
-    multipart_threshold: 5MiB
-    part_size: 5MiB
-"""
+""" + s3_target("bucket", proxy.endpoint, secret)
     ferry = Ferry(binary, scratch, base_config(state, free_port(), targets), "s3-faults")
     database = state / "ferry.sqlite"
     try:

@@ -35,7 +35,8 @@ struct HealthController {
     private func system() async throws -> AnswerCache.Answer {
         let supervisor = dependencies.supervisor
         let health = SystemHealth(
-            ready: await supervisor.isReady, startedAt: supervisor.startedAt, fleet: await supervisor.fleetSnapshot(),
+            ready: await supervisor.isReady, uptime: ContinuousClock.now - supervisor.startedAtInstant,
+            fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
             backup: await supervisor.backups.status, hangTimeout: dependencies.hangTimeout,
             diskFullHorizon: dependencies.diskFullHorizon, now: Date(), telegram: await supervisor.telegramStatus())

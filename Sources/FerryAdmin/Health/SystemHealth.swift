@@ -7,7 +7,8 @@ import Foundation
 /// Everything here reads values the supervisor already holds; nothing touches `/proc`.
 struct SystemHealth {
     var ready: Bool
-    var startedAt: Date
+    /// Since the supervisor started, on the monotonic clock.
+    var uptime: Duration
     var fleet: FleetSnapshot
     var samples: [MetricsSnapshot]
     var writeProbe: (at: Date, error: StoreError?)?
@@ -31,7 +32,7 @@ struct SystemHealth {
                 output: "starting: waiting for every worker to say hello"))
         document.add(
             "uptime",
-            HealthCheck(type: "system", value: now.timeIntervalSince(startedAt).rounded(), unit: "s", time: now))
+            HealthCheck(type: "system", value: uptime.inSeconds.rounded(), unit: "s", time: now))
         addDatabase(to: &document)
         addBackup(to: &document)
         addRoles(to: &document)
@@ -78,7 +79,7 @@ struct SystemHealth {
         } else if let age, age > limit {
             status = .warn
             output = "the newest database backup is \(Int(age / 3600)) h old (backup.interval is \(backup.interval))"
-        } else if age == nil, now.timeIntervalSince(startedAt) > limit {
+        } else if age == nil, uptime.inSeconds > limit {
             status = .warn
             output = "no database backup has been made yet in \(backup.folder)"
         }

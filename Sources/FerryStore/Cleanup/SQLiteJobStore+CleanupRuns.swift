@@ -66,7 +66,7 @@ extension SQLiteJobStore {
         try await write { db in
             try db.execute(
                 sql:
-                    "UPDATE cleanup_runs SET state = ?, finished_at = ?, \(column) = ? WHERE id = ? AND state = 'running'",
+                    "UPDATE cleanup_runs SET state = ?, finished_at = max(?, started_at), \(column) = ? WHERE id = ? AND state = 'running'",
                 arguments: [state, now, value, id])
             guard db.changesCount == 1 else {
                 throw StoreError(.illegalTransition, "cleanup run \(id) is not running")

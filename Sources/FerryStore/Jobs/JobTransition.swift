@@ -38,6 +38,10 @@ struct JobTransition {
         } catch {
             throw StoreError(.illegalTransition, error.description, jobID: job.id)
         }
+        // A job's own times never go back (the schema wants updated_at >= created_at, and its
+        // event log is in order): after the wall clock was set back, they stay where they were
+        // until the clock passes them again.
+        let now = max(now, job.updatedAt.storeMilliseconds)
         var columns: [(column: String, value: (any DatabaseValueConvertible)?)] = [
             ("state", target.rawValue), ("state_cause", command.rawValue), ("state_reason", reason),
             ("updated_at", now),

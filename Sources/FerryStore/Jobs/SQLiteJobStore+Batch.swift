@@ -10,6 +10,8 @@ internal import GRDB
 extension SQLiteJobStore {
     public func apply(_ batch: ReportBatch) async throws(StoreError) -> AppliedBatch {
         guard !batch.isEmpty else { return AppliedBatch(reports: [], claims: [], lostProgress: []) }
+        // Claims and retry delays below compare and add to due times, which must follow a step first.
+        try await applyWallClockStep()
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
         let path = configuration.path

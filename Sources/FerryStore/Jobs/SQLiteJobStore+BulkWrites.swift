@@ -89,7 +89,8 @@ extension SQLiteJobStore {
                 WITH outcome(id, owner, attempt, location, size, sha256, content_type) AS (VALUES \(values))
                 UPDATE jobs
                 SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                    state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = ?, updated_at = ?,
+                    state_cause = 'complete', state_reason = NULL, owner = NULL,
+                    finished_at = max(?, jobs.updated_at), updated_at = max(?, jobs.updated_at),
                     result_location = outcome.location, result_size = outcome.size,
                     result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
                     bytes_done = outcome.size, bytes_total = outcome.size

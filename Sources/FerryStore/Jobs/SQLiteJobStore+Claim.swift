@@ -5,6 +5,7 @@ internal import GRDB
 extension SQLiteJobStore {
     public func kindsWithDueWork(among kinds: Set<JobKind>) async throws(StoreError) -> Set<JobKind> {
         guard !kinds.isEmpty else { return [] }
+        try await applyWallClockStep()
         let now = nowMilliseconds
         return try await read { db in
             var due: Set<JobKind> = []
@@ -26,6 +27,7 @@ extension SQLiteJobStore {
         -> [ClaimedJob]
     {
         guard limit > 0 else { return [] }
+        try await applyWallClockStep()
         let now = nowMilliseconds
         return try await write { db in try Self.claim(db, kind: kind, for: owner, limit: limit, now: now) }
     }
@@ -43,7 +45,7 @@ extension SQLiteJobStore {
                 sql: """
                     UPDATE jobs
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
-                        owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = ?
+                        owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = max(?, updated_at)
                     WHERE id IN (
                         SELECT id FROM jobs
                         WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
@@ -83,7 +85,7 @@ extension SQLiteJobStore {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE jobs SET bytes_done = ?, bytes_total = ?, resume_state = COALESCE(?, resume_state),
-                    heartbeat_at = ?, updated_at = ?
+                    heartbeat_at = ?, updated_at = max(?, updated_at)
                 WHERE id = ? AND owner = ? AND attempt = ? AND state IN ('running', 'storing')
                 """)
         var lost: [JobLease] = []

@@ -1,27 +1,37 @@
-import Foundation
+/// Tells a worker's SIGKILL from the kernel's out-of-memory killer apart from any other.
+///
+/// The kernel counts each OOM kill in the victim's memory cgroup before it sends the SIGKILL
+/// (``MemoryCgroup``). The fleet notes every worker's cgroup at its start and on every metrics
+/// sample (a process moved into another group is seen there), and the ledger remembers, per
+/// counter, how many kills it has already explained: the first look at a counter is its
+/// baseline. A SIGKILLed worker was OOM-killed when its cgroup's counter is above what the
+/// ledger explained; that kill is then explained, so one kill names one exit even when several
+/// workers share the group. What it cannot see: a worker moved into another group and killed
+/// there before the next sample (counted as a plain `signal`), and an OOM-killed process of the
+/// same group that is not a worker (a worker's aria2c or rclone) followed by a SIGKILL from
+/// elsewhere before any other exit there (counted as `oom`).
+struct OutOfMemoryKills {
+    /// Per counter file, the kill count already explained.
+    private var explained: [String: Int] = [:]
 
-/// Tells a SIGKILL from the kernel's out-of-memory killer apart from any other: cgroup v2 counts
-/// OOM kills in `memory.events`, so a count that grew since the last look means the kernel did it.
-enum OutOfMemoryKills {
-    nonisolated(unsafe) private static var lastSeen: Int = current() ?? 0
-
-    /// Whether the OOM-kill count of our cgroup grew since the last call.
-    static func increased() -> Bool {
-        guard let now = current() else { return false }
-        defer { lastSeen = now }
-        return now > lastSeen
+    /// Starts following `cgroup`'s counter at `count`, unless it is followed already.
+    mutating func watch(_ cgroup: MemoryCgroup, count: Int?) {
+        guard let count, explained[cgroup.counterFile] == nil else { return }
+        explained[cgroup.counterFile] = count
     }
 
-    /// The `oom_kill` count of this process's cgroup, when cgroup v2 exposes it.
-    static func current() -> Int? {
-        guard let membership = try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8),
-            let line = membership.split(separator: "\n").first(where: { $0.hasPrefix("0::") })
-        else { return nil }
-        let path = "/sys/fs/cgroup" + line.dropFirst(3) + "/memory.events"
-        guard let events = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
-        for entry in events.split(separator: "\n") where entry.hasPrefix("oom_kill ") {
-            return Int(entry.split(separator: " ")[1])
+    /// Whether a SIGKILLed process in `cgroup`, whose counter reads `count` now, was OOM-killed;
+    /// a yes explains one kill.
+    mutating func explainKill(in cgroup: MemoryCgroup, count: Int?) -> Bool {
+        guard let count, let before = explained[cgroup.counterFile] else {
+            if let count { explained[cgroup.counterFile] = count }
+            return false
         }
-        return nil
+        guard count > before else {
+            explained[cgroup.counterFile] = count
+            return false
+        }
+        explained[cgroup.counterFile] = before + 1
+        return true
     }
 }

@@ -38,7 +38,7 @@ extension WorkerFleet {
         guard let (role, index) = locate(id) else { return }
         let slot = slots[role]![index]
         let uptime = ContinuousClock.now - slot.startedAt
-        let cause = classify(termination, killCause: slot.killCause)
+        let cause = classify(termination, killCause: slot.killCause, memoryCgroup: slot.memoryCgroup)
         slots[role]![index].exiting = true
         // Its last reports first (a commit under way finishes, then one takes what is left), if
         // the store can take them now; what it cannot is requeued below.
@@ -88,14 +88,34 @@ extension WorkerFleet {
         if wanted && delay == .zero { launch(role, index) }
     }
 
-    func classify(_ termination: WorkerTermination, killCause: WorkerExitCause?) -> WorkerExitCause {
+    func classify(
+        _ termination: WorkerTermination, killCause: WorkerExitCause?, memoryCgroup: MemoryCgroup?
+    ) -> WorkerExitCause {
         if let killCause { return killCause }
         if stopping, termination.exitCode == 0 { return .clean }
         if termination.spawnError != nil { return .crash }
         if let signal = termination.signal {
-            return signal == SIGKILL && OutOfMemoryKills.increased() ? .outOfMemory : .signal
+            guard signal == SIGKILL else { return .signal }
+            let cgroup = memoryCgroup ?? .machine
+            return outOfMemoryKills.explainKill(in: cgroup, count: cgroup.killCount()) ? .outOfMemory : .signal
         }
         return termination.exitCode == 0 ? .clean : .crash
+    }
+
+    /// Notes the memory cgroup each live worker is in now (see ``OutOfMemoryKills``); called on
+    /// every metrics sample, so a worker moved into another group is followed there.
+    public func followMemoryCgroups() {
+        for (role, roleSlots) in slots {
+            for index in roleSlots.indices { followMemoryCgroup(role, index) }
+        }
+    }
+
+    func followMemoryCgroup(_ role: WorkerRole, _ index: Int) {
+        guard let pid = slots[role]![index].pid, !slots[role]![index].exiting else { return }
+        // Nothing readable (or the process just exited): keep what was seen last.
+        let cgroup = MemoryCgroup.of(pid: pid) ?? slots[role]![index].memoryCgroup ?? .machine
+        slots[role]![index].memoryCgroup = cgroup
+        outOfMemoryKills.watch(cgroup, count: cgroup.killCount())
     }
 
 }

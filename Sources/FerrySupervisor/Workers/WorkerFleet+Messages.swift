@@ -12,6 +12,7 @@ extension WorkerFleet {
             slots[role]![index].startedAt = .now
             slots[role]![index].startedAtDate = Date()
             slots[role]![index].lastHeard = .now
+            followMemoryCgroup(role, index)
             do {
                 try await store.registerWorker(
                     WorkerRecord(id: id, role: role, slot: index + 1, pid: pid, startedAt: Date()))

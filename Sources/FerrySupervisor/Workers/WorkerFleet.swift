@@ -43,6 +43,8 @@ public actor WorkerFleet {
     let events: AsyncStream<WorkerEvent>
     let eventSink: AsyncStream<WorkerEvent>.Continuation
     var generator = SystemRandomNumberGenerator()
+    /// OOM kills already matched to worker exits, per memory cgroup.
+    var outOfMemoryKills = OutOfMemoryKills()
     /// Reports, progress and heartbeats heard and not yet committed (see `+Commit`).
     var reports = ReportBatcher()
     /// Asks the commit task for a commit; many asks while one runs make one more.

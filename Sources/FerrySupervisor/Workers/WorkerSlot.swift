@@ -47,6 +47,8 @@ struct WorkerSlot {
     var executes: [JobKind] = []
     /// Whether this process has already been counted as stable for the restart policy.
     var countedStable = false
+    /// The memory cgroup it was last seen in, whose OOM-kill count tells an OOM kill apart.
+    var memoryCgroup: MemoryCgroup?
 
     /// Whether the fleet is ending this process, one way or another: it gets no new work.
     var isLeaving: Bool { killSentAt != nil || drainSentAt != nil }

@@ -1,7 +1,7 @@
 """What the loopback test servers share: their deterministic content, and how they start.
 
-`serve(handler, port_file)` listens on 127.0.0.1 (any free port), writes the port to
-`port_file` atomically (by rename) once listening, and serves until killed or orphaned.
+`serve(handler, port_file, port)` listens on 127.0.0.1 (`port`, or any free port when 0), writes
+the port to `port_file` atomically (by rename) once listening, and serves until killed or orphaned.
 """
 import http.server
 import os
@@ -29,12 +29,12 @@ class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 256
 
 
-def serve(handler, port_file):
+def serve(handler, port_file, port=0):
     # The test runner may have blocked or ignored SIGTERM, and both are inherited across exec.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     threading.Thread(target=exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    server = Server(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", port), handler)
     server.daemon_threads = True
     with open(port_file + ".tmp", "w") as file:
         file.write(str(server.server_address[1]))

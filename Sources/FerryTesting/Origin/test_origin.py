@@ -19,7 +19,8 @@ GET /log/<key> answers the JSON list of the key's requests: {"range", "if_range"
 GET /metalink/<size>.meta4 answers a Metalink 4 document (RFC 5854) naming one file, clip-<size>.bin,
 at /file/<size> here, with its size and SHA-256; GET /metalink/bad.meta4 one that is not XML.
 Once listening it writes its port to the file named by its first argument (atomically, by
-rename) and serves until killed or orphaned.
+rename) and serves until killed or orphaned; a second argument names the port (the chaos suite
+restarts a killed origin where it was).
 """
 import hashlib
 import http.server
@@ -167,4 +168,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-serve(Handler, sys.argv[1])
+serve(Handler, sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)

@@ -157,6 +157,12 @@ enum TransferErrors {
                 break
             }
         }
+        // NIO words a refused connect as "connection reset (error set): Connection refused",
+        // which reads like a cut transfer; say what it is.
+        if let io = error as? IOError, io.errnoCode == ECONNREFUSED {
+            return .retryable(
+                "connection_refused", "\(host) refused the connection: nothing listens there (is the server down?)")
+        }
         return .retryable("network_error", "the transfer from \(host) failed: \(error)")
     }
 }

@@ -20,25 +20,55 @@ struct RcloneTarget {
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
         let remote = remote(objectName)
-        try await transfer("copyto", spec, to: remote, report: report)
-        // The result, as the remote reports it: size always, SHA-256 where the remote has it.
+        // A retry after a lost report finds the copy in place.
+        if try await listed(remote, matches: spec, required: false) {
+            await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
+            return JobResult(location: remote, size: spec.sourceSize, sha256: spec.sourceSHA256)
+        }
+        // rclone writes some remotes in place (local folders, SFTP, …): a copy cut short would sit
+        // at the final name. So the copy goes to a hidden name beside it, is checked there, and is
+        // moved into place (a rename where the remote can, a server-side copy elsewhere).
+        let temporary = self.remote(Self.temporaryName(of: objectName))
+        try await transfer("copyto", spec, to: temporary, report: report)
+        _ = try await listed(temporary, matches: spec, required: true)
+        let moved = try await Self.run(
+            settings.program, withConfig(["moveto", temporary, remote, "--retries", "1", "--low-level-retries", "3"])
+        ) { _ in }
+        guard moved.status == 0 else { throw Self.failure(status: moved.status, log: moved.log) }
+        _ = try await listed(remote, matches: spec, required: true)
+        await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
+        return JobResult(location: remote, size: spec.sourceSize, sha256: spec.sourceSHA256)
+    }
+
+    /// `.<name>.ferry-partial` in the object's folder: where a copy is made before it is moved into place.
+    static func temporaryName(of objectName: String) -> String {
+        guard let slash = objectName.lastIndex(of: "/") else { return ".\(objectName).ferry-partial" }
+        return "\(objectName[...slash]).\(objectName[objectName.index(after: slash)...]).ferry-partial"
+    }
+
+    /// Whether `remote` holds the upload's bytes, as rclone lists it: the size always, SHA-256
+    /// where the remote has it. A mismatch (or, when `required`, nothing there) fails the attempt.
+    private func listed(_ remote: String, matches spec: UploadSpec, required: Bool) async throws(JobFailure) -> Bool {
         let listed = try await Self.run(
             settings.program, withConfig(["lsjson", "--hash", "--hash-type", "sha256", remote])
         ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]],
             let entry = entries.first
-        else { throw .retryable("verification_failed", "rclone could not list \(remote) after the upload") }
+        else {
+            guard required else { return false }
+            throw .retryable("verification_failed", "rclone could not list \(remote) after the upload")
+        }
         let size = (entry["Size"] as? Int64) ?? (entry["Size"] as? Int).map(Int64.init) ?? -1
         let hash = (entry["Hashes"] as? [String: String])?["sha256"]
         guard size == spec.sourceSize, hash == nil || hash == spec.sourceSHA256 else {
+            guard required else { return false }
             throw .retryable(
                 "verification_failed",
                 "\(remote) has \(size) bytes and SHA-256 \(hash ?? "unknown"); the download has \(spec.sourceSize) and \(spec.sourceSHA256)"
             )
         }
-        await report(JobProgress(bytesDone: size, bytesTotal: size), nil)
-        return JobResult(location: remote, size: size, sha256: spec.sourceSHA256)
+        return true
     }
 
     /// A folder result (a torrent of several files), delivered as the folder `<remote>/<objectName>`

@@ -12,7 +12,7 @@ from ...daemon import Ferry, base_config, check_alive, check_graceful_stop, free
 from ...database import query
 from ...invariants import check_database
 from ...processes import in_threads
-from ...origin import BUCKET, Moto, Origin
+from ...origin import Moto, Origin, s3_target
 from ...report import REPORT, log
 from .checks import check_fire_results, tamper
 from .monkey import Monkey, OwnerWatch
@@ -60,15 +60,7 @@ targets:
   folder:
     type: dir
     path: {folder}
-  bucket:
-    type: s3
-    endpoint: {moto.endpoint}
-    bucket: {BUCKET}
-    access_key_id: testing
-    secret_key_file: {secret}
-    multipart_threshold: 5MiB
-    part_size: 5MiB
-"""
+""" + s3_target("bucket", moto.endpoint, secret)
     text = base_config(state, port, targets)
     ferry = Ferry(binary, scratch, text)
     database = state / "ferry.sqlite"

@@ -87,24 +87,32 @@ struct S3Target {
         }
     }
 
-    /// Aborts a multipart upload a job left behind (its resume state); answers what became of it:
-    /// "aborted", "already_gone", or "failed: <why>".
+    /// Aborts a multipart upload a job left behind (its resume state), and any other upload of its
+    /// key still open (a CreateMultipartUpload whose answer was lost, which no resume state names);
+    /// answers what became of the named one: "aborted", "already_gone", or "failed: <why>".
     func abortAbandoned(resumeState: String) async -> String {
         guard let state = ResumeState(json: resumeState) else {
             return "failed: the resume state is not an S3 upload's"
         }
+        let s3: S3Client
         do {
-            try await abort(state, try connection())
-            return "aborted"
+            s3 = try connection()
+        } catch {
+            return "failed: \(error.message)"
+        }
+        let outcome: String
+        do {
+            try await abort(state, s3)
+            outcome = "aborted"
         } catch let failure as S3Client.Failure where failure.isNoSuchUpload {
-            return "already_gone"
+            outcome = "already_gone"
         } catch let failure as S3Client.Failure {
             return "failed: \(failure.jobFailure.message)"
-        } catch let failure as JobFailure {
-            return "failed: \(failure.message)"
         } catch {
             return "failed: \(error)"
         }
+        await abortStrays(of: state.key, s3)
+        return outcome
     }
 
     /// A signed client for this target, or a permanent failure when its secret cannot be read.
