@@ -31,8 +31,14 @@ struct AlarmClock {
         }
         armedFor = deadline
         let bell = bell
+        // A tenth of the wait (at most a second) of slack lets libdispatch fire this timer with
+        // another one due about then (Hummingbird's date cache ticks every second on the same
+        // clock) instead of waking the process once more.
+        let wait = deadline - now
+        let tolerance = min(wait / 10, .seconds(1))
+        let wakeAt = SuspendingClock.now + wait
         timer = Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
+            try? await Task.sleep(until: wakeAt, tolerance: tolerance, clock: SuspendingClock())
             if !Task.isCancelled { bell.yield() }
         }
     }

@@ -52,8 +52,8 @@ extension ProcessSuites {
             let id = try await store.enqueue(download: DownloadRequest(spec: DownloadSpec(url: origin.url(size: 2000))))
                 .job.id
             let wait = try await secondsToClaim(id, in: harness)
-            // The supervisor asks the store for others' writes every 2 s; a second more for a busy machine.
-            #expect(wait < 3, "claimed \(wait) s after it was created")
+            // The supervisor asks the store for others' writes every 5 s; a second more for a busy machine.
+            #expect(wait < 6, "claimed \(wait) s after it was created")
             #expect(harness.stop() == 0)
         }
     }

@@ -12,7 +12,7 @@ extension WorkerFleet {
     static let idleLookInterval: Duration = .seconds(60)
     /// How often the store is asked whether another process wrote to it (`ferry` commands and
     /// tests that write the database directly): the latency of such a job on an idle supervisor.
-    static let externalWorkCheckInterval: Duration = .seconds(2)
+    static let externalWorkCheckInterval: Duration = .seconds(5)
 
     /// Arms the watch's alarm for its next deadline (or rings it now).
     func rearm() {
