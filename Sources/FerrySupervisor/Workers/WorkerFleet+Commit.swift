@@ -51,8 +51,9 @@ extension WorkerFleet {
         }
         for (plan, claimed) in zip(plans, applied.claims) { assign(claimed, as: plan) }
         for case .success(.completed(let job)) in applied.reports where job.kind == .download {
-            // Uploads it asked for were created in this commit: the next one looks for them.
-            lookSoon(.upload)
+            // Uploads it asked for were created in this commit: one within 100 ms looks for them
+            // (under a stream of downloads, one read every 100 ms, not one per commit).
+            lookSoon(.upload, within: Self.busyWatchPeriod)
         }
         for (entry, result) in zip(entries, applied.reports) {
             let recording = await recorder.settle(result, of: entry.outcome, from: entry.worker)

@@ -58,11 +58,12 @@ extension WorkerFleet {
         return kinds
     }
 
-    /// Makes the next commit read whether `kind` has due work (a read, not a claim): for work
-    /// that may have appeared without being announced.
-    func lookSoon(_ kind: JobKind) {
-        guard let until = idleUntil[kind], until > .now else { return }
-        idleUntil[kind] = .now
+    /// Makes a commit within `delay` read whether `kind` has due work (a read, not a claim): for
+    /// work that may have appeared without being announced.
+    func lookSoon(_ kind: JobKind, within delay: Duration = .zero) {
+        let at = ContinuousClock.now + delay
+        guard let until = idleUntil[kind], until > at else { return }
+        idleUntil[kind] = at
     }
 
     /// Every ``externalWorkCheckInterval``: has another process written to the store? If so (or
