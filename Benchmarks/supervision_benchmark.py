@@ -105,11 +105,52 @@ def context_switches(pid):
     return total
 
 
+def thread_switches(pid):
+    """Context switches so far of each thread of a process, by thread id, with its name."""
+    threads = {}
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            with open(f"{task}/comm") as f:
+                name = f.read().strip()
+            with open(f"{task}/status") as f:
+                threads[task.rsplit("/", 1)[1]] = (name, sum(int(line.split()[1]) for line in f if "ctxt_switches:" in line))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return threads
+
+
 def idle_figures(pid, seconds):
-    """CPU (% of one core) and context switches per second of an idle process."""
+    """CPU (% of one core) and context switches per second of an idle process, with the
+    switches per second of each thread that had any (name and rate), busiest first."""
     switches = context_switches(pid)
+    threads = thread_switches(pid)
     cpu = idle_cpu_percent([pid], seconds)
-    return cpu, (context_switches(pid) - switches) / seconds
+    after = thread_switches(pid)
+    per_thread = sorted(
+        ((after[t][0], (after[t][1] - threads[t][1]) / seconds) for t in after if t in threads and after[t][1] > threads[t][1]),
+        key=lambda entry: -entry[1])
+    return cpu, (context_switches(pid) - switches) / seconds, per_thread
+
+
+def wake_ups(pid, seconds, gap=0.05):
+    """Wake-ups per second of an idle process: bursts of system calls (any thread) separated by
+    at least `gap` seconds of silence, seen by strace -f; None without strace. One wake-up hops
+    between threads (a timer fires on libdispatch's manager thread, a worker thread runs the
+    task), which a loaded machine spreads over milliseconds: hence a gap of 50 ms."""
+    try:
+        trace = subprocess.run(
+            ["timeout", "-s", "INT", str(seconds), "strace", "-f", "-ttt", "-p", str(pid), "-o", "/dev/stdout"],
+            capture_output=True, text=True).stdout
+    except FileNotFoundError:
+        return None
+    times = []
+    for line in trace.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and re.match(r"^\d+\.\d+$", fields[1]):
+            times.append(float(fields[1]))
+    times.sort()
+    bursts = sum(1 for i, t in enumerate(times) if i == 0 or t - times[i - 1] >= gap)
+    return bursts / seconds
 
 
 def summary(values):
@@ -172,7 +213,8 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
             time.sleep(0.05)
         time.sleep(2)  # let start-up settle before measuring idle figures
         workers = children(serve.pid)
-        idle, idle_switches = idle_figures(serve.pid, idle_seconds)
+        idle, idle_switches, idle_threads = idle_figures(serve.pid, idle_seconds)
+        idle_wake_ups = wake_ups(serve.pid, min(idle_seconds, 20))
         idle_workers = idle_cpu_percent(workers, idle_seconds) / max(1, len(workers))
         supervisor_rss = memory_mib(serve.pid)
         worker_rss = median_memory(workers)
@@ -199,6 +241,8 @@ def bench_ferry(binary, kills, idle_seconds, origin_port):
         return {
             "idle_cpu": idle,
             "idle_switches": idle_switches,
+            "idle_threads": idle_threads,
+            "idle_wake_ups": idle_wake_ups,
             "idle_worker_cpu": idle_workers,
             "rss": supervisor_rss,
             "worker_rss": worker_rss,
@@ -280,7 +324,7 @@ autorestart=true
         while not children(daemon.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(3)
-        idle, idle_switches = idle_figures(daemon.pid, idle_seconds)
+        idle, idle_switches, _ = idle_figures(daemon.pid, idle_seconds)
         rss = memory_mib(daemon.pid)
         spawn_ms, running_ms = [], []
         for _ in range(kills):
@@ -332,6 +376,10 @@ def main():
     print(f"  kill -> job requeued:        {summary(ferry['requeue'])}")
     print(f"  supervisor idle CPU:         {ferry['idle_cpu']:.2f}% of one core over {args.idle_seconds:.0f} s")
     print(f"  supervisor idle wake-ups:    {ferry['idle_switches']:.1f} context switches/s (all threads)")
+    for name, rate in ferry["idle_threads"]:
+        print(f"    thread {name:<24} {rate:.2f} context switches/s")
+    if ferry["idle_wake_ups"] is not None:
+        print(f"  supervisor idle wake-ups:    {ferry['idle_wake_ups']:.2f}/s (bursts of system calls >= 50 ms apart, strace -f)")
     print(f"  idle worker CPU (each):      {ferry['idle_worker_cpu']:.2f}% of one core")
     print(f"  supervisor memory:           {describe_memory(ferry['rss'])}")
     print(f"  idle worker memory (median): {describe_memory(ferry['worker_rss'])}")

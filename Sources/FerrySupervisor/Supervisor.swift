@@ -32,6 +32,8 @@ public actor Supervisor: Service {
     /// What else READY=1 waits for (the HTTP listener).
     private let gates: [StartupGate]
     private var lastStatus = ""
+    /// Wakes the STATUS= loop: every second while busy; idle, with each metrics sample.
+    private var statusAlarm = AlarmClock()
     /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
     public private(set) var isReady = false
     public nonisolated let startedAt = Date()
@@ -195,13 +197,14 @@ public actor Supervisor: Service {
     }
 
     private func keepStatusCurrent() async {
-        var busy = true
-        while !Task.isCancelled {
-            // Every second while work is in flight; every 5 s when idle (STATUS= and the queue
-            // gauges change only with work, and each wake-up is most of an idle daemon's CPU).
-            try? await Task.sleep(for: busy ? .seconds(1) : .seconds(5))
-            busy = await fleet.isBusy
-            // One look at the queue and the fleet a second serves both STATUS= and the gauges.
+        statusAlarm.set(.now + .seconds(1))
+        for await _ in statusAlarm.rings {
+            // Every second while work is in flight. Idle, STATUS= and the queue gauges change only
+            // with work, so they are refreshed with each metrics sample (a busy fleet is noticed
+            // then, at the latest one metrics interval after work began).
+            let busy = await fleet.isBusy
+            if busy { statusAlarm.set(.now + .seconds(1)) }
+            // One look at the queue and the fleet serves both STATUS= and the gauges.
             guard let counts = try? await store.queueCounts() else { continue }
             let snapshot = await fleet.snapshot()
             telemetry.queue(counts, now: Date())
@@ -229,6 +232,9 @@ public actor Supervisor: Service {
             for worker in workers { resident[worker.id] = snapshot.processes[worker.id.rawValue]?.residentBytes }
             await fleet.recycleAboveMemoryLimit(resident)
             await fleet.followMemoryCgroups()
+            // Idle, STATUS= follows the samples; before READY=1 it keeps its own pace (none is
+            // sent in the first second, so a quick start says READY first).
+            if isReady { statusAlarm.ring() }
             try? await Task.sleep(for: loaded.configuration.supervisor.metricsInterval)
         }
     }

@@ -43,4 +43,27 @@ struct ReportBatcherTests {
         // Once taken, nothing is taken twice.
         #expect(batcher.take(now: start + .seconds(4)).batch.isEmpty)
     }
+
+    @Test("Heartbeats alone wait up to their delay, so idle workers share one commit; anything else takes them along")
+    func heartbeatsWait() {
+        var batcher = ReportBatcher()
+        let start = ContinuousClock.now
+        let delay = Duration.seconds(15)
+        batcher.heard(from: WorkerID("download-1.a"), at: start)
+        batcher.heard(from: WorkerID("upload-1.b"), at: start + .seconds(5))
+        #expect(batcher.commitDue(heartbeatDelay: delay) == start + delay)
+        #expect(batcher.take(now: start + .seconds(10), heartbeatDelay: delay).batch.isEmpty)
+        let due = batcher.take(now: start + delay, heartbeatDelay: delay).batch
+        #expect(Set(due.heartbeats) == [WorkerID("download-1.a"), WorkerID("upload-1.b")])
+        #expect(batcher.commitDue(heartbeatDelay: delay) == nil)
+
+        // A report commits now, and the heartbeat heard meanwhile rides along.
+        batcher.heard(from: WorkerID("download-1.a"), at: start + .seconds(20))
+        let lease = JobLease(jobID: JobID(1), owner: WorkerID("download-1.a"), attempt: 1)
+        batcher.add(
+            WorkerMessage.Outcome(lease: lease, result: .stopped(resumeState: nil)), from: WorkerID("download-1.a"),
+            role: .download)
+        let taken = batcher.take(now: start + .seconds(21), heartbeatDelay: delay).batch
+        #expect(taken.reports.count == 1 && taken.heartbeats == [WorkerID("download-1.a")])
+    }
 }

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// The durable job engine: the only way anything creates, moves or reads jobs.
 ///
 /// Every method is one transaction. Every transition is a compare-and-set on the state the
@@ -40,6 +42,15 @@ public protocol JobStore: Sendable {
     /// Which of `kinds` have at least one job waiting and due now: one read, so that an idle
     /// supervisor looks for work written by another process without a write transaction per kind.
     func kindsWithDueWork(among kinds: Set<JobKind>) async throws(StoreError) -> Set<JobKind>
+
+    /// For each of `kinds` with a job waiting, when the earliest one is due (possibly already);
+    /// kinds with nothing waiting are absent. An idle supervisor sleeps until then.
+    func earliestDue(among kinds: Set<JobKind>) async throws(StoreError) -> [JobKind: Date]
+
+    /// A number that changes when another process commits to the store (not this one): how an
+    /// idle supervisor notices jobs written straight into the database without reading the queue.
+    /// Nil when the store cannot tell; the supervisor then reads the queue each time.
+    func externalWriteMarker() async throws(StoreError) -> Int64?
 
     /// Claims up to `limit` due jobs of `kind` for `owner`, highest priority and oldest due first,
     /// counting an attempt for each.
@@ -151,4 +162,15 @@ extension JobStore {
     public func fail(_ lease: JobLease, with failure: JobFailure) async throws(StoreError) -> FailureOutcome {
         try await fail(lease, with: failure, resumeState: nil)
     }
+}
+
+/// What a store that cannot say when work comes due gets: the supervisor looks again every second.
+extension JobStore {
+    public func earliestDue(among kinds: Set<JobKind>) async throws(StoreError) -> [JobKind: Date] {
+        let due = try await kindsWithDueWork(among: kinds)
+        let now = Date()
+        return Dictionary(uniqueKeysWithValues: kinds.map { ($0, due.contains($0) ? now : now.addingTimeInterval(1)) })
+    }
+
+    public func externalWriteMarker() async throws(StoreError) -> Int64? { nil }
 }

@@ -1,5 +1,5 @@
 public import FerryCore
-import Foundation
+public import Foundation
 internal import GRDB
 
 extension SQLiteJobStore {
@@ -97,5 +97,32 @@ extension SQLiteJobStore {
             if db.changesCount == 0 { lost.append(report.lease) }
         }
         return lost
+    }
+}
+
+extension SQLiteJobStore {
+    public func earliestDue(among kinds: Set<JobKind>) async throws(StoreError) -> [JobKind: Date] {
+        guard !kinds.isEmpty else { return [:] }
+        return try await read { db in
+            var due: [JobKind: Date] = [:]
+            for kind in kinds {
+                // The kind's waiting partition of `jobs_queue`: empty for an idle supervisor.
+                let earliest = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT MIN(due_at) FROM jobs WHERE kind = ? AND state = ?"),
+                    arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue])
+                if let earliest { due[kind] = Date(storeMilliseconds: earliest) }
+            }
+            return due
+        }
+    }
+
+    /// `PRAGMA data_version` of the writer connection, which every write of this process goes
+    /// through: it changes only when another connection commits.
+    public func externalWriteMarker() async throws(StoreError) -> Int64? {
+        do {
+            return try await pool.writeWithoutTransaction { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") }
+        } catch {
+            throw StoreError.wrapping(error, path: configuration.path)
+        }
     }
 }

@@ -15,6 +15,8 @@ struct ReportBatcher {
     private var entries: [Entry] = []
     private var progress: [JobID: ProgressReport] = [:]
     private var heartbeats: Set<WorkerID> = []
+    /// When the oldest unwritten heartbeat was heard.
+    private var firstUnwrittenHeartbeat: ContinuousClock.Instant?
     private var lastProgressWrite = ContinuousClock.now
     /// Progress feeds bars and the restart point of a resumed transfer: written at most about
     /// once a second, whatever the workers send.
@@ -27,7 +29,21 @@ struct ReportBatcher {
 
     mutating func add(_ report: ProgressReport) { progress[report.lease.jobID] = report }
 
-    mutating func heard(from worker: WorkerID) { heartbeats.insert(worker) }
+    mutating func heard(from worker: WorkerID, at now: ContinuousClock.Instant = .now) {
+        heartbeats.insert(worker)
+        if firstUnwrittenHeartbeat == nil { firstUnwrittenHeartbeat = now }
+    }
+
+    /// When what is kept must be committed even if nothing else comes: reports at once, progress
+    /// after its interval, heartbeats within `heartbeatDelay` of the first unwritten one (a
+    /// heartbeat's record only says when a worker was last heard, so idle workers' heartbeats
+    /// share one commit instead of each costing an fsync); nil when nothing is kept.
+    func commitDue(heartbeatDelay: Duration) -> ContinuousClock.Instant? {
+        if !entries.isEmpty { return .now }
+        var due = firstUnwrittenHeartbeat.map { $0 + heartbeatDelay }
+        if !progress.isEmpty { due = min(due ?? .now, lastProgressWrite + Self.progressInterval) }
+        return due
+    }
 
     /// Drops a job's unwritten progress (the job was taken from its worker).
     mutating func forgetProgress(of job: JobID) { progress[job] = nil }
@@ -36,15 +52,15 @@ struct ReportBatcher {
     /// — or at once for the jobs of `leaving`, a worker that has exited: its last progress may
     /// carry what the next attempt resumes from (a Telegram message id, an S3 upload id), and its
     /// jobs are requeued right after this batch.
+    /// Heartbeats go with anything else that is committed, or alone once `heartbeatDelay` has
+    /// passed since the first of them.
     mutating func take(
-        now: ContinuousClock.Instant = .now, flushingProgressOf leaving: WorkerID? = nil
+        now: ContinuousClock.Instant = .now, flushingProgressOf leaving: WorkerID? = nil,
+        heartbeatDelay: Duration = .zero
     ) -> (entries: [Entry], batch: ReportBatch) {
-        var batch = ReportBatch(
-            reports: entries.map { entry in Self.report(entry.outcome, from: entry.worker) },
-            heartbeats: Array(heartbeats))
+        var batch = ReportBatch(reports: entries.map { entry in Self.report(entry.outcome, from: entry.worker) })
         let taken = entries
         entries.removeAll(keepingCapacity: true)
-        heartbeats.removeAll(keepingCapacity: true)
         if !progress.isEmpty, now - lastProgressWrite >= Self.progressInterval {
             batch.progress = Array(progress.values)
             progress.removeAll(keepingCapacity: true)
@@ -53,6 +69,13 @@ struct ReportBatcher {
             let last = progress.filter { $0.value.lease.owner == leaving }
             batch.progress = Array(last.values)
             for job in last.keys { progress[job] = nil }
+        }
+        let heartbeatsDue =
+            heartbeatDelay <= .zero || firstUnwrittenHeartbeat.map { now - $0 >= heartbeatDelay } == true
+        if !heartbeats.isEmpty, heartbeatsDue || !batch.isEmpty || leaving != nil {
+            batch.heartbeats = Array(heartbeats)
+            heartbeats.removeAll(keepingCapacity: true)
+            firstUnwrittenHeartbeat = nil
         }
         return (taken, batch)
     }

@@ -28,11 +28,12 @@ extension WorkerFleet {
             let waiters = commitWaiters
             commitWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
+            rearm()
         }
         retryKept(of: worker)
         if !stopping { await skipKindsWithoutDueWork() }
         let plans = stopping ? [] : claimPlans()
-        var (entries, batch) = reports.take(flushingProgressOf: worker)
+        var (entries, batch) = reports.take(flushingProgressOf: worker, heartbeatDelay: settings.heartbeatInterval)
         batch.claims = plans.map(\.claim)
         guard !batch.isEmpty else { return }
         let applied: AppliedBatch
@@ -49,6 +50,11 @@ extension WorkerFleet {
             return
         }
         for (plan, claimed) in zip(plans, applied.claims) { assign(claimed, as: plan) }
+        for case .success(.completed(let job)) in applied.reports where job.kind == .download {
+            // Uploads it asked for were created in this commit: one within 100 ms looks for them
+            // (under a stream of downloads, one read every 100 ms, not one per commit).
+            lookSoon(.upload, within: Self.busyWatchPeriod)
+        }
         for (entry, result) in zip(entries, applied.reports) {
             let recording = await recorder.settle(result, of: entry.outcome, from: entry.worker)
             keep(recording, of: entry)

@@ -14,6 +14,7 @@ extension WorkerFleet {
     public func update(_ newSettings: FleetSettings) {
         settings = newSettings
         applyPools()
+        rearm()
     }
 
     /// Restarts every worker of a role (an operator's request): each is drained and replaced.
@@ -25,6 +26,7 @@ extension WorkerFleet {
     /// asks the store at once instead of waiting out the idle interval.
     public func workArrived(_ kind: JobKind) {
         idleUntil[kind] = nil
+        rearm()
     }
 
     /// Tells the worker holding a job that the job was taken from it (cancelled by an operator):
@@ -132,6 +134,7 @@ extension WorkerFleet {
     /// worker has exited and been reaped.
     public func stop(grace: Duration) async {
         stopping = true
+        rearm()
         for role in WorkerRole.allCases {
             for index in (slots[role] ?? []).indices where slots[role]![index].id != nil {
                 slots[role]![index].killCause = slots[role]![index].killCause ?? .clean

@@ -47,6 +47,7 @@ extension WorkerFleet {
         case .failure(let error):
             // Typically the worker was recorded as exited just before the claim.
             logger.notice("a claim was refused", metadata: ["worker": "\(plan.worker)", "error": "\(error)"])
+            idleUntil[plan.claim.kind] = .now + Self.idleClaimInterval
             return
         }
         if jobs.count < plan.claim.limit { idleUntil[plan.claim.kind] = .now + Self.idleClaimInterval }
@@ -60,14 +61,30 @@ extension WorkerFleet {
         }
     }
 
-    /// Kinds whose idle interval has passed are looked at again with one read of the queue
-    /// before any claim: a kind with nothing due stays idle another interval, so an idle
-    /// supervisor opens no write transaction (nor looks at the spool's disk) to find nothing.
+    /// Kinds whose rest has ended are looked at again with one read of the queue before any
+    /// claim: a kind with nothing due rests until its earliest waiting job is due (at most
+    /// ``idleLookInterval``), so an idle supervisor opens no write transaction (nor looks at the
+    /// spool's disk) to find nothing, and sleeps until there is something to do.
     func skipKindsWithoutDueWork() async {
         let now = ContinuousClock.now
         let polling = Set(idleUntil.filter { now >= $0.value }.map(\.key))
-        guard !polling.isEmpty, let due = try? await store.kindsWithDueWork(among: polling) else { return }
-        for kind in polling.subtracting(due) { idleUntil[kind] = now + Self.idleClaimInterval }
+        guard !polling.isEmpty else { return }
+        guard let due = try? await store.earliestDue(among: polling) else {
+            for kind in polling { idleUntil[kind] = now + Self.idleClaimInterval }
+            return
+        }
+        let wallNow = Date()
+        for kind in polling {
+            guard let at = due[kind] else {
+                idleUntil[kind] = now + Self.idleLookInterval
+                continue
+            }
+            // Due now: the claim below takes it (and a claim that comes short rests the kind).
+            let wait = at.timeIntervalSince(wallNow)
+            if wait > 0 {
+                idleUntil[kind] = now + min(.milliseconds(Int64((wait * 1000).rounded(.up))), Self.idleLookInterval)
+            }
+        }
     }
 
     /// Takes away every job that has moved no bytes for the stall timeout: the worker is told to

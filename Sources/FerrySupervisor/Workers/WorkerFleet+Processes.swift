@@ -43,6 +43,7 @@ extension WorkerFleet {
             id: id)
         let sink = eventSink
         Task { @MainActor in await launcher.run(inputs: inputs, events: sink) }
+        rearm()
     }
 
     /// The worker settings as the `--settings` argument.
@@ -65,6 +66,7 @@ extension WorkerFleet {
         slots[role]![index].killCause = slots[role]![index].killCause ?? cause
         slots[role]![index].drainSentAt = .now
         slots[role]![index].inputs?.yield(.message(.drain))
+        rearm()
     }
 
     func locate(_ id: WorkerID) -> (WorkerRole, Int)? {
@@ -86,6 +88,7 @@ extension WorkerFleet {
         slots[role]![index].inputs?.yield(.signal(SIGTERM))
         // A stopped process cannot act on SIGTERM; let it see it.
         slots[role]![index].inputs?.yield(.signal(SIGCONT))
+        rearm()
     }
 
     func tick(now: ContinuousClock.Instant) {

@@ -26,18 +26,21 @@ public actor WorkerFleet {
     /// Set by a second stop signal: skip the rest of the drain and kill.
     var hurrying = false
     /// After a claim found less work than it could take, the queue of that kind is not asked
-    /// again before this time (unless ``workArrived(_:)`` says otherwise): an idle supervisor
-    /// must not open a write transaction per worker ten times a second. Work that arrives through
-    /// the supervisor itself (an outcome, a requeue, ``workArrived(_:)``) is dispatched at once;
-    /// the interval only bounds how late a job written by another process is noticed.
+    /// again before this time (unless ``workArrived(_:)`` says otherwise); after a look found
+    /// nothing due, not before the earliest waiting job is due (see `+Wakeups`). Work that
+    /// arrives through the supervisor itself (an outcome, a requeue, ``workArrived(_:)``) is
+    /// dispatched at once; work another process writes into the database is noticed through
+    /// ``JobStore/externalWriteMarker()`` within ``externalWorkCheckInterval``.
     var idleUntil: [JobKind: ContinuousClock.Instant] = [:]
     static let idleClaimInterval: Duration = .seconds(1)
-    /// How often the periodic duties run while anything is in flight, and while nothing is: each
-    /// wake-up costs a few context switches, which is most of an idle supervisor's CPU. Idle, one
-    /// wake-up a second covers the hang checks, due restarts and the look for work written by
-    /// another process; work the supervisor hears of itself is dispatched at once anyway.
-    private static let busyWatchPeriod: Duration = .milliseconds(100)
-    private static let idleWatchPeriod: Duration = .seconds(1)
+    /// While anything is in flight the periodic duties run this often; idle, the watch sleeps
+    /// until the next deadline (see `+Wakeups`).
+    static let busyWatchPeriod: Duration = .milliseconds(100)
+    /// Wakes the watch at its next deadline, or at once when something changed.
+    var alarm = AlarmClock()
+    /// When the writes of other processes were last looked for, and what the store said then.
+    var lastExternalCheck = ContinuousClock.now
+    var externalMarker: Int64?
     /// Jobs handed on because they stalled, per role, since start.
     var stalls: [WorkerRole: Int] = [:]
     let events: AsyncStream<WorkerEvent>
@@ -101,21 +104,26 @@ public actor WorkerFleet {
         for await event in events {
             await handle(event)
             if stopping && liveCount == 0 { break }
+            // What was heard may bring a deadline closer (a heartbeat to record, a worker gone).
+            rearm()
             // An outcome is committed, and the capacity a hello or an outcome frees is filled, as
             // soon as the commit task is free: whatever arrives meanwhile joins the same commit.
             if case .message(_, let message) = event, message.freesCapacity { commitSink.yield() }
         }
     }
 
-    /// Periodic duties: find hung workers, escalate kills, start due replacements, forgive stable roles.
+    /// Periodic duties: find hung workers, escalate kills, start due replacements, forgive stable
+    /// roles, record heartbeats, look for due work. Runs when the alarm rings: at the earliest
+    /// deadline (``nextWakeUp(now:)``), or at once when a change may have brought one closer.
     func watch() async {
-        while !Task.isCancelled && !(stopping && liveCount == 0) {
-            let period = isBusy ? Self.busyWatchPeriod : Self.idleWatchPeriod
-            try? await Task.sleep(for: min(period, settings.heartbeatInterval / 2))
-            tick(now: .now)
-            handOffStalledJobs(now: .now)
-            // Heartbeats, progress, reports kept for a retry, and a look for work written by
-            // another process, in one commit.
+        rearm()
+        for await _ in alarm.rings {
+            if Task.isCancelled || (stopping && liveCount == 0) { break }
+            let now = ContinuousClock.now
+            tick(now: now)
+            handOffStalledJobs(now: now)
+            await noticeExternalWrites(now: now)
+            // Heartbeats, progress, reports kept for a retry, and claims for due work, in one commit.
             await commit()
         }
     }
