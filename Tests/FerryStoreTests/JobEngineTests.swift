@@ -454,6 +454,22 @@ struct JobEngineTests {
         await expectStoreError(.illegalTransition) { try await fixture.store.cancel(stored.id, reason: "no") }
     }
 
+    @Test(
+        "The earliest due time of each kind's waiting jobs, for an idle supervisor's sleep",
+        arguments: StoreBackend.allCases)
+    func earliestDue(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, policies: Self.policies)
+        #expect(try await fixture.store.earliestDue(among: [.download, .upload]).isEmpty)
+        let owner = try await fixture.worker("w")
+        let failing = try await fixture.runningDownload(owner: owner)
+        _ = try await fixture.store.fail(
+            failing.lease, with: JobFailure(code: "http_503", message: "busy", failureClass: .retryable))
+        let retry = try await fixture.store.job(failing.job.id)
+        #expect(try await fixture.store.earliestDue(among: [.download, .upload]) == [.download: retry.dueAt])
+        _ = try await fixture.store.enqueue(download: download("now"))
+        #expect(try await fixture.store.earliestDue(among: [.download]) == [.download: fixture.clock.now])
+    }
+
     @Test("Queue counts group jobs by kind and state", arguments: StoreBackend.allCases)
     func queueCounts(_ backend: StoreBackend) async throws {
         let fixture = try await EngineFixture(backend)

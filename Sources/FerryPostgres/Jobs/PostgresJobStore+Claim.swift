@@ -1,5 +1,5 @@
 public import FerryCore
-import Foundation
+public import Foundation
 import Logging
 import PostgresNIO
 
@@ -19,6 +19,27 @@ extension PostgresJobStore {
                             "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state = $2 AND due_at <= $3 \(affinity))",
                         binds: Self.binds(kind.rawValue, state, now)), logger)
                 if try found?.value(0, as: Bool.self) == true { due.insert(kind) }
+            }
+            return due
+        }
+    }
+
+    public func earliestDue(among kinds: Set<JobKind>) async throws(StoreError) -> [JobKind: Date] {
+        guard !kinds.isEmpty else { return [:] }
+        let logger = logger
+        return try await read { connection in
+            var due: [JobKind: Date] = [:]
+            for kind in kinds {
+                let state = JobLifecycle.of(kind).waitingState.rawValue
+                let affinity = kind == .upload ? Self.uploadAffinity : ""
+                // The jobs_queue index's (kind, state) prefix gives the rows; min() scans them.
+                if let earliest = try await connection.row(
+                    PostgresQuery(
+                        unsafeSQL: "SELECT min(due_at) FROM jobs WHERE kind = $1 AND state = $2 \(affinity)",
+                        binds: Self.binds(kind.rawValue, state)), logger)?.optionalDate(0)
+                {
+                    due[kind] = earliest
+                }
             }
             return due
         }
