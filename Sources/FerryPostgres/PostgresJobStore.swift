@@ -96,7 +96,8 @@ public final class PostgresJobStore: JobStore {
     /// nodes starting together migrate once; returns the ones applied now.
     @discardableResult
     public func migrate() async throws(StoreError) -> [String] {
-        try await write { connection in
+        // A schema's worth of DDL is not a store call: it gets minutes, not the call deadline.
+        try await write(deadline: .seconds(600)) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(\(PostgresMigrations.lockKey))", logger: self.logger)
             try await connection.query(
@@ -167,10 +168,11 @@ public final class PostgresJobStore: JobStore {
     /// Runs `body` in one transaction; a serialization failure or deadlock (another node's
     /// transaction crossed this one) is retried a few times before it is reported as busy.
     func write<T: Sendable>(
-        jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        jobID: JobID? = nil, deadline: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
         let logger = logger
-        return try await retrying(jobID: jobID) { [client] in
+        return try await retrying(jobID: jobID, deadline: deadline) { [client] in
             try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         }
     }
@@ -187,13 +189,13 @@ public final class PostgresJobStore: JobStore {
 
     /// Runs `operation`, again after a short pause when another transaction crossed it (up to five times).
     private func retrying<T: Sendable>(
-        jobID: JobID?, _ operation: @escaping @Sendable () async throws -> T
+        jobID: JobID?, deadline: Duration? = nil, _ operation: @escaping @Sendable () async throws -> T
     ) async throws(StoreError) -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                return try await withDeadline(configuration.callTimeout, operation)
+                return try await withDeadline(deadline ?? configuration.callTimeout, operation)
             } catch {
                 let wrapped = StoreError.wrapping(error, store: configuration.description, jobID: jobID)
                 if wrapped.code == .busy, attempt < 5 {
@@ -236,7 +238,8 @@ public final class PostgresJobStore: JobStore {
                 try? await Task.sleep(for: limit)
                 let timeout = StoreError(
                     .unavailable,
-                    "PostgreSQL at \(store) did not answer within \(limit): check that the server runs; Ferry retries")
+                    "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
+                )
                 if answer.resume(.failure(timeout)) { work.cancel() }
             }
         }

@@ -62,7 +62,7 @@ public final class PostgresTestServer: Sendable {
             "\(bin)/postgres", "-D", dataFolder, "-k", folder.path, "-h", "127.0.0.1", "-p", String(port),
             // A throwaway server: durability is not what these tests measure, speed is welcome.
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-            "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+            "-c", "max_connections=500", "-c", "shared_buffers=32MB",
         ]
         process.arguments = (asUser.isEmpty ? ["setpriv"] : asUser) + ["--pdeathsig", "INT", "--"] + server
         let log = folder.appendingPathComponent("server.log")

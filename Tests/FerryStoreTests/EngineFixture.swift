@@ -32,8 +32,7 @@ final class EngineFixture: StoreHelpers {
             let server = try PostgresTestServer.shared()
             let clock = clock
             let postgres = try await PostgresJobStore.open(
-                PostgresStoreConfiguration(
-                    url: try server.makeDatabase(), retryPolicies: policies, now: { clock.now }))
+                .patient(try server.makeDatabase(), retryPolicies: policies, now: { clock.now }))
             try await postgres.migrate()
             store = postgres
         }

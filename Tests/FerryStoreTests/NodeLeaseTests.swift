@@ -17,7 +17,7 @@ struct NodeLeaseTests {
 
         init() async throws {
             url = try PostgresTestServer.shared().makeDatabase()
-            let store = try await PostgresJobStore.open(PostgresStoreConfiguration(url: url))
+            let store = try await PostgresJobStore.open(.patient(url))
             try await store.migrate()
             store.close()
         }
@@ -36,7 +36,7 @@ struct NodeLeaseTests {
         ) async throws
             -> PostgresJobStore
         {
-            var configuration = try PostgresStoreConfiguration(url: url)
+            var configuration = try PostgresStoreConfiguration.patient(url)
             configuration.node = NodeIdentity(name: name, incarnation: incarnation, lease: lease)
             let store = try await PostgresJobStore.open(configuration)
             try await store.registerNode()

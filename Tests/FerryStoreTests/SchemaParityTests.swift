@@ -24,7 +24,7 @@ struct SchemaParityTests {
     static func postgresDatabase() async throws -> (server: PostgresTestServer, database: String) {
         let server = try PostgresTestServer.shared()
         let url = try server.makeDatabase()
-        let store = try await PostgresJobStore.open(PostgresStoreConfiguration(url: url))
+        let store = try await PostgresJobStore.open(.patient(url))
         try await store.migrate()
         store.close()
         return (server, String(url.split(separator: "/").last!.split(separator: "?")[0]))

@@ -25,13 +25,19 @@ struct NodeLeaseRenewalTests {
 
     static func open(_ url: String, node: String, lease: Duration) async throws -> PostgresJobStore {
         var configuration = try PostgresStoreConfiguration(url: url)
+        // Deadlines for a machine busy with the whole suite.
+        configuration.connectTimeout = .seconds(120)
+        configuration.callTimeout = .seconds(120)
         configuration.node = NodeIdentity(name: node, incarnation: "1", lease: lease)
         return try await PostgresJobStore.open(configuration)
     }
 
     static func migratedDatabase() async throws -> (url: String, name: String) {
         let url = try PostgresTestServer.shared().makeDatabase()
-        let store = try await PostgresJobStore.open(PostgresStoreConfiguration(url: url))
+        var plain = try PostgresStoreConfiguration(url: url)
+        plain.connectTimeout = .seconds(120)
+        plain.callTimeout = .seconds(120)
+        let store = try await PostgresJobStore.open(plain)
         try await store.migrate()
         store.close()
         return (url, String(url.split(separator: "/").last!.split(separator: "?")[0]))
