@@ -6,7 +6,7 @@ import Synchronization
 /// (initdb refuses root). One server serves the whole test process; each test takes a database of
 /// its own (``makeDatabase()``); a test that stops or restarts the server takes a private one
 /// (``startPrivate()``). A server gets SIGINT (a fast shutdown) when the test process dies,
-/// however it dies, through `setpriv --pdeathsig`.
+/// however it dies: a small shell beside it watches the test process.
 public final class PostgresTestServer: Sendable {
     public let port: Int
     public let folder: URL
@@ -64,7 +64,17 @@ public final class PostgresTestServer: Sendable {
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
             "-c", "max_connections=500", "-c", "shared_buffers=32MB",
         ]
-        process.arguments = (asUser.isEmpty ? ["setpriv"] : asUser) + ["--pdeathsig", "INT", "--"] + server
+        // A shell minds the server: it stops it (a fast shutdown) when told to, or when the test
+        // process is gone, however it ended. (`setpriv --pdeathsig` would tie the server to the
+        // thread that started it, and test threads come and go.)
+        let quoted = (asUser + server).map { "'\($0)'" }.joined(separator: " ")
+        let minder = """
+            \(quoted) & server=$!
+            trap 'kill -INT $server; wait $server; exit 0' INT TERM
+            while [ -d /proc/\(getpid()) ] && kill -0 $server 2>/dev/null; do sleep 1; done
+            kill -INT $server 2>/dev/null; wait $server
+            """
+        process.arguments = ["sh", "-c", minder]
         let log = folder.appendingPathComponent("server.log")
         if !FileManager.default.fileExists(atPath: log.path) {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -93,8 +103,16 @@ public final class PostgresTestServer: Sendable {
         }
         guard pid > 0 else { return }
         kill(pid, SIGINT)
+        // The minding shell stops the server, waits for it and exits; whoever reaps the shell
+        // (this call or Foundation), the server is down once the shell is gone and the port is free.
+        let deadline = Date().addingTimeInterval(60)
         var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        while Date() < deadline {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            let gone = reaped == pid || (reaped == -1 && kill(pid, 0) != 0)
+            if gone && !S3TestServer.accepts(port) { return }
+            usleep(50_000)
+        }
     }
 
     /// A new, empty database on this server; returns its URL for `database.url`.
