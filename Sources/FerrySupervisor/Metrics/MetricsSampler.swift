@@ -101,11 +101,13 @@ struct ProcessCounters: Equatable, Sendable {
             instant: instant)
     }
 
-    /// CPU seconds per second since `previous`; nil when no time passed or the pid now names
-    /// another process.
+    /// CPU seconds per second since `previous`, at most the machine's cores; nil when no time
+    /// passed or the pid now names another process. (/proc counts CPU in whole ticks, so over a
+    /// short interval the quotient can overshoot by a tick: a share above every core is that, not
+    /// a reading.)
     func cpuFraction(since previous: ProcessCounters) -> Double? {
         let elapsed = (instant - previous.instant) / .seconds(1)
         guard startTicks == previous.startTicks, elapsed > 0, cpuSeconds >= previous.cpuSeconds else { return nil }
-        return (cpuSeconds - previous.cpuSeconds) / elapsed
+        return min((cpuSeconds - previous.cpuSeconds) / elapsed, Double(ProcessInfo.processInfo.activeProcessorCount))
     }
 }
