@@ -103,6 +103,9 @@ extension SQLiteJobStore {
 extension SQLiteJobStore {
     public func earliestDue(among kinds: Set<JobKind>) async throws(StoreError) -> [JobKind: Date] {
         guard !kinds.isEmpty else { return [:] }
+        // The idle supervisor sleeps until the time read here: a wall-clock step not yet applied
+        // would put it to sleep for the step's length (ten minutes after the clock went back).
+        try await applyWallClockStep()
         return try await read { db in
             var due: [JobKind: Date] = [:]
             for kind in kinds {
