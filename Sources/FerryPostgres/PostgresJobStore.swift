@@ -120,8 +120,8 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// The migrations already applied to this database.
-    public func appliedMigrations() async throws(StoreError) -> [String] {
-        try await read { connection in
+    public func appliedMigrations(deadline: Duration? = nil) async throws(StoreError) -> [String] {
+        try await read(deadline: deadline) { connection in
             let applied = try await Self.appliedMigrations(connection, logger: self.logger)
             return Self.knownMigrations.filter(applied.contains) + applied.filter { !Self.knownMigrations.contains($0) }
         }
@@ -139,8 +139,10 @@ public final class PostgresJobStore: JobStore {
     }
 
     /// Confirms the database is reachable and, if it holds tables, a Ferry store of this version.
+    /// The first contact is bounded by `connectTimeout`, not by the call deadline: a busy server
+    /// may take longer to accept a session than to answer a query on one.
     private func checkIdentity() async throws(StoreError) {
-        let applied = try await appliedMigrations()
+        let applied = try await appliedMigrations(deadline: configuration.connectTimeout)
         let unknown = applied.filter { !Self.knownMigrations.contains($0) }
         if !unknown.isEmpty {
             throw StoreError(
@@ -148,7 +150,7 @@ public final class PostgresJobStore: JobStore {
                 "\(configuration) was migrated by a newer Ferry (\(unknown.joined(separator: ", "))): run that version")
         }
         if applied.isEmpty {
-            let tables = try await read { connection in
+            let tables = try await read(deadline: configuration.connectTimeout) { connection in
                 try await connection.query(
                     "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'jobs'",
                     logger: self.logger
@@ -209,10 +211,11 @@ public final class PostgresJobStore: JobStore {
 
     /// Runs `body` outside a transaction block (each statement is its own snapshot).
     func read<T: Sendable>(
-        jobID: JobID? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+        jobID: JobID? = nil, deadline: Duration? = nil,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
         do {
-            return try await withDeadline(configuration.callTimeout) { [client] in
+            return try await withDeadline(deadline ?? configuration.callTimeout) { [client] in
                 try await client.withConnection { connection in try await body(connection) }
             }
         } catch {

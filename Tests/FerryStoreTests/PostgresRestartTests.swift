@@ -37,6 +37,7 @@ struct PostgresRestartTests {
         // A store of the production kind, whose calls have a short deadline, meets the outage.
         var short = try PostgresStoreConfiguration(url: url)
         short.callTimeout = .seconds(3)
+        short.connectTimeout = .seconds(120)  // opening it on a busy machine is not the point
         let probe = try await PostgresJobStore.open(short)
         defer { probe.close() }
         server.stop()
