@@ -132,6 +132,11 @@ extension ProcessSuites {
             let after = try await admin.get("/api/cluster")
             let betaRow = (after.json["nodes"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "beta" }
             #expect(betaRow?["live"] as? Bool == false, "\(after.body)")
+            let port = try #require(URLComponents(string: admin.baseURL)?.port)
+            let status = try FerryProcess.run(
+                ["status"], in: a.scratch.url, environment: ["FERRY_HTTP_PORT": "\(port)"])
+            #expect(status.standardOutput.contains("cluster: this node is alpha."), "\(status.standardOutput)")
+            #expect(status.standardOutput.contains("no: "), "beta shows as not live: \(status.standardOutput)")
             let health = try await admin.get("/api/health/system")
             #expect(health.body.contains("cluster:nodes"), "\(health.body)")
             #expect(health.body.contains("database:reachable"), "\(health.body)")
