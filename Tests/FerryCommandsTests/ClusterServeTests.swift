@@ -140,6 +140,10 @@ extension ProcessSuites {
             let health = try await admin.get("/api/health/system")
             #expect(health.body.contains("cluster:nodes"), "\(health.body)")
             #expect(health.body.contains("database:reachable"), "\(health.body)")
+            let metrics = try await admin.get("/metrics")
+            #expect(metrics.body.contains("ferry_node_info{"), "\(metrics.body.prefix(300))")
+            #expect(metrics.body.contains(#"ferry_cluster_nodes{state="live"} 1"#), "alpha alone is live")
+            #expect(metrics.body.contains("ferry_node_jobs_taken_over_total{"))
             #expect(a.stop() == 0)
         }
 
