@@ -18,10 +18,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
         let b = try await cluster.node("b")
-        defer {
-            a.close()
-            b.close()
-        }
+        defer { cluster.close() }
         let spec = DownloadSpec(url: "https://e.test/film.mp4", uploadTargets: ["s3"])
         let download = try await b.enqueue(download: DownloadRequest(spec: spec)).job.id
         let workerA = try await NodeLeaseTests.worker("a.download-1", on: a)
@@ -56,10 +53,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
         let b = try await cluster.node("b")
-        defer {
-            a.close()
-            b.close()
-        }
+        defer { cluster.close() }
         let spec = DownloadSpec(url: "https://e.test/gone.mp4", uploadTargets: ["s3"])
         let download = try await a.enqueue(download: DownloadRequest(spec: spec)).job.id
         let fetched = try #require(
@@ -91,10 +85,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let writer = try await cluster.node("writer")
         let reader = try await cluster.node("reader")
-        defer {
-            writer.close()
-            reader.close()
-        }
+        defer { cluster.close() }
         // The tail reads while the writers commit, then once more after the last commit: an
         // event it passed over (one that committed after a later id was read) is missing for ever.
         let writing = WritersDone()
@@ -132,10 +123,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let listener = try await cluster.node("idle")
         let producer = try await cluster.node("busy")
-        defer {
-            listener.close()
-            producer.close()
-        }
+        defer { cluster.close() }
         var wakeUps = listener.wakeUps().makeAsyncIterator()
         #expect(await wakeUps.next() == .listening)
         let start = ContinuousClock.now
