@@ -39,7 +39,11 @@ struct ClusterStoreTests {
             try await b.claimDueJobs(
                 of: .download, for: try await NodeLeaseTests.worker("b.download-1", on: b), limit: 1
             ).first)
-        #expect(refetch.payload == .download(spec))
+        // Pinned to the lost file: some targets may hold it already, so the new fetch must match it.
+        var pinned = spec
+        pinned.expectedSize = 1
+        pinned.expectedSHA256 = String(repeating: "ab", count: 32)
+        #expect(refetch.payload == .download(pinned))
         _ = try await b.complete(JobCompletion(lease: refetch.lease, result: NodeLeaseTests.result(download)))
         let upload = try await b.claimDueJobs(of: .upload, for: uploaderB, limit: 1)
         #expect(upload.count == 1, "the upload did not follow its file to b")

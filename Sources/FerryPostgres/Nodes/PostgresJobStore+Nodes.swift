@@ -129,6 +129,12 @@ extension PostgresJobStore: SharedQueue {
     /// Downloads whose file was on a dead node and whose uploads still wait for it go back to be
     /// fetched again from their source by a live node (their uploads follow the new file). A
     /// download adopted from a file has no source and stays; its uploads cannot run anywhere.
+    ///
+    /// Some targets may already hold the lost file: the new fetch must bring back the same bytes,
+    /// so a single-file download (http(s) through Ferry's own client) is pinned to the lost
+    /// file's size and SHA-256 when it named none; a source that changed meanwhile then fails
+    /// clearly (`checksum_mismatch`), and its waiting uploads with it, instead of sending other
+    /// bytes to the remaining targets (found by the chaos suite's cluster scenario).
     static func refetchFiles(
         onNodes nodes: [String], _ connection: PostgresConnection, policies: RetryPolicies, now: Int64,
         _ logger: Logger
@@ -136,7 +142,9 @@ extension PostgresJobStore: SharedQueue {
         guard !nodes.isEmpty else { return [] }
         let rows = try await connection.rows(
             """
-            SELECT j.id, j.node FROM jobs j JOIN downloads d ON d.job_id = j.id
+            SELECT j.id, j.node, j.result_size, j.result_sha256,
+                d.url ~ '^https?://' AND (d.engine IS NULL OR d.engine = 'ferry') AS single_file
+            FROM jobs j JOIN downloads d ON d.job_id = j.id
             WHERE j.kind = 'download' AND j.state = 'succeeded' AND j.node = ANY(\(nodes)) AND d.url NOT LIKE 'file:%'
                 AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
                     WHERE u.download_id = j.id AND uj.state IN ('queued', 'running', 'paused'))
@@ -146,6 +154,16 @@ extension PostgresJobStore: SharedQueue {
         for row in rows {
             let job = try await PostgresTransition.load(connection, JobID(try row.value(0, as: Int64.self)), logger)
             let node = try row.value(1, as: String.self)
+            if try row.value(4, as: Bool.self), let size = try row.value(2, as: Int64?.self),
+                let sha256 = try row.value(3, as: String?.self)
+            {
+                try await connection.run(
+                    """
+                    UPDATE downloads SET expected_size = COALESCE(expected_size, \(size)),
+                        expected_sha256 = COALESCE(expected_sha256, \(sha256))
+                    WHERE job_id = \(job.id.rawValue)
+                    """, logger)
+            }
             let move = PostgresTransition(
                 command: .refetch, reason: "its file was on node \(node), which is gone; fetching it again",
                 assignments: [
