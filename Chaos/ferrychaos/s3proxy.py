@@ -14,6 +14,9 @@ Faults (each counted in `S3FaultProxy.counts`):
                 gets a 500: an upload the client never learned the id of
 Requests are passed on byte for byte (moto does not check SigV4 signatures, so the Host header the
 client signed is kept). HEAD, GET and DELETE always pass, so the client can see what is there.
+Every write the server carried out (a whole-object PUT or a completed multipart upload) is noted in
+`S3FaultProxy.writes` with its key and time, faulty or not: with `rate=0` the proxy is a plain
+recorder of who wrote which object when (the cluster scenario gives each node one).
 """
 import http.client
 import http.server
@@ -39,6 +42,12 @@ def classify(method, query):
     return "read-or-abort"
 
 
+def object_key(path):
+    """The key a path-style request names (/bucket/key?query), unquoted."""
+    parts = urllib.parse.unquote(urllib.parse.urlsplit(path).path).lstrip("/").split("/", 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
 class S3FaultProxy:
     def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6):
         self.upstream_port = upstream_port
@@ -47,6 +56,7 @@ class S3FaultProxy:
         self.complete_rate = complete_rate  # the same for CompleteMultipartUpload, the rarest request
         self.counts = {}
         self.requests = {}
+        self.writes = []  # (epoch seconds, "put-object" or "complete-multipart", key) the server carried out
         self.lock = threading.Lock()
         proxy = self
 
@@ -130,6 +140,9 @@ class S3FaultProxy:
         except OSError as error:
             self.answer(handler, 502, ERROR.format(code="BadGateway", message=str(error)).encode())
             return
+        if kind in ("put-object", "complete-multipart") and status == 200 and b"<Error>" not in answer:
+            with self.lock:
+                self.writes.append((time.time(), kind, object_key(handler.path)))
         if fault == "lost-create" and status == 200:
             self.count(fault)
             self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: created, then the "
