@@ -44,7 +44,8 @@ def tamper(database, state, folder, moto):
 def check_fire_results(scenario, plans, database, states, folder, moto, origin, hung_jobs, leftover=None):
     """`database`: a SQLite path or a `PostgresStore`; `states`: every node's state folder (one for a
     single node); `hung_jobs`: {worker id: (stopped at, job ids)} of SIGSTOPped workers; `leftover(path)`:
-    whether a file no record points at may stay (a dead node's copy of a download fetched again)."""
+    whether a file no record points at may stay, even quarantined (a dead node's copy of a download
+    fetched again elsewhere)."""
     jobs = {r["id"]: r for r in query(database, "SELECT * FROM jobs")}
     downloads = {r["job_id"]: r for r in query(database, "SELECT * FROM downloads")}
     uploads = {r["job_id"]: r for r in query(database, "SELECT * FROM uploads")}
@@ -205,6 +206,8 @@ def check_fire_results(scenario, plans, database, states, folder, moto, origin, 
                 REPORT.violate(scenario, files, f"{path} ({os.path.getsize(path)} bytes) is at a final path "
                                f"with no finished record pointing at it")
     quarantined = [os.path.join(r, n) for state in states for r, _, ns in os.walk(state / "quarantine") for n in ns]
+    left += [path for path in quarantined if leftover and leftover(path)]
+    quarantined = [path for path in quarantined if path not in left]
     if quarantined:
         REPORT.violate(scenario, files, f"cleanup quarantined {len(quarantined)} file(s), i.e. found files no record "
                        f"knew: {quarantined[:5]}")
