@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "FerrySupervisor",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerryStore", "FerrySystemd",
+                "FerryCore", "FerryConfig", "FerryStore", "FerryPostgres", "FerrySystemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

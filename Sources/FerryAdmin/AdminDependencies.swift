@@ -23,4 +23,10 @@ struct AdminDependencies: Sendable {
     var maxSize: Int64 = 0
     /// The state folder, where uploaded `.torrent` files are kept.
     var stateDirectory: String = ""
+
+    /// Where each job's file lives, on a shared queue (empty on SQLite: every file is here).
+    func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String] {
+        guard let shared = supervisor.served.shared else { return [:] }
+        return try await shared.fileNodes(of: ids)
+    }
 }

@@ -38,6 +38,7 @@ public struct AdminServer: Service {
         VideosController(dependencies: dependencies).register(in: routes)
         JobsController(dependencies: dependencies).register(in: routes)
         WorkersController(dependencies: dependencies).register(in: routes)
+        ClusterController(dependencies: dependencies).register(in: routes)
         DocumentsController().register(in: routes)
         EventsController(dependencies: dependencies).register(in: routes)
         HistoryController(dependencies: dependencies).register(in: routes)

@@ -45,7 +45,8 @@ extension StoreError {
         Terminal.error(message)
         switch code {
         case .corrupt, .schemaTooNew: return ExitStatus.dataError
-        case .unavailable, .busy, .nodeFenced: return ExitStatus.unavailable
+        case .unavailable, .busy: return ExitStatus.unavailable
+        case .nodeFenced: return ExitStatus.fenced
         default: return ExitStatus.software
         }
     }

@@ -33,6 +33,9 @@ enum ExitStatus {
     static let dataError = ExitCode(65)
     /// Something Ferry did not expect.
     static let software = ExitCode(70)
+    /// This node lost its lease on the shared queue and stopped; a fresh start rejoins (systemd
+    /// restarts it: `Restart=on-failure`).
+    static let fenced = ExitCode(75)
     /// The admin API refused the request for lack of the token.
     static let noPermission = ExitCode(77)
     /// The daemon answered, but refused or could not do what was asked.

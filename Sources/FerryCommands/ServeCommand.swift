@@ -14,7 +14,8 @@ struct ServeCommand: AsyncParsableCommand {
             invalid. Then opens the database in the state folder (creating and migrating it),
             puts back every job the previous run left running, starts the workers and the HTTP
             admin (http.address:http.port), tells systemd it is ready, and runs until asked to
-            stop.
+            stop. With database.url it is one node of a cluster on PostgreSQL: it puts back only
+            what its own earlier incarnation held, and exits 75 if it ever loses its lease.
             """
     )
 

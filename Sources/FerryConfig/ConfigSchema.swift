@@ -15,7 +15,7 @@ enum ConfigSchema {
             .text(
                 "database.url", \.database.url, expected: "empty or postgres://USER@HOST:PORT/DATABASE",
                 valid: { $0.isEmpty || $0.hasPrefix("postgres://") || $0.hasPrefix("postgresql://") },
-                "PostgreSQL store shared by several nodes (db migrate and db status use it; serve does not yet). Empty: the SQLite file."
+                "PostgreSQL store shared by several nodes, each a `ferry serve` with its own state_dir. Empty: the SQLite file."
             ),
             .text(
                 "database.password_file", \.database.passwordFile, expected: "a file path",
@@ -28,6 +28,17 @@ enum ConfigSchema {
             .duration(
                 "database.busy_timeout", \.database.busyTimeout, in: .milliseconds(100)...Duration.seconds(600),
                 "How long a write waits for another process's lock on the database."),
+            .text(
+                "cluster.node_name", \.cluster.nodeName, expected: "letters, digits, '-' and '_' (at most 63)",
+                valid: {
+                    $0.count <= 63
+                        && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+                },
+                "With database.url: this node's name in the cluster. Empty: the host name."),
+            .duration(
+                "cluster.lease", \.cluster.lease, in: .seconds(3)...Duration.seconds(600),
+                "With database.url: a node silent this long is dead and its jobs go to the others; renewed every third."
+            ),
             .duration(
                 "supervisor.heartbeat_interval", \.supervisor.heartbeatInterval,
                 in: .milliseconds(100)...Duration.seconds(600),

@@ -9,6 +9,7 @@ public struct FerryConfiguration: Sendable, Equatable {
     /// provides one, else `./ferry-state`.
     public var stateDirectory: String = ""
     public var database = Database()
+    public var cluster = Cluster()
     public var supervisor = Supervisor()
     public var workers = Workers()
     public var retry = Retry()
@@ -35,6 +36,14 @@ public struct FerryConfiguration: Sendable, Equatable {
         /// SQLite `synchronous` in WAL mode: `normal`, `full` (default) or `extra`.
         public var synchronous: String = "full"
         public var busyTimeout: Duration = .seconds(5)
+    }
+
+    /// Only with `database.url`: this `ferry serve` as one node of several on the shared queue.
+    public struct Cluster: Sendable, Equatable {
+        /// Empty: the host name. Each start is a new incarnation (`<name>.<8 hex>`).
+        public var nodeName: String = ""
+        /// How long the node's lease lasts on the database's clock; it is renewed every third.
+        public var lease: Duration = .seconds(15)
     }
 
     public struct Supervisor: Sendable, Equatable {

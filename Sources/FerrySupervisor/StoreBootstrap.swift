@@ -1,5 +1,6 @@
 public import FerryConfig
 public import FerryCore
+import FerryPostgres
 public import FerryStore
 import Foundation
 public import Logging
@@ -13,22 +14,18 @@ public enum StoreBootstrap {
         /// Jobs that were running when the previous supervisor died, now back in the queue (or failed
         /// when that was their last attempt).
         public var recovered: [RequeuedJob]
-        /// Held for as long as the supervisor runs: one supervisor per database.
-        public var lock: DatabaseLock
+        /// Held for as long as the supervisor runs: one supervisor per SQLite database (none on
+        /// PostgreSQL, where each supervisor is a node with a lease).
+        public var lock: DatabaseLock?
+        /// On PostgreSQL: this node, and when its first lease was taken (on the monotonic clock).
+        public var node: (identity: NodeIdentity, joinedAt: ContinuousClock.Instant)?
     }
 
     /// Opens the store described by `loaded` and recovers it.
     public static func openAndRecover(
         _ loaded: LoadedConfiguration, logger: Logger
-    ) async throws(StoreError) -> (SQLiteJobStore, Report) {
-        guard loaded.configuration.database.url.isEmpty else {
-            // Said plainly rather than half-done: serving from PostgreSQL needs the node leases and
-            // fencing that make several supervisors on one queue safe, and those are not built yet.
-            throw StoreError(
-                .unavailable,
-                "database.url is set, but `ferry serve` runs on the SQLite store only for now (`ferry db migrate` and `ferry db status` already work on PostgreSQL): leave database.url empty to serve"
-            )
-        }
+    ) async throws(StoreError) -> (ServeStore, Report) {
+        if !loaded.configuration.database.url.isEmpty { return try await openNode(loaded, logger: logger) }
         let store = try open(loaded, readOnly: false)
         // One supervisor per database: a second one would requeue the first one's running jobs.
         let lock = try DatabaseLock.acquire(
@@ -38,7 +35,18 @@ public enum StoreBootstrap {
         if !applied.isEmpty {
             logger.notice("migrated the database", metadata: ["migrations": "\(applied.joined(separator: ", "))"])
         }
-        // A new supervisor has no workers yet, so nothing can legitimately be running.
+        let served = ServeStore(sqlite: store, path: loaded.databasePath)
+        let recovered = try await recover(served, loaded, logger: logger)
+        return (served, Report(appliedMigrations: applied, recovered: recovered, lock: lock))
+    }
+
+    /// A new supervisor has no workers yet, so nothing of its own can legitimately be running: puts
+    /// back what the previous run left (on PostgreSQL, only this node's earlier incarnations'), and
+    /// finishes the clean-up after deliveries it had not done.
+    static func recover(
+        _ served: ServeStore, _ loaded: LoadedConfiguration, logger: Logger
+    ) async throws(StoreError) -> [RequeuedJob] {
+        let store = served.jobs
         let recovered = try await store.recoverAfterRestart(
             reason: "the previous supervisor stopped while the job was running")
         for item in recovered {
@@ -56,7 +64,7 @@ public enum StoreBootstrap {
             logger.notice("finishing the clean-up after a download's deliveries", metadata: ["job_id": "\(download)"])
             _ = await recorder.cleanUpAfterDeliveries(of: download)
         }
-        return (store, Report(appliedMigrations: applied, recovered: recovered, lock: lock))
+        return recovered
     }
 
     /// Opens (and creates the folder of) the database named by `loaded`, without migrating.

@@ -1,6 +1,6 @@
 public import FerryConfig
 public import FerryCore
-public import FerryStore
+import FerryStore
 import FerrySystemd
 public import Foundation
 public import Logging
@@ -16,13 +16,21 @@ import UnixSignals
 /// configuration on SIGHUP. On SIGTERM/SIGINT it drains the workers within the configured grace.
 public actor Supervisor: Service {
     private var loaded: LoadedConfiguration
-    public nonisolated let store: SQLiteJobStore
+    public nonisolated let store: any JobStore
+    /// The store with what only its kind offers (SQLite's cleanup runs, PostgreSQL's cluster).
+    public nonisolated let served: ServeStore
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
-    /// Sweep, pending scan and full cleanup runs.
-    private let cleanup: CleanupCoordinator
-    /// Scheduled copies of the database (`backup.*`).
-    public nonisolated let backups: BackupScheduler
+    /// Sweep, pending scan and full cleanup runs (on the SQLite store).
+    private let cleanup: CleanupCoordinator?
+    /// Scheduled copies of the database (`backup.*`; on the SQLite store).
+    public nonisolated let backups: BackupScheduler?
+    /// On PostgreSQL: this node's lease on the shared queue.
+    public nonisolated let nodeLease: NodeLease?
+    /// Why this node stopped acting on the queue: its lease ran out (nil while it holds it).
+    public private(set) var fenced: String?
+    /// Opened once, when the node lease fences the node (a one-shot latch, like the start-up gates).
+    private let fenceGate = StartupGate()
     /// CPU, memory, disks and every process, sampled on `supervisor.metrics_interval`.
     public nonisolated let metrics: MetricsSampler
     private let logger: Logger
@@ -45,11 +53,12 @@ public actor Supervisor: Service {
     public private(set) var lastWriteProbe: (at: Date, error: StoreError?)?
 
     public init(
-        loaded: LoadedConfiguration, store: SQLiteJobStore, startup: StoreBootstrap.Report, logger: Logger,
+        loaded: LoadedConfiguration, store served: ServeStore, startup: StoreBootstrap.Report, logger: Logger,
         telemetry: SupervisorMetrics = SupervisorMetrics(), waitingFor gates: [StartupGate] = []
-    ) {
+    ) throws(StoreError) {
         self.loaded = loaded
-        self.store = store
+        self.store = served.jobs
+        self.served = served
         self.startup = startup
         self.logger = logger
         self.telemetry = telemetry
@@ -57,16 +66,34 @@ public actor Supervisor: Service {
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         self.fleet = WorkerFleet(
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
-            stateDirectory: loaded.stateDirectory, store: store, logger: logger, metrics: telemetry)
-        self.cleanup = CleanupCoordinator(
-            store: store, fleet: fleet, stateDirectory: loaded.stateDirectory, settings: loaded.configuration.cleanup,
-            logger: logger)
-        self.backups = BackupScheduler(
-            store: store, folder: loaded.backupFolder, settings: loaded.configuration.backup, logger: logger,
-            telemetry: telemetry)
+            stateDirectory: loaded.stateDirectory, store: served.jobs, node: startup.node?.identity.name,
+            logger: logger, metrics: telemetry)
+        let fleet = self.fleet
         var folders = [(label: "state", path: loaded.stateDirectory)]
-        let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
-        if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
+        if let sqlite = served.sqlite {
+            self.cleanup = CleanupCoordinator(
+                store: sqlite, fleet: fleet, stateDirectory: loaded.stateDirectory,
+                settings: loaded.configuration.cleanup, logger: logger)
+            self.backups = BackupScheduler(
+                store: sqlite, folder: loaded.backupFolder, settings: loaded.configuration.backup, logger: logger,
+                telemetry: telemetry)
+            let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
+            if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
+        } else {
+            self.cleanup = nil
+            self.backups = nil
+        }
+        if let shared = served.shared {
+            let fenceGate = fenceGate
+            self.nodeLease = try NodeLease(
+                queue: shared, joinedAt: startup.node?.joinedAt, logger: logger,
+                onTakeOver: { jobs in
+                    for kind in Set(jobs.map(\.job.kind)) { await fleet.dispatchNewWork(kind) }
+                },
+                onFenced: { _ in await fenceGate.open() })
+        } else {
+            self.nodeLease = nil
+        }
         self.metrics = MetricsSampler(
             folders: folders,
             historyCapacity: MetricsSampler.historyCapacity(
@@ -87,40 +114,103 @@ public actor Supervisor: Service {
                 // SIGHUP is trapped from the start: its default action would end a daemon that is
                 // still migrating, recovering or waiting for its workers' hello.
                 group.addTask { await self.reloadOnHangup() }
+                if let lease = nodeLease, let shared = served.shared {
+                    group.addTask { try await lease.run() }
+                    group.addTask { await self.followWakeUps(shared) }
+                }
                 // READY waits for every role's hello — unless we are told to stop first.
-                if await readyOrStopping() == .ready {
+                var cause = await readyOrStopping()
+                if cause == .ready {
                     try await announceReady()
                     group.addTask { await self.feedWatchdog() }
-                    group.addTask { await self.cleanup.run() }
-                    group.addTask { await self.backups.run() }
-                    // Waits here until SIGTERM/SIGINT starts the graceful shutdown.
-                    try? await gracefulShutdown()
+                    if let cleanup { group.addTask { await cleanup.run() } }
+                    if let backups { group.addTask { await backups.run() } }
+                    // Waits here until SIGTERM/SIGINT starts the graceful shutdown, or the node is fenced.
+                    cause = await stoppingOrFenced()
                 }
+                if case .fenced(let reason) = cause { fence(reason) }
                 await stop()
+                if fenced == nil { await nodeLease?.leave(reason: "stopped") }
                 group.cancelAll()
+            }
+            if let fenced {
+                throw StoreError(
+                    .nodeFenced,
+                    "this node lost its lease on the shared queue (\(fenced)); its workers were stopped and other nodes take its work over; it exits so that a fresh incarnation can start"
+                )
             }
         } onGracefulShutdown: {
             // Nothing to do here: run() notices through gracefulShutdown() and drains in order.
         }
     }
 
-    private enum StartOutcome { case ready, stopping }
+    private enum StartOutcome: Equatable { case ready, stopping, fenced(String) }
 
-    /// Waits until every worker said hello or a graceful shutdown began, whichever comes first.
+    /// Waits until every worker said hello or a graceful shutdown began or the node was fenced,
+    /// whichever comes first.
     private func readyOrStopping() async -> StartOutcome {
-        await withTaskGroup(of: StartOutcome.self) { group in
-            group.addTask {
-                await self.fleet.waitUntilReady()
-                for gate in self.gates { await gate.wait() }
-                return .ready
-            }
+        await firstOf {
+            await self.fleet.waitUntilReady()
+            for gate in self.gates { await gate.wait() }
+            return .ready
+        }
+    }
+
+    /// Waits until a graceful shutdown begins or the node is fenced.
+    private func stoppingOrFenced() async -> StartOutcome {
+        await firstOf {
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            return nil
+        }
+    }
+
+    private func firstOf(_ other: @escaping @Sendable () async -> StartOutcome?) async -> StartOutcome {
+        let fenceGate = fenceGate
+        let lease = nodeLease
+        return await withTaskGroup(of: StartOutcome?.self) { group in
+            group.addTask { await other() }
             group.addTask {
                 try? await gracefulShutdown()
                 return .stopping
             }
-            let first = await group.next() ?? .stopping
+            if let lease {
+                group.addTask {
+                    await fenceGate.wait()
+                    guard case .fenced(let reason) = await lease.state else { return nil }
+                    return .fenced(reason)
+                }
+            }
+            var first: StartOutcome = .stopping
+            while let next = await group.next() {
+                if let next {
+                    first = next
+                    break
+                }
+            }
             group.cancelAll()
             return first
+        }
+    }
+
+    /// The node may no longer act on the queue: no more dispatch (the drain that follows stops
+    /// the workers; anything they still report is refused by the database), no watchdog ping,
+    /// health `fail`.
+    private func fence(_ reason: String) {
+        guard fenced == nil else { return }
+        fenced = reason
+        isReady = false
+        telemetry.ready(false)
+        try? notifier.notify(.status("fenced: \(reason)"))
+    }
+
+    /// Hands work announced anywhere in the cluster to this node's free workers at once (the
+    /// fleet's own look every few seconds is the fallback when a notification is lost).
+    private func followWakeUps(_ shared: any SharedQueue) async {
+        for await wakeUp in shared.wakeUps() {
+            switch wakeUp {
+            case .work(let kind): await fleet.dispatchNewWork(kind)
+            case .listening: for kind in JobKind.allCases { await fleet.dispatchNewWork(kind) }
+            }
         }
     }
 
@@ -133,7 +223,7 @@ public actor Supervisor: Service {
         logger.notice(
             "ferry is ready",
             metadata: [
-                "version": "\(FerryVersion.current)", "database": "\(loaded.databasePath)",
+                "version": "\(FerryVersion.current)", "database": "\(served.location)",
                 "config": "\(loaded.file ?? "embedded defaults")", "status": "\(status)",
                 "recovered_jobs": "\(startup.recovered.count)",
             ])
@@ -176,7 +266,13 @@ public actor Supervisor: Service {
 
     /// Starts a full cleanup run now, or returns the one already running (`started` false).
     public func requestCleanup(dryRun: Bool) async throws(StoreError) -> (run: CleanupRun, started: Bool) {
-        try await cleanup.request(trigger: .request, dryRun: dryRun)
+        guard let cleanup else {
+            throw StoreError(
+                .invalidInput,
+                "cleanup runs work on the SQLite store only for now; on PostgreSQL each node removes a download's file after its deliveries"
+            )
+        }
+        return try await cleanup.request(trigger: .request, dryRun: dryRun)
     }
 
     /// Hands newly enqueued or reopened work to free workers at once.
@@ -258,6 +354,12 @@ public actor Supervisor: Service {
     private func feedWatchdog() async {
         guard let interval = try? notifier.watchdogInterval() else { return }
         while !Task.isCancelled {
+            guard fenced == nil else {
+                // A fenced node must not look alive to systemd: it is draining, then exits.
+                logger.critical("withholding the watchdog ping: this node lost its lease")
+                try? await Task.sleep(for: interval / 2)
+                continue
+            }
             do {
                 try await store.checkWritable()
                 try notifier.notify(.watchdog)
@@ -287,8 +389,8 @@ public actor Supervisor: Service {
             let fresh = try configLoader.load(file: loaded.file)
             loaded = fresh
             await fleet.update(Self.fleetSettings(fresh.configuration))
-            await cleanup.update(fresh.configuration.cleanup)
-            await backups.update(fresh.configuration.backup)
+            await cleanup?.update(fresh.configuration.cleanup)
+            await backups?.update(fresh.configuration.backup)
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
         } catch {
             for issue in error.issues {
@@ -313,7 +415,8 @@ public actor Supervisor: Service {
     ) async throws {
         let (store, report) = try await StoreBootstrap.openAndRecover(loaded, logger: logger)
         let gate = StartupGate()
-        let supervisor = Supervisor(
+        defer { store.close() }
+        let supervisor = try Supervisor(
             loaded: loaded, store: store, startup: report, logger: logger, telemetry: telemetry, waitingFor: [gate])
         let others = frontends(supervisor, gate)
         if others.isEmpty { await gate.open() }

@@ -79,7 +79,8 @@ struct DownloadsController {
             let detail = DownloadDetail(
                 download: JobResource(
                     job, payload: try await dependencies.store.payload(of: id),
-                    telegram: try await dependencies.store.telegramSources(of: [id])[id]),
+                    telegram: try await dependencies.store.telegramSources(of: [id])[id],
+                    node: try await dependencies.fileNodes(of: [id])[id]),
                 uploads: try await dependencies.store.uploads(of: id).map { JobResource($0) },
                 events: try await dependencies.store.events(of: id).map(EventResource.init))
             return try JSONResponse.make(detail)

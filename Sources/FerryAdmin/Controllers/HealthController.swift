@@ -38,8 +38,9 @@ struct HealthController {
             ready: await supervisor.isReady, uptime: ContinuousClock.now - supervisor.startedAtInstant,
             fleet: await supervisor.fleetSnapshot(),
             samples: await supervisor.metrics.history(), writeProbe: await supervisor.lastWriteProbe,
-            backup: await supervisor.backups.status, hangTimeout: dependencies.hangTimeout,
-            diskFullHorizon: dependencies.diskFullHorizon, now: Date(), telegram: await supervisor.telegramStatus())
+            backup: await supervisor.backups?.status, hangTimeout: dependencies.hangTimeout,
+            diskFullHorizon: dependencies.diskFullHorizon, now: Date(), telegram: await supervisor.telegramStatus(),
+            cluster: await ClusterView.read(supervisor))
         let document = health.document()
         return AnswerCache.Answer(
             status: document.status == .fail ? .serviceUnavailable : .ok,
@@ -74,7 +75,7 @@ struct HealthController {
             }
             return jobs
         }
-        health.lastCleanup = try? await dependencies.supervisor.store.lastCleanupRun()
+        health.lastCleanup = try? await dependencies.supervisor.served.sqlite?.lastCleanupRun()
         if let last = health.lastCleanup, last.state == .failed {
             health.notes.append("the last cleanup run failed: \(last.error ?? "no reason recorded")")
             if health.status == .pass { health.status = .warn }
@@ -98,7 +99,13 @@ struct HealthController {
         }
         let after = Set(await dependencies.supervisor.fleetSnapshot().workers.map(\.id))
         let live = before.union(after)
-        return running.filter { job in job.owner.map { !live.contains($0) } ?? true }
+        // On a shared queue, other nodes' jobs are theirs to judge: only this node's workers count.
+        let mine = dependencies.supervisor.nodeLease.map { "@\($0.identity.name)" }
+        return running.filter { job in
+            guard let owner = job.owner else { return true }
+            if let mine, !owner.rawValue.hasSuffix(mine) { return false }
+            return !live.contains(owner)
+        }
     }
 
     private func metrics() -> Response {

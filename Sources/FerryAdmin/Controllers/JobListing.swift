@@ -11,11 +11,13 @@ struct JobListing {
         let jobs: [Job]
         let payloads: [JobID: JobPayload]
         var telegram: [JobID: TelegramSource] = [:]
+        let nodes: [JobID: String]
         do {
             jobs = try await dependencies.store.jobs(matching: query)
             payloads = try await dependencies.store.payloads(of: jobs.map(\.id), kind: kind)
             // A download sent to a bot shows the chat and message it came from.
             if kind == .download { telegram = try await dependencies.store.telegramSources(of: jobs.map(\.id)) }
+            nodes = try await dependencies.fileNodes(of: jobs.map(\.id))
         } catch {
             throw APIError.from(error)
         }
@@ -23,7 +25,9 @@ struct JobListing {
         // Each row shows what it works on: the URL and file name, or the download and target.
         return try JSONResponse.make(
             JobPage(
-                jobs: jobs.map { JobResource($0, payload: payloads[$0.id], telegram: telegram[$0.id]) },
+                jobs: jobs.map {
+                    JobResource($0, payload: payloads[$0.id], telegram: telegram[$0.id], node: nodes[$0.id])
+                },
                 nextBefore: next))
     }
 }

@@ -20,7 +20,10 @@ struct JobsController {
         let id = try JobListQuery.jobID(context.parameters.get("id"))
         do {
             let job = try await dependencies.store.job(id)
-            return try JSONResponse.make(JobResource(job, payload: try await dependencies.store.payload(of: id)))
+            return try JSONResponse.make(
+                JobResource(
+                    job, payload: try await dependencies.store.payload(of: id),
+                    node: try await dependencies.fileNodes(of: [id])[id]))
         } catch let error as StoreError {
             throw APIError.from(error)
         }

@@ -20,6 +20,8 @@ struct SystemHealth {
     var now: Date
     /// Whether each bot's Bot API was reachable when its worker last said.
     var telegram: [String: TelegramBotStatus] = [:]
+    /// On PostgreSQL: this node's lease and the other nodes.
+    var cluster: ClusterView?
 
     func document() -> HealthDocument {
         var document = HealthDocument(
@@ -34,6 +36,7 @@ struct SystemHealth {
             "uptime",
             HealthCheck(type: "system", value: uptime.inSeconds.rounded(), unit: "s", time: now))
         addDatabase(to: &document)
+        cluster?.add(to: &document)
         addBackup(to: &document)
         addRoles(to: &document)
         addWorkers(to: &document)

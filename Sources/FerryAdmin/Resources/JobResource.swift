@@ -45,6 +45,8 @@ struct JobResource: Encodable {
     var input: Input?
     /// The chat and message a download that came through a Telegram bot came from.
     var telegram: Telegram?
+    /// On PostgreSQL: the node holding the job's file (its uploads and clean-up run there).
+    var node: String?
 
     struct Telegram: Encodable {
         var bot: String
@@ -72,8 +74,9 @@ struct JobResource: Encodable {
         }
     }
 
-    init(_ job: Job, payload: JobPayload? = nil, telegram: TelegramSource? = nil) {
+    init(_ job: Job, payload: JobPayload? = nil, telegram: TelegramSource? = nil, node: String? = nil) {
         self.telegram = telegram.map(Telegram.init)
+        self.node = node
         id = job.id.rawValue
         kind = job.kind.rawValue
         state = job.state.rawValue

@@ -72,6 +72,8 @@ public protocol SharedQueue: JobStore {
     func takeOverDeadNodes() async throws(StoreError) -> [RequeuedJob]
     /// Every node the queue knows.
     func cluster() async throws(StoreError) -> [ClusterNode]
+    /// The node holding each finished job's file, for those of `ids` that have one.
+    func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String]
     /// Wake-ups for new work anywhere in the cluster.
     func wakeUps() -> AsyncStream<WakeUp>
 }

@@ -76,6 +76,7 @@ extension PostgresJobStore {
         }
     }
 
+    /// On a node, only the downloads whose file is here (a file on another node is that node's to remove).
     public func deliveriesAwaitingCleanUp() async throws(StoreError) -> [JobID] {
         let logger = logger
         return try await read { connection in
@@ -83,6 +84,8 @@ extension PostgresJobStore {
                 """
                 SELECT d.job_id FROM downloads d JOIN jobs j ON j.id = d.job_id
                 WHERE d.delete_after_upload AND j.state = 'succeeded'
+                    AND (j.node IS NULL OR j.node = NULLIF(current_setting('ferry.node', true), '')
+                        OR NULLIF(current_setting('ferry.node', true), '') IS NULL)
                     AND EXISTS (SELECT 1 FROM uploads u WHERE u.download_id = d.job_id)
                     AND NOT EXISTS (
                         SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id

@@ -132,10 +132,18 @@ extension PostgresJobStore: SharedQueue {
 
     /// Start-up recovery for a node: earlier incarnations of the same name are stopped and what
     /// their workers held goes back to the queue. Other nodes' work is never touched.
+    ///
+    /// A name stands for a state folder: the files its earlier incarnations fetched or stored are
+    /// this one's now, so their uploads and clean-ups become claimable here.
     func recoverEarlierIncarnations(of node: NodeIdentity, reason: String) async throws(StoreError) -> [RequeuedJob] {
         let now = nowMilliseconds
         let logger = logger
         return try await write { connection in
+            try await connection.run(
+                """
+                UPDATE jobs SET node = \(node.id)
+                WHERE node IN (SELECT id FROM nodes WHERE name = \(node.name) AND id <> \(node.id))
+                """, logger)
             let earlier = try await connection.rows(
                 """
                 UPDATE nodes SET stopped_at = COALESCE(stopped_at, clock_timestamp()),
@@ -176,6 +184,21 @@ extension PostgresJobStore: SharedQueue {
             WHERE node = ANY(\(nodes)) AND exited_at IS NULL
             """, logger)
         return released
+    }
+
+    public func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String] {
+        guard !ids.isEmpty else { return [:] }
+        let logger = logger
+        let raw = ids.map(\.rawValue)
+        return try await read { connection in
+            var nodes: [JobID: String] = [:]
+            for row in try await connection.rows(
+                "SELECT id, node FROM jobs WHERE id = ANY(\(raw)) AND node IS NOT NULL", logger)
+            {
+                nodes[JobID(try row.value(0, as: Int64.self))] = try row.value(1, as: String.self)
+            }
+            return nodes
+        }
     }
 
     /// Every node the database knows, live ones first.

@@ -22,7 +22,7 @@ public actor NodeLease {
     /// Jobs this node has put back from dead nodes since it started.
     public private(set) var takenOver = 0
     private let queue: any SharedQueue
-    private let identity: NodeIdentity
+    public nonisolated let identity: NodeIdentity
     private let logger: Logger
     private let onTakeOver: @Sendable ([RequeuedJob]) async -> Void
     private let onFenced: @Sendable (String) async -> Void
@@ -31,8 +31,11 @@ public actor NodeLease {
     ///   - onTakeOver: jobs put back from dead nodes (the fleet can dispatch them at once).
     ///   - onFenced: called once, with why: stop dispatching, stop the workers, stop pinging the
     ///     watchdog, report `fail`.
+    ///   - joinedAt: when the node already took its first lease (start-up registers before it
+    ///     recovers); nil: ``run()`` registers it.
     public init(
-        queue: any SharedQueue, logger: Logger, onTakeOver: @escaping @Sendable ([RequeuedJob]) async -> Void,
+        queue: any SharedQueue, joinedAt: ContinuousClock.Instant? = nil, logger: Logger,
+        onTakeOver: @escaping @Sendable ([RequeuedJob]) async -> Void,
         onFenced: @escaping @Sendable (String) async -> Void
     ) throws(StoreError) {
         guard let identity = queue.nodeIdentity else {
@@ -43,6 +46,7 @@ public actor NodeLease {
         self.logger = logger
         self.onTakeOver = onTakeOver
         self.onFenced = onFenced
+        if let joinedAt { state = .live(renewedAt: joinedAt) }
     }
 
     /// How often the lease is renewed: a third of it.
@@ -53,12 +57,17 @@ public actor NodeLease {
 
     /// Joins the cluster, then renews until cancelled (a clean stop) or fenced.
     public func run() async throws(StoreError) {
-        let joined = ContinuousClock.now
-        try await queue.registerNode()
-        state = .live(renewedAt: joined)
-        logger.notice(
-            "joined the cluster", metadata: ["node": "\(identity.id)", "lease": "\(identity.lease)"])
-        var renewedAt = joined
+        var renewedAt: ContinuousClock.Instant
+        switch state {
+        case .joining:
+            renewedAt = ContinuousClock.now
+            try await queue.registerNode()
+            state = .live(renewedAt: renewedAt)
+            logger.notice(
+                "joined the cluster", metadata: ["node": "\(identity.id)", "lease": "\(identity.lease)"])
+        case .live(let at): renewedAt = at
+        case .fenced: return
+        }
         while !Task.isCancelled {
             let wait = min(interval, max(.zero, deadline - (ContinuousClock.now - renewedAt)))
             try? await Task.sleep(for: wait)

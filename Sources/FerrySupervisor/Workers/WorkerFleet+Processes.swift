@@ -25,7 +25,7 @@ extension WorkerFleet {
 
     func launch(_ role: WorkerRole, _ index: Int) {
         let suffix = String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16)
-        let id = WorkerID("\(role)-\(index + 1).\(suffix)")
+        let id = WorkerID("\(role)-\(index + 1).\(suffix)" + (node.map { "@\($0)" } ?? ""))
         let (inputs, continuation) = AsyncStream<WorkerInput>.makeStream()
         let concurrency = settings.pools[role]?.concurrency ?? 1
         var slot = WorkerSlot(role: role, index: index)

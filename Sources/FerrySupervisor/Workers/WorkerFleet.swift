@@ -18,6 +18,7 @@ public actor WorkerFleet {
     var spoolReserve: SpoolReserve
     var spoolHeldReason: String?
     let store: any JobStore
+    let node: String?
     let logger: Logger
     var slots: [WorkerRole: [WorkerSlot]] = [:]
     var restartStates: [WorkerRole: RoleRestartState] = [:]
@@ -71,11 +72,14 @@ public actor WorkerFleet {
     var findingsSink: AsyncStream<CleanupFindings>.Continuation?
 
     /// - Parameter executable: the `ferry` binary the workers run (this very binary).
+    /// - Parameter node: on a shared queue, this node's name: worker ids end in `@<node>`, so
+    ///   every node's workers are told apart in the shared `workers` table.
     public init(
-        settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore, logger: Logger,
-        metrics: SupervisorMetrics = SupervisorMetrics()
+        settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore,
+        node: String? = nil, logger: Logger, metrics: SupervisorMetrics = SupervisorMetrics()
     ) {
         self.settings = settings
+        self.node = node
         self.metrics = metrics
         self.executable = executable
         self.stateDirectory = stateDirectory
