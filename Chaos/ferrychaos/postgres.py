@@ -126,6 +126,12 @@ class Postgres:
             raise PostgresReadError(f"psql on {database} failed: {result.stderr.strip()}; SQL: {sql[:300]}")
         return result.stdout
 
+    def dump(self, database, tables):
+        """Copies `tables` as CSV into the scratch folder (`<database>.<table>.csv`), for a run kept to be read."""
+        for table in tables:
+            text = self.psql(database, f"COPY (SELECT * FROM {table} ORDER BY 1) TO STDOUT WITH CSV HEADER")
+            (self.scratch / f"{database}.{table}.csv").write_text(text)
+
     def rows(self, database, sql):
         """The rows of a query as dicts, read as one JSON document (no quoting of tabs or newlines to get wrong)."""
         text = self.psql(database, f"SELECT coalesce(json_agg(q), '[]') FROM ({sql}) AS q")

@@ -16,7 +16,8 @@ Requests are passed on byte for byte (moto does not check SigV4 signatures, so t
 client signed is kept). HEAD, GET and DELETE always pass, so the client can see what is there.
 Every write the server carried out (a whole-object PUT or a completed multipart upload) is noted in
 `S3FaultProxy.writes` with its key and time, faulty or not: with `rate=0` the proxy is a plain
-recorder of who wrote which object when (the cluster scenario gives each node one).
+recorder of who wrote which object when (the cluster scenario gives each node one), and
+`write_delay` makes every write wait, as a slow object store would.
 """
 import http.client
 import http.server
@@ -49,8 +50,9 @@ def object_key(path):
 
 
 class S3FaultProxy:
-    def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6):
+    def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6, write_delay=0.0):
         self.upstream_port = upstream_port
+        self.write_delay = write_delay  # seconds each PUT and CompleteMultipartUpload waits (a slow store)
         self.rng = random.Random(seed)
         self.rate = rate  # the chance that a request which can fail does
         self.complete_rate = complete_rate  # the same for CompleteMultipartUpload, the rarest request
@@ -135,6 +137,8 @@ class S3FaultProxy:
             self.count(fault)
         else:
             body = handler.rfile.read(length) if length else b""
+        if kind in ("put-object", "upload-part", "complete-multipart"):
+            time.sleep(self.write_delay)
         try:
             status, headers, answer = self.forward(handler, body)
         except OSError as error:

@@ -8,7 +8,8 @@ The fire scenario's submissions (500+ downloads with uploads, and videos, from t
 origin) go to whichever nodes are up, while `disruptions` does its damage. Then the run settles
 and every single-node invariant is checked on the whole cluster (fire's checks over every node's
 files, the database checks on PostgreSQL), with the cluster's own (`checks`): take-over in time,
-the fence, nothing completed or written twice, files where their jobs say. The report gives the
+the dead node's waiting files fetched again, the fence, nothing completed or written twice, files
+where their jobs say (and whole copies left by taken-over work counted). The report gives the
 figures: node death to the first of its jobs running elsewhere, beside the lease; SIGCONT to the
 fenced exit; PostgreSQL's outage; jobs completed per node. `--tamper` writes an object a second
 time through node-a's recorder, names another node in a finished download's `jobs.node` and adds
@@ -21,12 +22,12 @@ from ...daemon import check_alive, check_graceful_stop, free_port, run_ferry, wa
 from ...database import PostgresStore, query
 from ...invariants import check_database
 from ...origin import Moto, Origin
-from ...postgres import Postgres
+from ...postgres import Postgres, PostgresReadError
 from ...processes import in_threads
 from ...report import REPORT, log
 from ..fire.checks import check_fire_results
 from ..fire.plans import make_plans, submit
-from .checks import check_cluster, tamper
+from .checks import check_cluster, taken_over_copies, tamper
 from .disruptions import Disruptions
 from .nodes import NAMES, Node
 
@@ -59,7 +60,9 @@ def run(args, binary, scratch, lifecycles):
         secret = scratch / "cluster-s3-secret"
         secret.write_text("testing")
         moto_port = int(moto.endpoint.rsplit(":", 1)[1])
-        nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs) for name in NAMES]
+        # node-b's S3 writes take 3 s each, so downloads wait there for their uploads when it dies.
+        nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs,
+                      3.0 if name == "node-b" else 0.0) for name in NAMES]
         status, output = run_ferry(binary, ["db", "migrate", "--config", str(nodes[0].ferry.config)], timeout=300)
         REPORT.check(SCENARIO, MIGRATED, status == 0, f"exit status {status}: {output[-1500:]}")
         if status != 0:
@@ -72,6 +75,10 @@ def run(args, binary, scratch, lifecycles):
             node.recorder.stop()
         for node in nodes:
             node.ferry.stop(timeout=20)
+        try:
+            postgres.dump("ferry_chaos", ("nodes", "workers", "jobs", "job_events", "downloads", "uploads"))
+        except (PostgresReadError, OSError) as error:
+            log(f"cluster: could not keep the database's tables in the scratch folder: {error}")
         postgres.remove()
 
 
@@ -88,7 +95,7 @@ def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
     def pick():
         return random.choice([n for n in nodes if not n.down] or nodes).ferry
 
-    spacing = duration * 0.7 / len(plans)
+    spacing = duration * 0.8 / len(plans)  # submissions go on past the last damage
     queue = list(enumerate(plans))
     submit_deadline = time.monotonic() + duration + 300
 
@@ -122,16 +129,8 @@ def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
     for node in live:
         check_graceful_stop(SCENARIO, node.ferry)
 
-    refetched = {r["job_id"] for r in query(store, "SELECT DISTINCT job_id FROM job_events WHERE cause = 'refetch'")}
-    homes = [str(n.state / folder) + "/" for n in nodes for folder in ("downloads", "quarantine/downloads")]
-
-    def leftover(path):
-        """A copy of a download fetched again elsewhere, left (or quarantined) where its node died."""
-        home = next((h for h in homes if path.startswith(h)), None)
-        job = path[len(home):].split("/", 1)[0] if home else ""
-        return job.isdigit() and int(job) in refetched
-
-    check_fire_results(SCENARIO, plans, store, [n.state for n in nodes], folder, moto, origin, {}, leftover)
+    check_fire_results(SCENARIO, plans, store, [n.state for n in nodes], folder, moto, origin, {},
+                       taken_over_copies(store, nodes))
     check_database(SCENARIO, store, lifecycles)
     report_figures(store, disruptions, figures)
 

@@ -1,7 +1,8 @@
 """The cluster scenario's nodes: three `ferry serve` on one PostgreSQL database, and what is done to them.
 
 Each node has its own state folder, admin port and S3 recorder (a fault-free `S3FaultProxy` in
-front of the one moto server, so every object write is known with its writer and time). The damage:
+front of the one moto server, so every object write is known with its writer and time; node-b's
+is slow, so that files wait there for their uploads when it dies). The damage:
 a whole node SIGKILLed (its process group and every worker), a supervisor SIGSTOPped past its
 lease and then SIGCONTed (it must fence itself: exit 75), and PostgreSQL restarted under them.
 """
@@ -54,10 +55,11 @@ targets:
 class Node:
     """One `ferry serve` of the cluster: its daemon, state folder, S3 recorder and incarnations."""
 
-    def __init__(self, binary, scratch, name, moto_port, database_url, lease, secret, folder, cleanup_runs):
+    def __init__(self, binary, scratch, name, moto_port, database_url, lease, secret, folder, cleanup_runs,
+                 write_delay=0.0):
         self.name = name
         self.state = scratch / f"{name}-state"
-        self.recorder = S3FaultProxy(moto_port, 0, rate=0, complete_rate=0)
+        self.recorder = S3FaultProxy(moto_port, 0, rate=0, complete_rate=0, write_delay=write_delay)
         text = node_config(self.state, free_port(), database_url, name, lease, self.recorder.endpoint, secret,
                            folder, cleanup_runs)
         self.ferry = Ferry(binary, scratch, text, name)
@@ -124,6 +126,16 @@ class Node:
         except subprocess.TimeoutExpired:
             status, took = None, None
         return stopped, resumed, took, status, survivors(workers) if took is not None else {}
+
+    def waiting_files(self, store):
+        """Succeeded downloads whose file is on this incarnation and whose uploads still wait for it."""
+        try:
+            return [r["id"] for r in query(
+                store, "SELECT j.id FROM jobs j WHERE j.kind = 'download' AND j.state = 'succeeded' AND j.node = ? "
+                "AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id WHERE u.download_id = j.id "
+                "AND uj.state = 'queued')", (self.incarnations[-1],))]
+        except READ_ERRORS:
+            return []
 
     def held_jobs(self, store):
         """Ids of the jobs this incarnation's workers hold now (an empty list while the store is unreadable)."""

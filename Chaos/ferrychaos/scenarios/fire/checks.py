@@ -44,8 +44,8 @@ def tamper(database, state, folder, moto):
 def check_fire_results(scenario, plans, database, states, folder, moto, origin, hung_jobs, leftover=None):
     """`database`: a SQLite path or a `PostgresStore`; `states`: every node's state folder (one for a
     single node); `hung_jobs`: {worker id: (stopped at, job ids)} of SIGSTOPped workers; `leftover(path)`:
-    whether a file no record points at may stay, even quarantined (a dead node's copy of a download
-    fetched again elsewhere)."""
+    whether a file no record points at may stay, even quarantined (a copy left by work another node
+    took over)."""
     jobs = {r["id"]: r for r in query(database, "SELECT * FROM jobs")}
     downloads = {r["job_id"]: r for r in query(database, "SELECT * FROM downloads")}
     uploads = {r["job_id"]: r for r in query(database, "SELECT * FROM uploads")}
@@ -214,7 +214,7 @@ def check_fire_results(scenario, plans, database, states, folder, moto, origin, 
     spool = [n for state in states if (state / "spool").exists() for n in os.listdir(state / "spool")]
     REPORT.detail(scenario, files, f"{len(recorded)} files checked by SHA-256, {len(delivered_and_removed)} "
                   f"delivered and removed, {len(spool)} partial file(s) left in the spool"
-                  + (f", {len(left)} copies left on a dead node" if left else ""))
+                  + (f", {len(left)} whole copies left by work taken over from a node" if left else ""))
 
     # 5. Targets: each expected object exactly once, byte-identical to the source; nothing else.
     targets = "every target holds each expected object exactly once, byte-identical (SHA-256) to the source"
