@@ -53,13 +53,13 @@ def taken_over_copies(store, nodes):
     which ran again elsewhere (or a download fetched again because its node died). Nothing on
     PostgreSQL reclaims these yet (no reconciliation there), so they are counted, not failed; a
     partial file, or one of a job never taken from that node, is still a violation."""
-    taken = set()  # (job id, node name)
+    taken = {}  # (job id, node name) -> "requeue" (its attempt there was cut off) or "refetch" (its result was there)
     for row in query(store, "SELECT e.job_id, e.cause, e.owner, e.reason FROM job_events e "
                      "WHERE (e.cause = 'requeue' AND e.reason LIKE '%lease%') OR e.cause = 'refetch'"):
         if row["cause"] == "requeue" and row["owner"] and "@" in row["owner"]:
-            taken.add((row["job_id"], row["owner"].rsplit("@", 1)[1]))
+            taken.setdefault((row["job_id"], row["owner"].rsplit("@", 1)[1]), "requeue")
         elif row["cause"] == "refetch":
-            taken.update((row["job_id"], n.name) for n in nodes if f"node {n.name}." in (row["reason"] or ""))
+            taken.update({(row["job_id"], n.name): "refetch" for n in nodes if f"node {n.name}." in (row["reason"] or "")})
     sizes = {r["id"]: r["result_size"] for r in query(store, "SELECT id, result_size FROM jobs WHERE kind = 'download'")}
     videos = {}
     for row in query(store, "SELECT id, result_sha256 FROM jobs WHERE kind = 'video' AND result_sha256 IS NOT NULL"):
@@ -70,8 +70,9 @@ def taken_over_copies(store, nodes):
         home = next((h for h in homes if path.startswith(h)), None)
         parts = path[len(home):].split(os.sep) if home else []
         if len(parts) == 3 and parts[0] == "downloads" and parts[1].isdigit():
-            job = int(parts[1])
-            return (job, homes[home]) in taken and os.path.getsize(path) == sizes.get(job)
+            # A refetched download's copy was its recorded result (whole) until the refetch cleared the record.
+            how = taken.get((int(parts[1]), homes[home]))
+            return how == "refetch" or (how == "requeue" and os.path.getsize(path) == sizes.get(int(parts[1])))
         if len(parts) == 4 and parts[0] == "videos":
             return file_sha256(path) == parts[3] and any((job, homes[home]) in taken for job in videos.get(parts[3], []))
         return False
@@ -122,13 +123,15 @@ def check_cluster(scenario, store, nodes, disruptions, lease, api_node):
     bound = (lease + lease / 3 + 1) * 1000
     if disruptions.kill:
         node, killed_at, held, waiting = disruptions.kill
+        # The refetch names the dead incarnation ("its file was on node <id>, which is gone").
         refetched = {r["job_id"] for r in query(store, "SELECT job_id FROM job_events WHERE cause = 'refetch' "
-                                                "AND at >= ?", (killed_at,))}
+                                                "AND strpos(reason, ?) > 0", (f"node {node.incarnations[-1]},",))}
         missed = [job for job in waiting if job not in refetched]
         REPORT.check(scenario, REFETCH, waiting and not missed,
                      f"{node.name} died with {len(waiting)} file(s) whose uploads waited; not fetched again: {missed}"
                      if waiting else f"{node.name} never held a file waiting for its uploads: nothing tested",
-                     f"{len(waiting)} file(s) lost with {node.name}, {len(refetched)} download(s) fetched again")
+                     f"{node.name} died with {len(waiting)} such file(s) (read just before its SIGKILL); "
+                     f"{len(refetched)} of its downloads fetched again")
         requeue, running, count = takeover_times(events, workers, node.incarnations[-1], killed_at)
         figures["kill"] = (requeue, running, count)
         # The bound is on the requeue: when a requeued job then runs depends on the queue ahead of it.
@@ -137,7 +140,11 @@ def check_cluster(scenario, store, nodes, disruptions, lease, api_node):
                      f"the first was put back {requeue} ms later, bound {bound:.0f} ms")
     if disruptions.fence:
         node, incarnation, stopped, _, _, _, _ = disruptions.fence
-        figures["stop"] = takeover_times(events, workers, incarnation, stopped)
+        requeue, running, count = figures["stop"] = takeover_times(events, workers, incarnation, stopped)
+        # Frozen, it is dead to the others: the same bound, from the SIGSTOP.
+        REPORT.check(scenario, TAKEOVER, count == 0 or (requeue is not None and requeue <= bound),
+                     f"{node.name} held {count} job(s) at its SIGSTOP; the first was put back {requeue} ms later, "
+                     f"bound {bound:.0f} ms")
 
         # The fenced incarnation's lease ran out at lease_expires_at: nothing of its workers counts after that.
         expiry = query(store, "SELECT (extract(epoch FROM lease_expires_at) * 1000)::bigint AS ms FROM nodes "

@@ -222,7 +222,11 @@ def check_fire_results(scenario, plans, database, states, folder, moto, origin, 
     expected = {}  # (target, download id) -> (name, sha)
     for upload in uploads.values():
         job, download = jobs[upload["job_id"]], jobs[upload["download_id"]]
-        if job["state"] in ("succeeded", "cleaned"):
+        if job["state"] in ("succeeded", "cleaned") and download["result_location"] is None:
+            # (A cluster can do this: a download fetched again after its node died, failing this time.)
+            REPORT.violate(scenario, targets, f"upload {job['id']} to {upload['target']} is {job['state']}, but its "
+                           f"download {download['id']} is {download['state']} with no result")
+        elif job["state"] in ("succeeded", "cleaned"):
             expected[(upload["target"], upload["download_id"])] = (
                 os.path.basename(download["result_location"]), download["result_sha256"])
     for job_id, download in downloads.items():
