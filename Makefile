@@ -4,7 +4,7 @@ FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/S
 DURATION ?= 1800
 POWER_CUTS ?= 20
 
-.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-postgres bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
+.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-postgres bench-cluster bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -42,6 +42,9 @@ bench: deps ## Run the queue benchmark against litequeue and print the figures.
 
 bench-postgres: deps ## Run the queue benchmark on PostgreSQL (a throwaway server at full durability) against pgqueuer and procrastinate.
 	Benchmarks/run-postgres-benchmark
+
+bench-cluster: deps ## Run the cluster benchmark: wake-up latency across nodes and node-death take-over time, on a throwaway PostgreSQL.
+	SCRATCH_PATH=$${SCRATCH_PATH:-.build-bench} Benchmarks/run-cluster-benchmark
 
 bench-supervision: deps ## Run the supervision benchmark against supervisord (needs a quiet machine).
 	Benchmarks/run-supervision-benchmark

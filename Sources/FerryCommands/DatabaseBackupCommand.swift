@@ -25,6 +25,7 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        try PostgresDatabase.refuseSQLiteOnly("backup", loaded)
         guard FileManager.default.fileExists(atPath: loaded.databasePath) else {
             Terminal.error(
                 "\(loaded.databasePath): no database to back up (`ferry db migrate` or `ferry serve` creates it)")

@@ -25,6 +25,7 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
 
     func run() async throws {
         let loaded = try options.load()
+        try PostgresDatabase.refuseSQLiteOnly("restore", loaded)
         let outcome: DatabaseRestore.Outcome
         do {
             outcome = try await DatabaseRestore.restore(from: file, over: loaded.databasePath)

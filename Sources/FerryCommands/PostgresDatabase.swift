@@ -12,6 +12,16 @@ enum PostgresDatabase {
         return try await PostgresJobStore.open(configuration)
     }
 
+    /// `ferry db backup` and `restore` copy the SQLite file: with database.url they would copy
+    /// nothing of the queue, so they say what to use instead.
+    static func refuseSQLiteOnly(_ command: String, _ loaded: LoadedConfiguration) throws {
+        guard !loaded.configuration.database.url.isEmpty else { return }
+        Terminal.error(
+            "`ferry db \(command)` copies the SQLite file, but database.url names a PostgreSQL store: use PostgreSQL's own tools (pg_dump and pg_restore, or pg_basebackup)"
+        )
+        throw ExitStatus.config
+    }
+
     static func migrate(_ loaded: LoadedConfiguration) async throws {
         do {
             let store = try await open(loaded)

@@ -12,6 +12,8 @@ extension StoreBootstrap {
         _ loaded: LoadedConfiguration, logger: Logger
     ) async throws(StoreError) -> (ServeStore, Report) {
         let configuration = loaded.configuration
+        // The database is elsewhere, but this node's files (spool, downloads, videos) are here.
+        try createFolder(loaded.stateDirectory)
         let identity = NodeIdentity(
             name: configuration.cluster.nodeName.isEmpty ? hostNodeName() : configuration.cluster.nodeName,
             address: adminAddress(configuration.http), lease: configuration.cluster.lease)

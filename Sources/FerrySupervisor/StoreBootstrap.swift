@@ -70,22 +70,24 @@ public enum StoreBootstrap {
     /// Opens (and creates the folder of) the database named by `loaded`, without migrating.
     public static func open(_ loaded: LoadedConfiguration, readOnly: Bool) throws(StoreError) -> SQLiteJobStore {
         let path = loaded.databasePath
-        let folder = (path as NSString).deletingLastPathComponent
-        if !readOnly {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            } catch {
-                throw StoreError(
-                    .unavailable,
-                    "cannot create the state folder \(folder): \((error as NSError).localizedDescription); set state_dir to a writable folder",
-                    underlying: "\(error)")
-            }
-        }
+        if !readOnly { try createFolder((path as NSString).deletingLastPathComponent) }
         let configuration = loaded.configuration
         let synchronous = StoreConfiguration.Synchronous(rawValue: configuration.database.synchronous) ?? .full
         return try SQLiteJobStore.open(
             StoreConfiguration(
                 path: path, synchronous: synchronous, busyTimeout: configuration.database.busyTimeout,
                 retryPolicies: configuration.retry.policies, readOnly: readOnly, followsWallClockSteps: !readOnly))
+    }
+
+    /// Creates the state folder (or the database's) if missing, with a message that says what to do.
+    static func createFolder(_ folder: String) throws(StoreError) {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(
+                .unavailable,
+                "cannot create the state folder \(folder): \((error as NSError).localizedDescription); set state_dir to a writable folder",
+                underlying: "\(error)")
+        }
     }
 }

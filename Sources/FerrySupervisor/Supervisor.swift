@@ -88,6 +88,7 @@ public actor Supervisor: Service {
             self.nodeLease = try NodeLease(
                 queue: shared, joinedAt: startup.node?.joinedAt, logger: logger,
                 onTakeOver: { jobs in
+                    if let node = startup.node { telemetry.tookOver(jobs, node: node.identity) }
                     for kind in Set(jobs.map(\.job.kind)) { await fleet.dispatchNewWork(kind) }
                 },
                 onFenced: { _ in await fenceGate.open() })
@@ -305,6 +306,7 @@ public actor Supervisor: Service {
             let snapshot = await fleet.snapshot()
             telemetry.queue(counts, now: Date())
             telemetry.fleet(snapshot)
+            await recordNode()
             let status = statusLine(counts: counts, fleet: snapshot)
             guard status != lastStatus else { continue }
             lastStatus = status
@@ -313,6 +315,16 @@ public actor Supervisor: Service {
     }
 
     // MARK: Metrics
+
+    /// This node's lease and the cluster's nodes, for `/metrics` (PostgreSQL store only).
+    private func recordNode() async {
+        guard let lease = nodeLease else { return }
+        var left = Duration.zero
+        if case .live(let renewedAt) = await lease.state {
+            left = lease.identity.lease - (ContinuousClock.now - renewedAt)
+        }
+        telemetry.node(lease.identity, leaseLeft: left, nodes: try? await served.shared?.cluster())
+    }
 
     /// Samples the machine and every process on the configured interval, and recycles a worker
     /// whose resident memory went over its role's limit.

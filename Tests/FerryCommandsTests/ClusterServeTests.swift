@@ -93,6 +93,19 @@ extension ProcessSuites {
             #expect(Set(nodes.compactMap { $0["name"] as? String }) == ["alpha", "beta"], "\(cluster.body)")
             #expect(nodes.allSatisfy { $0["live"] as? Bool == true }, "\(cluster.body)")
 
+            // The admin page shows both nodes in its cluster card (Chromium, headless).
+            let page = try AdminPageBrowserTests.checkPage([
+                admin.baseURL, "--cluster-card", try AdminPageBrowserTests.artefact("cluster.png").path,
+            ])
+            #expect(page["console_errors"] as? [String] == [], "\(page)")
+            let card = page["cluster_card"] as? [String: Any] ?? [:]
+            let cardRows = card["rows"] as? [[String]] ?? []
+            #expect(cardRows.count == 2 && cardRows.allSatisfy { $0[2] == "yes" }, "\(page)")
+            #expect((card["state"] as? String)?.contains("This node is alpha.") == true, "\(page)")
+            #expect(card["cleanup_button_hidden"] as? Bool == true)
+            let health = try await admin.get("/api/health/system")
+            #expect(health.status == 200, "a fresh node is healthy: \(health.body)")
+
             // 16 downloads of 400 kB at 100 kB/s: each node's four slots are busy for seconds.
             let ids = try await enqueue(store, origin, count: 16, size: 400_000, rate: 100_000)
             #expect(
@@ -132,9 +145,18 @@ extension ProcessSuites {
             let after = try await admin.get("/api/cluster")
             let betaRow = (after.json["nodes"] as? [[String: Any]] ?? []).first { $0["name"] as? String == "beta" }
             #expect(betaRow?["live"] as? Bool == false, "\(after.body)")
-            let health = try await admin.get("/api/health/system")
-            #expect(health.body.contains("cluster:nodes"), "\(health.body)")
-            #expect(health.body.contains("database:reachable"), "\(health.body)")
+            let port = try #require(URLComponents(string: admin.baseURL)?.port)
+            let status = try FerryProcess.run(
+                ["status"], in: a.scratch.url, environment: ["FERRY_HTTP_PORT": "\(port)"])
+            #expect(status.standardOutput.contains("cluster: this node is alpha."), "\(status.standardOutput)")
+            #expect(status.standardOutput.contains("no: "), "beta shows as not live: \(status.standardOutput)")
+            let later = try await admin.get("/api/health/system")
+            #expect(later.body.contains("cluster:nodes"), "\(later.body)")
+            #expect(later.body.contains("database:reachable"), "\(later.body)")
+            let metrics = try await admin.get("/metrics")
+            #expect(metrics.body.contains("ferry_node_info{"), "\(metrics.body.prefix(300))")
+            #expect(metrics.body.contains(#"ferry_cluster_nodes{state="live"} 1"#), "alpha alone is live")
+            #expect(metrics.body.contains("ferry_node_jobs_taken_over_total{"))
             #expect(a.stop() == 0)
         }
 

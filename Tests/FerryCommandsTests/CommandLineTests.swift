@@ -107,6 +107,8 @@ extension ProcessSuites {
                 unreachable.standardError.contains("cannot reach PostgreSQL at postgres://ferry@127.0.0.1:1/ferry"),
                 "\(unreachable.standardError)")
 
+            let backup = try FerryProcess.run(["db", "backup"], in: scratch.url, environment: environment)
+            #expect(backup.status == 78 && backup.standardError.contains("pg_dump"), "\(backup.standardError)")
             let serve = try FerryProcess.run(
                 ["serve"], in: scratch.url,
                 environment: ["FERRY_DATABASE_URL": "postgres://ferry@127.0.0.1:1/ferry?sslmode=disable"])

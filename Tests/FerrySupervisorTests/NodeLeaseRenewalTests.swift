@@ -52,7 +52,7 @@ struct NodeLeaseRenewalTests {
 
     @Test(
         "A live node renews, takes over a dead node's jobs, and fences itself once its own lease is refused",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func renewTakeOverAndFence() async throws {
         let (url, database) = try await Self.migratedDatabase()
         // A node that died holding two jobs.

@@ -100,8 +100,13 @@ struct Aria2DownloadTests {
         for (round, threshold) in [1_000_000, 2_500_000].enumerated() {
             // After a kill, the engine's restart comes first (under load the bytes already counted
             // may pass the next threshold before the new aria2c is up); then its progress.
-            #expect(await fixture.eventually { await fixture.engine.starts == round + 1 }, "aria2c start \(round + 1)")
-            #expect(await fixture.eventually { await log.bytes > threshold }, "progress past \(threshold) bytes")
+            // A minute each: under a whole suite's load a restarted aria2c takes its time to resume.
+            #expect(
+                await fixture.eventually(timeout: .seconds(60)) { await fixture.engine.starts == round + 1 },
+                "aria2c start \(round + 1)")
+            #expect(
+                await fixture.eventually(timeout: .seconds(60)) { await log.bytes > threshold },
+                "progress past \(threshold) bytes")
             kill(try #require(await fixture.engine.pid), SIGKILL)
         }
         let output = try await download.value.get()

@@ -18,15 +18,41 @@ struct StatusCommand: AsyncParsableCommand {
         let workers = try client.expectSuccess(try await client.get("/api/workers"))
         let sync = try await client.get("/api/health/sync")
         let history = try await client.get("/api/metrics/history")
+        // A node of a cluster (PostgreSQL) also shows every node; a SQLite daemon answers 404.
+        let cluster = try await client.get("/api/cluster")
+        let clustered = cluster.status == 200
         if options.json {
+            let nodes = clustered ? #","cluster":\#(cluster.body)"# : ""
             print(
-                #"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body),"history":\#(history.body)}"#
+                #"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body),"history":\#(history.body)\#(nodes)}"#
             )
         } else {
             print(Self.describe(health: health.object, workers: workers.object, sync: sync.object))
+            if clustered { print("\n" + Self.cluster(cluster.object)) }
             if let machine = Self.machine(history.object) { print("\n" + machine) }
         }
         if health.object["status"] as? String == "fail" { throw ExitStatus.failure }
+    }
+
+    /// Every node on the shared queue: this one marked, with its lease left, workers and jobs.
+    static func cluster(_ cluster: [String: Any]) -> String {
+        var lines = [
+            "cluster: this node is \(cluster["this_node"] as? String ?? "?") (\(cluster["state"] as? String ?? "?"))"
+        ]
+        if let reason = cluster["fenced_reason"] as? String { lines.append("  - \(reason)") }
+        var table = TextTable(header: ["NODE", "ADDRESS", "LIVE", "LEASE LEFT", "WORKERS", "JOBS"])
+        for node in cluster["nodes"] as? [[String: Any]] ?? [] {
+            let live = node["live"] as? Bool == true
+            table.rows.append([
+                (node["id"] as? String ?? "") + (node["this_node"] as? Bool == true ? " *" : ""),
+                node["address"] as? String ?? "-",
+                live ? "yes" : (node["stop_reason"] as? String).map { "no: \($0)" } ?? "no: lease ran out",
+                live ? String(format: "%.1fs", node["lease_left_seconds"] as? Double ?? 0) : "-",
+                "\(node["workers"] as? Int ?? 0)", "\(node["jobs_held"] as? Int ?? 0)",
+            ])
+        }
+        lines += ["", table.render()]
+        return lines.joined(separator: "\n")
     }
 
     /// The machine's figures from the newest sample, as the page shows them: CPU, load, memory,

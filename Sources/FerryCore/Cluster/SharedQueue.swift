@@ -70,7 +70,7 @@ public protocol SharedQueue: JobStore {
     func stopNode(reason: String) async throws(StoreError)
     /// Puts back the work of every node whose lease ran out (leaderless, idempotent).
     func takeOverDeadNodes() async throws(StoreError) -> [RequeuedJob]
-    /// Every node the queue knows.
+    /// The nodes not stopped, and those stopped within a day.
     func cluster() async throws(StoreError) -> [ClusterNode]
     /// The node holding each finished job's file, for those of `ids` that have one.
     func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String]

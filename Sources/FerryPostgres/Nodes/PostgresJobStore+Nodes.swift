@@ -201,7 +201,8 @@ extension PostgresJobStore: SharedQueue {
         }
     }
 
-    /// Every node the database knows, live ones first.
+    /// The nodes: every one not stopped, and those stopped within a day (each start of a node is a
+    /// new row), live ones first.
     public func cluster() async throws(StoreError) -> [ClusterNode] {
         let logger = logger
         return try await read { connection in
@@ -211,7 +212,8 @@ extension PostgresJobStore: SharedQueue {
                     n.stop_reason,
                     (SELECT count(*) FROM workers w WHERE w.node = n.id AND w.exited_at IS NULL),
                     (SELECT count(*) FROM jobs j JOIN workers w ON w.id = j.owner WHERE w.node = n.id)
-                FROM nodes n ORDER BY n.stopped_at IS NOT NULL, n.name, n.started_at DESC
+                FROM nodes n WHERE n.stopped_at IS NULL OR n.stopped_at > clock_timestamp() - interval '1 day'
+                ORDER BY n.stopped_at IS NOT NULL, n.name, n.started_at DESC
                 """, logger
             ).map { row in
                 ClusterNode(

@@ -21,6 +21,8 @@ public actor NodeLease {
     public private(set) var state: State = .joining
     /// Jobs this node has put back from dead nodes since it started.
     public private(set) var takenOver = 0
+    /// Set by ``leave(reason:)``: no more renewals, and a refusal after it is no fence.
+    private var leaving = false
     private let queue: any SharedQueue
     public nonisolated let identity: NodeIdentity
     private let logger: Logger
@@ -71,7 +73,7 @@ public actor NodeLease {
         while !Task.isCancelled {
             let wait = min(interval, max(.zero, deadline - (ContinuousClock.now - renewedAt)))
             try? await Task.sleep(for: wait)
-            if Task.isCancelled { return }
+            if Task.isCancelled || leaving { return }
             let sent = ContinuousClock.now
             switch await renew(within: deadline - (sent - renewedAt)) {
             case .renewed:
@@ -134,7 +136,7 @@ public actor NodeLease {
     }
 
     private func fence(_ reason: String) async {
-        guard case .live = state else { return }
+        guard case .live = state, !leaving else { return }
         state = .fenced(reason: reason)
         logger.critical(
             "this node lost its lease: it stops acting on the queue",
@@ -145,6 +147,7 @@ public actor NodeLease {
     /// Leaves the cluster cleanly (after the node's workers released their jobs).
     public func leave(reason: String) async {
         guard case .live = state else { return }
+        leaving = true
         do {
             try await queue.stopNode(reason: reason)
         } catch {

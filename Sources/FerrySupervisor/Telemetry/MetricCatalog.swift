@@ -85,11 +85,24 @@ public enum MetricCatalog {
         name: "ferry_backups_total", kind: .counter,
         help: "Scheduled database backups attempted since start, by outcome (succeeded, failed).")
 
+    static let nodeInfo = Entry(
+        name: "ferry_node_info", kind: .gauge,
+        help: "1, labelled with this node's id and name (PostgreSQL store only): join other series on it.")
+    static let nodeLeaseLeft = Entry(
+        name: "ferry_node_lease_seconds_left", kind: .gauge,
+        help: "Time left on this node's lease, counted from when its last renewal was sent, by node (0 once fenced).")
+    static let clusterNodes = Entry(
+        name: "ferry_cluster_nodes", kind: .gauge,
+        help: "Nodes on the shared queue, by state (live; dead: lease ran out, not yet taken over).")
+    static let takenOver = Entry(
+        name: "ferry_node_jobs_taken_over_total", kind: .counter,
+        help: "Jobs this node put back from nodes whose lease ran out, by node.")
+
     public static let all: [Entry] = [
         jobsFinished, attemptDuration, transferredBytes, requeued, queueJobs, queueOldestAge, workerRestarts,
         workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
-        backupLastSuccess, backupSize, backups, telegramResends,
+        backupLastSuccess, backupSize, backups, telegramResends, nodeInfo, nodeLeaseLeft, clusterNodes, takenOver,
     ]
 
     /// The help text of a metric by name; nil for a name Ferry does not define.

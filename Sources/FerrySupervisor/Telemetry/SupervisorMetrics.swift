@@ -43,6 +43,24 @@ public struct SupervisorMetrics: Sendable {
         }
     }
 
+    // MARK: Cluster
+
+    /// This node's lease as last renewed (zero once fenced), and the cluster's nodes by state.
+    func node(_ identity: NodeIdentity, leaseLeft: Duration, nodes: [ClusterNode]?) {
+        let node = [("node", identity.id)]
+        gauge(MetricCatalog.nodeInfo, node + [("name", identity.name)]).record(1)
+        gauge(MetricCatalog.nodeLeaseLeft, node).record(max(0, leaseLeft.inSeconds))
+        guard let nodes else { return }
+        gauge(MetricCatalog.clusterNodes, [("state", "live")]).record(nodes.filter(\.isLive).count)
+        gauge(MetricCatalog.clusterNodes, [("state", "dead")])
+            .record(nodes.filter { $0.stopReason == nil && !$0.isLive }.count)
+    }
+
+    func tookOver(_ jobs: [RequeuedJob], node: NodeIdentity) {
+        Counter(label: MetricCatalog.takenOver.name, dimensions: [("node", node.id)], factory: factory)
+            .increment(by: jobs.count)
+    }
+
     func stalled(role: WorkerRole) {
         Counter(label: MetricCatalog.stalls.name, dimensions: [("role", role.rawValue)], factory: factory).increment()
     }

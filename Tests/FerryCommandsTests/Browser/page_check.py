@@ -3,6 +3,7 @@
 
 Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png SUBMIT_URL
        page_check.py BASE_URL --crash-card SCREENSHOT.png   (only load, wait for the crash-loop card)
+       page_check.py BASE_URL --cluster-card SCREENSHOT.png (only load, wait for the cluster card's nodes)
 
 Loads the page, collects every console error and uncaught exception, waits until the running
 job's progress bar moves, clicks the retry button of the other job and waits for its new state,
@@ -26,8 +27,8 @@ import websocket  # websocket-client
 
 def main():
     submit_url = None
-    if sys.argv[2] == "--crash-card":
-        base, running_id, retry_id, screenshot = sys.argv[1], None, None, sys.argv[3]
+    if sys.argv[2] in ("--crash-card", "--cluster-card"):
+        base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], None, sys.argv[3]
     else:
         base, running_id, retry_id, screenshot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     submit_url = sys.argv[5] if len(sys.argv) > 5 else None
@@ -107,7 +108,19 @@ def drive(profile, base, running_id, retry_id, screenshot, submit_url):
     call("Page.enable")
     call("Page.navigate", url=base + "/")
     loaded = wait_for('document.body.dataset.loaded === "true"')
-    if running_id is None:
+    if running_id == "--cluster-card":
+        # Every node's row, once the card shows more than one.
+        card = wait_for('(() => { const c = document.getElementById("cluster-section");'
+                        ' const rows = [...c.querySelectorAll("#cluster tbody tr")].map(r => [...r.children].map(d => d.textContent));'
+                        ' return !c.hidden && rows.length > 1 ? { state: document.getElementById("cluster-state").textContent, rows,'
+                        ' cleanup_button_hidden: document.getElementById("cleanup-run").hidden } : null; })()')
+        shot = call("Page.captureScreenshot", format="png")
+        with open(screenshot, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        ws.close()
+        return {"loaded": bool(loaded), "cluster_card": card, "console_errors": state["errors"],
+                "network_errors": state["network"]}
+    if running_id == "--crash-card":
         card = wait_for('(() => { const c = document.getElementById("crash-loop"); return c && !c.hidden ? c.textContent : null; })()')
         shot = call("Page.captureScreenshot", format="png")
         with open(screenshot, "wb") as f:
