@@ -60,9 +60,9 @@ def run(args, binary, scratch, lifecycles):
         secret = scratch / "cluster-s3-secret"
         secret.write_text("testing")
         moto_port = int(moto.endpoint.rsplit(":", 1)[1])
-        # node-b's S3 writes take 3 s each, so downloads wait there for their uploads when it dies.
+        # node-b's S3 writes take 5 s each, so downloads wait there for their uploads when it dies.
         nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs,
-                      3.0 if name == "node-b" else 0.0) for name in NAMES]
+                      5.0 if name == "node-b" else 0.0) for name in NAMES]
         status, output = run_ferry(binary, ["db", "migrate", "--config", str(nodes[0].ferry.config)], timeout=300)
         REPORT.check(SCENARIO, MIGRATED, status == 0, f"exit status {status}: {output[-1500:]}")
         if status != 0:

@@ -41,10 +41,10 @@ class Disruptions(threading.Thread):
         time.sleep(max(0.0, moment - time.monotonic()))
 
     def kill_node(self, node):
-        # Up to 15 s more for a moment when it holds jobs and files whose uploads wait (both must be taken over).
-        deadline = time.monotonic() + 15
+        # Up to 30 s more for a moment when it holds jobs and files whose uploads wait (both must be taken over).
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (node.held_jobs(self.store) and node.waiting_files(self.store)):
-            time.sleep(0.2)
+            time.sleep(0.1)
         held, waiting = node.held_jobs(self.store), node.waiting_files(self.store)
         at, left = node.kill_whole()
         self.kill = (node, at, held, waiting)
