@@ -3,6 +3,7 @@ import FerryCore
 public import FerrySupervisor
 import Foundation
 import Hummingbird
+import HummingbirdCore
 public import Logging
 public import ServiceLifecycle
 
@@ -10,7 +11,7 @@ public import ServiceLifecycle
 /// `http.address`:`http.port`. It opens the supervisor's start-up gate once the port is bound,
 /// so READY=1 is never sent for a daemon that cannot be reached.
 public struct AdminServer: Service {
-    private let application: Application<RouterResponder<AdminContext>>
+    private let server: AdminHTTPServer
     private let address: String
 
     /// The bearer token from `http.token_file`, or nil when none is configured.
@@ -50,22 +51,22 @@ public struct AdminServer: Service {
         routes.install(on: router)
         let address = http.address.contains(":") ? "[\(http.address)]" : http.address
         self.address = "\(address):\(http.port)"
-        self.application = Application(
-            router: router,
-            configuration: ApplicationConfiguration(
+        self.server = AdminHTTPServer(
+            responder: router.buildResponder(),
+            configuration: ServerConfiguration(
                 address: .hostname(http.address, port: http.port), serverName: "ferry/\(FerryVersion.current)"),
+            logger: logger,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? http.port
                 logger.notice(
                     "admin API listening", metadata: ["url": "http://\(address):\(port)", "port": "\(port)"])
                 await gate.open()
-            },
-            logger: logger)
+            })
     }
 
     public func run() async throws {
         do {
-            try await application.run()
+            try await server.run()
         } catch {
             throw AdminError(
                 code: .cannotListen,

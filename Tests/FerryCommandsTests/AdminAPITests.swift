@@ -34,6 +34,8 @@ extension ProcessSuites {
             let health = try await client.get("/api/health/system")
             #expect(health.status == 200)
             #expect(health.headers.first(name: "Content-Type")?.hasPrefix("application/health+json") == true)
+            #expect(health.headers.first(name: "Date")?.hasSuffix(" GMT") == true, "every answer carries a Date")
+            #expect(health.headers.first(name: "Server")?.hasPrefix("ferry/") == true)
             let document = health.json
             #expect(["pass", "warn"].contains(document["status"] as? String))
             let checks = try #require(document["checks"] as? [String: [[String: Any]]])

@@ -18,10 +18,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
         let b = try await cluster.node("b")
-        defer {
-            a.close()
-            b.close()
-        }
+        defer { cluster.close() }
         let spec = DownloadSpec(url: "https://e.test/film.mp4", uploadTargets: ["s3"])
         let download = try await b.enqueue(download: DownloadRequest(spec: spec)).job.id
         let workerA = try await NodeLeaseTests.worker("a.download-1", on: a)
@@ -49,15 +46,46 @@ struct ClusterStoreTests {
         #expect(try await b.uploads(of: download).count == 1, "the refetch created a second upload")
     }
 
+    @Test(
+        "An upload whose download's refetch failed for good fails too, saying why, instead of waiting for ever (found by the chaos suite's cluster scenario)"
+    )
+    func strandedUploadFails() async throws {
+        let cluster = try await Cluster()
+        let a = try await cluster.node("a")
+        let b = try await cluster.node("b")
+        defer { cluster.close() }
+        let spec = DownloadSpec(url: "https://e.test/gone.mp4", uploadTargets: ["s3"])
+        let download = try await a.enqueue(download: DownloadRequest(spec: spec)).job.id
+        let fetched = try #require(
+            try await a.claimDueJobs(
+                of: .download, for: try await NodeLeaseTests.worker("a.download-1", on: a), limit: 1
+            ).first)
+        _ = try await a.complete(JobCompletion(lease: fetched.lease, result: NodeLeaseTests.result(download)))
+        try cluster.expireLease(of: a)
+        _ = try await b.takeOverDeadNodes()
+        // The source is gone by now: the refetch fails for good.
+        let refetch = try #require(
+            try await b.claimDueJobs(
+                of: .download, for: try await NodeLeaseTests.worker("b.download-1", on: b), limit: 1
+            ).first)
+        _ = try await b.fail(refetch.lease, with: .permanent("http_404", "the source is gone"), resumeState: nil)
+        #expect(try await b.job(download).state == .failed)
+        #expect(try await b.uploads(of: download).map(\.state) == [.queued])
+
+        _ = try await b.takeOverDeadNodes()
+        let upload = try #require(try await b.uploads(of: download).first)
+        #expect(upload.state == .failed)
+        #expect(upload.lastError?.code == "source_missing")
+        #expect(upload.lastError?.message.contains("its download \(download) ended failed") == true, "\(upload)")
+        #expect(try await b.takeOverDeadNodes().isEmpty, "a second pass finds nothing more to do")
+    }
+
     @Test("A reader tailing the event feed while four writers commit at once sees every event, in order")
     func eventFeedInCommitOrder() async throws {
         let cluster = try await Cluster()
         let writer = try await cluster.node("writer")
         let reader = try await cluster.node("reader")
-        defer {
-            writer.close()
-            reader.close()
-        }
+        defer { cluster.close() }
         // The tail reads while the writers commit, then once more after the last commit: an
         // event it passed over (one that committed after a later id was read) is missing for ever.
         let writing = WritersDone()
@@ -95,10 +123,7 @@ struct ClusterStoreTests {
         let cluster = try await Cluster()
         let listener = try await cluster.node("idle")
         let producer = try await cluster.node("busy")
-        defer {
-            listener.close()
-            producer.close()
-        }
+        defer { cluster.close() }
         var wakeUps = listener.wakeUps().makeAsyncIterator()
         #expect(await wakeUps.next() == .listening)
         let start = ContinuousClock.now

@@ -2,6 +2,7 @@ import FerryCore
 import FerryPostgres
 import FerryTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// Several nodes on one PostgreSQL queue: leases on the database's clock, take-over of a dead
@@ -11,9 +12,10 @@ import Testing
 /// depend on how fast a loaded machine runs them.
 @Suite("Nodes, leases and fencing on PostgreSQL")
 struct NodeLeaseTests {
-    /// A migrated database and a way to open node stores on it.
-    struct Cluster {
+    /// A migrated database and a way to open node stores on it; ``close()`` closes every one.
+    final class Cluster: Sendable {
         let url: String
+        private let opened = Mutex<[PostgresJobStore]>([])
 
         init() async throws {
             url = try PostgresTestServer.shared().makeDatabase()
@@ -39,8 +41,13 @@ struct NodeLeaseTests {
             var configuration = try PostgresStoreConfiguration.patient(url)
             configuration.node = NodeIdentity(name: name, incarnation: incarnation, lease: lease)
             let store = try await PostgresJobStore.open(configuration)
+            opened.withLock { $0.append(store) }
             try await store.registerNode()
             return store
+        }
+
+        func close() {
+            for store in opened.withLock({ $0 }) { store.close() }
         }
     }
 
@@ -67,10 +74,7 @@ struct NodeLeaseTests {
         let cluster = try await Cluster()
         let a = try await cluster.node("a")
         let b = try await cluster.node("b")
-        defer {
-            a.close()
-            b.close()
-        }
+        defer { cluster.close() }
         let ids = try await Self.enqueue(2, on: b)
         let held = try await a.claimDueJobs(of: .download, for: try await Self.worker("a.download-1", on: a), limit: 2)
         #expect(held.count == 2)
@@ -111,11 +115,7 @@ struct NodeLeaseTests {
         let dead = try await cluster.node("dead")
         let b = try await cluster.node("b")
         let c = try await cluster.node("c")
-        defer {
-            dead.close()
-            b.close()
-            c.close()
-        }
+        defer { cluster.close() }
         let ids = try await Self.enqueue(20, on: b)
         let held = try await dead.claimDueJobs(
             of: .download, for: try await Self.worker("dead.download-1", on: dead), limit: 20)
@@ -135,10 +135,7 @@ struct NodeLeaseTests {
         let cluster = try await Cluster()
         let first = try await cluster.node("host-a", incarnation: "1")
         let other = try await cluster.node("host-b")
-        defer {
-            first.close()
-            other.close()
-        }
+        defer { cluster.close() }
         _ = try await Self.enqueue(3, on: other)
         let mine = try await first.claimDueJobs(
             of: .download, for: try await Self.worker("a1.download-1", on: first), limit: 2)
@@ -147,7 +144,6 @@ struct NodeLeaseTests {
 
         // host-a restarts (its first incarnation froze or died, its lease still running).
         let second = try await cluster.node("host-a", incarnation: "2")
-        defer { second.close() }
         let recovered = try await second.recoverAfterRestart(reason: "the previous supervisor stopped")
         #expect(Set(recovered.map(\.job.id)) == Set(mine.map(\.job.id)))
         #expect(try await other.job(theirs[0].job.id).state == .running)

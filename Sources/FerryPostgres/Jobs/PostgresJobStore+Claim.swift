@@ -9,16 +9,13 @@ extension PostgresJobStore {
         let now = nowMilliseconds
         let logger = logger
         return try await read { connection in
+            let rows = try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: Self.perKind(kinds) { "EXISTS (SELECT 1 FROM jobs WHERE \($0) AND due_at <= $1)" },
+                    binds: Self.binds(now)), logger)
             var due: Set<JobKind> = []
-            for kind in kinds {
-                let state = JobLifecycle.of(kind).waitingState.rawValue
-                let affinity = kind == .upload ? Self.uploadAffinity : ""
-                let found = try await connection.row(
-                    PostgresQuery(
-                        unsafeSQL:
-                            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND state = $2 AND due_at <= $3 \(affinity))",
-                        binds: Self.binds(kind.rawValue, state, now)), logger)
-                if try found?.value(0, as: Bool.self) == true { due.insert(kind) }
+            for row in rows where try row.value(1, as: Bool.self) {
+                if let kind = JobKind(rawValue: try row.value(0, as: String.self)) { due.insert(kind) }
             }
             return due
         }
@@ -28,21 +25,31 @@ extension PostgresJobStore {
         guard !kinds.isEmpty else { return [:] }
         let logger = logger
         return try await read { connection in
+            // The jobs_queue index's (kind, state) prefix gives each kind's rows; min() scans them.
+            let rows = try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: Self.perKind(kinds) { "(SELECT min(due_at) FROM jobs WHERE \($0))" },
+                    binds: PostgresBindings()), logger)
             var due: [JobKind: Date] = [:]
-            for kind in kinds {
-                let state = JobLifecycle.of(kind).waitingState.rawValue
-                let affinity = kind == .upload ? Self.uploadAffinity : ""
-                // The jobs_queue index's (kind, state) prefix gives the rows; min() scans them.
-                if let earliest = try await connection.row(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT min(due_at) FROM jobs WHERE kind = $1 AND state = $2 \(affinity)",
-                        binds: Self.binds(kind.rawValue, state)), logger)?.optionalDate(0)
-                {
-                    due[kind] = earliest
-                }
+            for row in rows {
+                guard let kind = JobKind(rawValue: try row.value(0, as: String.self)), let at = try row.optionalDate(1)
+                else { continue }
+                due[kind] = at
             }
             return due
         }
+    }
+
+    /// One statement that answers `expression` for each kind (one round trip, not one per kind):
+    /// `expression` gets the condition selecting the kind's waiting jobs (for uploads, only those
+    /// this node may claim). Kinds and states are the lifecycle's own names, not input.
+    static func perKind(_ kinds: Set<JobKind>, _ expression: (String) -> String) -> String {
+        kinds.sorted { $0.rawValue < $1.rawValue }.map { kind in
+            let waiting =
+                "kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'"
+                + (kind == .upload ? " \(uploadAffinity)" : "")
+            return "SELECT '\(kind.rawValue)'::text, \(expression(waiting))"
+        }.joined(separator: " UNION ALL ")
     }
 
     public func claimDueJobs(
@@ -107,22 +114,42 @@ extension PostgresJobStore {
         return try await write { connection in try await Self.recordProgress(connection, reports, now: now, logger) }
     }
 
-    /// Writes progress in the connection's transaction; returns the reports whose lease was lost.
+    /// Writes progress in the connection's transaction, every report in one statement; returns
+    /// the reports whose lease was lost. Of several reports under one lease, the last one counts
+    /// (an UPDATE … FROM applies one arbitrary row of several that match).
     static func recordProgress(
         _ connection: PostgresConnection, _ reports: [ProgressReport], now: Int64, _ logger: Logger
     ) async throws -> [JobLease] {
-        var lost: [JobLease] = []
-        for report in reports {
-            let updated = try await connection.row(
-                """
-                UPDATE jobs SET bytes_done = \(report.progress.bytesDone), bytes_total = \(report.progress.bytesTotal),
-                    resume_state = COALESCE(\(report.resumeState)::text, resume_state), heartbeat_at = \(now), updated_at = \(now)
-                WHERE id = \(report.lease.jobID.rawValue) AND owner = \(report.lease.owner.rawValue)
-                    AND attempt = \(report.lease.attempt) AND state IN ('running', 'storing')
-                RETURNING id
-                """, logger)
-            if updated == nil { lost.append(report.lease) }
+        var latest: [JobLease: ProgressReport] = [:]
+        for report in reports { latest[report.lease] = report }
+        let rows = Array(latest.values)
+        // Arrays of one type each; -1 and `has_resume` stand for the absent values.
+        let ids = rows.map(\.lease.jobID.rawValue)
+        let owners = rows.map(\.lease.owner.rawValue)
+        let attempts = rows.map { Int64($0.lease.attempt) }
+        let done = rows.map(\.progress.bytesDone)
+        let totals = rows.map { $0.progress.bytesTotal ?? -1 }
+        let hasResume = rows.map { $0.resumeState != nil }
+        let resume = rows.map { $0.resumeState ?? "" }
+        let updated = try await connection.rows(
+            """
+            UPDATE jobs SET bytes_done = r.done, bytes_total = NULLIF(r.total, -1),
+                resume_state = CASE WHEN r.has_resume THEN r.resume ELSE jobs.resume_state END,
+                heartbeat_at = \(now), updated_at = \(now)
+            FROM unnest(\(ids)::bigint[], \(owners)::text[], \(attempts)::bigint[], \(done)::bigint[],
+                \(totals)::bigint[], \(hasResume)::boolean[], \(resume)::text[])
+                AS r(id, owner, attempt, done, total, has_resume, resume)
+            WHERE jobs.id = r.id AND jobs.owner = r.owner AND jobs.attempt = r.attempt
+                AND jobs.state IN ('running', 'storing')
+            RETURNING jobs.id, jobs.owner, jobs.attempt
+            """, logger)
+        var kept: Set<JobLease> = []
+        for row in updated {
+            kept.insert(
+                JobLease(
+                    jobID: JobID(try row.value(0, as: Int64.self)), owner: WorkerID(try row.value(1, as: String.self)),
+                    attempt: Int(try row.value(2, as: Int64.self))))
         }
-        return lost
+        return reports.map(\.lease).filter { !kept.contains($0) }
     }
 }

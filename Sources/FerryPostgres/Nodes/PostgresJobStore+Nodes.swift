@@ -85,6 +85,7 @@ extension PostgresJobStore: SharedQueue {
                 "SELECT id FROM nodes WHERE stopped_at IS NOT NULL AND id IN (SELECT node FROM workers WHERE exited_at IS NULL)",
                 logger
             ).map { try $0.value(0, as: String.self) }
+            try await Self.failStrandedUploads(connection, now: now, logger)
             let nodes = Array(Set(dead + stopped)).sorted()
             guard !nodes.isEmpty else { return [] }
             let released = try await Self.releaseJobs(
@@ -92,6 +93,36 @@ extension PostgresJobStore: SharedQueue {
                 now: now, logger)
             return released
                 + (try await Self.refetchFiles(onNodes: dead, connection, policies: policies, now: now, logger))
+        }
+    }
+
+    /// Uploads still queued for a download that ended failed or cancelled (a refetch after its
+    /// node died that failed for good, a download cancelled meanwhile) would wait for ever: they
+    /// fail, saying why and what to do. What SQLite's pending scan does for a vanished source; here
+    /// every live node does it with each renewal, and a node racing another skips what it failed.
+    static func failStrandedUploads(_ connection: PostgresConnection, now: Int64, _ logger: Logger) async throws {
+        let rows = try await connection.rows(
+            """
+            SELECT uj.id, d.id, d.state FROM jobs uj JOIN uploads u ON u.job_id = uj.id JOIN jobs d ON d.id = u.download_id
+            WHERE uj.kind = 'upload' AND uj.state = 'queued' AND d.state IN ('failed', 'cancelled')
+            ORDER BY uj.id FOR UPDATE OF uj SKIP LOCKED
+            """, logger)
+        for row in rows {
+            let upload = try await PostgresTransition.load(
+                connection, JobID(try row.value(0, as: Int64.self)), logger)
+            guard upload.state == .queued else { continue }
+            let download = try row.value(1, as: Int64.self)
+            let failure = JobFailure.permanent(
+                "source_missing",
+                "its download \(download) ended \(try row.value(2, as: String.self)), so its file will not come; retry the download, then this upload"
+            )
+            let move = PostgresTransition(
+                command: .fail, reason: "\(failure.code): \(failure.message)",
+                assignments: [
+                    ("last_error", failure.message), ("last_error_code", failure.code),
+                    ("last_error_class", failure.failureClass.rawValue),
+                ])
+            _ = try await move.apply(connection, to: upload, now: now, logger)
         }
     }
 
