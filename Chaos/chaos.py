@@ -38,6 +38,15 @@ Scenarios (run in this order by `--scenario all`):
                 CreateMultipartUpload failing after the server did them): every upload ends
                 succeeded, each object is there once with the right content, no multipart upload
                 is left unfinished.
+  cluster       three `ferry serve` nodes (lease 6 s) on one PostgreSQL server the suite starts
+                itself (initdb as `nobody` in a temporary folder, loopback only) and one S3 server,
+                520+ submissions from the fault-injecting origin spread over the nodes, while a
+                whole node is SIGKILLed (the others must finish its jobs and fetch again the files
+                whose uploads waited there), another's supervisor is SIGSTOPped past its lease and
+                SIGCONTed (it must fence itself: exit 75, no late report applied, no object
+                written twice) and PostgreSQL is restarted; then every invariant above holds for
+                the whole cluster. Prints node death → take-over beside the lease, SIGCONT →
+                fenced exit and completions per node. About 95 s.
   bad-config    truncated and garbage configuration files.
   bad-database  a garbage and a truncated database file.
   bad-api       malformed API requests.
@@ -49,8 +58,8 @@ Scenarios (run in this order by `--scenario all`):
                 --power-cuts N (default 3; `make chaos-power` runs 20 with the release binary).
 
 The disk scenarios and power need root (mounts); without it they are reported as skipped. Every
-process started here (origin, moto, fake Bot APIs, ferry, qemu) is killed on exit, and every mount
-is undone. The exit status is 0 only when every invariant held; otherwise the violations are
+process started here (origin, moto, fake Bot APIs, PostgreSQL, ferry, qemu) is killed on exit, and
+every mount is undone. The exit status is 0 only when every invariant held; otherwise the violations are
 listed, each with its reason.
 
 The code is the package ferrychaos/ next to this file: a shared core (processes, daemon, origin,

@@ -6,7 +6,8 @@ The shared core, which every scenario uses:
   mounts       mount points undone on exit
   daemon       `ferry serve` (start, SIGKILL, SIGTERM, log tail), its configuration, ports, the admin API
   origin       the fault-injecting test origin and moto's S3 server, and what the origin serves
-  database     read-only access to Ferry's SQLite database; the final and waiting states
+  database     read-only access to Ferry's store (a SQLite file or PostgreSQL); the final and waiting states
+  postgres     a real PostgreSQL server started for the cluster scenario (initdb as nobody, loopback only)
   invariants   the checks every scenario runs: integrity, foreign keys, event logs against JobLifecycle.swift
   cli          the options, the scenario loop, the summary and the exit status
 

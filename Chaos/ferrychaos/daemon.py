@@ -12,10 +12,10 @@ import os
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 
+from .database import READ_ERRORS
 from .processes import STRAYS, alive, spawn, wait_until, worker_processes
 from .report import REPORT
 
@@ -182,14 +182,14 @@ def run_ferry(binary, arguments, timeout=60):
 
 
 def wait_calm(ferry, busy, timeout):
-    """Waits until `busy()` (which may raise sqlite3.Error: busy) is falsy three looks a second
-    apart in a row; False on timeout or when the supervisor is gone."""
+    """Waits until `busy()` (which may raise a store's read error: busy, restarting) is falsy three
+    looks a second apart in a row; False on timeout or when the supervisor is gone."""
     calm = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             quiet = not busy()
-        except sqlite3.Error:
+        except READ_ERRORS:
             quiet = False
         if ferry.process.poll() is not None:
             return False

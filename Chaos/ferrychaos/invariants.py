@@ -8,7 +8,7 @@ import hashlib
 import re
 
 from . import REPO
-from .database import open_database
+from .database import PostgresStore, open_database, query
 from .report import REPORT
 
 LIFECYCLE_SOURCE = REPO / "Sources/FerryCore/Jobs/JobLifecycle.swift"
@@ -51,32 +51,53 @@ def load_lifecycles():
 
 
 def check_database(scenario, database, lifecycles, prefix=""):
-    """Integrity, foreign keys and the event logs; `prefix` starts each violation (e.g. "cut 3: ")."""
-    connection = open_database(database)
-    try:
-        integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
-        REPORT.check(scenario, "PRAGMA integrity_check is ok", integrity == ["ok"], prefix + "; ".join(integrity[:10]))
-        foreign = connection.execute("PRAGMA foreign_key_check").fetchall()
-        REPORT.check(scenario, "PRAGMA foreign_key_check is clean", not foreign,
-                     f"{prefix}{len(foreign)} rows break a foreign key, e.g. {[tuple(r) for r in foreign[:5]]}")
-        check_event_logs(scenario, connection, lifecycles, prefix)
-    finally:
-        connection.close()
+    """Integrity, foreign keys and the event logs of a SQLite file or a `PostgresStore`; `prefix`
+    starts each violation (e.g. "cut 3: ")."""
+    if isinstance(database, PostgresStore):
+        check_postgres(scenario, database, prefix)
+    else:
+        connection = open_database(database)
+        try:
+            integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+            REPORT.check(scenario, "PRAGMA integrity_check is ok", integrity == ["ok"],
+                         prefix + "; ".join(integrity[:10]))
+            foreign = connection.execute("PRAGMA foreign_key_check").fetchall()
+            REPORT.check(scenario, "PRAGMA foreign_key_check is clean", not foreign,
+                         f"{prefix}{len(foreign)} rows break a foreign key, e.g. {[tuple(r) for r in foreign[:5]]}")
+        finally:
+            connection.close()
+    check_event_logs(scenario, lambda sql: query(database, sql), lifecycles, prefix)
 
 
-def check_event_logs(scenario, connection, lifecycles, prefix=""):
+def check_postgres(scenario, store, prefix=""):
+    """PostgreSQL's counterparts of SQLite's integrity and foreign-key checks: amcheck verifies every
+    B-tree index of the schema (the extension is created once, the only write a check makes), and
+    every constraint (foreign keys, CHECKs) must be validated, i.e. enforced on every row."""
+    name = "PostgreSQL: amcheck finds every index sound, every constraint is validated"
+    store.server.psql(store.name, "CREATE EXTENSION IF NOT EXISTS amcheck", read_only=False)
+    indexes = query(store, "SELECT c.relname AS name, bt_index_check(c.oid, true)::text AS checked FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                    "WHERE a.amname = 'btree' AND c.relnamespace = 'public'::regnamespace")
+    unvalidated = query(store, "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+                        "AND NOT convalidated")
+    REPORT.check(scenario, name, not unvalidated, f"{prefix}constraints not validated: "
+                 f"{[r['conname'] for r in unvalidated]}", f"{len(indexes)} indexes checked")
+
+
+def check_event_logs(scenario, rows, lifecycles, prefix=""):
+    """Every job's event log against the lifecycles; `rows(sql)` reads the store."""
     name = "every job's event log is a legal path through its lifecycle (JobLifecycle.swift)"
     REPORT.declare(scenario, name)
     schema = {(r["kind"], r["from_state"], r["cause"]): r["to_state"]
-              for r in connection.execute("SELECT * FROM job_transitions")}
+              for r in rows("SELECT * FROM job_transitions")}
     spec = {(kind, f, c): t for kind, (_, table) in lifecycles.items() for (f, c), t in table.items()}
     if schema != spec:
         REPORT.violate(scenario, name, f"{prefix}the schema's job_transitions differ from the specification: "
                        f"only in schema {sorted(set(schema.items()) - set(spec.items()))}, "
                        f"only in spec {sorted(set(spec.items()) - set(schema.items()))}")
-    jobs = {r["id"]: r for r in connection.execute("SELECT id, kind, state, attempt, max_attempts FROM jobs")}
+    jobs = {r["id"]: r for r in rows("SELECT id, kind, state, attempt, max_attempts FROM jobs")}
     events = {}
-    for row in connection.execute("SELECT * FROM job_events ORDER BY job_id, id"):
+    for row in rows("SELECT * FROM job_events ORDER BY job_id, id"):
         events.setdefault(row["job_id"], []).append(row)
     count = 0
     for job_id, job in jobs.items():

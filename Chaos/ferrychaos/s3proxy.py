@@ -14,6 +14,10 @@ Faults (each counted in `S3FaultProxy.counts`):
                 gets a 500: an upload the client never learned the id of
 Requests are passed on byte for byte (moto does not check SigV4 signatures, so the Host header the
 client signed is kept). HEAD, GET and DELETE always pass, so the client can see what is there.
+Every write the server carried out (a whole-object PUT or a completed multipart upload) is noted in
+`S3FaultProxy.writes` with its key and time, faulty or not: with `rate=0` the proxy is a plain
+recorder of who wrote which object when (the cluster scenario gives each node one), and
+`write_delay` makes every write wait, as a slow object store would.
 """
 import http.client
 import http.server
@@ -39,14 +43,22 @@ def classify(method, query):
     return "read-or-abort"
 
 
+def object_key(path):
+    """The key a path-style request names (/bucket/key?query), unquoted."""
+    parts = urllib.parse.unquote(urllib.parse.urlsplit(path).path).lstrip("/").split("/", 1)
+    return parts[1] if len(parts) == 2 else ""
+
+
 class S3FaultProxy:
-    def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6):
+    def __init__(self, upstream_port, seed, rate=0.25, complete_rate=0.6, write_delay=0.0):
         self.upstream_port = upstream_port
+        self.write_delay = write_delay  # seconds each PUT and CompleteMultipartUpload waits (a slow store)
         self.rng = random.Random(seed)
         self.rate = rate  # the chance that a request which can fail does
         self.complete_rate = complete_rate  # the same for CompleteMultipartUpload, the rarest request
         self.counts = {}
         self.requests = {}
+        self.writes = []  # (epoch seconds, "put-object" or "complete-multipart", key) the server carried out
         self.lock = threading.Lock()
         proxy = self
 
@@ -125,11 +137,16 @@ class S3FaultProxy:
             self.count(fault)
         else:
             body = handler.rfile.read(length) if length else b""
+        if kind in ("put-object", "upload-part", "complete-multipart"):
+            time.sleep(self.write_delay)
         try:
             status, headers, answer = self.forward(handler, body)
         except OSError as error:
             self.answer(handler, 502, ERROR.format(code="BadGateway", message=str(error)).encode())
             return
+        if kind in ("put-object", "complete-multipart") and status == 200 and b"<Error>" not in answer:
+            with self.lock:
+                self.writes.append((time.time(), kind, object_key(handler.path)))
         if fault == "lost-create" and status == 200:
             self.count(fault)
             self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: created, then the "

@@ -3,8 +3,8 @@
 Each is a `run(args, binary, scratch, lifecycles)` that records what it finds in `report.REPORT`;
 a new scenario is a module here and one line below.
 """
-from . import (aria2, bad_api, bad_config, bad_database, clock_jumps, disk_full, fire, full_target, oom_kills,
-               origin_dies, power, rclone_fire, readonly_db, s3_faults, telegram)
+from . import (aria2, bad_api, bad_config, bad_database, clock_jumps, cluster, disk_full, fire, full_target,
+               oom_kills, origin_dies, power, rclone_fire, readonly_db, s3_faults, telegram)
 
 SCENARIOS = {
     "fire": fire.run,
@@ -18,6 +18,7 @@ SCENARIOS = {
     "clock-jumps": clock_jumps.run,
     "oom-kills": oom_kills.run,
     "rclone-fire": rclone_fire.run,
+    "cluster": cluster.run,
     "bad-config": bad_config.run,
     "bad-database": bad_database.run,
     "bad-api": bad_api.run,

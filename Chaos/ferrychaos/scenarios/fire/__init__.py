@@ -133,7 +133,7 @@ targets:
 
     if args.tamper:
         tamper(database, state, folder, moto)
-    check_fire_results(scenario, plans, database, state, folder, moto, origin, monkey)
+    check_fire_results(scenario, plans, database, [state], folder, moto, origin, monkey.hung_jobs)
     check_database(scenario, database, lifecycles)
     states = query(database, "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state")
     log("fire: jobs by kind and state: " + ", ".join(f"{r['kind']} {r['state']} {r['n']}" for r in states))

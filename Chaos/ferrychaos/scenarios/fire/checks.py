@@ -9,7 +9,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ...database import FINAL_PHASES, WAITING_STATES, open_database, query
+from ...database import FINAL_PHASES, WAITING_STATES, query
 from ...invariants import file_sha256
 from ...origin import BUCKET, origin_sha256
 from ...report import REPORT, log
@@ -41,16 +41,18 @@ def tamper(database, state, folder, moto):
         f"a temporary file and an illegal event for job {job}")
 
 
-def check_fire_results(scenario, plans, database, state, folder, moto, origin, monkey):
-    connection = open_database(database)
-    jobs = {r["id"]: r for r in connection.execute("SELECT * FROM jobs")}
-    downloads = {r["job_id"]: r for r in connection.execute("SELECT * FROM downloads")}
-    uploads = {r["job_id"]: r for r in connection.execute("SELECT * FROM uploads")}
-    videos = {r["job_id"]: r for r in connection.execute("SELECT * FROM videos")}
+def check_fire_results(scenario, plans, database, states, folder, moto, origin, hung_jobs, leftover=None):
+    """`database`: a SQLite path or a `PostgresStore`; `states`: every node's state folder (one for a
+    single node); `hung_jobs`: {worker id: (stopped at, job ids)} of SIGSTOPped workers; `leftover(path)`:
+    whether a file no record points at may stay, even quarantined (a copy left by work another node
+    took over)."""
+    jobs = {r["id"]: r for r in query(database, "SELECT * FROM jobs")}
+    downloads = {r["job_id"]: r for r in query(database, "SELECT * FROM downloads")}
+    uploads = {r["job_id"]: r for r in query(database, "SELECT * FROM uploads")}
+    videos = {r["job_id"]: r for r in query(database, "SELECT * FROM videos")}
     events = {}
-    for row in connection.execute("SELECT job_id, cause, owner, at FROM job_events"):
+    for row in query(database, "SELECT job_id, cause, owner, at FROM job_events"):
         events.setdefault(row["job_id"], []).append((row["cause"], row["owner"], row["at"]))
-    connection.close()
     now_ms = int(time.time() * 1000)
 
     # 1. Nothing lost, nothing made up.
@@ -137,7 +139,7 @@ def check_fire_results(scenario, plans, database, state, folder, moto, origin, m
     # 3. The hung worker's jobs went back to the queue.
     hung = "a SIGSTOPped worker is declared hung, killed and replaced, its jobs requeued"
     # (A job may have finished just as the worker was stopped: its outcome was already on the way.)
-    for worker, (stopped_ms, held) in monkey.hung_jobs.items():
+    for worker, (stopped_ms, held) in hung_jobs.items():
         for job_id in held:
             own = [(cause, at) for cause, owner, at in events.get(job_id, []) if owner == worker and cause != "claim"]
             if not any(cause == "requeue" for cause, _ in own) and any(at > stopped_ms + 1000 for _, at in own):
@@ -191,20 +193,28 @@ def check_fire_results(scenario, plans, database, state, folder, moto, origin, m
         if size != job["result_size"] or sha != job["result_sha256"]:
             REPORT.violate(scenario, files, f"{job['kind']} {job['id']}: {location} is {size} bytes {sha[:12]}…, "
                            f"the record says {job['result_size']} {job['result_sha256'][:12]}…")
+    left = []
     for folder_name in ("downloads", "videos"):
-        for root, _, names in os.walk(state / folder_name):
+        for root, _, names in (walked for state in states for walked in os.walk(state / folder_name)):
             for name in names:
                 path = os.path.join(root, name)
-                if path not in recorded:
-                    REPORT.violate(scenario, files, f"{path} ({os.path.getsize(path)} bytes) is at a final path "
-                                   f"with no finished record pointing at it")
-    quarantined = [os.path.join(r, n) for r, _, ns in os.walk(state / "quarantine") for n in ns]
+                if path in recorded:
+                    continue
+                if leftover and leftover(path):
+                    left.append(path)
+                    continue
+                REPORT.violate(scenario, files, f"{path} ({os.path.getsize(path)} bytes) is at a final path "
+                               f"with no finished record pointing at it")
+    quarantined = [os.path.join(r, n) for state in states for r, _, ns in os.walk(state / "quarantine") for n in ns]
+    left += [path for path in quarantined if leftover and leftover(path)]
+    quarantined = [path for path in quarantined if path not in left]
     if quarantined:
         REPORT.violate(scenario, files, f"cleanup quarantined {len(quarantined)} file(s), i.e. found files no record "
                        f"knew: {quarantined[:5]}")
-    spool = [n for n in os.listdir(state / "spool")] if (state / "spool").exists() else []
+    spool = [n for state in states if (state / "spool").exists() for n in os.listdir(state / "spool")]
     REPORT.detail(scenario, files, f"{len(recorded)} files checked by SHA-256, {len(delivered_and_removed)} "
-                  f"delivered and removed, {len(spool)} partial file(s) left in the spool")
+                  f"delivered and removed, {len(spool)} partial file(s) left in the spool"
+                  + (f", {len(left)} whole copies left by work taken over from a node" if left else ""))
 
     # 5. Targets: each expected object exactly once, byte-identical to the source; nothing else.
     targets = "every target holds each expected object exactly once, byte-identical (SHA-256) to the source"
@@ -212,7 +222,11 @@ def check_fire_results(scenario, plans, database, state, folder, moto, origin, m
     expected = {}  # (target, download id) -> (name, sha)
     for upload in uploads.values():
         job, download = jobs[upload["job_id"]], jobs[upload["download_id"]]
-        if job["state"] in ("succeeded", "cleaned"):
+        if job["state"] in ("succeeded", "cleaned") and download["result_location"] is None:
+            # (A cluster can do this: a download fetched again after its node died, failing this time.)
+            REPORT.violate(scenario, targets, f"upload {job['id']} to {upload['target']} is {job['state']}, but its "
+                           f"download {download['id']} is {download['state']} with no result")
+        elif job["state"] in ("succeeded", "cleaned"):
             expected[(upload["target"], upload["download_id"])] = (
                 os.path.basename(download["result_location"]), download["result_sha256"])
     for job_id, download in downloads.items():

@@ -91,14 +91,16 @@ def make_plans(rng, count, origin, run_id):
 
 
 def submit(ferry, plan, stop_at):
-    """Sends the request until the server answers it (the same key makes a repeat harmless)."""
+    """Sends the request until the server answers it (the same key makes a repeat harmless).
+    `ferry` is the daemon, or a function that names the node to try next (a cluster's client)."""
     path = "/api/downloads" if plan.kind == "download" else "/api/videos"
     headers = {"Idempotency-Key": plan.key} if plan.kind == "download" else {}
     tries = 0
     while time.monotonic() < stop_at:
         tries += 1
         try:
-            status, answer, _ = ferry.api.call("POST", path, plan.body, headers, timeout=20)
+            node = ferry() if callable(ferry) else ferry
+            status, answer, _ = node.api.call("POST", path, plan.body, headers, timeout=20)
         except OSError:
             time.sleep(0.3)
             continue
