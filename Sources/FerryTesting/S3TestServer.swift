@@ -1,30 +1,39 @@
 import Foundation
+import Synchronization
 
 /// moto's S3-compatible server on loopback, started for a test and killed with it; the bucket and
 /// what arrived in it are looked at through boto3 (`S3/s3_tool.py`), not through Ferry's client.
 public final class S3TestServer: @unchecked Sendable {
-    let process = Process()
+    let process: Process
     public let endpoint: String
     /// Credentials moto accepts (any will do; these are signed and checked like real ones).
     public static let accessKeyID = "testing"
     public static let secretKey = "testing"
 
     public init() throws {
-        let port = try Self.freePort()
-        endpoint = "http://127.0.0.1:\(port)"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while !Self.accepts(port) {
-            guard Date() < deadline, process.isRunning else {
-                kill(process.processIdentifier, SIGKILL)
-                throw CocoaError(.fileReadUnknown)
+        // A port found free may be taken before moto binds it (by a server another test starts
+        // at the same moment): then moto exits, and the port answers for someone else's server.
+        // The server is ours only if our moto still runs once the port answers.
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while !Self.accepts(port) && process.isRunning && Date() < deadline { usleep(50_000) }
+            usleep(300_000)
+            if Self.accepts(port) && process.isRunning {
+                self.process = process
+                endpoint = "http://127.0.0.1:\(port)"
+                return
             }
-            usleep(50_000)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
         }
+        throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: "moto_server did not start"])
     }
 
     deinit {
@@ -82,7 +91,20 @@ public final class S3TestServer: @unchecked Sendable {
         return (result.status, result.output)
     }
 
+    /// Ports handed out in this process: the kernel may offer a released port again before its
+    /// first taker has bound it, and two test servers must never share one.
+    private static let handedOut = Mutex<Set<Int>>([])
+
     static func freePort() throws -> Int {
+        for _ in 0..<100 {
+            let port = try unusedPort()
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            if fresh { return port }
+        }
+        throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: "no fresh loopback port"])
+    }
+
+    private static func unusedPort() throws -> Int {
         let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(socket) }
         var address = sockaddr_in()
