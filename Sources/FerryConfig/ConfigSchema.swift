@@ -30,10 +30,7 @@ enum ConfigSchema {
                 "How long a write waits for another process's lock on the database."),
             .text(
                 "cluster.node_name", \.cluster.nodeName, expected: "letters, digits, '-' and '_' (at most 63)",
-                valid: {
-                    $0.count <= 63
-                        && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
-                },
+                valid: { $0.count <= 63 && $0.allSatisfy(FerryConfiguration.Cluster.allowedInNodeName) },
                 "With database.url: this node's name in the cluster. Empty: the host name."),
             .duration(
                 "cluster.lease", \.cluster.lease, in: .seconds(3)...Duration.seconds(600),

@@ -42,6 +42,11 @@ public struct FerryConfiguration: Sendable, Equatable {
     public struct Cluster: Sendable, Equatable {
         /// Empty: the host name. Each start is a new incarnation (`<name>.<8 hex>`).
         public var nodeName: String = ""
+
+        /// A node name's characters: ASCII letters, digits, `-` and `_`.
+        public static func allowedInNodeName(_ character: Character) -> Bool {
+            character.isASCII && (character.isLetter || character.isNumber || character == "-" || character == "_")
+        }
         /// How long the node's lease lasts on the database's clock; it is renewed every third.
         public var lease: Duration = .seconds(15)
     }

@@ -56,7 +56,7 @@ extension StoreBootstrap {
     static func hostNodeName() -> String {
         let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? ""
         let cleaned = String(
-            host.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "-" }.prefix(63))
+            host.map { FerryConfiguration.Cluster.allowedInNodeName($0) ? $0 : "-" }.prefix(63))
         return cleaned.isEmpty ? "ferry" : cleaned
     }
 

@@ -16,9 +16,9 @@ import UnixSignals
 /// configuration on SIGHUP. On SIGTERM/SIGINT it drains the workers within the configured grace.
 public actor Supervisor: Service {
     private var loaded: LoadedConfiguration
-    public nonisolated let store: any JobStore
     /// The store with what only its kind offers (SQLite's cleanup runs, PostgreSQL's cluster).
     public nonisolated let served: ServeStore
+    public nonisolated var store: any JobStore { served.jobs }
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
     /// Sweep, pending scan and full cleanup runs (on the SQLite store).
@@ -57,7 +57,6 @@ public actor Supervisor: Service {
         telemetry: SupervisorMetrics = SupervisorMetrics(), waitingFor gates: [StartupGate] = []
     ) throws(StoreError) {
         self.loaded = loaded
-        self.store = served.jobs
         self.served = served
         self.startup = startup
         self.logger = logger

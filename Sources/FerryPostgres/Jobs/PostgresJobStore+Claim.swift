@@ -102,10 +102,17 @@ extension PostgresJobStore {
     /// the download's file (any node when the file's node is not recorded: one node, or a tool).
     static let uploadAffinity = """
         AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
-            WHERE u.job_id = jobs.id AND d.state = 'succeeded'
-                AND (d.node IS NULL OR d.node = NULLIF(current_setting('ferry.node', true), '')
-                    OR NULLIF(current_setting('ferry.node', true), '') IS NULL))
+            WHERE u.job_id = jobs.id AND d.state = 'succeeded' AND \(fileIsHere("d.node")))
         """
+
+    /// Whether a file whose node is in `column` is on this session's node: yes when its node is
+    /// not recorded, or when the session names no node (one node, or a tool).
+    static func fileIsHere(_ column: String) -> String {
+        """
+        (\(column) IS NULL OR \(column) = NULLIF(current_setting('ferry.node', true), '')
+            OR NULLIF(current_setting('ferry.node', true), '') IS NULL)
+        """
+    }
 
     public func recordProgress(_ reports: [ProgressReport]) async throws(StoreError) -> [JobLease] {
         guard !reports.isEmpty else { return [] }

@@ -108,26 +108,25 @@ def drive(profile, base, running_id, retry_id, screenshot, submit_url):
     call("Page.enable")
     call("Page.navigate", url=base + "/")
     loaded = wait_for('document.body.dataset.loaded === "true"')
+    def card_seen(name, card):
+        """The load-only modes' answer: the card seen, a screenshot, the errors."""
+        shot = call("Page.captureScreenshot", format="png")
+        with open(screenshot, "wb") as f:
+            f.write(base64.b64decode(shot["data"]))
+        ws.close()
+        return {"loaded": bool(loaded), name: card, "console_errors": state["errors"],
+                "network_errors": state["network"]}
+
     if running_id == "--cluster-card":
         # Every node's row, once the card shows more than one.
         card = wait_for('(() => { const c = document.getElementById("cluster-section");'
                         ' const rows = [...c.querySelectorAll("#cluster tbody tr")].map(r => [...r.children].map(d => d.textContent));'
                         ' return !c.hidden && rows.length > 1 ? { state: document.getElementById("cluster-state").textContent, rows,'
                         ' cleanup_button_hidden: document.getElementById("cleanup-run").hidden } : null; })()')
-        shot = call("Page.captureScreenshot", format="png")
-        with open(screenshot, "wb") as f:
-            f.write(base64.b64decode(shot["data"]))
-        ws.close()
-        return {"loaded": bool(loaded), "cluster_card": card, "console_errors": state["errors"],
-                "network_errors": state["network"]}
+        return card_seen("cluster_card", card)
     if running_id == "--crash-card":
         card = wait_for('(() => { const c = document.getElementById("crash-loop"); return c && !c.hidden ? c.textContent : null; })()')
-        shot = call("Page.captureScreenshot", format="png")
-        with open(screenshot, "wb") as f:
-            f.write(base64.b64decode(shot["data"]))
-        ws.close()
-        return {"loaded": bool(loaded), "crash_card": card, "console_errors": state["errors"],
-                "network_errors": state["network"]}
+        return card_seen("crash_card", card)
     row = f'document.querySelector(\'tr[data-job="{running_id}"]\')'
     progress = wait_for(
         f'(() => {{ const r = {row}; if (!r || r.dataset.state !== "running") return null;'
