@@ -65,6 +65,7 @@ let package = Package(
             dependencies: [
                 "FerryCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -97,11 +98,12 @@ let package = Package(
         .target(
             name: "FerrySupervisor",
             dependencies: [
-                "FerryCore", "FerryConfig", "FerryStore", "FerryPostgres", "FerrySystemd",
+                "FerryCore", "FerryConfig", "FerryStore", "FerryPostgres", "FerrySystemd", "CProcessControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict

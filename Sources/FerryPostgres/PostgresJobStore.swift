@@ -234,17 +234,21 @@ public final class PostgresJobStore: JobStore {
         let answer = OnceAnswer<T>()
         return try await withCheckedThrowingContinuation { continuation in
             answer.set(continuation)
-            let work = Task {
-                do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
-            }
-            Task {
-                try? await Task.sleep(for: limit)
+            // The timer is cancelled with the answer: left to run out, every call would leave a
+            // sleeping task behind that wakes the process once its deadline passes.
+            let timer = Task {
+                do { try await Task.sleep(for: limit) } catch { return }
                 let timeout = StoreError(
                     .unavailable,
                     "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
                 )
-                if answer.resume(.failure(timeout)) { work.cancel() }
+                if answer.resume(.failure(timeout)) { answer.cancelWork() }
             }
+            answer.setWork(
+                Task {
+                    do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
+                    timer.cancel()
+                })
         }
     }
 
@@ -264,9 +268,19 @@ extension Date {
 /// A continuation resumed by whichever comes first, the answer or the deadline.
 private final class OnceAnswer<T: Sendable>: Sendable {
     private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
+    private let work = Mutex<Task<Void, Never>?>(nil)
 
     func set(_ continuation: CheckedContinuation<T, any Error>) {
         state.withLock { $0.continuation = continuation }
+    }
+
+    func setWork(_ task: Task<Void, Never>) {
+        work.withLock { $0 = task }
+    }
+
+    /// Cancels the operation, once the deadline has answered for it.
+    func cancelWork() {
+        work.withLock { $0 }?.cancel()
     }
 
     /// Resumes the caller unless it was already; returns whether this call did.

@@ -7,7 +7,8 @@ enum ParentWatch {
     /// still the expected one: it may have died between spawning us and this call.
     ///
     /// - Important: the kernel sends the signal when the parent *thread* that spawned us exits,
-    ///   so the supervisor spawns workers from its main thread, which lives as long as it does.
+    ///   so the supervisor spawns workers from a thread of NIO's blocking pool, which lives as long
+    ///   as it does (`WorkerProcess.spawn`).
     static func bind(to parent: Int32) -> Bool {
         _ = ferry_set_parent_death_signal(SIGKILL)
         return getppid() == parent

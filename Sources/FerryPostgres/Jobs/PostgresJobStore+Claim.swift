@@ -72,29 +72,41 @@ extension PostgresJobStore {
         _ connection: PostgresConnection, kind: JobKind, for owner: WorkerID, limit: Int, now: Int64, _ logger: Logger
     ) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
-        let lifecycle = JobLifecycle.of(kind)
-        let (columns, join) = PayloadColumns.join(kind, to: "claimed")
-        let rows = try await connection.rows(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH claimed AS (
-                        UPDATE jobs
-                        SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
-                            owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
-                        WHERE id IN (
-                            SELECT id FROM jobs
-                            WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
-                                \(kind == .upload ? Self.uploadAffinity : "")
-                            ORDER BY priority DESC, due_at, id
-                            LIMIT $3
-                            FOR UPDATE SKIP LOCKED)
-                        RETURNING \(JobColumns.list))
-                    SELECT \(JobColumns.qualified(by: "claimed")), \(columns) FROM claimed \(join)
-                    ORDER BY claimed.priority DESC, claimed.due_at, claimed.id
-                    """, binds: binds(owner.rawValue, now, Int64(limit))), logger)
+        let binds = binds(owner.rawValue, now, Int64(limit))
+        let rows =
+            switch kind {
+            case .download: try await connection.rows(Claim<DownloadKind>.self, binds, logger)
+            case .upload: try await connection.rows(Claim<UploadKind>.self, binds, logger)
+            case .video: try await connection.rows(Claim<VideoKind>.self, binds, logger)
+            }
         return try rows.map { row in
             ClaimedJob(
                 job: try Job(postgres: row), payload: try PayloadColumns.decode(kind, row, at: JobColumns.names.count))
+        }
+    }
+
+    /// A kind's claim: $1 the owner, $2 now, $3 the most jobs to take.
+    enum Claim<Kind: KindTag>: StatementShape {
+        static var sql: String {
+            let kind = Kind.kind
+            let lifecycle = JobLifecycle.of(kind)
+            let (columns, join) = PayloadColumns.join(kind, to: "claimed")
+            return """
+                WITH claimed AS (
+                    UPDATE jobs
+                    SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
+                        owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
+                            \(kind == .upload ? uploadAffinity : "")
+                        ORDER BY priority DESC, due_at, id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
+                    RETURNING \(JobColumns.list))
+                SELECT \(JobColumns.qualified(by: "claimed")), \(columns) FROM claimed \(join)
+                ORDER BY claimed.priority DESC, claimed.due_at, claimed.id
+                """
         }
     }
 
@@ -130,26 +142,16 @@ extension PostgresJobStore {
         var latest: [JobLease: ProgressReport] = [:]
         for report in reports { latest[report.lease] = report }
         let rows = Array(latest.values)
-        // Arrays of one type each; -1 and `has_resume` stand for the absent values.
-        let ids = rows.map(\.lease.jobID.rawValue)
-        let owners = rows.map(\.lease.owner.rawValue)
-        let attempts = rows.map { Int64($0.lease.attempt) }
-        let done = rows.map(\.progress.bytesDone)
-        let totals = rows.map { $0.progress.bytesTotal ?? -1 }
-        let hasResume = rows.map { $0.resumeState != nil }
-        let resume = rows.map { $0.resumeState ?? "" }
-        let updated = try await connection.rows(
-            """
-            UPDATE jobs SET bytes_done = r.done, bytes_total = NULLIF(r.total, -1),
-                resume_state = CASE WHEN r.has_resume THEN r.resume ELSE jobs.resume_state END,
-                heartbeat_at = \(now), updated_at = \(now)
-            FROM unnest(\(ids)::bigint[], \(owners)::text[], \(attempts)::bigint[], \(done)::bigint[],
-                \(totals)::bigint[], \(hasResume)::boolean[], \(resume)::text[])
-                AS r(id, owner, attempt, done, total, has_resume, resume)
-            WHERE jobs.id = r.id AND jobs.owner = r.owner AND jobs.attempt = r.attempt
-                AND jobs.state IN ('running', 'storing')
-            RETURNING jobs.id, jobs.owner, jobs.attempt
-            """, logger)
+        var binds = PostgresBindings()
+        binds.append(rows.map(\.lease.jobID.rawValue))
+        binds.append(rows.map(\.lease.owner.rawValue))
+        binds.append(rows.map { Int64($0.lease.attempt) })
+        binds.append(rows.map(\.progress.bytesDone))
+        binds.append(NullableArray(rows.map(\.progress.bytesTotal)))
+        binds.append(rows.map { $0.resumeState != nil })
+        binds.append(NullableArray(rows.map(\.resumeState)))
+        binds.append(now)
+        let updated = try await connection.rows(RecordProgress.self, binds, logger)
         var kept: Set<JobLease> = []
         for row in updated {
             kept.insert(
@@ -158,5 +160,20 @@ extension PostgresJobStore {
                     attempt: Int(try row.value(2, as: Int64.self))))
         }
         return reports.map(\.lease).filter { !kept.contains($0) }
+    }
+
+    /// Progress for many leases: one array per column; `has_resume` tells a report that keeps the
+    /// job's resume state from one that clears it.
+    enum RecordProgress: StatementShape {
+        static let sql = """
+            UPDATE jobs SET bytes_done = r.done, bytes_total = r.total,
+                resume_state = CASE WHEN r.has_resume THEN r.resume ELSE jobs.resume_state END,
+                heartbeat_at = $8, updated_at = $8
+            FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[])
+                AS r(id, owner, attempt, done, total, has_resume, resume)
+            WHERE jobs.id = r.id AND jobs.owner = r.owner AND jobs.attempt = r.attempt
+                AND jobs.state IN ('running', 'storing')
+            RETURNING jobs.id, jobs.owner, jobs.attempt
+            """
     }
 }

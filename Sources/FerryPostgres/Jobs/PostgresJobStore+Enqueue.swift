@@ -100,51 +100,55 @@ extension PostgresJobStore {
         return try await insertDownloads(connection, [request], policy: policy, now: now, logger)[0]
     }
 
-    /// Inserts downloads, their jobs and their details, in one statement: the identity values come
-    /// in the requests' order, and `row_number()` over them pairs each job with its request.
+    /// Inserts downloads, their jobs and their details, in one prepared statement: the requests
+    /// come as one array per column, the identity values are handed out in the arrays' order, and
+    /// `row_number()` over them pairs each job with its request.
     static func insertDownloads(
         _ connection: PostgresConnection, _ requests: [DownloadRequest], policy: RetryPolicy, now: Int64,
         _ logger: Logger
     ) async throws -> [Enqueued] {
         guard !requests.isEmpty else { return [] }
         var binds = PostgresBindings()
-        var values: [String] = []
-        for (index, request) in requests.enumerated() {
-            let spec = request.spec
-            let row: [Value] = [
-                Int64(index), request.idempotencyKey, Int64(request.priority),
-                Int64(request.maxAttempts ?? policy.maxAttempts), spec.url, spec.fileName, spec.expectedSize,
-                spec.expectedSHA256, try jsonArray(spec.uploadTargets), spec.deleteAfterUpload, spec.engine?.rawValue,
-            ]
-            let p = row.map { binds.placeholder($0) }
-            values.append(
-                "(\(p[0])::bigint, \(p[1])::text, \(p[2])::integer, \(p[3])::integer, \(p[4])::text, \(p[5])::text, \(p[6])::bigint, \(p[7])::text, \(p[8])::text, \(p[9])::boolean, \(p[10])::text)"
-            )
-        }
-        let state = JobLifecycle.download.initialState.rawValue
-        let rows = try await connection.rows(
-            PostgresQuery(
-                unsafeSQL: """
-                    WITH input(ord, idempotency_key, priority, max_attempts, url, file_name, expected_size,
-                            expected_sha256, upload_targets, delete_after_upload, engine)
-                        AS (VALUES \(values.joined(separator: ", "))),
-                    created AS (
-                        INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
-                            updated_at, due_at, state_cause)
-                        SELECT 'download', '\(state)', idempotency_key, priority, 0, max_attempts, \(now), \(now),
-                            \(now), 'create'
-                        FROM input ORDER BY ord
-                        RETURNING \(JobColumns.list)),
-                    numbered AS (SELECT created.*, row_number() OVER (ORDER BY id) - 1 AS ord FROM created),
-                    details AS (
-                        INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
-                            delete_after_upload, engine)
-                        SELECT numbered.id, input.url, input.file_name, input.expected_size, input.expected_sha256,
-                            input.upload_targets, input.delete_after_upload, input.engine
-                        FROM numbered JOIN input USING (ord))
-                    SELECT \(JobColumns.list) FROM numbered ORDER BY id
-                    """, binds: binds), logger)
+        binds.append(NullableArray(requests.map(\.idempotencyKey)))
+        binds.append(requests.map { Int64($0.priority) })
+        binds.append(requests.map { Int64($0.maxAttempts ?? policy.maxAttempts) })
+        binds.append(requests.map(\.spec.url))
+        binds.append(NullableArray(requests.map(\.spec.fileName)))
+        binds.append(NullableArray(requests.map(\.spec.expectedSize)))
+        binds.append(NullableArray(requests.map(\.spec.expectedSHA256)))
+        binds.append(try requests.map { try jsonArray($0.spec.uploadTargets) })
+        binds.append(requests.map(\.spec.deleteAfterUpload))
+        binds.append(NullableArray(requests.map(\.spec.engine?.rawValue)))
+        binds.append(now)
+        let rows = try await connection.rows(InsertDownloads.self, binds, logger)
         return try rows.map { Enqueued(job: try Job(postgres: $0), created: true) }
+    }
+
+    enum InsertDownloads: StatementShape {
+        static var sql: String {
+            """
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[],
+                    $7::text[], $8::text[], $9::boolean[], $10::text[]) WITH ORDINALITY
+                    AS i(idempotency_key, priority, max_attempts, url, file_name, expected_size, expected_sha256,
+                        upload_targets, delete_after_upload, engine, ord)),
+            created AS (
+                INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
+                    updated_at, due_at, state_cause)
+                SELECT 'download', '\(JobLifecycle.download.initialState.rawValue)', idempotency_key, priority, 0,
+                    max_attempts, $11, $11, $11, 'create'
+                FROM input ORDER BY ord
+                RETURNING \(JobColumns.list)),
+            numbered AS (SELECT created.*, row_number() OVER (ORDER BY id) AS ord FROM created),
+            details AS (
+                INSERT INTO downloads (job_id, url, file_name, expected_size, expected_sha256, upload_targets,
+                    delete_after_upload, engine)
+                SELECT numbered.id, input.url, input.file_name, input.expected_size, input.expected_sha256,
+                    input.upload_targets, input.delete_after_upload, input.engine
+                FROM numbered JOIN input USING (ord))
+            SELECT \(JobColumns.list) FROM numbered ORDER BY id
+            """
+        }
     }
 
     /// Inserts job rows in their kind's initial state, in the given order; the schema logs their

@@ -10,6 +10,16 @@ extension PostgresJobStore {
         let uploadPolicy = configuration.retryPolicies.upload
         if let refusal = completions.lazy.compactMap(JobCompletion.malformedResult).first { throw refusal }
         let logger = logger
+        if completions.count == 1 {
+            // Most completions have no uploads to create: one statement, its own transaction, no
+            // BEGIN and COMMIT round trips. It completes nothing when the job has upload targets
+            // (or the lease is lost); the transaction below then does the work, or says why not.
+            let done = try await single(jobID: completions[0].lease.jobID) { connection in
+                try await Self.completeAttempts(connection, completions, onlyWithoutTargets: true, now: now, logger)
+                    .jobs
+            }
+            if !done.isEmpty { return done }
+        }
         return try await write { connection in
             try await Self.completeWithFollowUps(connection, completions, uploadPolicy: uploadPolicy, now: now, logger)
         }
@@ -27,55 +37,36 @@ extension PostgresJobStore {
         return finished
     }
 
-    /// Completes a batch of attempts with one UPDATE … FROM (VALUES …) per chunk; throws
-    /// `lease_lost` (and so rolls the whole batch back) when any lease no longer holds its job.
+    /// Completes a batch of attempts with one prepared UPDATE per chunk; throws `lease_lost` (and
+    /// so rolls the whole batch back) when any lease no longer holds its job. With
+    /// `onlyWithoutTargets`, a job that has upload targets is left as it is and nothing is thrown:
+    /// the caller learns from the empty answer that the batch needs the transaction.
     static func completeAttempts(
-        _ connection: PostgresConnection, _ completions: [JobCompletion], now: Int64, _ logger: Logger
+        _ connection: PostgresConnection, _ completions: [JobCompletion], onlyWithoutTargets: Bool = false,
+        now: Int64, _ logger: Logger
     ) async throws -> (jobs: [Job], withTargets: Set<JobID>) {
         var finished: [Job] = []
         var withTargets: Set<JobID> = []
         finished.reserveCapacity(completions.count)
         for chunk in completions.chunked(into: 500) {
             var binds = PostgresBindings()
-            let values = chunk.map { completion in
-                let result = completion.result
-                let row: [Value] = [
-                    completion.lease.jobID.rawValue, completion.lease.owner.rawValue, Int64(completion.lease.attempt),
-                    result.location, result.size, result.sha256.lowercased(), result.contentType,
-                ]
-                let p = row.map { binds.placeholder($0) }
-                return
-                    "(\(p[0])::bigint, \(p[1])::text, \(p[2])::integer, \(p[3])::text, \(p[4])::bigint, \(p[5])::text, \(p[6])::text)"
-            }
-            // Rows are locked in id order, so two nodes completing overlapping batches cannot deadlock.
-            let rows = try await connection.rows(
-                PostgresQuery(
-                    unsafeSQL: """
-                        WITH outcome(id, owner, attempt, location, size, sha256, content_type) AS (
-                            VALUES \(values.joined(separator: ", "))),
-                        locked AS (SELECT jobs.id FROM jobs JOIN outcome ON outcome.id = jobs.id ORDER BY jobs.id FOR UPDATE OF jobs)
-                        UPDATE jobs
-                        SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                            state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = \(now),
-                            updated_at = \(now), result_location = outcome.location, result_size = outcome.size,
-                            result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
-                            bytes_done = outcome.size, bytes_total = outcome.size,
-                            -- The finished file lives where the worker that wrote it runs.
-                            node = CASE WHEN jobs.kind = 'upload' THEN NULL
-                                ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
-                        FROM outcome
-                        WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
-                            AND jobs.state IN ('running', 'storing') AND jobs.id IN (SELECT id FROM locked)
-                        RETURNING \(JobColumns.qualified(by: "jobs")),
-                            -- Whether follow-up uploads must be made: most downloads have no targets.
-                            EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]')
-                        """, binds: binds), logger)
+            binds.append(chunk.map(\.lease.jobID.rawValue))
+            binds.append(chunk.map(\.lease.owner.rawValue))
+            binds.append(chunk.map { Int64($0.lease.attempt) })
+            binds.append(chunk.map(\.result.location))
+            binds.append(chunk.map(\.result.size))
+            binds.append(chunk.map { $0.result.sha256.lowercased() })
+            binds.append(NullableArray(chunk.map(\.result.contentType)))
+            binds.append(now)
+            binds.append(onlyWithoutTargets)
+            let rows = try await connection.rows(CompleteAttempts.self, binds, logger)
             let jobs = try rows.map { row in
                 let job = try Job(postgres: row)
                 if try row.value(JobColumns.names.count, as: Bool.self) { withTargets.insert(job.id) }
                 return job
             }
             if jobs.count != chunk.count {
+                if onlyWithoutTargets { return ([], []) }
                 // Explain precisely which lease was lost; throwing rolls the batch back.
                 let done = Set(jobs.map(\.id))
                 for completion in chunk where !done.contains(completion.lease.jobID) {
@@ -92,33 +83,72 @@ extension PostgresJobStore {
         return (finished, withTargets)
     }
 
+    /// Attempts' outcomes: one array per column, $8 now, $9 whether to leave jobs with upload
+    /// targets alone. Rows are locked in id order, so two nodes completing overlapping batches
+    /// cannot deadlock.
+    enum CompleteAttempts: StatementShape {
+        static let sql = """
+            WITH outcome AS (
+                SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
+                    $7::text[]) AS o(id, owner, attempt, location, size, sha256, content_type)),
+            locked AS (SELECT jobs.id FROM jobs JOIN outcome ON outcome.id = jobs.id ORDER BY jobs.id FOR UPDATE OF jobs)
+            UPDATE jobs
+            SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
+                state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = $8,
+                updated_at = $8, result_location = outcome.location, result_size = outcome.size,
+                result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
+                bytes_done = outcome.size, bytes_total = outcome.size,
+                -- The finished file lives where the worker that wrote it runs.
+                node = CASE WHEN jobs.kind = 'upload' THEN NULL
+                    ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
+            FROM outcome
+            WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
+                AND jobs.state IN ('running', 'storing') AND jobs.id IN (SELECT id FROM locked)
+                AND NOT ($9 AND EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]'))
+            RETURNING \(JobColumns.qualified(by: "jobs")),
+                -- Whether follow-up uploads must be made: most downloads have no targets.
+                EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]')
+            """
+    }
+
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,
-    /// so a finished download can never lack its follow-up work.
+    /// so a finished download can never lack its follow-up work: one prepared statement for them all.
     static func createUploads(
         _ connection: PostgresConnection, after downloads: [Job], policy: RetryPolicy, now: Int64, _ logger: Logger
     ) async throws {
         guard !downloads.isEmpty else { return }
-        let byID = Dictionary(uniqueKeysWithValues: downloads.map { ($0.id, $0) })
-        let rows = try await connection.rows(
+        var binds = PostgresBindings()
+        binds.append(downloads.map(\.id.rawValue))
+        binds.append(Int64(policy.maxAttempts))
+        binds.append(now)
+        _ = try await connection.rows(CreateUploads.self, binds, logger)
+    }
+
+    /// $1 the downloads, $2 the uploads' attempts, $3 now. Identity values are handed out in
+    /// `ord` order, and `row_number()` over them pairs each new job with its target.
+    enum CreateUploads: StatementShape {
+        static var sql: String {
             """
-            SELECT d.job_id, t.target FROM downloads d,
-                jsonb_array_elements_text(d.upload_targets::jsonb) WITH ORDINALITY AS t(target, position)
-            WHERE d.job_id = ANY(\(downloads.map(\.id.rawValue))) AND d.upload_targets <> '[]'
-                -- A download fetched again (its file had gone) keeps the uploads it has.
-                AND NOT EXISTS (SELECT 1 FROM uploads existing
-                    WHERE existing.download_id = d.job_id AND existing.target = t.target)
-            ORDER BY d.job_id, t.position
-            """, logger)
-        for row in rows {
-            let download = byID[JobID(try row.value(0, as: Int64.self))]!
-            let target = try row.value(1, as: String.self)
-            let upload = try await insertJobs(
-                connection, kind: .upload,
-                rows: [(nil, download.priority, policy.maxAttempts, "download \(download.id) succeeded")], now: now,
-                logger)[0]
-            try await connection.run(
-                "INSERT INTO uploads (job_id, download_id, target) VALUES (\(upload.id.rawValue), \(download.id.rawValue), \(target))",
-                logger)
+            WITH targets AS (
+                SELECT d.job_id AS download_id, j.priority, t.target,
+                    row_number() OVER (ORDER BY d.job_id, t.position) AS ord
+                FROM downloads d JOIN jobs j ON j.id = d.job_id,
+                    jsonb_array_elements_text(d.upload_targets::jsonb) WITH ORDINALITY AS t(target, position)
+                WHERE d.job_id = ANY($1::bigint[]) AND d.upload_targets <> '[]'
+                    -- A download fetched again (its file had gone) keeps the uploads it has.
+                    AND NOT EXISTS (SELECT 1 FROM uploads existing
+                        WHERE existing.download_id = d.job_id AND existing.target = t.target)),
+            created AS (
+                INSERT INTO jobs (kind, state, priority, attempt, max_attempts, created_at, updated_at, due_at,
+                    state_cause, state_reason)
+                SELECT 'upload', '\(JobLifecycle.upload.initialState.rawValue)', priority, 0, $2, $3, $3, $3,
+                    'create', 'download ' || download_id || ' succeeded'
+                FROM targets ORDER BY ord
+                RETURNING id),
+            numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM created)
+            INSERT INTO uploads (job_id, download_id, target)
+            SELECT numbered.id, targets.download_id, targets.target FROM numbered JOIN targets USING (ord)
+            """
         }
     }
 

@@ -42,7 +42,7 @@ extension WorkerFleet {
             ] + faultArguments(role),
             id: id)
         let sink = eventSink
-        Task { @MainActor in await launcher.run(inputs: inputs, events: sink) }
+        Task { await launcher.run(inputs: inputs, events: sink) }
         rearm()
     }
 

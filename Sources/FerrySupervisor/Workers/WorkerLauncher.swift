@@ -1,12 +1,7 @@
 import FerryCore
 import Foundation
-import Subprocess
-
-#if canImport(System)
-    import System
-#else
-    import SystemPackage
-#endif
+import NIOCore
+import NIOPosix
 
 /// What the supervisor sends into a running worker's channel.
 enum WorkerInput: Sendable {
@@ -40,58 +35,97 @@ struct WorkerLauncher: Sendable {
     var arguments: [String]
     var id: WorkerID
 
+    /// After a worker ended, how long its pipes may stay open before they are closed: a process it
+    /// started may have inherited them and outlive it.
+    static let pipesGrace: Duration = .seconds(2)
+
     /// Runs the worker to its end. Events go to `events`; `inputs` carries messages and signals.
-    ///
-    /// - Important: Spawns from the main thread. The worker asks the kernel to kill it when its
-    ///   parent *thread* exits (PR_SET_PDEATHSIG), and threads of the cooperative pool come and go;
-    ///   the main thread lives exactly as long as the supervisor.
-    @MainActor
     func run(inputs: AsyncStream<WorkerInput>, events: AsyncStream<WorkerEvent>.Continuation) async {
-        var platform = PlatformOptions()
-        platform.processGroupID = 0
-        // The worker must not talk to systemd in the supervisor's name.
-        let environment = Environment.inherit.updating([
-            "NOTIFY_SOCKET": nil, "WATCHDOG_USEC": nil, "WATCHDOG_PID": nil, "LISTEN_FDS": nil, "LISTEN_PID": nil,
-        ])
-        let configuration = Configuration(
-            executable: .path(FilePath(executable)), arguments: Arguments(arguments), environment: environment,
-            platformOptions: platform)
-        let id = self.id
+        let process: WorkerProcess
         do {
-            let result = try await Subprocess.run(
-                configuration, input: .inputWriter, output: .sequence, error: .sequence
-            ) { execution in
-                events.yield(.spawned(id, pid: execution.processIdentifier.value))
-                return await Self.runChannel(execution, id: id, inputs: inputs, events: events)
-            }
-            var termination = WorkerTermination(stderrTail: result.closureResult)
-            switch result.terminationStatus {
-            case .exited(let code): termination.exitCode = code
-            case .signaled(let signal): termination.signal = signal
-            }
-            events.yield(.exited(id, termination))
+            process = try await WorkerProcess.spawn(executable: executable, arguments: arguments)
         } catch {
             events.yield(.exited(id, WorkerTermination(spawnError: "\(error)")))
+            return
         }
+        events.yield(.spawned(id, pid: process.pid))
+        let tail = await Self.runChannel(process, id: id, inputs: inputs, events: events)
+        await process.ended()
+        let status = process.reap()
+        events.yield(.exited(id, WorkerTermination(exitCode: status.exitCode, signal: status.signal, stderrTail: tail)))
     }
 
     /// Pumps the channel: inputs to the worker, its lines to events, its errors to the tail.
+    /// Returns once the worker's standard output and error have ended.
     private static func runChannel(
-        _ execution: Execution<CustomWriteInput, SequenceOutput, SequenceOutput>,
-        id: WorkerID,
-        inputs: AsyncStream<WorkerInput>,
+        _ process: WorkerProcess, id: WorkerID, inputs: AsyncStream<WorkerInput>,
         events: AsyncStream<WorkerEvent>.Continuation
     ) async -> String? {
-        // The input pump answers nil, the standard-error reader the tail (possibly empty).
+        let bootstrap = NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let control: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        let errors: NIOAsyncChannel<ByteBuffer, Never>
+        do {
+            control = try await bootstrap.takingOwnershipOfDescriptors(input: process.output, output: process.input) {
+                channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            close(process.output)
+            close(process.input)
+            close(process.error)
+            process.signalGroup(SIGKILL)
+            return "the supervisor could not watch the worker's pipes: \(error)"
+        }
+        do {
+            errors = try await bootstrap.takingOwnershipOfDescriptor(input: process.error) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel(wrappingChannelSynchronously: channel) }
+            }
+        } catch {
+            close(process.error)
+            process.signalGroup(SIGKILL)
+            try? await control.channel.close()
+            return "the supervisor could not watch the worker's standard error: \(error)"
+        }
+        do {
+            return try await control.executeThenClose { output, input in
+                try await errors.executeThenClose { errorOutput, _ in
+                    await pump(
+                        process, id: id, inputs: inputs, events: events,
+                        channels: (control.channel, errors.channel), output: output, input: input,
+                        errorOutput: errorOutput)
+                }
+            }
+        } catch {
+            return nil
+        }
+    }
+
+    /// The channel's work, once its pipes are open: the input pump answers nil, the standard-error
+    /// reader the tail (possibly empty).
+    private static func pump(
+        _ process: WorkerProcess, id: WorkerID, inputs: AsyncStream<WorkerInput>,
+        events: AsyncStream<WorkerEvent>.Continuation, channels: (any Channel, any Channel),
+        output: NIOAsyncChannelInboundStream<ByteBuffer>, input: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+        errorOutput: NIOAsyncChannelInboundStream<ByteBuffer>
+    ) async -> String? {
         await withTaskGroup(of: String?.self) { group in
             group.addTask {
-                for await input in inputs {
-                    switch input {
+                // A process the worker started may hold its pipes open after it ended: give the
+                // last lines a moment to arrive, then close them.
+                await process.ended()
+                try? await Task.sleep(for: pipesGrace)
+                try? await channels.0.close()
+                try? await channels.1.close()
+                return nil
+            }
+            group.addTask {
+                for await message in inputs {
+                    switch message {
                     case .message(let message):
-                        let line = Array(MessageCodec.encode(message))
-                        guard (try? await execution.standardInputWriter.write(line)) != nil else { return nil }
+                        let line = ByteBuffer(bytes: MessageCodec.encode(message))
+                        guard (try? await input.write(line)) != nil else { return nil }
                     case .signal(let signal):
-                        try? execution.send(signal: Signal(rawValue: signal), toProcessGroup: true)
+                        process.signalGroup(signal)
                     }
                 }
                 return nil
@@ -99,14 +133,16 @@ struct WorkerLauncher: Sendable {
             group.addTask {
                 var tail = StandardErrorTail(capacity: 20)
                 do {
-                    for try await chunk in execution.standardError { chunk.withUnsafeBytes { tail.append($0) } }
+                    for try await chunk in errorOutput {
+                        chunk.withUnsafeReadableBytes { tail.append($0) }
+                    }
                 } catch {}
                 return tail.text ?? ""
             }
             var splitter = LineSplitter(maximumLineLength: MessageCodec.maximumLineLength)
             do {
-                for try await chunk in execution.standardOutput {
-                    guard let lines = chunk.withUnsafeBytes({ splitter.append($0) }) else {
+                for try await chunk in output {
+                    guard let lines = chunk.withUnsafeReadableBytes({ splitter.append($0) }) else {
                         events.yield(.violation(id, ProtocolError(.tooLong, "the worker wrote an endless line")))
                         continue
                     }
