@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "FerryWorkers",
             dependencies: [
-                "FerryCore", "FerryStore", "CProcessControl",
+                "FerryCore", "FerryStore", "FerryPostgres", "CProcessControl",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -173,7 +173,7 @@ let package = Package(
         .testTarget(
             name: "FerryWorkersTests",
             dependencies: [
-                "FerryWorkers", "FerryStore", "FerryTesting",
+                "FerryWorkers", "FerryStore", "FerryPostgres", "FerryTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

@@ -2,9 +2,13 @@ public import FerryCore
 public import FerryStore
 
 /// The store `ferry serve` runs on, and what only one kind of store offers: the SQLite file has
-/// backups and cleanup runs; a PostgreSQL store is a queue shared with other nodes.
+/// backups; a PostgreSQL store is a queue shared with other nodes. Both run cleanup.
 public struct ServeStore: Sendable {
     public let jobs: any JobStore
+    /// The same store, as the cleanup coordinator and the health view use it.
+    public let cleanup: any CleanupStore
+    /// Where a cleanup worker reads the records.
+    public let cleanupDatabase: CleanupDatabase
     /// The SQLite file (nil on PostgreSQL).
     public let sqlite: SQLiteJobStore?
     /// The queue this node shares with others (nil on SQLite).
@@ -15,14 +19,21 @@ public struct ServeStore: Sendable {
 
     init(sqlite: SQLiteJobStore, path: String) {
         jobs = sqlite
+        cleanup = sqlite
+        cleanupDatabase = .sqlite(path: sqlite.configuration.path)
         self.sqlite = sqlite
         shared = nil
         location = path
         closing = {}
     }
 
-    init(shared: any SharedQueue, location: String, close: @escaping @Sendable () -> Void) {
+    init(
+        shared: any SharedQueue & CleanupStore, cleanupDatabase: CleanupDatabase, location: String,
+        close: @escaping @Sendable () -> Void
+    ) {
         jobs = shared
+        cleanup = shared
+        self.cleanupDatabase = cleanupDatabase
         sqlite = nil
         self.shared = shared
         self.location = location

@@ -28,7 +28,14 @@ extension StoreBootstrap {
             retryPolicies: configuration.retry.policies)
         settings.node = identity
         let store = try await PostgresJobStore.open(settings, logger: logger)
-        let served = ServeStore(shared: store, location: settings.description, close: { store.close() })
+        // The cleanup worker reads as this node; it is told where the password is, never the password.
+        let access = PostgresAccess(
+            url: configuration.database.url,
+            passwordFile: configuration.database.passwordFile.isEmpty ? nil : configuration.database.passwordFile,
+            node: identity.id, lease: identity.lease)
+        let served = ServeStore(
+            shared: store, cleanupDatabase: .postgres(access), location: settings.description,
+            close: { store.close() })
         do {
             let applied = try await store.migrate()
             if !applied.isEmpty {

@@ -16,13 +16,13 @@ import UnixSignals
 /// configuration on SIGHUP. On SIGTERM/SIGINT it drains the workers within the configured grace.
 public actor Supervisor: Service {
     private var loaded: LoadedConfiguration
-    /// The store with what only its kind offers (SQLite's cleanup runs, PostgreSQL's cluster).
+    /// The store with what only its kind offers (SQLite's backups, PostgreSQL's cluster).
     public nonisolated let served: ServeStore
     public nonisolated var store: any JobStore { served.jobs }
     public let startup: StoreBootstrap.Report
     private let fleet: WorkerFleet
-    /// Sweep, pending scan and full cleanup runs (on the SQLite store).
-    private let cleanup: CleanupCoordinator?
+    /// Sweep, pending scan and full cleanup runs (on PostgreSQL, of this node's files).
+    private let cleanup: CleanupCoordinator
     /// Scheduled copies of the database (`backup.*`; on the SQLite store).
     public nonisolated let backups: BackupScheduler?
     /// On PostgreSQL: this node's lease on the shared queue.
@@ -69,17 +69,16 @@ public actor Supervisor: Service {
             logger: logger, metrics: telemetry)
         let fleet = self.fleet
         var folders = [(label: "state", path: loaded.stateDirectory)]
+        self.cleanup = CleanupCoordinator(
+            store: served.cleanup, database: served.cleanupDatabase, fleet: fleet,
+            stateDirectory: loaded.stateDirectory, settings: loaded.configuration.cleanup, logger: logger)
         if let sqlite = served.sqlite {
-            self.cleanup = CleanupCoordinator(
-                store: sqlite, fleet: fleet, stateDirectory: loaded.stateDirectory,
-                settings: loaded.configuration.cleanup, logger: logger)
             self.backups = BackupScheduler(
                 store: sqlite, folder: loaded.backupFolder, settings: loaded.configuration.backup, logger: logger,
                 telemetry: telemetry)
             let databaseFolder = URL(fileURLWithPath: loaded.databasePath).deletingLastPathComponent().path
             if databaseFolder != loaded.stateDirectory { folders.append((label: "database", path: databaseFolder)) }
         } else {
-            self.cleanup = nil
             self.backups = nil
         }
         if let shared = served.shared {
@@ -123,7 +122,7 @@ public actor Supervisor: Service {
                 if cause == .ready {
                     try await announceReady()
                     group.addTask { await self.feedWatchdog() }
-                    if let cleanup { group.addTask { await cleanup.run() } }
+                    group.addTask { await self.cleanup.run() }
                     if let backups { group.addTask { await backups.run() } }
                     // Waits here until SIGTERM/SIGINT starts the graceful shutdown, or the node is fenced.
                     cause = await stoppingOrFenced()
@@ -266,13 +265,7 @@ public actor Supervisor: Service {
 
     /// Starts a full cleanup run now, or returns the one already running (`started` false).
     public func requestCleanup(dryRun: Bool) async throws(StoreError) -> (run: CleanupRun, started: Bool) {
-        guard let cleanup else {
-            throw StoreError(
-                .invalidInput,
-                "cleanup runs work on the SQLite store only for now; on PostgreSQL each node removes a download's file after its deliveries"
-            )
-        }
-        return try await cleanup.request(trigger: .request, dryRun: dryRun)
+        try await cleanup.request(trigger: .request, dryRun: dryRun)
     }
 
     /// Hands newly enqueued or reopened work to free workers at once.
@@ -400,7 +393,7 @@ public actor Supervisor: Service {
             let fresh = try configLoader.load(file: loaded.file)
             loaded = fresh
             await fleet.update(Self.fleetSettings(fresh.configuration))
-            await cleanup?.update(fresh.configuration.cleanup)
+            await cleanup.update(fresh.configuration.cleanup)
             await backups?.update(fresh.configuration.backup)
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])
         } catch {

@@ -43,13 +43,40 @@ struct MessageCodecTests {
             .shutdown,
             .cleanup(
                 CleanupOrder(
-                    runID: 3, dryRun: true, databasePath: "/var/lib/ferry/ferry.sqlite", verifyHashes: false,
+                    runID: 3, dryRun: true, database: .sqlite(path: "/var/lib/ferry/ferry.sqlite"), verifyHashes: false,
                     orphans: .adopt, partialMaxAge: .seconds(60), settleTime: .zero)),
+            .cleanup(
+                CleanupOrder(
+                    runID: 4, dryRun: false,
+                    database: .postgres(
+                        PostgresAccess(
+                            url: "postgres://ferry@db.example:5432/ferry", passwordFile: "/etc/ferry/db-password",
+                            node: "a.1f2e3d4c", lease: .seconds(15))),
+                    verifyHashes: true, orphans: .quarantine, partialMaxAge: .seconds(60), settleTime: .seconds(5))),
         ]
         for message in messages {
             let line = MessageCodec.encode(message)
             #expect(try MessageCodec.decodeSupervisorMessage(line.dropLast()) == message)
         }
+    }
+
+    @Test("A cleanup order never carries the database password, only where the worker reads it")
+    func cleanupOrderHasNoPassword() throws {
+        let access = PostgresAccess(
+            url: "postgres://ferry:s3cret@db.example:5432/ferry?sslmode=require", passwordFile: nil, node: "a.1",
+            lease: .seconds(15))
+        let order = CleanupOrder(
+            runID: 1, dryRun: false, database: .postgres(access), verifyHashes: false, orphans: .report,
+            partialMaxAge: .seconds(60), settleTime: .seconds(5))
+        let line = String(decoding: MessageCodec.encode(SupervisorMessage.cleanup(order)), as: UTF8.self)
+        #expect(!line.contains("s3cret"), "\(line)")
+        #expect(access.url == "postgres://ferry@db.example:5432/ferry?sslmode=require")
+        #expect(try access.password(environment: ["FERRY_DATABASE_PASSWORD": "from-env"]) == "from-env")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pw-\(UUID().uuidString)")
+        try Data("from-file\nignored\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let fromFile = PostgresAccess(url: access.url, passwordFile: file.path, node: "a.1", lease: .seconds(15))
+        #expect(try fromFile.password(environment: ["FERRY_DATABASE_PASSWORD": "from-env"]) == "from-file")
     }
 
     @Test(

@@ -18,10 +18,15 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 /// folder, or a fresh database on the test process's own PostgreSQL server.
 final class EngineFixture: StoreHelpers {
     let clock = TestClock()
-    let store: any JobStore
+    /// The whole store: the engine and what the cleanup needs of it.
+    let store: any CleanupStore
+    /// A folder of the test's own, for files (removed with the fixture).
+    let folder: URL
     private let sqlite: StoreFixture?
 
     init(_ backend: StoreBackend, policies: RetryPolicies = .standard) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         switch backend {
         case .sqlite:
             let fixture = try StoreFixture(policies: policies, clock: clock)
@@ -38,7 +43,10 @@ final class EngineFixture: StoreHelpers {
         }
     }
 
-    deinit { (store as? PostgresJobStore)?.close() }
+    deinit {
+        (store as? PostgresJobStore)?.close()
+        try? FileManager.default.removeItem(at: folder)
+    }
 
     var jobStore: any JobStore { store }
 }

@@ -485,9 +485,11 @@ struct JobEngineTests {
 
 @Suite("Cleanup run records")
 struct CleanupRunRecordTests {
-    @Test("One cleanup run at a time: a second request gets the running one back; a finished run keeps its report")
-    func oneAtATime() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "One cleanup run at a time: a second request gets the running one back; a finished run keeps its report",
+        arguments: StoreBackend.allCases)
+    func oneAtATime(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let (first, started) = try await fixture.store.beginCleanupRun(trigger: .request, dryRun: false)
         #expect(started)
         let (second, startedAgain) = try await fixture.store.beginCleanupRun(trigger: .schedule, dryRun: true)

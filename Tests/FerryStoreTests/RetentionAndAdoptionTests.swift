@@ -1,18 +1,20 @@
 import FerryCore
 import Foundation
-import GRDB
 import Testing
 
 @testable import FerryStore
 
-/// What a cleanup run removes for good (retention, abandoned multipart uploads) and what it adopts.
+/// What a cleanup run removes for good (retention, abandoned multipart uploads) and what it
+/// adopts, on both stores (one node here: every file is on it).
 @Suite("Retention, abandoned uploads and adoption")
 struct RetentionAndAdoptionTests {
     static let ninetyDays: Double = 90 * 86_400
 
-    @Test("Retention deletes old finished records with their events and keeps live, recent and permanent ones")
-    func retention() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "Retention deletes old finished records with their events and keeps live, recent and permanent ones",
+        arguments: StoreBackend.allCases)
+    func retention(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let store = fixture.store
         let downloader = try await fixture.worker("download-1.a")
         let storer = try await fixture.worker("store-1.a", role: .store)
@@ -43,11 +45,8 @@ struct RetentionAndAdoptionTests {
         #expect(kept.records == 2 && kept.files.isEmpty, "\(kept)")
         for gone in [cancelled, failedVideo] {
             await expectStoreError(.notFound) { try await store.job(gone) }
-            let events = try await store.pool.read { db in
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM job_events WHERE job_id = ?", arguments: [gone.rawValue])
-            }
-            #expect(events == 0, "events leave with their job")
+            let events = try await store.events(after: 0, limit: 100_000).filter { $0.jobID == gone }
+            #expect(events.isEmpty, "events leave with their job")
         }
         for stays in [withFile.id, waitingUpload.id, storedVideo, recent] {
             _ = try await store.job(stays)
@@ -61,9 +60,9 @@ struct RetentionAndAdoptionTests {
         _ = try await store.job(storedVideo)
     }
 
-    @Test("Retention works through more records than one batch")
-    func retentionInBatches() async throws {
-        let fixture = try StoreFixture()
+    @Test("Retention works through more records than one batch", arguments: StoreBackend.allCases)
+    func retentionInBatches(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let requests = (0..<25).map { DownloadRequest(spec: DownloadSpec(url: "https://example.test/\($0)")) }
         for enqueued in try await fixture.store.enqueue(downloads: requests) {
             _ = try await fixture.store.cancel(enqueued.job.id, reason: "test")
@@ -75,9 +74,11 @@ struct RetentionAndAdoptionTests {
         #expect(try await fixture.store.queueCounts().isEmpty)
     }
 
-    @Test("A failed upload's abandoned multipart upload is listed until it is forgotten")
-    func abandonedUploads() async throws {
-        let fixture = try StoreFixture(policies: .standard)
+    @Test(
+        "A failed upload's abandoned multipart upload is listed until it is forgotten", arguments: StoreBackend.allCases
+    )
+    func abandonedUploads(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloader = try await fixture.worker("download-1.a")
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let download = try await fixture.succeededDownload(targets: ["s3"], owner: downloader)
@@ -96,9 +97,11 @@ struct RetentionAndAdoptionTests {
         #expect(try await fixture.store.uploads(of: download.id).first?.state == .failed)
     }
 
-    @Test("An adopted file becomes a succeeded download in its own folder, which is never refetched")
-    func adoption() async throws {
-        let fixture = try StoreFixture()
+    @Test(
+        "An adopted file becomes a succeeded download in its own folder, which is never refetched",
+        arguments: StoreBackend.allCases)
+    func adoption(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloads = fixture.folder.appendingPathComponent("downloads").path
         try FileManager.default.createDirectory(atPath: downloads + "/999", withIntermediateDirectories: true)
         let stray = downloads + "/999/stray.bin"
@@ -120,9 +123,10 @@ struct RetentionAndAdoptionTests {
     }
 
     @Test(
-        "A download whose file left on purpose after delivery is not refetched (the scan may have raced the clean-up)")
-    func deliveredIsNotRefetched() async throws {
-        let fixture = try StoreFixture()
+        "A download whose file left on purpose after delivery is not refetched (the scan may have raced the clean-up)",
+        arguments: StoreBackend.allCases)
+    func deliveredIsNotRefetched(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloader = try await fixture.worker("download-1.a")
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let download = try await fixture.succeededDownload(targets: ["archive"], owner: downloader)
@@ -138,9 +142,9 @@ struct RetentionAndAdoptionTests {
         #expect(try await fixture.store.job(download.id).state == .succeeded)
     }
 
-    @Test("An adoption that cannot be recorded leaves the file where it was")
-    func adoptionRollsBack() async throws {
-        let fixture = try StoreFixture()
+    @Test("An adoption that cannot be recorded leaves the file where it was", arguments: StoreBackend.allCases)
+    func adoptionRollsBack(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
         let downloads = fixture.folder.appendingPathComponent("downloads").path
         try FileManager.default.createDirectory(atPath: downloads, withIntermediateDirectories: true)
         let stray = downloads + "/loose.bin"
@@ -155,7 +159,7 @@ struct RetentionAndAdoptionTests {
     }
 
     private func video(
-        _ request: String, storer: WorkerID, fixture: StoreFixture, succeed: Bool
+        _ request: String, storer: WorkerID, fixture: EngineFixture, succeed: Bool
     ) async throws -> JobID {
         let spec = VideoSpec(userID: "u1", externalRequestID: request, sourceURL: "https://e.test/\(request).mp4")
         let id = try await fixture.store.enqueue(video: VideoRequest(spec: spec, maxAttempts: 1)).job.id

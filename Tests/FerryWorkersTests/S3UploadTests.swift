@@ -183,7 +183,7 @@ struct S3UploadTests {
         let scanner = CleanupScanner(stateDirectory: folder.path, targets: [target(threshold: 5 << 20)])
         func order(dryRun: Bool) -> CleanupOrder {
             CleanupOrder(
-                runID: 1, dryRun: dryRun, databasePath: store.configuration.path, verifyHashes: false,
+                runID: 1, dryRun: dryRun, database: .sqlite(path: store.configuration.path), verifyHashes: false,
                 orphans: .report, partialMaxAge: .seconds(3600), settleTime: .seconds(3600))
         }
         let dry = await scanner.run(order(dryRun: true))

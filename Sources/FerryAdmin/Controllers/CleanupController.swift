@@ -38,7 +38,7 @@ struct CleanupController {
         guard let id = Int64(text), id > 0 else { throw APIError.notFound("cleanup run \"\(text)\"") }
         let found: CleanupRun?
         do {
-            found = try await dependencies.supervisor.served.sqlite?.cleanupRun(id)
+            found = try await dependencies.supervisor.served.cleanup.cleanupRun(id)
         } catch {
             throw APIError.from(error)
         }

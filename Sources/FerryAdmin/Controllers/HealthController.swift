@@ -75,7 +75,7 @@ struct HealthController {
             }
             return jobs
         }
-        health.lastCleanup = try? await dependencies.supervisor.served.sqlite?.lastCleanupRun()
+        health.lastCleanup = try? await dependencies.supervisor.served.cleanup.lastCleanupRun()
         if let last = health.lastCleanup, last.state == .failed {
             health.notes.append("the last cleanup run failed: \(last.error ?? "no reason recorded")")
             if health.status == .pass { health.status = .warn }

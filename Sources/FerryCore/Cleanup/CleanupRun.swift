@@ -20,10 +20,12 @@ public struct CleanupRun: Hashable, Sendable, Codable {
     /// What it found and did (set when it succeeded).
     public var report: CleanupReport?
     public var error: String?
+    /// The node that ran it (on PostgreSQL; absent on SQLite, where there is one).
+    public var node: String?
 
     public init(
         id: Int64, trigger: Trigger, dryRun: Bool, state: State, startedAt: Date, finishedAt: Date? = nil,
-        report: CleanupReport? = nil, error: String? = nil
+        report: CleanupReport? = nil, error: String? = nil, node: String? = nil
     ) {
         self.id = id
         self.trigger = trigger
@@ -33,6 +35,7 @@ public struct CleanupRun: Hashable, Sendable, Codable {
         self.finishedAt = finishedAt
         self.report = report
         self.error = error
+        self.node = node
     }
 }
 

@@ -6,6 +6,7 @@ enum PostgresMigrations {
         ("pg1-jobs", PostgresSchema.sql),
         ("pg2-nodes", PostgresNodesSchema.sql),
         ("pg3-affinity-order-wakeups", PostgresAffinitySchema.sql),
+        ("pg4-cleanup-runs-per-node", PostgresCleanupRunsSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

@@ -1,7 +1,6 @@
 public import FerryCore
 import Foundation
 internal import GRDB
-import Synchronization
 
 /// `cleanup.orphans: adopt`: a file found in the downloads folder with no record becomes a
 /// finished download.
@@ -18,8 +17,8 @@ extension SQLiteJobStore {
         file path: String, size: Int64, sha256: String, downloadsFolder: String
     ) async throws(StoreError) -> (job: JobID, location: String) {
         let now = nowMilliseconds
-        let name = Self.adoptedName((path as NSString).lastPathComponent)
-        let moved = MovedFile()
+        let name = AdoptedFileMove.adoptedName(path)
+        let moved = AdoptedFileMove()
         do {
             return try await write { db in
                 let job = try Self.insertJob(
@@ -30,8 +29,7 @@ extension SQLiteJobStore {
                     arguments: [job.id.rawValue, URL(fileURLWithPath: path).absoluteString, name])
                 let folder = "\(downloadsFolder)/\(job.id.rawValue)"
                 let destination = "\(folder)/\(name)"
-                try Self.move(path, to: destination, creating: folder)
-                moved.record(from: path, to: destination)
+                try moved.perform(path, to: destination, creating: folder)
                 let move = JobTransition(
                     command: .adopt, reason: "adopted by a cleanup run from \(path)",
                     assignments: [
@@ -51,43 +49,5 @@ extension SQLiteJobStore {
     static func isAdopted(_ db: Database, _ id: JobID) throws -> Bool {
         try Bool.fetchOne(
             db, sql: "SELECT url LIKE 'file:%' FROM downloads WHERE job_id = ?", arguments: [id.rawValue]) ?? false
-    }
-
-    /// A name the downloads table accepts (its checks mirror the download worker's sanitising).
-    private static func adoptedName(_ name: String) -> String {
-        let cleaned = String(name.unicodeScalars.filter { $0.value >= 0x20 && $0 != "/" }.map(Character.init))
-        guard !cleaned.isEmpty, cleaned != ".", cleaned != "..", cleaned.utf8.count <= 255 else { return "adopted" }
-        return cleaned
-    }
-
-    private static func move(_ source: String, to destination: String, creating folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        guard !FileManager.default.fileExists(atPath: destination) else {
-            throw StoreError(.conflict, "cannot adopt \(source): \(destination) already exists")
-        }
-        guard rename(source, destination) == 0 else {
-            throw StoreError(
-                .conflict, "cannot move \(source) to \(destination) to adopt it: \(String(cString: strerror(errno)))")
-        }
-        // The move must survive a crash as much as the record will.
-        let descriptor = Glibc.open(folder, O_RDONLY | O_DIRECTORY)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
-    }
-}
-
-/// The file an adoption moved, so a transaction that did not commit can put it back. (The move
-/// happens inside the database's write closure, the undo after it returned.)
-private final class MovedFile: Sendable {
-    private let move = Mutex<(from: String, to: String)?>(nil)
-
-    func record(from source: String, to destination: String) { move.withLock { $0 = (source, destination) } }
-
-    func undo() {
-        guard let move = move.withLock({ $0 }) else { return }
-        rename(move.to, move.from)
-        rmdir((move.to as NSString).deletingLastPathComponent)
     }
 }

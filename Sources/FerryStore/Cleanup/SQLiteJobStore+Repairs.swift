@@ -5,15 +5,6 @@ internal import GRDB
 /// What the cleanup run changes in the records, each a transition like any other (logged, checked
 /// by the schema), applied by the supervisor from the cleanup worker's findings.
 extension SQLiteJobStore {
-    /// A finished file the records know about, for reconciliation.
-    public struct FileRecord: Hashable, Sendable {
-        public var jobID: JobID
-        public var kind: JobKind
-        public var path: String
-        public var size: Int64
-        public var sha256: String
-    }
-
     /// Every finished download and stored video with a file, except downloads whose file left on
     /// purpose (delivered to every target and removed, their uploads cleaned).
     public func fileRecords() async throws(StoreError) -> [FileRecord] {

@@ -4,14 +4,6 @@ internal import GRDB
 
 /// Retention and the leftovers of finished uploads: what a cleanup run removes for good.
 extension SQLiteJobStore {
-    /// What retention deleted (or, in a dry run, would delete).
-    public struct Expired: Hashable, Sendable {
-        public var records: Int = 0
-        /// The files of deleted records that are to go with them (the caller removes them after
-        /// the records are gone: a file without a record is recoverable, the reverse is not).
-        public var files: [String] = []
-    }
-
     /// Deletes finished records that ended before `cutoff`, with their events (the schema
     /// cascades): downloads that are over (succeeded, failed, cancelled) together with their
     /// uploads once every upload is over too, and failed videos. Stored videos are permanent and
@@ -19,8 +11,8 @@ extension SQLiteJobStore {
     /// to be on disk (not delivered and removed) keeps its record, so the file never becomes an
     /// orphan. Works in batches so no write transaction holds the database for long.
     public func expireFinished(
-        before cutoff: Date, keepRecordsWithFiles: Bool, dryRun: Bool, batchSize: Int = 500
-    ) async throws(StoreError) -> Expired {
+        before cutoff: Date, keepRecordsWithFiles: Bool, dryRun: Bool, batchSize: Int
+    ) async throws(StoreError) -> ExpiredRecords {
         let cutoffMilliseconds = cutoff.storeMilliseconds
         let candidates = """
             SELECT j.id, CASE WHEN j.state = 'succeeded' AND NOT EXISTS (
@@ -38,7 +30,7 @@ extension SQLiteJobStore {
             WHERE j.kind = 'video' AND j.state = 'failed' AND j.finished_at < ?1 AND j.id > ?3
             ORDER BY 1 LIMIT ?4
             """
-        var expired = Expired()
+        var expired = ExpiredRecords()
         var after: Int64 = 0
         while true {
             let start = after

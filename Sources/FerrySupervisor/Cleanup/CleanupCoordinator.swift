@@ -11,14 +11,18 @@ import Logging
 /// supervisor — the only writer — refetches damaged records, adopts files with no record (when
 /// configured), forgets aborted multipart uploads, deletes expired records (retention) and
 /// maintains the database, and records the run with everything it found and did. One full run
-/// at a time.
+/// at a time. On PostgreSQL each node runs its own, over the records whose file it holds.
 public actor CleanupCoordinator {
-    private let store: SQLiteJobStore
+    private let store: any CleanupStore
     private let fleet: WorkerFleet
     private let stateDirectory: String
     private let logger: Logger
     private var settings: FerryConfiguration.Cleanup
-    private let databasePath: String
+    /// Where the cleanup worker reads the records.
+    private let database: CleanupDatabase
+    /// The SQLite file, whose restore from a copy calls for a reconciliation (nil on PostgreSQL,
+    /// which Ferry does not restore).
+    private let databasePath: String?
     private let findings: AsyncStream<CleanupFindings>
     private let findingsSink: AsyncStream<CleanupFindings>.Continuation
     /// The full run waiting for the worker's findings.
@@ -28,15 +32,16 @@ public actor CleanupCoordinator {
     static let findingsTimeout: Duration = .seconds(3600)
 
     init(
-        store: SQLiteJobStore, fleet: WorkerFleet, stateDirectory: String, settings: FerryConfiguration.Cleanup,
-        logger: Logger
+        store: any CleanupStore, database: CleanupDatabase, fleet: WorkerFleet, stateDirectory: String,
+        settings: FerryConfiguration.Cleanup, logger: Logger
     ) {
         self.store = store
         self.fleet = fleet
         self.stateDirectory = stateDirectory
         self.settings = settings
         self.logger = logger
-        databasePath = store.configuration.path
+        self.database = database
+        if case .sqlite(let path) = database { databasePath = path } else { databasePath = nil }
         (findings, findingsSink) = AsyncStream<CleanupFindings>.makeStream()
     }
 
@@ -70,7 +75,7 @@ public actor CleanupCoordinator {
         report.sweepRequeued = await fleet.sweep(dryRun: dryRun)
         await scanPending(dryRun: dryRun, into: &report)
         let order = CleanupOrder(
-            runID: run.id, dryRun: dryRun, databasePath: databasePath, verifyHashes: settings.verifyHashes,
+            runID: run.id, dryRun: dryRun, database: database, verifyHashes: settings.verifyHashes,
             orphans: OrphanPolicy(rawValue: settings.orphans) ?? .quarantine, partialMaxAge: settings.partialMaxAge,
             settleTime: settings.settleTime)
         guard let worker = await fleet.sendCleanup(order) else {
@@ -259,7 +264,7 @@ public actor CleanupCoordinator {
     private func reconcileRestoredDatabase() async -> Bool {
         guard let (run, started) = try? await request(trigger: .startup, dryRun: false), run.state == .running
         else { return false }
-        RestoreMarker.remove(for: databasePath)
+        if let databasePath { RestoreMarker.remove(for: databasePath) }
         logger.notice(
             "the database was restored from a copy: reconciling its records with the files",
             metadata: ["run": "\(run.id)", "already_running": "\(!started)"])
@@ -273,7 +278,7 @@ public actor CleanupCoordinator {
         var lastPending = clock.now
         var lastRun = clock.now
         // `ferry db restore` put a copy in place: reconcile its records with the files at once.
-        var afterRestore = RestoreMarker.exists(for: databasePath)
+        var afterRestore = databasePath.map(RestoreMarker.exists(for:)) ?? false
         var lastRestoreTry = clock.now
         while !Task.isCancelled {
             // Asleep until the next duty is due (a second at most while a restore waits for its

@@ -97,7 +97,14 @@ extension WorkerFleet {
             logger.error("the sweep could not read running jobs", metadata: ["error": "\(error)"])
             return []
         }
-        let orphaned = running.filter { job in job.owner.map { !live.contains($0) } ?? true }
+        // On a shared queue, other nodes' jobs are theirs (their own sweep, or the take-over once
+        // their lease runs out): only a worker of this node can be found gone here.
+        let mine = node.map { "@\($0)" }
+        let orphaned = running.filter { job in
+            guard let owner = job.owner else { return mine == nil }
+            if let mine, !owner.rawValue.hasSuffix(mine) { return false }
+            return !live.contains(owner)
+        }
         guard !dryRun else { return orphaned.map(\.id.rawValue) }
         var repaired: [Int64] = []
         for owner in Set(orphaned.compactMap(\.owner)) {

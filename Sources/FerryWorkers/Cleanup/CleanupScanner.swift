@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import FerryCore
+import FerryPostgres
 import FerryStore
 import Foundation
 
@@ -16,12 +17,17 @@ struct CleanupScanner {
     func run(_ order: CleanupOrder) async -> CleanupFindings {
         var report = CleanupReport()
         do {
-            let store = try SQLiteJobStore.open(StoreConfiguration(path: order.databasePath, readOnly: true))
+            let (store, close) = try await Self.open(order.database)
+            defer { close() }
             let records = try await store.fileRecords()
-            report.scannedRecords = records.count
-            checkRecords(records, order: order, into: &report)
+            let here = records.filter(\.isHere)
+            report.scannedRecords = here.count
+            checkRecords(here, order: order, into: &report)
+            // Another node's file is not an orphan here, nor a copy of it in this node's folder: its
+            // record is that node's to reconcile.
             let known = Set(records.map(\.path))
-            try await scanResults(known: known, store: store, order: order, into: &report)
+            let elsewhere = Set(records.filter { !$0.isHere }.map(\.jobID))
+            try await scanResults(known: known, elsewhere: elsewhere, store: store, order: order, into: &report)
             try await scanSpool(store: store, order: order, into: &report)
             try await abortAbandonedUploads(store: store, order: order, into: &report)
         } catch {
@@ -30,9 +36,30 @@ struct CleanupScanner {
         return CleanupFindings(runID: order.runID, report: report)
     }
 
+    /// Opens the store the order names, read-only (on PostgreSQL as this node, one connection,
+    /// so the records are those of this node's files), and how to close it.
+    static func open(
+        _ database: CleanupDatabase
+    ) async throws(StoreError) -> (store: any CleanupRecords, close: @Sendable () -> Void) {
+        switch database {
+        case .sqlite(let path):
+            return (try SQLiteJobStore.open(StoreConfiguration(path: path, readOnly: true)), {})
+        case .postgres(let access):
+            var configuration = try PostgresStoreConfiguration(
+                url: access.url, password: try access.password(), maximumConnections: 1)
+            var node = NodeIdentity(name: access.node, lease: access.lease)
+            node.id = access.node
+            configuration.node = node
+            // A scan of many records reads for longer than one queue call may take.
+            configuration.callTimeout = .seconds(600)
+            let store = try await PostgresJobStore.open(configuration)
+            return (store, { store.close() })
+        }
+    }
+
     /// Every record's file must exist with its size (and, when asked, its SHA-256).
     private func checkRecords(
-        _ records: [SQLiteJobStore.FileRecord], order: CleanupOrder, into report: inout CleanupReport
+        _ records: [FileRecord], order: CleanupOrder, into report: inout CleanupReport
     ) {
         for record in records {
             let problem: DamagedRecord.Problem?
@@ -71,7 +98,8 @@ struct CleanupScanner {
 
     /// Files in the download and video folders that no record points at.
     private func scanResults(
-        known: Set<String>, store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport
+        known: Set<String>, elsewhere: Set<JobID>, store: any CleanupRecords, order: CleanupOrder,
+        into report: inout CleanupReport
     ) async throws {
         var candidates: [(path: String, relative: String, jobID: JobID?)] = []
         let downloads = stateDirectory + "/downloads"
@@ -102,7 +130,9 @@ struct CleanupScanner {
             candidates.append(("\(videos)/\(entry)", "videos/\(entry)", nil))
         }
         report.scannedFiles += candidates.count
-        let unknown = candidates.filter { !known.contains($0.path) && isSettled($0.path, order) }
+        let unknown = candidates.filter {
+            !known.contains($0.path) && !($0.jobID.map(elsewhere.contains) ?? false) && isSettled($0.path, order)
+        }
         let states = try await store.states(of: unknown.compactMap(\.jobID))
         let removed = try await store.deliveredAndRemoved(unknown.compactMap(\.jobID))
         for file in unknown {
@@ -144,7 +174,9 @@ struct CleanupScanner {
 
     /// Partial files (and aria2's work folders, `job-<id>-aria2`) of jobs that are finished, gone,
     /// or waiting longer than the partial age.
-    private func scanSpool(store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport) async throws {
+    private func scanSpool(
+        store: any CleanupRecords, order: CleanupOrder, into report: inout CleanupReport
+    ) async throws {
         let spool = stateDirectory + "/spool"
         let names = (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []
         var partials: [(name: String, id: JobID)] = []
@@ -183,7 +215,7 @@ struct CleanupScanner {
     /// Multipart uploads left on an S3 target by upload jobs that ended for good: aborted, so the
     /// server drops their parts; the supervisor then forgets the jobs' resume state.
     private func abortAbandonedUploads(
-        store: SQLiteJobStore, order: CleanupOrder, into report: inout CleanupReport
+        store: any CleanupRecords, order: CleanupOrder, into report: inout CleanupReport
     ) async throws {
         let abandoned = try await store.abandonedUploads()
         let s3Targets = Dictionary(

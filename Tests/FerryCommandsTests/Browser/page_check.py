@@ -122,7 +122,7 @@ def drive(profile, base, running_id, retry_id, screenshot, submit_url):
         card = wait_for('(() => { const c = document.getElementById("cluster-section");'
                         ' const rows = [...c.querySelectorAll("#cluster tbody tr")].map(r => [...r.children].map(d => d.textContent));'
                         ' return !c.hidden && rows.length > 1 ? { state: document.getElementById("cluster-state").textContent, rows,'
-                        ' cleanup_button_hidden: document.getElementById("cleanup-run").hidden } : null; })()')
+                        ' cleanup_button_shown: !document.getElementById("cleanup-run").hidden } : null; })()')
         return card_seen("cluster_card", card)
     if running_id == "--crash-card":
         card = wait_for('(() => { const c = document.getElementById("crash-loop"); return c && !c.hidden ? c.textContent : null; })()')

@@ -19,7 +19,7 @@ TWICE = "no job completed twice (a download once per fetch)"
 WRITES = "no upload object written twice (the S3 recorders' PUTs and completed multipart uploads, per key)"
 AFFINITY = "each finished file lives on the node its job names (jobs.node)"
 API = "/api/cluster and /api/health/system describe the cluster"
-SPOOL = "partial files left in the nodes' spools (counted: nothing sweeps them on PostgreSQL yet)"
+SPOOL = "partial files left in the nodes' spools (counted: each node's cleanup run removes its settled ones)"
 
 
 def tamper(store, nodes, disruptions):
