@@ -15,6 +15,9 @@ public struct ServeStore: Sendable {
     public let shared: (any SharedQueue)?
     /// Where it is, for logs and health: a file path or the URL without its password.
     public let location: String
+    /// What the cleanup worker's environment needs to read the store: a password written into
+    /// `database.url` reaches it here, never through its order or its command line.
+    public let cleanupEnvironment: [String: String]
     private let closing: @Sendable () -> Void
 
     init(sqlite: SQLiteJobStore, path: String) {
@@ -24,13 +27,15 @@ public struct ServeStore: Sendable {
         self.sqlite = sqlite
         shared = nil
         location = path
+        cleanupEnvironment = [:]
         closing = {}
     }
 
     init(
         shared: any SharedQueue & CleanupStore, cleanupDatabase: CleanupDatabase, location: String,
-        close: @escaping @Sendable () -> Void
+        cleanupEnvironment: [String: String] = [:], close: @escaping @Sendable () -> Void
     ) {
+        self.cleanupEnvironment = cleanupEnvironment
         jobs = shared
         cleanup = shared
         self.cleanupDatabase = cleanupDatabase

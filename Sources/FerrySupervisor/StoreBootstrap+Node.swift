@@ -33,9 +33,14 @@ extension StoreBootstrap {
             url: configuration.database.url,
             passwordFile: configuration.database.passwordFile.isEmpty ? nil : configuration.database.passwordFile,
             node: identity.id, lease: identity.lease)
+        // Without a password file the worker looks in its environment, which has the supervisor's
+        // (where $FERRY_DATABASE_PASSWORD is) plus, for a password written into the URL, this.
+        let environment =
+            configuration.database.passwordFile.isEmpty
+            ? settings.password.map { ["FERRY_DATABASE_PASSWORD": $0] } ?? [:] : [:]
         let served = ServeStore(
             shared: store, cleanupDatabase: .postgres(access), location: settings.description,
-            close: { store.close() })
+            cleanupEnvironment: environment, close: { store.close() })
         do {
             let applied = try await store.migrate()
             if !applied.isEmpty {

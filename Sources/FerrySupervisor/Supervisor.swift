@@ -66,7 +66,7 @@ public actor Supervisor: Service {
         self.fleet = WorkerFleet(
             settings: Self.fleetSettings(loaded.configuration), executable: executable,
             stateDirectory: loaded.stateDirectory, store: served.jobs, node: startup.node?.identity.name,
-            logger: logger, metrics: telemetry)
+            environment: [.cleanup: served.cleanupEnvironment], logger: logger, metrics: telemetry)
         let fleet = self.fleet
         var folders = [(label: "state", path: loaded.stateDirectory)]
         self.cleanup = CleanupCoordinator(

@@ -12,6 +12,9 @@ public final class PostgresTestServer: Sendable {
     public let folder: URL
     /// The superuser the tests connect as (trust authentication on loopback).
     public static let user = "ferry"
+    /// A role that must give its password (scram-sha-256), for the paths a password travels.
+    public static let passwordUser = "ferry_password"
+    public static let password = "s3cret with spaces & symbols!"
     private let bin: String
     private let asUser: [String]
     private let pid = Mutex<pid_t>(0)
@@ -47,6 +50,11 @@ public final class PostgresTestServer: Sendable {
         guard initdb.status == 0 else {
             throw PostgresTestServerError("initdb failed (\(initdb.status)): \(initdb.output)")
         }
+        // Every role is trusted except ``passwordUser``: the first matching line of pg_hba wins.
+        let hba = folder.appendingPathComponent("data/pg_hba.conf")
+        let rules = try String(contentsOf: hba, encoding: .utf8)
+        try ("host all \(Self.passwordUser) 127.0.0.1/32 scram-sha-256\n" + rules).write(
+            to: hba, atomically: false, encoding: .utf8)
         port = try S3TestServer.freePort()
         try start()
         PostgresTestServerExit.register(self)
@@ -124,6 +132,31 @@ public final class PostgresTestServer: Sendable {
             throw PostgresTestServerError("createdb \(name) failed: \(result.output)")
         }
         return url(of: name)
+    }
+
+    /// A new, empty database owned by ``passwordUser``; its URL carries the password.
+    public func makePasswordDatabase() throws -> String {
+        let name = "ferry_\(UUID().uuidString.prefix(8).lowercased())"
+        let role = try psql(
+            "postgres",
+            """
+            DO $$ BEGIN CREATE ROLE \(Self.passwordUser) LOGIN PASSWORD '\(Self.password)';
+            EXCEPTION WHEN duplicate_object THEN NULL; END $$
+            """)
+        let database = try psql("postgres", "CREATE DATABASE \(name) OWNER \(Self.passwordUser)")
+        guard role.status == 0, database.status == 0 else {
+            throw PostgresTestServerError(
+                "cannot make \(name) for \(Self.passwordUser): \(role.output) \(database.output)")
+        }
+        var components = URLComponents()
+        components.scheme = "postgres"
+        components.user = Self.passwordUser
+        components.password = Self.password
+        components.host = "127.0.0.1"
+        components.port = port
+        components.path = "/" + name
+        components.query = "sslmode=disable"
+        return components.string!
     }
 
     public func url(of database: String) -> String {

@@ -97,5 +97,44 @@ extension ProcessSuites {
             #expect(beta.stop() == 0)
             #expect(alpha.stop() == 0)
         }
+
+        @Test(
+            "A password written into database.url reaches the cleanup worker (never its order or command line): the scan logs in and finds a deleted file",
+            .timeLimit(.minutes(3)))
+        func passwordInTheURL() async throws {
+            let url = try PostgresTestServer.shared().makePasswordDatabase()
+            #expect(url.contains(PostgresTestServer.passwordUser + ":"))
+            let origin = try TestOrigin()
+            let alpha = try node("alpha", url: url)
+            try #require(alpha.waitForNotification(containing: "READY=1", timeout: 90) != nil)
+            let store = try await cluster.store(url)
+            defer { store.close() }
+            let size = 100_000
+            let id = try await store.enqueue(
+                download: DownloadRequest(
+                    spec: DownloadSpec(
+                        url: origin.url(size: size), fileName: "kept.bin",
+                        expectedSHA256: try TestOrigin.sha256(size: size)))
+            ).job.id
+            #expect(try await cluster.waitUntil(60) { try await store.job(id).state == .succeeded })
+            try FileManager.default.removeItem(atPath: try #require(try await store.job(id).result?.location))
+            // The cleanup worker's command line never holds the password.
+            let cleanup = try #require(alpha.workers()[.cleanup]?.first)
+            let command = try String(contentsOfFile: "/proc/\(cleanup)/cmdline", encoding: .utf8)
+            #expect(!command.contains(PostgresTestServer.password))
+
+            let port = try #require(URLComponents(string: try alpha.adminURL())?.port)
+            let check = try FerryProcess.run(
+                ["check", "--json"], in: alpha.scratch.url, environment: ["FERRY_HTTP_PORT": "\(port)"])
+            let run = try #require(
+                try JSONSerialization.jsonObject(with: Data(check.standardOutput.utf8)) as? [String: Any],
+                "\(check.standardOutput) \(check.standardError)")
+            #expect(run["state"] as? String == "succeeded", "\(run)")
+            #expect(!check.standardOutput.contains(PostgresTestServer.password))
+            let report = try #require(run["report"] as? [String: Any])
+            let damaged = report["damaged_records"] as? [[String: Any]] ?? []
+            #expect(damaged.map { $0["job_id"] as? Int } == [Int(id.rawValue)], "\(report)")
+            #expect(alpha.stop() == 0)
+        }
     }
 }

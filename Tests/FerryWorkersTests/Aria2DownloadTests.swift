@@ -104,9 +104,9 @@ struct Aria2DownloadTests {
             #expect(
                 await fixture.eventually(timeout: .seconds(60)) { await fixture.engine.starts == round + 1 },
                 "aria2c start \(round + 1)")
-            #expect(
-                await fixture.eventually(timeout: .seconds(60)) { await log.bytes > threshold },
-                "progress past \(threshold) bytes")
+            let progressed = await fixture.eventually(timeout: .seconds(60)) { await log.bytes > threshold }
+            let diagnosis = progressed ? "" : "at \(await log.bytes) bytes; \(await fixture.diagnosis())"
+            #expect(progressed, "progress past \(threshold) bytes; \(diagnosis)")
             kill(try #require(await fixture.engine.pid), SIGKILL)
         }
         let output = try await download.value.get()

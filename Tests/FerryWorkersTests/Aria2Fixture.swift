@@ -78,6 +78,16 @@ final class Aria2Fixture: Sendable {
         return try await rpc.allTasks()
     }
 
+    /// What aria2 says of its tasks and the end of its log, for a failed expectation's message:
+    /// a stall under a loaded suite cannot be reproduced alone, so the failure must tell.
+    func diagnosis() async -> String {
+        let tasks = (try? await aria2Tasks()).map { "\($0)" } ?? "no answer"
+        let log =
+            (try? String(contentsOfFile: Aria2Engine.sessionFile(stateDirectory: state.path) + ".log", encoding: .utf8))
+            ?? ""
+        return "aria2 tasks: \(tasks); aria2c log (end): \(log.suffix(2000))"
+    }
+
     /// Waits until `condition` holds, up to `timeout`.
     func eventually(timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
         let deadline = ContinuousClock.now + timeout

@@ -40,7 +40,7 @@ extension WorkerFleet {
                 "--heartbeat-ms", String(settings.heartbeatInterval.inMilliseconds), "--concurrency",
                 String(concurrency), "--state-dir", stateDirectory, "--settings", settingsArgument,
             ] + faultArguments(role),
-            id: id)
+            environment: environment[role] ?? [:], id: id)
         let sink = eventSink
         Task { await launcher.run(inputs: inputs, events: sink) }
         rearm()

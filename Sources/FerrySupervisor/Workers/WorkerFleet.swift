@@ -19,6 +19,8 @@ public actor WorkerFleet {
     var spoolHeldReason: String?
     let store: any JobStore
     let node: String?
+    /// Variables a role's workers get beyond the supervisor's own environment.
+    let environment: [WorkerRole: [String: String]]
     let logger: Logger
     var slots: [WorkerRole: [WorkerSlot]] = [:]
     var restartStates: [WorkerRole: RoleRestartState] = [:]
@@ -76,10 +78,12 @@ public actor WorkerFleet {
     ///   every node's workers are told apart in the shared `workers` table.
     public init(
         settings: FleetSettings, executable: String, stateDirectory: String, store: any JobStore,
-        node: String? = nil, logger: Logger, metrics: SupervisorMetrics = SupervisorMetrics()
+        node: String? = nil, environment: [WorkerRole: [String: String]] = [:], logger: Logger,
+        metrics: SupervisorMetrics = SupervisorMetrics()
     ) {
         self.settings = settings
         self.node = node
+        self.environment = environment
         self.metrics = metrics
         self.executable = executable
         self.stateDirectory = stateDirectory

@@ -33,6 +33,8 @@ struct WorkerTermination: Sendable {
 struct WorkerLauncher: Sendable {
     var executable: String
     var arguments: [String]
+    /// Added to the supervisor's environment.
+    var environment: [String: String] = [:]
     var id: WorkerID
 
     /// After a worker ended, how long its pipes may stay open before they are closed: a process it
@@ -43,7 +45,8 @@ struct WorkerLauncher: Sendable {
     func run(inputs: AsyncStream<WorkerInput>, events: AsyncStream<WorkerEvent>.Continuation) async {
         let process: WorkerProcess
         do {
-            process = try await WorkerProcess.spawn(executable: executable, arguments: arguments)
+            process = try await WorkerProcess.spawn(
+                executable: executable, arguments: arguments, environment: environment)
         } catch {
             events.yield(.exited(id, WorkerTermination(spawnError: "\(error)")))
             return

@@ -27,16 +27,21 @@ struct WorkerProcess: Sendable {
     /// blocking pool. The worker asks the kernel to kill it when its parent *thread* exits
     /// (PR_SET_PDEATHSIG): a thread of the cooperative pool ends after a few idle seconds, and its
     /// workers with it, while the blocking pool's threads live as long as the supervisor.
-    static func spawn(executable: String, arguments: [String]) async throws -> WorkerProcess {
+    static func spawn(
+        executable: String, arguments: [String], environment: [String: String] = [:]
+    ) async throws -> WorkerProcess {
         try await NIOThreadPool.singleton.runIfActive {
-            try spawnHere(executable: executable, arguments: arguments)
+            try spawnHere(executable: executable, arguments: arguments, adding: environment)
         }
     }
 
     /// Starts the worker from the calling thread; its death kills the worker. The environment is
-    /// the supervisor's without systemd's variables: a worker must not talk to systemd in its name.
-    private static func spawnHere(executable: String, arguments: [String]) throws(SpawnError) -> WorkerProcess {
-        var environment = ProcessInfo.processInfo.environment
+    /// the supervisor's plus `adding`, without systemd's variables: a worker must not talk to
+    /// systemd in its name.
+    private static func spawnHere(
+        executable: String, arguments: [String], adding: [String: String]
+    ) throws(SpawnError) -> WorkerProcess {
+        var environment = ProcessInfo.processInfo.environment.merging(adding) { $1 }
         for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"] {
             environment[name] = nil
         }

@@ -176,7 +176,9 @@ struct S3Target {
                 try? await abort(state, s3)
                 throw failure
             } catch let failure as S3Client.Failure where !failure.jobFailure.isRetryable {
-                try? await abort(state, s3)
+                // A stop cut a part short, and the server refused what arrived: the upload itself
+                // is sound and the next attempt resumes it, so it is not aborted.
+                if !Task.isCancelled { try? await abort(state, s3) }
                 throw failure
             }
         }
