@@ -84,6 +84,60 @@ struct ClusterStoreTests {
         #expect(try await b.takeOverDeadNodes().isEmpty, "a second pass finds nothing more to do")
     }
 
+    @Test(
+        "A take-over never waits for a frozen node's row locks: it skips the locked job and takes it on a later pass (found by the chaos suite's cluster scenario, seed 36)",
+        .timeLimit(.minutes(1)))
+    func takeOverSkipsLockedRows() async throws {
+        let cluster = try await Cluster()
+        let a = try await cluster.node("a")
+        let b = try await cluster.node("b")
+        defer { cluster.close() }
+        for name in ["held", "free"] {
+            _ = try await b.enqueue(download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/\(name).mp4")))
+        }
+        let claimed = try await b.claimDueJobs(
+            of: .download, for: try await NodeLeaseTests.worker("b.download-1", on: b), limit: 2)
+        #expect(claimed.count == 2)
+        let (held, free) = (claimed[0].job.id, claimed[1].job.id)
+        // b froze inside a transaction that had locked one of its jobs: the row stays locked
+        // until the server ends that transaction.
+        let database = String(cluster.url.split(separator: "/").last!.split(separator: "?")[0])
+        let server = try PostgresTestServer.shared()
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = [
+            "psql", "-X", "-q", "-h", "127.0.0.1", "-p", String(server.port), "-U", PostgresTestServer.user, "-d",
+            database, "-c",
+            "BEGIN; SELECT id FROM jobs WHERE id = \(held.rawValue) FOR UPDATE; SELECT pg_sleep(6); COMMIT;",
+        ]
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        defer { locker.terminate() }
+        var locked = false
+        for _ in 0..<100 where !locked {
+            let sleeping = try server.psql(
+                database,
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()")
+            locked = sleeping.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+            if !locked { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(locked, "the locking transaction did not start")
+
+        try cluster.expireLease(of: b)
+        let started = ContinuousClock.now
+        let first = try await a.takeOverDeadNodes()
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(3), "the take-over waited \(took) for a lock")
+        #expect(first.map(\.job.id) == [free], "\(first.map(\.job.id))")
+        #expect(try await a.job(held).state == .running, "the locked job is left for a later pass")
+
+        locker.waitUntilExit()
+        let second = try await a.takeOverDeadNodes()
+        #expect(second.map(\.job.id) == [held], "\(second.map(\.job.id))")
+        #expect(try await a.job(held).state == .queued)
+        #expect(try await a.takeOverDeadNodes().isEmpty, "a third pass finds nothing more to do")
+    }
+
     @Test("A reader tailing the event feed while four writers commit at once sees every event, in order")
     func eventFeedInCommitOrder() async throws {
         let cluster = try await Cluster()

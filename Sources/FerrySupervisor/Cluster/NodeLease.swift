@@ -70,6 +70,25 @@ public actor NodeLease {
         case .live(let at): renewedAt = at
         case .fenced: return
         }
+        // Take-overs run beside the renewals, one at a time, after each renewal: however long a
+        // take-over takes, the next renewal leaves on time.
+        let (renewals, renewed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in renewals { await self.takeOver() }
+            }
+            await renewUntilStopped(from: renewedAt, renewed: renewed)
+            renewed.finish()
+            group.cancelAll()
+        }
+    }
+
+    /// Renews every third of the lease until cancelled, leaving or fenced; yields to `renewed`
+    /// after each renewal.
+    private func renewUntilStopped(
+        from lastRenewal: ContinuousClock.Instant, renewed: AsyncStream<Void>.Continuation
+    ) async {
+        var renewedAt = lastRenewal
         while !Task.isCancelled {
             let wait = min(interval, max(.zero, deadline - (ContinuousClock.now - renewedAt)))
             try? await Task.sleep(for: wait)
@@ -79,7 +98,7 @@ public actor NodeLease {
             case .renewed:
                 renewedAt = sent
                 state = .live(renewedAt: sent)
-                await takeOver()
+                renewed.yield()
             case .refused(let why):
                 return await fence(why)
             case .failed(let why):
