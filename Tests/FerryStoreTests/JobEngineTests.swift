@@ -175,6 +175,33 @@ struct JobEngineTests {
         #expect(Set(targets) == ["s3", "ftp"])
     }
 
+    @Test(
+        "An upload waits while its download is fetched again (its file had gone): not claimed, not failed by the pending scan; it runs on the new file",
+        arguments: StoreBackend.allCases)
+    func uploadWaitsForRefetch(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
+        let store = fixture.store
+        let owner = try await fixture.worker("download-1.a")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let done = try await fixture.succeededDownload(targets: ["s3"], owner: owner)
+        let upload = try #require(try await store.uploads(of: done.id).first)
+        _ = try await store.refetch(done.id, reason: "its file is missing")
+
+        #expect(try await store.kindsWithDueWork(among: [.upload]).isEmpty)
+        #expect(try await store.earliestDue(among: [.upload])[.upload] == nil)
+        #expect(try await store.claimDueJobs(of: .upload, for: uploader, limit: 1).isEmpty)
+        fixture.clock.advance(by: 3600)
+        let pending = try await store.queuedUploadSources(olderThan: .seconds(60), limit: 100)
+        #expect(!pending.map(\.upload).contains(upload.id), "the pending scan would fail it: \(pending)")
+
+        let again = try #require(try await store.claimDueJobs(of: .download, for: owner, limit: 1).first)
+        #expect(again.job.id == done.id)
+        _ = try await store.complete(JobCompletion(lease: again.lease, result: StoreFixture.result(for: done.id)))
+        let claimed = try await store.claimDueJobs(of: .upload, for: uploader, limit: 1)
+        #expect(claimed.map(\.job.id) == [upload.id], "the upload runs once the new file is there")
+        #expect(try await store.uploads(of: done.id).count == 1, "the refetch made no second upload")
+    }
+
     @Test("An outcome under a lost lease is refused and changes nothing", arguments: StoreBackend.allCases)
     func staleOutcome(_ backend: StoreBackend) async throws {
         let fixture = try await EngineFixture(backend)

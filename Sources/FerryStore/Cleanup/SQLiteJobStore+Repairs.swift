@@ -76,7 +76,11 @@ extension SQLiteJobStore {
                 sql: """
                     SELECT j.id, d.result_location FROM jobs j JOIN uploads u ON u.job_id = j.id
                     JOIN jobs d ON d.id = u.download_id
-                    WHERE j.kind = 'upload' AND j.state = 'queued' AND j.created_at <= ? ORDER BY j.id LIMIT ?
+                    WHERE j.kind = 'upload' AND j.state = 'queued' AND j.created_at <= ?
+                        -- A download being fetched again (its file had gone) brings a new file:
+                        -- its uploads wait for it. One that ended for good never will.
+                        AND d.state IN ('succeeded', 'failed', 'cancelled')
+                    ORDER BY j.id LIMIT ?
                     """, arguments: [cutoff, limit]
             ).map { (JobID($0[0] as Int64), $0[1] as String?) }
         }

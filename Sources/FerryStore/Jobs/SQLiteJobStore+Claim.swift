@@ -13,7 +13,9 @@ extension SQLiteJobStore {
                 // EXISTS stops at the first due row of the kind's waiting partition of `jobs_queue`.
                 let found = try Bool.fetchOne(
                     db.cachedStatement(
-                        sql: "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ? AND state = ? AND due_at <= ?)"),
+                        sql:
+                            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ? AND state = ? AND due_at <= ? \(Self.ready(kind)))"
+                    ),
                     arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue, now])
                 if found == true { due.insert(kind) }
             }
@@ -30,6 +32,16 @@ extension SQLiteJobStore {
         try await applyWallClockStep()
         let now = nowMilliseconds
         return try await write { db in try Self.claim(db, kind: kind, for: owner, limit: limit, now: now) }
+    }
+
+    /// The condition a waiting job of `kind` must also meet to be claimed: an upload waits while
+    /// its download is being fetched again (its file had gone), as it does on PostgreSQL.
+    static func ready(_ kind: JobKind) -> String {
+        guard kind == .upload else { return "" }
+        return """
+            AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
+                WHERE u.job_id = jobs.id AND d.state = 'succeeded')
+            """
     }
 
     /// Claims in `db`'s transaction (see ``claimDueJobs(of:for:limit:)``).
@@ -49,7 +61,7 @@ extension SQLiteJobStore {
                     WHERE id IN (
                         SELECT id FROM jobs
                         WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
-                            AND due_at <= ?
+                            AND due_at <= ? \(ready(kind))
                         ORDER BY priority DESC, due_at, id
                         LIMIT ?)
                     RETURNING \(JobColumns.list)
@@ -111,7 +123,8 @@ extension SQLiteJobStore {
             for kind in kinds {
                 // The kind's waiting partition of `jobs_queue`: empty for an idle supervisor.
                 let earliest = try Int64.fetchOne(
-                    db.cachedStatement(sql: "SELECT MIN(due_at) FROM jobs WHERE kind = ? AND state = ?"),
+                    db.cachedStatement(
+                        sql: "SELECT MIN(due_at) FROM jobs WHERE kind = ? AND state = ? \(Self.ready(kind))"),
                     arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue])
                 if let earliest { due[kind] = Date(storeMilliseconds: earliest) }
             }
