@@ -107,8 +107,12 @@ struct S3UploadTests {
     @Test("A resumed upload reads every page of the server's part listing")
     func partListingPages() async throws {
         let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
-        let spec = try source(size: 22 << 20, downloadID: 10)
+        // Eleven parts, four in flight at a time: a stop after three leaves parts unsent however
+        // the in-flight ones end. With five parts (22 MiB), all could land before the stop on a
+        // loaded machine, and the completed upload then no longer had a listing to page through.
+        let spec = try source(size: 52 << 20, downloadID: 10)
         let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 3)
+        #expect((try? stopped.result.get()) == nil, "the first attempt was stopped before it finished")
         let resumed = try #require(S3Target.ResumeState(json: stopped.resume))
         #expect(resumed.parts.count >= 3)
         var paged = S3Target(settings: try #require(target().s3), client: HTTPClient.shared)
