@@ -100,6 +100,13 @@ final class Aria2Fixture: Sendable {
 }
 
 /// The reports an attempt made, for tests that act in the middle of a transfer.
+/// Whether a download's attempt has returned.
+actor EndFlag {
+    private(set) var isSet = false
+
+    func set() { isSet = true }
+}
+
 actor ProgressLog {
     private(set) var reports: [(progress: JobProgress, resume: String?)] = []
 
