@@ -221,21 +221,19 @@ extension PostgresJobStore: SharedQueue {
 
     /// Puts back every running job held by the workers of `nodes` and records those workers as
     /// exited, in the connection's transaction. Rows are locked in id order; a job another node
-    /// has just put back no longer matches and is skipped. With `skipLocked`, a job or worker
-    /// another transaction holds is left for a later pass: its worker stays recorded live, so the
-    /// next pass looks at its node again.
+    /// has just put back no longer matches and is skipped. A job or worker another transaction
+    /// holds is left for a later pass: its worker stays recorded live, so the next pass looks at
+    /// its node again.
     static func releaseJobs(
         _ connection: PostgresConnection, ofNodes nodes: [String], reason: String, exitReason: String, now: Int64,
-        skipLocked: Bool = true, _ logger: Logger
+        _ logger: Logger
     ) async throws -> [RequeuedJob] {
-        let skip = skipLocked ? " SKIP LOCKED" : ""
         let rows = try await connection.rows(
-            PostgresQuery(
-                unsafeSQL: """
-                    SELECT id FROM jobs WHERE state IN ('running', 'storing')
-                        AND owner IN (SELECT id FROM workers WHERE node = ANY($1))
-                    ORDER BY id FOR UPDATE\(skip)
-                    """, binds: binds(nodes)), logger)
+            """
+            SELECT id FROM jobs WHERE state IN ('running', 'storing')
+                AND owner IN (SELECT id FROM workers WHERE node = ANY(\(nodes)))
+            ORDER BY id FOR UPDATE SKIP LOCKED
+            """, logger)
         var released: [RequeuedJob] = []
         for row in rows {
             released.append(
@@ -243,13 +241,12 @@ extension PostgresJobStore: SharedQueue {
             )
         }
         try await connection.run(
-            PostgresQuery(
-                unsafeSQL: """
-                    UPDATE workers SET exited_at = GREATEST($1, started_at), exit_reason = $2
-                    WHERE id IN (SELECT w.id FROM workers w WHERE w.node = ANY($3) AND w.exited_at IS NULL
-                        AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.owner = w.id AND jobs.state IN ('running', 'storing'))
-                        FOR UPDATE\(skip))
-                    """, binds: binds(now, exitReason, nodes)), logger)
+            """
+            UPDATE workers SET exited_at = GREATEST(\(now), started_at), exit_reason = \(exitReason)
+            WHERE id IN (SELECT w.id FROM workers w WHERE w.node = ANY(\(nodes)) AND w.exited_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.owner = w.id AND jobs.state IN ('running', 'storing'))
+                FOR UPDATE SKIP LOCKED)
+            """, logger)
         return released
     }
 
