@@ -194,12 +194,12 @@ struct Aria2DownloadTests {
         "With aria2.seed_time set, a finished torrent's job succeeds at once while aria2c goes on seeding it from the work folder; when the seeding ends the task and the folder go, the result stays"
     )
     func seedsAfterSuccess() async throws {
-        let fixture = try Aria2Fixture(seedTime: .seconds(8))
+        let fixture = try Aria2Fixture(seedTime: .seconds(15))
         let source = try fixture.content("movie.bin", size: 1_000_000, in: "seed")
         let swarm = try TorrentSwarm(content: source, work: fixture.state.path + "/seed")
-        let started = ContinuousClock.now
+        // The job's answer came while aria2 still seeds (checked below): it did not wait for the
+        // seeding to end. No timing is judged; the seed time leaves room for a loaded machine.
         let output = try await fixture.attempt(1, DownloadSpec(url: swarm.magnet)).get()
-        #expect(ContinuousClock.now - started < .seconds(8), "the job did not wait for the seeding to end")
         let sha = try TestOrigin.sha256(ofFile: source)
         #expect(output.sha256 == sha)
         #expect(try TestOrigin.sha256(ofFile: output.location) == sha)
@@ -209,7 +209,7 @@ struct Aria2DownloadTests {
         #expect(FileManager.default.fileExists(atPath: work + "/movie.bin"))
         #expect(FileManager.default.fileExists(atPath: work + "/" + Aria2Engine.seedingMarker))
         #expect(CleanupScanner.isSeeding(work), "the cleanup leaves a seeding folder alone")
-        let ended = try await fixture.eventually(timeout: .seconds(40)) {
+        let ended = try await fixture.eventually(timeout: .seconds(60)) {
             try await fixture.aria2Tasks().isEmpty && !FileManager.default.fileExists(atPath: work)
         }
         #expect(ended, "the seeding ended after seed_time, and its task and folder went")
