@@ -2,7 +2,6 @@ public import FerryCore
 import Foundation
 public import Logging
 import PostgresNIO
-import Synchronization
 
 /// The job store on PostgreSQL: the same ``JobStore`` as the embedded SQLite store, so that
 /// several Ferry nodes can share one queue on a database their operators already run.
@@ -16,6 +15,8 @@ public final class PostgresJobStore: JobStore {
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
+    /// Every call's deadline, on one timer.
+    private let deadlines = CallDeadlines()
 
     private init(configuration: PostgresStoreConfiguration, client: PostgresClient, logger: Logger) {
         self.configuration = configuration
@@ -58,6 +59,14 @@ public final class PostgresJobStore: JobStore {
             ]
         }
         clientConfiguration.options.connectTimeout = .seconds(5)
+        // The pool arms a keep-alive timer (and, for a connection beyond the minimum, an idle
+        // timer) each time a connection goes back idle, and cancels them at the next lease: tasks
+        // and wake-ups on every store call, a quarter of the client's context switches one job per
+        // transaction (BENCHMARKS.md). A connection the server or the network dropped is found on
+        // its next use instead, as libpq's and asyncpg's are (a call on it fails `unavailable` at
+        // its deadline at worst); the first two connections stay open, with no idle timer.
+        clientConfiguration.options.keepAliveBehavior = nil
+        clientConfiguration.options.minimumConnections = min(2, clientConfiguration.options.maximumConnections - 1)
         let store = PostgresJobStore(
             configuration: configuration, client: PostgresClient(configuration: clientConfiguration), logger: logger)
         // The pool retries a refused connection for as long as a request waits: bound the first
@@ -231,24 +240,11 @@ public final class PostgresJobStore: JobStore {
         _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let store = configuration.description
-        let answer = OnceAnswer<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            answer.set(continuation)
-            // The timer is cancelled with the answer: left to run out, every call would leave a
-            // sleeping task behind that wakes the process once its deadline passes.
-            let timer = Task {
-                do { try await Task.sleep(for: limit) } catch { return }
-                let timeout = StoreError(
-                    .unavailable,
-                    "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
-                )
-                if answer.resume(.failure(timeout)) { answer.cancelWork() }
-            }
-            answer.setWork(
-                Task {
-                    do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
-                    timer.cancel()
-                })
+        return try await deadlines.run(within: limit, operation) {
+            StoreError(
+                .unavailable,
+                "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
+            )
         }
     }
 
@@ -262,36 +258,5 @@ extension Date {
 
     init(storeMilliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(storeMilliseconds) / 1000)
-    }
-}
-
-/// A continuation resumed by whichever comes first, the answer or the deadline.
-private final class OnceAnswer<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
-    private let work = Mutex<Task<Void, Never>?>(nil)
-
-    func set(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
-    }
-
-    func setWork(_ task: Task<Void, Never>) {
-        work.withLock { $0 = task }
-    }
-
-    /// Cancels the operation, once the deadline has answered for it.
-    func cancelWork() {
-        work.withLock { $0 }?.cancel()
-    }
-
-    /// Resumes the caller unless it was already; returns whether this call did.
-    @discardableResult
-    func resume(_ result: Result<T, any Error>) -> Bool {
-        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard !state.done else { return nil }
-            state.done = true
-            return state.continuation
-        }
-        continuation?.resume(with: result)
-        return continuation != nil
     }
 }

@@ -84,14 +84,22 @@ extension PostgresJobStore {
     }
 
     /// Attempts' outcomes: one array per column, $8 now, $9 whether to leave jobs with upload
-    /// targets alone. Rows are locked in id order, so two nodes completing overlapping batches
-    /// cannot deadlock.
+    /// targets alone. Rows are locked in id order before any is changed, so two nodes completing
+    /// overlapping batches cannot deadlock.
+    ///
+    /// Written for the prepared statement's generic plan, which guesses ten rows for every array:
+    /// each job is found by its id, once. The state is checked on the row found (`IS TRUE` keeps
+    /// it from being an index condition: as one, the plan walked every dead `running` entry of
+    /// the queue index), and the locks are a one-time condition, not a join (joined, two guessed
+    /// ten-row sets made a nested loop of 500 × 500 rows per batch).
     enum CompleteAttempts: StatementShape {
         static let sql = """
             WITH outcome AS (
                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[],
                     $7::text[]) AS o(id, owner, attempt, location, size, sha256, content_type)),
-            locked AS (SELECT jobs.id FROM jobs JOIN outcome ON outcome.id = jobs.id ORDER BY jobs.id FOR UPDATE OF jobs)
+            locked AS (SELECT id FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE),
+            -- Most downloads have no upload targets; those that do need the follow-up uploads.
+            targets AS (SELECT job_id FROM downloads WHERE job_id = ANY($1::bigint[]) AND upload_targets <> '[]')
             UPDATE jobs
             SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
                 state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = $8,
@@ -103,11 +111,10 @@ extension PostgresJobStore {
                     ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
             FROM outcome
             WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
-                AND jobs.state IN ('running', 'storing') AND jobs.id IN (SELECT id FROM locked)
-                AND NOT ($9 AND EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]'))
-            RETURNING \(JobColumns.qualified(by: "jobs")),
-                -- Whether follow-up uploads must be made: most downloads have no targets.
-                EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = jobs.id AND d.upload_targets <> '[]')
+                AND (jobs.state IN ('running', 'storing')) IS TRUE
+                AND (SELECT count(*) FROM locked) >= 0
+                AND NOT ($9 AND jobs.id IN (SELECT job_id FROM targets))
+            RETURNING \(JobColumns.qualified(by: "jobs")), jobs.id IN (SELECT job_id FROM targets)
             """
     }
 
