@@ -15,49 +15,35 @@ public final class PostgresJobStore: JobStore {
     public let configuration: PostgresStoreConfiguration
     let client: PostgresClient
     let logger: Logger
+    /// A node's connection for its lease renewals, beside the pool; nil without a node identity.
+    let leaseSession: LeaseSession?
     private let runner: Task<Void, Never>
 
     private init(configuration: PostgresStoreConfiguration, client: PostgresClient, logger: Logger) {
         self.configuration = configuration
         self.client = client
         self.logger = logger
+        leaseSession = configuration.node.map { _ in LeaseSession(configuration: configuration, logger: logger) }
         runner = Task { await client.run() }
     }
 
-    deinit { runner.cancel() }
+    deinit { close() }
 
     /// Connects (lazily: the pool opens connections on first use) and checks that the database is
     /// reachable and, when migrated, a Ferry store this build can use.
     public static func open(
         _ configuration: PostgresStoreConfiguration, logger: Logger = Logger(label: "ferry.postgres")
     ) async throws(StoreError) -> PostgresJobStore {
-        let tls: PostgresClient.Configuration.TLS =
-            switch configuration.tls {
+        var clientConfiguration: PostgresClient.Configuration = configuration.endpoint { mode in
+            switch mode {
             case .disable: .disable
             case .prefer: .prefer(.makeClientConfiguration())
             case .require: .require(.makeClientConfiguration())
             }
-        var clientConfiguration: PostgresClient.Configuration
-        if let socket = configuration.socketFolder {
-            clientConfiguration = .init(
-                unixSocketPath: "\(socket)/.s.PGSQL.\(configuration.port)", username: configuration.user,
-                password: configuration.password, database: configuration.database)
-        } else {
-            clientConfiguration = .init(
-                host: configuration.host, port: configuration.port, username: configuration.user,
-                password: configuration.password, database: configuration.database, tls: tls)
         }
         clientConfiguration.options.maximumConnections = max(1, configuration.maximumConnections)
-        if let node = configuration.node {
-            // Every session of a node names it, for the fence (`ferry_fence`), and a transaction
-            // left open by a node that froze is ended by the server within one lease, so that its
-            // row locks cannot keep the live nodes from taking its work over.
-            let lease = Int(node.lease.seconds * 1000)
-            clientConfiguration.options.additionalStartupParameters = [
-                ("ferry.node", node.id), ("idle_in_transaction_session_timeout", String(lease)),
-            ]
-        }
-        clientConfiguration.options.connectTimeout = .seconds(5)
+        clientConfiguration.options.additionalStartupParameters = configuration.sessionParameters
+        clientConfiguration.options.connectTimeout = PostgresStoreConfiguration.sessionConnectTimeout
         let store = PostgresJobStore(
             configuration: configuration, client: PostgresClient(configuration: clientConfiguration), logger: logger)
         // The pool retries a refused connection for as long as a request waits: bound the first
@@ -82,9 +68,10 @@ public final class PostgresJobStore: JobStore {
         return store
     }
 
-    /// Stops the pool; the store is unusable afterwards.
+    /// Stops the pool and closes the lease connection; the store is unusable afterwards.
     public func close() {
         runner.cancel()
+        if let leaseSession { Task { await leaseSession.close() } }
     }
 
     // MARK: Migrations
@@ -230,25 +217,40 @@ public final class PostgresJobStore: JobStore {
     private func withDeadline<T: Sendable>(
         _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let store = configuration.description
+        try await Self.withDeadline(limit, store: configuration.description, operation)
+    }
+
+    /// ``withDeadline(_:_:)``, also for callers that must not wait behind an operation: with
+    /// `heedingCancellation`, a cancelled caller is answered at once too (`CancellationError`),
+    /// and the operation is cancelled and left to end on its own.
+    static func withDeadline<T: Sendable>(
+        _ limit: Duration, store: String, heedingCancellation: Bool = false,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         let answer = OnceAnswer<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            answer.set(continuation)
-            // The timer is cancelled with the answer: left to run out, every call would leave a
-            // sleeping task behind that wakes the process once its deadline passes.
-            let timer = Task {
-                do { try await Task.sleep(for: limit) } catch { return }
-                let timeout = StoreError(
-                    .unavailable,
-                    "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
-                )
-                if answer.resume(.failure(timeout)) { answer.cancelWork() }
+        let waiting = { @Sendable () async throws -> T in
+            try await withCheckedThrowingContinuation { continuation in
+                answer.set(continuation)
+                // The timer is cancelled with the answer: left to run out, every call would leave a
+                // sleeping task behind that wakes the process once its deadline passes.
+                let timer = Task {
+                    do { try await Task.sleep(for: limit) } catch { return }
+                    let timeout = StoreError(
+                        .unavailable,
+                        "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
+                    )
+                    if answer.resume(.failure(timeout)) { answer.cancelWork() }
+                }
+                answer.setWork(
+                    Task {
+                        do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
+                        timer.cancel()
+                    })
             }
-            answer.setWork(
-                Task {
-                    do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
-                    timer.cancel()
-                })
+        }
+        guard heedingCancellation else { return try await waiting() }
+        return try await withTaskCancellationHandler(operation: waiting) {
+            if answer.resume(.failure(CancellationError())) { answer.cancelWork() }
         }
     }
 
@@ -265,33 +267,50 @@ extension Date {
     }
 }
 
-/// A continuation resumed by whichever comes first, the answer or the deadline.
+/// A continuation resumed by whichever comes first, the answer, the deadline or the caller's
+/// cancellation (which may come before the continuation is set: the answer then waits for it).
 private final class OnceAnswer<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
-    private let work = Mutex<Task<Void, Never>?>(nil)
+    private let state = Mutex<
+        (continuation: CheckedContinuation<T, any Error>?, done: Bool, early: Result<T, any Error>?)
+    >((nil, false, nil))
+    private let work = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
 
     func set(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
+        let early = state.withLock { state -> Result<T, any Error>? in
+            state.continuation = continuation
+            return state.early
+        }
+        if let early { continuation.resume(with: early) }
     }
 
+    /// Holds the operation's task; cancels it at once when the caller was already answered.
     func setWork(_ task: Task<Void, Never>) {
-        work.withLock { $0 = task }
+        if work.withLock({ work in
+            work.task = task
+            return work.cancelled
+        }) {
+            task.cancel()
+        }
     }
 
-    /// Cancels the operation, once the deadline has answered for it.
+    /// Cancels the operation, once the deadline or the caller's cancellation has answered for it.
     func cancelWork() {
-        work.withLock { $0 }?.cancel()
+        work.withLock { work in
+            work.cancelled = true
+            return work.task
+        }?.cancel()
     }
 
     /// Resumes the caller unless it was already; returns whether this call did.
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
-        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard !state.done else { return nil }
+        let (answered, continuation) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?) in
+            guard !state.done else { return (false, nil) }
             state.done = true
-            return state.continuation
+            if state.continuation == nil { state.early = result }
+            return (true, state.continuation)
         }
         continuation?.resume(with: result)
-        return continuation != nil
+        return answered
     }
 }
