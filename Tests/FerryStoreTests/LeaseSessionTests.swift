@@ -70,6 +70,58 @@ struct LeaseSessionTests {
     }
 
     @Test(
+        "A renewal hanging on a frozen server process is given up at the call deadline or when cancelled, and the next renewal gets through on a new connection",
+        .timeLimit(.minutes(1)))
+    func hangingRenewalIsGivenUp() async throws {
+        let cluster = try await Cluster()
+        defer { cluster.close() }
+        let database = String(cluster.url.split(separator: "/").last!.split(separator: "?")[0])
+        var frozen: [pid_t] = []
+        defer { for pid in frozen { kill(pid, SIGCONT) } }
+        /// Opens node `name` and freezes the server process of its lease connection after a first
+        /// renewal, as a host that stops answering does.
+        func frozenNode(_ name: String, callTimeout: Duration) async throws -> PostgresJobStore {
+            var configuration = try PostgresStoreConfiguration.patient(cluster.url)
+            configuration.node = NodeIdentity(name: name, incarnation: "1", lease: .seconds(3600))
+            configuration.callTimeout = callTimeout
+            let store = try await PostgresJobStore.open(configuration)
+            try await store.registerNode()
+            #expect(try await store.renewLease() > .zero)
+            let pid = try #require(try Self.leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }.first)
+            #expect(kill(pid, SIGSTOP) == 0)
+            frozen.append(pid)
+            return store
+        }
+
+        // The call deadline (5 s) gives the renewal up.
+        let timed = try await frozenNode("timed", callTimeout: .seconds(5))
+        defer { timed.close() }
+        do {
+            try await timed.renewLease()
+            Issue.record("a renewal on a frozen server process got an answer")
+        } catch {
+            #expect(error.code == .unavailable, "\(error)")
+        }
+        #expect(try await timed.renewLease() > .zero, "the renewal after the deadline did not get through")
+
+        // The caller gives it up (NodeLease at its own deadline) long before the call deadline
+        // (120 s, past the test's time limit): the cancelled renewal answers at once.
+        let cancelled = try await frozenNode("cancelled", callTimeout: .seconds(120))
+        defer { cancelled.close() }
+        let renewal = Task { try await cancelled.renewLease() }
+        try await Task.sleep(for: .milliseconds(200))
+        renewal.cancel()
+        if case .success = await renewal.result { Issue.record("a renewal on a frozen server process got an answer") }
+        #expect(try await cancelled.renewLease() > .zero, "the renewal after the cancelled one did not get through")
+
+        for name in ["timed", "cancelled"] {
+            let live = try Self.leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }
+            #expect(
+                live.contains { !frozen.contains($0) }, "\(name): no new lease connection: \(live), frozen \(frozen)")
+        }
+    }
+
+    @Test(
         "With a password: the renewal connection logs in, and its loss is logged once, without the password"
     )
     func lossIsLoggedOnceWithoutPassword() async throws {
