@@ -27,21 +27,29 @@ final class CallDeadlines: Sendable {
     /// Runs `operation` in a task of its own and answers with its result, or with `timeout()` once
     /// `limit` has passed, whichever comes first; the operation is then cancelled and left to end
     /// on its own (it may not heed cancellation: that is why the caller is not made to wait).
+    /// With `heedingCancellation`, for callers that must not wait behind the operation, a
+    /// cancelled caller is answered at once too (`CancellationError`).
     func run<T: Sendable>(
-        within limit: Duration, _ operation: @escaping @Sendable () async throws -> T,
-        timeout: @escaping @Sendable () -> any Error
+        within limit: Duration, heedingCancellation: Bool = false,
+        _ operation: @escaping @Sendable () async throws -> T, timeout: @escaping @Sendable () -> any Error
     ) async throws -> T {
         let answer = OnceAnswer<T>()
-        return try await withCheckedThrowingContinuation { continuation in
-            answer.set(continuation)
-            let id = enter(until: .now + limit) {
-                if answer.resume(.failure(timeout())) { answer.cancelWork() }
+        let waiting = { @Sendable () async throws -> T in
+            try await withCheckedThrowingContinuation { continuation in
+                answer.set(continuation)
+                let id = self.enter(until: .now + limit) {
+                    if answer.resume(.failure(timeout())) { answer.cancelWork() }
+                }
+                answer.setWork(
+                    Task {
+                        do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
+                        self.leave(id)
+                    })
             }
-            answer.setWork(
-                Task {
-                    do { answer.resume(.success(try await operation())) } catch { answer.resume(.failure(error)) }
-                    self.leave(id)
-                })
+        }
+        guard heedingCancellation else { return try await waiting() }
+        return try await withTaskCancellationHandler(operation: waiting) {
+            if answer.resume(.failure(CancellationError())) { answer.cancelWork() }
         }
     }
 
@@ -77,33 +85,50 @@ final class CallDeadlines: Sendable {
     }
 }
 
-/// A continuation resumed by whichever comes first, the answer or the deadline.
+/// A continuation resumed by whichever comes first, the answer, the deadline or the caller's
+/// cancellation (which may come before the continuation is set: the answer then waits for it).
 private final class OnceAnswer<T: Sendable>: Sendable {
-    private let state = Mutex<(continuation: CheckedContinuation<T, any Error>?, done: Bool)>((nil, false))
-    private let work = Mutex<Task<Void, Never>?>(nil)
+    private let state = Mutex<
+        (continuation: CheckedContinuation<T, any Error>?, done: Bool, early: Result<T, any Error>?)
+    >((nil, false, nil))
+    private let work = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
 
     func set(_ continuation: CheckedContinuation<T, any Error>) {
-        state.withLock { $0.continuation = continuation }
+        let early = state.withLock { state -> Result<T, any Error>? in
+            state.continuation = continuation
+            return state.early
+        }
+        if let early { continuation.resume(with: early) }
     }
 
+    /// Holds the operation's task; cancels it at once when the caller was already answered.
     func setWork(_ task: Task<Void, Never>) {
-        work.withLock { $0 = task }
+        if work.withLock({ work in
+            work.task = task
+            return work.cancelled
+        }) {
+            task.cancel()
+        }
     }
 
-    /// Cancels the operation, once the deadline has answered for it.
+    /// Cancels the operation, once the deadline or the caller's cancellation has answered for it.
     func cancelWork() {
-        work.withLock { $0 }?.cancel()
+        work.withLock { work in
+            work.cancelled = true
+            return work.task
+        }?.cancel()
     }
 
     /// Resumes the caller unless it was already; returns whether this call did.
     @discardableResult
     func resume(_ result: Result<T, any Error>) -> Bool {
-        let continuation = state.withLock { state -> CheckedContinuation<T, any Error>? in
-            guard !state.done else { return nil }
+        let (answered, continuation) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?) in
+            guard !state.done else { return (false, nil) }
             state.done = true
-            return state.continuation
+            if state.continuation == nil { state.early = result }
+            return (true, state.continuation)
         }
         continuation?.resume(with: result)
-        return continuation != nil
+        return answered
     }
 }

@@ -14,6 +14,8 @@ public final class PostgresJobStore: JobStore {
     public let configuration: PostgresStoreConfiguration
     let client: PostgresClient
     let logger: Logger
+    /// A node's connection for its lease renewals, beside the pool; nil without a node identity.
+    let leaseSession: LeaseSession?
     private let runner: Task<Void, Never>
     /// Every call's deadline, on one timer.
     private let deadlines = CallDeadlines()
@@ -22,43 +24,27 @@ public final class PostgresJobStore: JobStore {
         self.configuration = configuration
         self.client = client
         self.logger = logger
+        leaseSession = configuration.node.map { _ in LeaseSession(configuration: configuration, logger: logger) }
         runner = Task { await client.run() }
     }
 
-    deinit { runner.cancel() }
+    deinit { close() }
 
     /// Connects (lazily: the pool opens connections on first use) and checks that the database is
     /// reachable and, when migrated, a Ferry store this build can use.
     public static func open(
         _ configuration: PostgresStoreConfiguration, logger: Logger = Logger(label: "ferry.postgres")
     ) async throws(StoreError) -> PostgresJobStore {
-        let tls: PostgresClient.Configuration.TLS =
-            switch configuration.tls {
+        var clientConfiguration: PostgresClient.Configuration = configuration.endpoint { mode in
+            switch mode {
             case .disable: .disable
             case .prefer: .prefer(.makeClientConfiguration())
             case .require: .require(.makeClientConfiguration())
             }
-        var clientConfiguration: PostgresClient.Configuration
-        if let socket = configuration.socketFolder {
-            clientConfiguration = .init(
-                unixSocketPath: "\(socket)/.s.PGSQL.\(configuration.port)", username: configuration.user,
-                password: configuration.password, database: configuration.database)
-        } else {
-            clientConfiguration = .init(
-                host: configuration.host, port: configuration.port, username: configuration.user,
-                password: configuration.password, database: configuration.database, tls: tls)
         }
         clientConfiguration.options.maximumConnections = max(1, configuration.maximumConnections)
-        if let node = configuration.node {
-            // Every session of a node names it, for the fence (`ferry_fence`), and a transaction
-            // left open by a node that froze is ended by the server within one lease, so that its
-            // row locks cannot keep the live nodes from taking its work over.
-            let lease = Int(node.lease.seconds * 1000)
-            clientConfiguration.options.additionalStartupParameters = [
-                ("ferry.node", node.id), ("idle_in_transaction_session_timeout", String(lease)),
-            ]
-        }
-        clientConfiguration.options.connectTimeout = .seconds(5)
+        clientConfiguration.options.additionalStartupParameters = configuration.sessionParameters
+        clientConfiguration.options.connectTimeout = PostgresStoreConfiguration.sessionConnectTimeout
         // The pool arms a keep-alive timer (and, for a connection beyond the minimum, an idle
         // timer) each time a connection goes back idle, and cancels them at the next lease: tasks
         // and wake-ups on every store call, a quarter of the client's context switches one job per
@@ -91,9 +77,10 @@ public final class PostgresJobStore: JobStore {
         return store
     }
 
-    /// Stops the pool; the store is unusable afterwards.
+    /// Stops the pool and closes the lease connection; the store is unusable afterwards.
     public func close() {
         runner.cancel()
+        if let leaseSession { Task { await leaseSession.close() } }
     }
 
     // MARK: Migrations
@@ -239,17 +226,23 @@ public final class PostgresJobStore: JobStore {
     private func withDeadline<T: Sendable>(
         _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let store = configuration.description
-        return try await deadlines.run(within: limit, operation) {
-            StoreError(
-                .unavailable,
-                "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
-            )
+        try await deadlines.run(within: limit, operation) { [configuration] in
+            StoreError.noAnswer(from: configuration.description, within: limit)
         }
     }
 
     /// The current time in store units.
     var nowMilliseconds: Int64 { configuration.now().storeMilliseconds }
+}
+
+extension StoreError {
+    /// A call to the server that did not answer within its deadline.
+    static func noAnswer(from store: String, within limit: Duration) -> StoreError {
+        StoreError(
+            .unavailable,
+            "cannot reach PostgreSQL at \(store): no answer within \(limit); check that the server runs and listens there"
+        )
+    }
 }
 
 extension Date {

@@ -66,6 +66,19 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         self.now = now
     }
 
+    /// What every session of this process sends at start-up. Every session of a node names it,
+    /// for the fence (`ferry_fence`), and a transaction left open by a node that froze is ended by
+    /// the server within one lease, so that its row locks cannot keep the live nodes from taking
+    /// its work over.
+    var sessionParameters: [(String, String)] {
+        guard let node else { return [] }
+        let lease = Int(node.lease.seconds * 1000)
+        return [("ferry.node", node.id), ("idle_in_transaction_session_timeout", String(lease))]
+    }
+
+    /// How long connecting to the server may take.
+    static let sessionConnectTimeout = Duration.seconds(5)
+
     /// `postgres://user@host:port/database`, never with the password.
     public var description: String {
         if let socketFolder { return "postgres://\(user)@/\(database)?host=\(socketFolder)" }

@@ -102,47 +102,21 @@ struct ClusterStoreTests {
         // b froze inside a transaction that had locked one of its jobs: the row stays locked
         // until the server ends that transaction.
         let database = String(cluster.url.split(separator: "/").last!.split(separator: "?")[0])
-        let server = try PostgresTestServer.shared()
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        locker.arguments = [
-            "psql", "-X", "-q", "-h", "127.0.0.1", "-p", String(server.port), "-U", PostgresTestServer.user, "-d",
-            database, "-c",
-            "BEGIN; SELECT id FROM jobs WHERE id = \(held.rawValue) FOR UPDATE; SELECT pg_sleep(300); COMMIT;",
-        ]
-        locker.standardOutput = FileHandle.nullDevice
-        locker.standardError = FileHandle.nullDevice
-        try locker.run()
-        defer { locker.terminate() }
-        var locked = false
-        for _ in 0..<100 where !locked {
-            let sleeping = try server.psql(
-                database,
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()")
-            locked = sleeping.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
-            if !locked { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        try #require(locked, "the locking transaction did not start")
+        let lock = try await PostgresRowLock(
+            on: try PostgresTestServer.shared(), database: database,
+            select: "SELECT id FROM jobs WHERE id = \(held.rawValue) FOR UPDATE")
+        defer { lock.release() }
 
         try cluster.expireLease(of: b)
         // The lock is held until this test ends the locking transaction, so a take-over that
         // waited for it would never return (the time limit ends the test); no timing is judged.
         let first = try await a.takeOverDeadNodes()
-        let stillLocked = try server.psql(
-            database,
-            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()")
-        #expect(
-            stillLocked.output.trimmingCharacters(in: .whitespacesAndNewlines) == "1",
-            "the take-over returned while the row was still locked")
+        #expect(try lock.isHeld(), "the take-over returned while the row was still locked")
         #expect(first.map(\.job.id) == [free], "\(first.map(\.job.id))")
         #expect(try await a.job(held).state == .running, "the locked job is left for a later pass")
 
         // The server ends the frozen transaction, as it does a dead node's once its connection goes.
-        _ = try server.psql(
-            database,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(300)%' AND pid <> pg_backend_pid()"
-        )
-        locker.waitUntilExit()
+        lock.release()
         let second = try await a.takeOverDeadNodes()
         #expect(second.map(\.job.id) == [held], "\(second.map(\.job.id))")
         #expect(try await a.job(held).state == .queued)

@@ -23,11 +23,13 @@ struct NodeLeaseRenewalTests {
         }
     }
 
-    static func open(_ url: String, node: String, lease: Duration) async throws -> PostgresJobStore {
-        var configuration = try PostgresStoreConfiguration(url: url)
+    static func open(
+        _ url: String, node: String, lease: Duration, maximumConnections: Int = 8, callTimeout: Duration = .seconds(120)
+    ) async throws -> PostgresJobStore {
+        var configuration = try PostgresStoreConfiguration(url: url, maximumConnections: maximumConnections)
         // Deadlines for a machine busy with the whole suite.
         configuration.connectTimeout = .seconds(120)
-        configuration.callTimeout = .seconds(120)
+        configuration.callTimeout = callTimeout
         configuration.node = NodeIdentity(name: node, incarnation: "1", lease: lease)
         return try await PostgresJobStore.open(configuration)
     }

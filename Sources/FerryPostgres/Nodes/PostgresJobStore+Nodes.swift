@@ -31,17 +31,32 @@ extension PostgresJobStore: SharedQueue {
 
     /// Renews this node's lease; returns the time it now has left. Throws `node_fenced` when the
     /// lease had already run out (or the node was declared stopped): the node must stop at once.
+    ///
+    /// It runs on the node's own connection (``LeaseSession``), never waiting for the pool, and
+    /// answers by the call deadline or as soon as the caller gives up (a cancelled task).
+    /// Registering and stopping the node use the pool: the first comes before the node does any
+    /// work, so the pool is idle, and the second after its workers stopped, when a late stop only
+    /// means other nodes wait for the lease to run out.
     @discardableResult
     public func renewLease() async throws(StoreError) -> Duration {
         let node = try node
         let logger = logger
-        let left = try await write { connection in
-            try await connection.row(
-                """
-                UPDATE nodes SET lease_expires_at = clock_timestamp() + make_interval(secs => \(node.lease.seconds))
-                WHERE id = \(node.id) AND stopped_at IS NULL AND lease_expires_at > clock_timestamp()
-                RETURNING extract(epoch FROM lease_expires_at - clock_timestamp())::float8
-                """, logger)?.value(0, as: Double.self)
+        guard let leaseSession else {
+            throw StoreError(.invalidInput, "this store was opened without a node identity (configuration.node)")
+        }
+        let left: Double?
+        do {
+            // One statement in its own transaction: safe to send again on a fresh connection.
+            left = try await leaseSession.run(within: configuration.callTimeout) { connection in
+                try await connection.row(
+                    """
+                    UPDATE nodes SET lease_expires_at = clock_timestamp() + make_interval(secs => \(node.lease.seconds))
+                    WHERE id = \(node.id) AND stopped_at IS NULL AND lease_expires_at > clock_timestamp()
+                    RETURNING extract(epoch FROM lease_expires_at - clock_timestamp())::float8
+                    """, logger)?.value(0, as: Double.self)
+            }
+        } catch {
+            throw StoreError.wrapping(error, store: configuration.description)
         }
         guard let left else {
             throw StoreError(
