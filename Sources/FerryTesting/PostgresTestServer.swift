@@ -174,6 +174,19 @@ public final class PostgresTestServer: Sendable {
             ])
     }
 
+    /// The server processes of `node`'s lease connection (its `application_name`), in `database`.
+    public func leaseSessions(of node: String, in database: String) throws -> [String] {
+        let result = try psql(
+            database,
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ferry lease \(node)'"
+        )
+        guard result.status == 0 else {
+            throw PostgresTestServerError("psql could not list the lease sessions of \(node): \(result.output)")
+        }
+        return result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+    }
+
     static func binaryFolder() -> String? {
         let root = "/usr/lib/postgresql"
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])

@@ -12,15 +12,8 @@ import Testing
 struct LeaseSessionTests {
     typealias Cluster = NodeLeaseTests.Cluster
 
-    /// The server processes of `node`'s lease connection.
     static func leaseSessions(of node: String, in database: String) throws -> [String] {
-        let result = try PostgresTestServer.shared().psql(
-            database,
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ferry lease \(node)'"
-        )
-        #expect(result.status == 0, "\(result.output)")
-        return result.output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
+        try PostgresTestServer.shared().leaseSessions(of: node, in: database)
     }
 
     @Test(

@@ -51,16 +51,10 @@ struct NodeLeaseBusyPoolTests {
         let exhausted = ContinuousClock.now
 
         // Renewals go on until one was sent more than a whole lease after the pool filled up.
-        observing: while true {
-            switch await nodeLease.state {
-            case .fenced(let reason):
-                Issue.record("the node fenced itself while only its pool was busy: \(reason)")
-                break observing
-            case .live(let renewedAt) where renewedAt - exhausted > lease:
-                break observing
-            default:
-                try await Task.sleep(for: .milliseconds(100))
-            }
+        if let reason = try await NodeLeaseRenewalTests.fenceBeforeRenewal(
+            of: nodeLease, renewedMoreThan: lease, after: exhausted)
+        {
+            Issue.record("the node fenced itself while only its pool was busy: \(reason)")
         }
         #expect(try waiting() == "2", "the pool did not stay busy all along")
         let left = try PostgresTestServer.shared().psql(

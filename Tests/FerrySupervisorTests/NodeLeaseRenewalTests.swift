@@ -34,6 +34,20 @@ struct NodeLeaseRenewalTests {
         return try await PostgresJobStore.open(configuration)
     }
 
+    /// Waits until the node renewed its lease more than `span` after `start`; returns why it
+    /// fenced itself instead, if it did.
+    static func fenceBeforeRenewal(
+        of nodeLease: NodeLease, renewedMoreThan span: Duration, after start: ContinuousClock.Instant
+    ) async throws -> String? {
+        while true {
+            switch await nodeLease.state {
+            case .fenced(let reason): return reason
+            case .live(let renewedAt) where renewedAt - start > span: return nil
+            default: try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     static func migratedDatabase() async throws -> (url: String, name: String) {
         let url = try PostgresTestServer.shared().makeDatabase()
         var plain = try PostgresStoreConfiguration(url: url)

@@ -84,19 +84,25 @@ public actor NodeLease {
     }
 
     /// Renews every third of the lease until cancelled, leaving or fenced; yields to `renewed`
-    /// after each renewal.
+    /// after each renewal. A renewal gets at most a third of the lease, and one that failed is
+    /// tried again after a short pause, not a whole interval: a renewal hanging on a connection the
+    /// network dropped is given up in time for a second one, on a fresh connection, to get through
+    /// before the node must fence itself.
     private func renewUntilStopped(
         from lastRenewal: ContinuousClock.Instant, renewed: AsyncStream<Void>.Continuation
     ) async {
         var renewedAt = lastRenewal
+        var failed = false
         while !Task.isCancelled {
-            let wait = min(interval, max(.zero, deadline - (ContinuousClock.now - renewedAt)))
+            let pause = failed ? min(interval, Self.retryPause) : interval
+            let wait = min(pause, max(.zero, deadline - (ContinuousClock.now - renewedAt)))
             try? await Task.sleep(for: wait)
             if Task.isCancelled || leaving { return }
             let sent = ContinuousClock.now
-            switch await renew(within: deadline - (sent - renewedAt)) {
+            switch await renew(within: min(interval, deadline - (sent - renewedAt))) {
             case .renewed:
                 renewedAt = sent
+                failed = false
                 state = .live(renewedAt: sent)
                 renewed.yield()
             case .refused(let why):
@@ -105,12 +111,16 @@ public actor NodeLease {
                 if ContinuousClock.now - renewedAt >= deadline {
                     return await fence("no lease renewal got through for \(deadline): \(why)")
                 }
+                failed = true
                 logger.warning(
                     "could not renew the node's lease; trying again",
                     metadata: ["node": "\(identity.id)", "error": "\(why)"])
             }
         }
     }
+
+    /// The pause before a renewal that failed is tried again.
+    static let retryPause = Duration.seconds(1)
 
     private enum Renewal { case renewed, refused(String), failed(String) }
 

@@ -1,0 +1,49 @@
+import FerryCore
+import FerryPostgres
+import FerrySupervisor
+import FerryTesting
+import Foundation
+import Logging
+import Testing
+
+/// A renewal that hangs on a connection nobody answers any more (a host or a network path that
+/// went silent, with no reset) is given up after a third of the lease and tried again at once on
+/// a fresh connection. Given the whole time left, it held on until the node had to fence itself,
+/// although a new connection would have renewed the lease.
+@Suite("A node whose lease connection stops answering renews on a new one")
+struct NodeLeaseFrozenConnectionTests {
+    @Test(
+        "The server process of the lease connection is frozen: the hanging renewal is given up, the next gets through on a new connection, and the node is not fenced",
+        .timeLimit(.minutes(2)))
+    func renewsOnANewConnection() async throws {
+        let (url, database) = try await NodeLeaseRenewalTests.migratedDatabase()
+        // Renewals every 5 s; the node fences itself 13.5 s after its last renewal was sent. The
+        // call deadline (120 s) is out of the way: only the lease's own timing gives up a renewal.
+        let lease = Duration.seconds(15)
+        let store = try await NodeLeaseRenewalTests.open(url, node: "silent", lease: lease)
+        defer { store.close() }
+        let nodeLease = try NodeLease(
+            queue: store, logger: Logger(label: "test"), onTakeOver: { _ in }, onFenced: { _ in })
+        let running = Task { try await nodeLease.run() }
+        defer { running.cancel() }
+        let server = try PostgresTestServer.shared()
+        var sessions: [String] = []
+        while sessions.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            sessions = try server.leaseSessions(of: "silent.1", in: database)
+        }
+        let frozen = try #require(pid_t(sessions[0]))
+        #expect(kill(frozen, SIGSTOP) == 0)
+        defer { kill(frozen, SIGCONT) }
+        let frozenAt = ContinuousClock.now
+
+        // Two renewals after the freeze: the first that got through went on a new connection.
+        if let reason = try await NodeLeaseRenewalTests.fenceBeforeRenewal(
+            of: nodeLease, renewedMoreThan: lease, after: frozenAt)
+        {
+            Issue.record("the node fenced itself although a new connection would renew: \(reason)")
+        }
+        let now = try server.leaseSessions(of: "silent.1", in: database)
+        #expect(now.contains { $0 != sessions[0] }, "no new lease connection: \(now), frozen \(frozen)")
+    }
+}
