@@ -9,7 +9,7 @@ public struct ConfigLoader: Sendable {
     /// `FERRY_TEST_WORKER_FAULT=role:fault` makes a role's workers misbehave, for the fault-injection tests;
     /// `FERRY_DATABASE_PASSWORD` is the PostgreSQL password when no `database.password_file` is set.
     public static let reservedEnvironment: Set<String> = [
-        "FERRY_CONFIG", "FERRY_TEST_WORKER_FAULT", "FERRY_DATABASE_PASSWORD",
+        "FERRY_CONFIG", "FERRY_TEST_WORKER_FAULT", DatabasePassword.environmentVariable,
     ]
 
     public var environment: [String: String]
@@ -168,14 +168,14 @@ extension LoadedConfiguration {
         -> String?
     {
         let file = configuration.database.passwordFile
-        guard !file.isEmpty else { return environment["FERRY_DATABASE_PASSWORD"] }
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+        do {
+            return try DatabasePassword.read(file: file, environment: environment)
+        } catch {
             throw ConfigError(issues: [
                 ConfigError.Issue(
                     source: self.file ?? "embedded defaults", key: "database.password_file", value: file,
                     problem: "cannot read the file: check that it exists and that this user may read it")
             ])
         }
-        return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
     }
 }

@@ -37,7 +37,7 @@ extension StoreBootstrap {
         // (where $FERRY_DATABASE_PASSWORD is) plus, for a password written into the URL, this.
         let environment =
             configuration.database.passwordFile.isEmpty
-            ? settings.password.map { ["FERRY_DATABASE_PASSWORD": $0] } ?? [:] : [:]
+            ? settings.password.map { [DatabasePassword.environmentVariable: $0] } ?? [:] : [:]
         let served = ServeStore(
             shared: store, cleanupDatabase: .postgres(access), location: settings.description,
             cleanupEnvironment: environment, close: { store.close() })

@@ -40,6 +40,9 @@ public actor Supervisor: Service {
     /// What else READY=1 waits for (the HTTP listener).
     private let gates: [StartupGate]
     private var lastStatus = ""
+    /// When the cluster's nodes were last read for `/metrics`: they change with leases, not with
+    /// work, so a busy node reads them once a renewal interval, not every second.
+    private var nodesReadAt: ContinuousClock.Instant?
     /// Wakes the STATUS= loop: every second while busy; idle, with each metrics sample.
     private var statusAlarm = AlarmClock()
     /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
@@ -308,14 +311,20 @@ public actor Supervisor: Service {
 
     // MARK: Metrics
 
-    /// This node's lease and the cluster's nodes, for `/metrics` (PostgreSQL store only).
+    /// This node's lease and, once a renewal interval, the cluster's nodes, for `/metrics`
+    /// (PostgreSQL store only).
     private func recordNode() async {
         guard let lease = nodeLease else { return }
         var left = Duration.zero
         if case .live(let renewedAt) = await lease.state {
             left = lease.identity.lease - (ContinuousClock.now - renewedAt)
         }
-        telemetry.node(lease.identity, leaseLeft: left, nodes: try? await served.shared?.cluster())
+        var nodes: [ClusterNode]?
+        if nodesReadAt.map({ ContinuousClock.now - $0 >= lease.identity.lease / 3 }) ?? true {
+            nodesReadAt = .now
+            nodes = try? await served.shared?.cluster()
+        }
+        telemetry.node(lease.identity, leaseLeft: left, nodes: nodes)
     }
 
     /// Samples the machine and every process on the configured interval, and recycles a worker

@@ -66,14 +66,14 @@ public struct PostgresAccess: Hashable, Sendable, Codable {
     public func password(
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(StoreError) -> String? {
-        guard let passwordFile else { return environment["FERRY_DATABASE_PASSWORD"] }
-        guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+        do {
+            return try DatabasePassword.read(file: passwordFile, environment: environment)
+        } catch {
             throw StoreError(
                 .unavailable,
-                "cannot read database.password_file \(passwordFile): check that it exists and that the ferry user may read it"
+                "cannot read database.password_file \(error.file): check that it exists and that the ferry user may read it"
             )
         }
-        return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
     }
 
     static func withoutPassword(_ url: String) -> String {

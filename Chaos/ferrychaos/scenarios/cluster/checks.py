@@ -50,9 +50,10 @@ def tamper(store, nodes, disruptions):
 def taken_over_copies(store, nodes):
     """Whether an unrecorded file at a final path is the whole result of work taken from its node:
     a job its worker finished while the node was dead or frozen, whose report was then refused and
-    which ran again elsewhere (or a download fetched again because its node died). Nothing on
-    PostgreSQL reclaims these yet (no reconciliation there), so they are counted, not failed; a
-    partial file, or one of a job never taken from that node, is still a violation."""
+    which ran again elsewhere (or a download fetched again because its node died). They are
+    counted, not failed, where they are or where that node's cleanup run quarantined them (under
+    `quarantine/`, same relative path: a record elsewhere holds the result); a partial file, or one
+    of a job never taken from that node, is still a violation."""
     taken = {}  # (job id, node name) -> "requeue" (its attempt there was cut off) or "refetch" (its result was there)
     for row in query(store, "SELECT e.job_id, e.cause, e.owner, e.reason FROM job_events e "
                      "WHERE (e.cause = 'requeue' AND e.reason LIKE '%lease%') OR e.cause = 'refetch'"):
@@ -69,6 +70,8 @@ def taken_over_copies(store, nodes):
     def copy(path):
         home = next((h for h in homes if path.startswith(h)), None)
         parts = path[len(home):].split(os.sep) if home else []
+        if parts[:1] == ["quarantine"]:
+            parts = parts[1:]
         if len(parts) == 3 and parts[0] == "downloads" and parts[1].isdigit():
             # A refetched download's copy was its recorded result (whole) until the refetch cleared the record.
             how = taken.get((int(parts[1]), homes[home]))
