@@ -52,8 +52,10 @@ struct WorkerLauncher: Sendable {
             return
         }
         events.yield(.spawned(id, pid: process.pid))
-        let tail = await Self.runChannel(process, id: id, inputs: inputs, events: events)
-        await process.ended()
+        // One thread waits for the exit; the pipes' grace and the reap both wait on it.
+        let exited = Task { await process.ended() }
+        let tail = await Self.runChannel(process, exited: exited, id: id, inputs: inputs, events: events)
+        await exited.value
         let status = process.reap()
         events.yield(.exited(id, WorkerTermination(exitCode: status.exitCode, signal: status.signal, stderrTail: tail)))
     }
@@ -61,7 +63,7 @@ struct WorkerLauncher: Sendable {
     /// Pumps the channel: inputs to the worker, its lines to events, its errors to the tail.
     /// Returns once the worker's standard output and error have ended.
     private static func runChannel(
-        _ process: WorkerProcess, id: WorkerID, inputs: AsyncStream<WorkerInput>,
+        _ process: WorkerProcess, exited: Task<Void, Never>, id: WorkerID, inputs: AsyncStream<WorkerInput>,
         events: AsyncStream<WorkerEvent>.Continuation
     ) async -> String? {
         let bootstrap = NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -93,7 +95,7 @@ struct WorkerLauncher: Sendable {
             return try await control.executeThenClose { output, input in
                 try await errors.executeThenClose { errorOutput, _ in
                     await pump(
-                        process, id: id, inputs: inputs, events: events,
+                        process, exited: exited, id: id, inputs: inputs, events: events,
                         channels: (control.channel, errors.channel), output: output, input: input,
                         errorOutput: errorOutput)
                 }
@@ -106,7 +108,7 @@ struct WorkerLauncher: Sendable {
     /// The channel's work, once its pipes are open: the input pump answers nil, the standard-error
     /// reader the tail (possibly empty).
     private static func pump(
-        _ process: WorkerProcess, id: WorkerID, inputs: AsyncStream<WorkerInput>,
+        _ process: WorkerProcess, exited: Task<Void, Never>, id: WorkerID, inputs: AsyncStream<WorkerInput>,
         events: AsyncStream<WorkerEvent>.Continuation, channels: (any Channel, any Channel),
         output: NIOAsyncChannelInboundStream<ByteBuffer>, input: NIOAsyncChannelOutboundWriter<ByteBuffer>,
         errorOutput: NIOAsyncChannelInboundStream<ByteBuffer>
@@ -115,7 +117,7 @@ struct WorkerLauncher: Sendable {
             group.addTask {
                 // A process the worker started may hold its pipes open after it ended: give the
                 // last lines a moment to arrive, then close them.
-                await process.ended()
+                await exited.value
                 try? await Task.sleep(for: pipesGrace)
                 try? await channels.0.close()
                 try? await channels.1.close()

@@ -74,8 +74,10 @@ def taken_over_copies(store, nodes):
             parts = parts[1:]
         if len(parts) == 3 and parts[0] == "downloads" and parts[1].isdigit():
             # A refetched download's copy was its recorded result (whole) until the refetch cleared the record.
-            how = taken.get((int(parts[1]), homes[home]))
-            return how == "refetch" or (how == "requeue" and os.path.getsize(path) == sizes.get(int(parts[1])))
+            # A requeued one's is its cut-off attempt's result: the size of the result recorded elsewhere,
+            # or, when the job ended without one (a changing source failed the next attempts), any size.
+            how, size = taken.get((int(parts[1]), homes[home])), sizes.get(int(parts[1]))
+            return how == "refetch" or (how == "requeue" and (size is None or os.path.getsize(path) == size))
         if len(parts) == 4 and parts[0] == "videos":
             return file_sha256(path) == parts[3] and any((job, homes[home]) in taken for job in videos.get(parts[3], []))
         return False
