@@ -106,7 +106,10 @@ extension ProcessSuites {
                 "/api/downloads",
                 json: #"{"url":"\#(origin.url(size: 20_000_000, rate: 200_000))","file_name":"slow.bin"}"#)
             let running = try #require(slow.json["id"] as? Int)
-            let other = try await client.post("/api/downloads", json: #"{"url":"\#(origin.url(size: 1000))"}"#)
+            // Slow too: a small file could be fetched before the cancel lands (a loaded machine did),
+            // and a succeeded job has no retry button.
+            let other = try await client.post(
+                "/api/downloads", json: #"{"url":"\#(origin.url(size: 5_000_000, rate: 200_000))"}"#)
             let retried = try #require(other.json["id"] as? Int)
             _ = try await client.post("/api/jobs/\(retried)/cancel")
 
