@@ -12,10 +12,6 @@ import Testing
 struct LeaseSessionTests {
     typealias Cluster = NodeLeaseTests.Cluster
 
-    static func leaseSessions(of node: String, in database: String) throws -> [String] {
-        try PostgresTestServer.shared().leaseSessions(of: node, in: database)
-    }
-
     @Test(
         "The server ends the renewal connection: the next renewal opens a new one and gets through; closing the store closes it"
     )
@@ -25,20 +21,20 @@ struct LeaseSessionTests {
         let a = try await cluster.node("a")
         let database = String(cluster.url.split(separator: "/").last!.split(separator: "?")[0])
         #expect(try await a.renewLease() > .zero)
-        let first = try Self.leaseSessions(of: "a.1", in: database)
+        let first = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         #expect(first.count == 1, "no connection of the node's own renewed its lease: \(first)")
         let pid = try #require(first.first)
         let ended = try PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
         #expect(ended.output.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "\(ended.output)")
 
         #expect(try await a.renewLease() > .zero, "the renewal after the connection was lost failed")
-        var second = try Self.leaseSessions(of: "a.1", in: database)
+        var second = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         // The ended server process may still be listed for a moment.
         var looks = 0
         while second.count != 1, looks < 100 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
-            second = try Self.leaseSessions(of: "a.1", in: database)
+            second = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         }
         #expect(second.count == 1 && second != first, "before \(first), after \(second)")
 
@@ -57,7 +53,7 @@ struct LeaseSessionTests {
         while !left.isEmpty, looks < 100 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
-            left = try Self.leaseSessions(of: "a.1", in: database)
+            left = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         }
         #expect(left.isEmpty, "closing the store left its lease connection open: \(left)")
     }
@@ -80,7 +76,9 @@ struct LeaseSessionTests {
             let store = try await PostgresJobStore.open(configuration)
             try await store.registerNode()
             #expect(try await store.renewLease() > .zero)
-            let pid = try #require(try Self.leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }.first)
+            let pid = try #require(
+                try PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }
+                    .first)
             #expect(kill(pid, SIGSTOP) == 0)
             frozen.append(pid)
             return store
@@ -108,7 +106,9 @@ struct LeaseSessionTests {
         #expect(try await cancelled.renewLease() > .zero, "the renewal after the cancelled one did not get through")
 
         for name in ["timed", "cancelled"] {
-            let live = try Self.leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }
+            let live = try PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap {
+                pid_t($0)
+            }
             #expect(
                 live.contains { !frozen.contains($0) }, "\(name): no new lease connection: \(live), frozen \(frozen)")
         }
@@ -131,7 +131,7 @@ struct LeaseSessionTests {
         #expect(try await store.renewLease() > .zero)
         let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
         for round in 1...2 {
-            let sessions = try Self.leaseSessions(of: "locked.1", in: database)
+            let sessions = try PostgresTestServer.shared().leaseSessions(of: "locked.1", in: database)
             #expect(sessions.count == 1, "round \(round): \(sessions)")
             for pid in sessions {
                 _ = try PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
