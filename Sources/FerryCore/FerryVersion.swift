@@ -2,5 +2,5 @@
 public enum FerryVersion {
     public static let current = "0.1.0"
     /// The version of the supervisor–worker message protocol.
-    public static let protocolVersion = 2
+    public static let protocolVersion = 3
 }

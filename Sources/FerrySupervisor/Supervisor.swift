@@ -27,6 +27,8 @@ public actor Supervisor: Service {
     public nonisolated let backups: BackupScheduler?
     /// On PostgreSQL: this node's lease on the shared queue.
     public nonisolated let nodeLease: NodeLease?
+    /// On PostgreSQL: which node polls each Telegram bot.
+    public nonisolated let telegramElection: TelegramPollerElection?
     /// Why this node stopped acting on the queue: its lease ran out (nil while it holds it).
     public private(set) var fenced: String?
     /// Opened once, when the node lease fences the node (a one-shot latch, like the start-up gates).
@@ -93,8 +95,10 @@ public actor Supervisor: Service {
                     for kind in Set(jobs.map(\.job.kind)) { await fleet.dispatchNewWork(kind) }
                 },
                 onFenced: { _ in await fenceGate.open() })
+            self.telegramElection = TelegramPollerElection(queue: shared, fleet: fleet, logger: logger)
         } else {
             self.nodeLease = nil
+            self.telegramElection = nil
         }
         self.metrics = MetricsSampler(
             folders: folders,
@@ -119,6 +123,13 @@ public actor Supervisor: Service {
                 if let lease = nodeLease, let shared = served.shared {
                     group.addTask { try await lease.run() }
                     group.addTask { await self.followWakeUps(shared) }
+                }
+                if let lease = nodeLease, let election = telegramElection {
+                    group.addTask {
+                        await election.run(every: lease.identity.lease / 3) {
+                            await self.configuration.telegramBots.map(\.name)
+                        }
+                    }
                 }
                 // READY waits for every role's hello — unless we are told to stop first.
                 var cause = await readyOrStopping()
@@ -259,6 +270,9 @@ public actor Supervisor: Service {
 
     /// Whether each bot's Bot API was reachable when its telegram worker last said, by bot.
     public func telegramStatus() async -> [String: TelegramBotStatus] { await fleet.telegramStatus() }
+
+    /// On a shared queue, the node polling each configured bot (by node id); empty on one node.
+    public func telegramPollers() async -> [String: String] { await telegramElection?.pollers ?? [:] }
 
     /// Replaces every worker of a role through a drain, as the recycling does; nothing is lost.
     public func restartWorkers(of role: WorkerRole) async { await fleet.restart(role) }

@@ -79,9 +79,11 @@ public final class FakeBotAPI: @unchecked Sendable {
         public var calls: [String: Int]
         /// Every file download, in order: its path, Range header and answer's status.
         public var fileRequests: [FileRequest]
+        /// getUpdates calls ended with 409 Conflict by a later one (two pollers of one bot).
+        public var conflicts: Int
 
         enum CodingKeys: String, CodingKey {
-            case pending, delivered, sent, calls
+            case pending, delivered, sent, calls, conflicts
             case confirmedOffset = "confirmed_offset"
             case fileRequests = "file_requests"
         }

@@ -99,6 +99,8 @@ public actor WorkerRuntime {
                     await telegram.committed(commit)
                 case .telegramReply(let reply):
                     await telegram?.reply(reply)
+                case .telegramPoll(let polling):
+                    telegram?.poll(Set(polling.bots))
                 case .shutdown:
                     for id in Array(running.keys) { stop(id, reason: "shutdown") }
                     await waitForJobs()
@@ -142,7 +144,7 @@ public actor WorkerRuntime {
         running[lease.jobID] = (lease, task)
     }
 
-    /// Starts polling the bots when this is a telegram worker.
+    /// Starts the bot poller when this is a telegram worker; it polls the bots the supervisor names.
     private func startPolling() -> Task<Void, Never>? {
         guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
         let writer = writer

@@ -53,6 +53,8 @@ struct MessageCodecTests {
                             url: "postgres://ferry@db.example:5432/ferry", passwordFile: "/etc/ferry/db-password",
                             node: "a.1f2e3d4c", lease: .seconds(15))),
                     verifyHashes: true, orphans: .quarantine, partialMaxAge: .seconds(60), settleTime: .seconds(5))),
+            .telegramPoll(TelegramPolling(bots: ["relay", "archive"])),
+            .telegramPoll(TelegramPolling(bots: [])),
         ]
         for message in messages {
             let line = MessageCodec.encode(message)
@@ -84,10 +86,10 @@ struct MessageCodecTests {
         arguments: [
             ("not json at all", ProtocolError.Code.malformed),
             ("{\"type\":\"hello\"}", .malformed),
-            ("{\"v\":2,\"type\":\"launch_missiles\",\"body\":{}}", .unknownType),
+            ("{\"v\":3,\"type\":\"launch_missiles\",\"body\":{}}", .unknownType),
             ("{\"v\":99,\"type\":\"hello\",\"body\":{}}", .versionMismatch),
-            ("{\"v\":2,\"type\":\"hello\",\"body\":{\"pid\":\"x\"}}", .malformed),
-            ("{\"v\":2,\"type\":\"heartbeat\"}", .malformed),
+            ("{\"v\":3,\"type\":\"hello\",\"body\":{\"pid\":\"x\"}}", .malformed),
+            ("{\"v\":3,\"type\":\"heartbeat\"}", .malformed),
             ("\u{0}\u{1}\u{2}", .malformed),
         ])
     func malformedLines(line: String, code: ProtocolError.Code) {

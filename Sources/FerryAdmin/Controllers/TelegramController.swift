@@ -17,8 +17,11 @@ struct TelegramController {
                 throw APIError.from(error)
             }
             let statuses = await dependencies.supervisor.telegramStatus()
+            let pollers = await dependencies.supervisor.telegramPollers()
             let bots = await dependencies.supervisor.configuration.telegramBots.map { bot in
-                Bot(bot, status: statuses[bot.name], record: records.first { $0.name == bot.name })
+                var listed = Bot(bot, status: statuses[bot.name], record: records.first { $0.name == bot.name })
+                listed.polledBy = pollers[bot.name]
+                return listed
             }
             return try JSONResponse.make(Bots(bots: bots))
         }
@@ -34,7 +37,9 @@ struct TelegramController {
         var localServer: Bool
         var allowedChats: [Int64]
         var uploadTargets: [String]
-        /// Nil until its worker has polled once.
+        /// On a shared queue, the node that polls it (node id); its `connected` is that node's to tell.
+        var polledBy: String?
+        /// Nil until its worker has polled once (on a shared queue: on this node).
         var connected: Bool?
         var problem: String?
         var checkedAt: Date?

@@ -76,4 +76,9 @@ public protocol SharedQueue: JobStore {
     func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String]
     /// Wake-ups for new work anywhere in the cluster.
     func wakeUps() -> AsyncStream<WakeUp>
+    /// Elects the node that long-polls each of `bots` (this node's configured Telegram bots;
+    /// Telegram allows one `getUpdates` per bot): this node keeps the bots it polls, takes those
+    /// no live node polls, and gives up those it polls but no longer has configured. Returns the
+    /// polling node's id for each of `bots`. Throws `node_fenced` once this node's lease ran out.
+    func electTelegramPollers(_ bots: [String]) async throws(StoreError) -> [String: String]
 }

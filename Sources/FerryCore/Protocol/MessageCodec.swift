@@ -29,6 +29,7 @@ public enum MessageCodec {
         case .cleanup(let body): line("cleanup", body)
         case .telegramCommitted(let body): line("telegram_committed", body)
         case .telegramReply(let body): line("telegram_reply", body)
+        case .telegramPoll(let body): line("telegram_poll", body)
         }
     }
 
@@ -84,6 +85,7 @@ public enum MessageCodec {
             case "cleanup": message = .cleanup(try line.body(CleanupOrder.self))
             case "telegram_committed": message = .telegramCommitted(try line.body(TelegramCommit.self))
             case "telegram_reply": message = .telegramReply(try line.body(TelegramReply.self))
+            case "telegram_poll": message = .telegramPoll(try line.body(TelegramPolling.self))
             default: throw ProtocolError(.unknownType, "the supervisor sent a message of unknown type '\(line.type)'")
             }
         }

@@ -105,6 +105,9 @@ public enum SupervisorMessage: Hashable, Sendable {
     case telegramCommitted(TelegramCommit)
     /// Post or edit a reply in a chat (telegram workers only).
     case telegramReply(TelegramReply)
+    /// Long-poll exactly these bots from now on (telegram workers only; sent after hello and
+    /// whenever the set changes: on a shared queue, one node per bot polls).
+    case telegramPoll(TelegramPolling)
 
     public struct Assignment: Hashable, Sendable, Codable {
         public var lease: JobLease

@@ -7,6 +7,7 @@ enum PostgresMigrations {
         ("pg2-nodes", PostgresNodesSchema.sql),
         ("pg3-affinity-order-wakeups", PostgresAffinitySchema.sql),
         ("pg4-cleanup-runs-per-node", PostgresCleanupRunsSchema.sql),
+        ("pg5-telegram-pollers", PostgresTelegramPollersSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

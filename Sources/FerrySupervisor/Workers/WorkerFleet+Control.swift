@@ -15,6 +15,7 @@ extension WorkerFleet {
         settings = newSettings
         applyPools()
         rearm()
+        tellTelegramWorkers()
     }
 
     /// Restarts every worker of a role (an operator's request): each is drained and replaced.
@@ -42,23 +43,6 @@ extension WorkerFleet {
                 if let kind = role.jobKind { workArrived(kind) }
             }
         }
-    }
-
-    // MARK: Telegram
-
-    public func telegramStatus() -> [String: TelegramBotStatus] { telegramStatuses }
-
-    var replies: TelegramReplies { TelegramReplies(store: store, bots: settings.work.telegramBots) }
-
-    /// Hands a reply to a ready telegram worker; replies are a courtesy, so none ready drops it.
-    func sendToTelegramWorker(_ message: SupervisorMessage) {
-        guard
-            let index = slots[.telegram]?.firstIndex(where: { slot in
-                if case .ready = slot.phase, slot.id != nil, !slot.isLeaving, !slot.exiting { return true }
-                return false
-            })
-        else { return logger.notice("no telegram worker to post a reply; dropped") }
-        slots[.telegram]![index].inputs?.yield(.message(message))
     }
 
     // MARK: Cleanup

@@ -77,6 +77,8 @@ extension WorkerFleet {
         var next = WorkerSlot(role: role, index: index)
         next.phase = wanted ? .waitingToRestart(until: .now + delay) : .retired
         slots[role]![index] = next
+        // Another ready telegram worker takes over the polling of the one that left.
+        if role == .telegram && id == telegramPoller { tellTelegramWorkers() }
         let level: Logger.Level = cause.isFailure ? .error : .info
         logger.log(
             level: level, "worker exited",

@@ -45,6 +45,7 @@ extension WorkerFleet {
             if case .starting = slots[role]![index].phase { slots[role]![index].phase = .ready }
             slots[role]![index].executes = hello.executes
             logger.info("worker ready", metadata: ["worker": "\(id)", "pid": "\(hello.pid)", "role": "\(role)"])
+            if role == .telegram { tellTelegramWorkers() }
         case .heartbeat(let heartbeat):
             slots[role]![index].jobs = heartbeat.jobs
             metrics.bytesMoved(heartbeat.bytesSinceLastBeat, role: role)
@@ -90,7 +91,8 @@ extension WorkerFleet {
             }
         case .telegramStatus(let status):
             guard role == .telegram else { return reject(id, "a telegram status from a \(role) worker") }
-            telegramStatuses[status.bot] = status
+            // A status sent as the bot moved to another node is no longer this node's to show.
+            if polledBots.contains(status.bot) { telegramStatuses[status.bot] = status }
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
             // The report on a job taken away for stalling: the store has already moved on.

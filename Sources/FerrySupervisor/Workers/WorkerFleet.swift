@@ -70,6 +70,10 @@ public actor WorkerFleet {
     let metrics: SupervisorMetrics
     /// Whether each bot's Bot API was reachable when its worker last said, by bot.
     var telegramStatuses: [String: TelegramBotStatus] = [:]
+    /// The bots this node polls; nil: every configured bot (a single node).
+    var telegramPolled: Set<String>?
+    /// The telegram worker told to poll them (with several telegram workers, one polls).
+    var telegramPoller: WorkerID?
     /// Where the cleanup worker's findings go (set once by the supervisor).
     var findingsSink: AsyncStream<CleanupFindings>.Continuation?
 
@@ -83,6 +87,8 @@ public actor WorkerFleet {
     ) {
         self.settings = settings
         self.node = node
+        // On a shared queue a bot is polled only once the election gave it to this node.
+        telegramPolled = node == nil ? nil : []
         self.environment = environment
         self.metrics = metrics
         self.executable = executable

@@ -5,7 +5,9 @@ Usage: fake_bot_api.py PORT_FILE --token TOKEN [--local FOLDER]
 Bot API (https://core.telegram.org/bots/api), as Ferry uses it, under /bot<TOKEN>/<method>
 (parameters from the query, a form, JSON or multipart body; a wrong token answers 401):
   getUpdates  offset (confirms, i.e. forgets for good, every update below it), limit, timeout
-              (long polling: waits up to that many seconds for an update)
+              (long polling: waits up to that many seconds for an update); as on Telegram, a
+              getUpdates still waiting when another arrives is ended with 409 "Conflict:
+              terminated by other getUpdates request" (counted in the state's "conflicts")
   getFile     file_id -> {file_id, file_unique_id, file_size, file_path}; above 20 MB without
               --local it answers 400 "Bad Request: file is too big", as Telegram does
   sendDocument, sendVideo, sendAudio  multipart with the file; the message is kept in the chat
@@ -31,7 +33,7 @@ Control endpoints for the tests:
                         "stall_after": s} (do the work, then wait s seconds before answering)
   GET  /control/state   {"confirmed_offset", "pending", "next_update", "delivered": [update ids
                         answered by getUpdates, in order], "sent": [messages sent by the bot],
-                        "calls": {method: n}, "file_requests": [{"path", "range", "status"} of every
+                        "calls": {method: n}, "conflicts": n, "file_requests": [{"path", "range", "status"} of every
                         file download], "call_log": [{"method", "chat_id", "at", "answer",
                         "retry_after"} of every Bot API call but getUpdates and getFile: "at" the
                         wall-clock time its request line arrived (before its body), "answer" its
@@ -68,7 +70,7 @@ changed = threading.Condition()
 state = {
     "next_update": 1, "next_message": 1, "next_file": 1, "confirmed_offset": 0,
     "updates": [], "files": {}, "faults": [], "delivered": [], "sent": [], "calls": {}, "file_requests": [],
-    "call_log": [],
+    "call_log": [], "polls": 0, "conflicts": 0,
 }
 # The methods whose calls go into the call log: those that post to a chat (flood control applies).
 LOGGED_METHODS = {"sendDocument", "sendVideo", "sendAudio", "sendMessage", "editMessageText"}
@@ -167,8 +169,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 offset = int(parameters["offset"])
                 state["confirmed_offset"] = max(state["confirmed_offset"], offset)
                 state["updates"] = [u for u in state["updates"] if u["update_id"] >= offset]
-            while not state["updates"] and time.monotonic() < deadline:
+            # One getUpdates at a time: a newer one ends this one, as Telegram does.
+            state["polls"] += 1
+            poll = state["polls"]
+            changed.notify_all()
+            while not state["updates"] and time.monotonic() < deadline and state["polls"] == poll:
                 changed.wait(deadline - time.monotonic())
+            if state["polls"] != poll:
+                state["conflicts"] += 1
+                return 409, {"ok": False, "error_code": 409, "description":
+                             "Conflict: terminated by other getUpdates request; "
+                             "make sure that only one bot instance is running"}
             answered = state["updates"][:limit]
             state["delivered"] += [u["update_id"] for u in answered]
         return 200, {"ok": True, "result": answered}
@@ -282,7 +293,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, {"confirmed_offset": state["confirmed_offset"],
                                          "pending": len(state["updates"]), "next_update": state["next_update"],
                                          "delivered": state["delivered"], "sent": state["sent"],
-                                         "calls": state["calls"], "file_requests": state["file_requests"],
+                                         "calls": state["calls"], "conflicts": state["conflicts"],
+                                         "file_requests": state["file_requests"],
                                          "call_log": state["call_log"]})
         self.answer(404, {"error": "unknown control endpoint"})
 

@@ -2,10 +2,12 @@ import AsyncHTTPClient
 import FerryCore
 import Foundation
 
-/// Long-polls `getUpdates` for each configured bot and hands every batch to the supervisor. The
-/// offset sent to Telegram (which makes it forget the updates below it) is only ever one the
-/// supervisor answered after recording the batch, so a crash anywhere loses no update, and an
-/// update read twice is recognised by its id and recorded once.
+/// Long-polls `getUpdates` for each bot the supervisor names (`telegram_poll`: every configured
+/// bot on one node; on a shared queue, those this node was elected to poll) and hands every batch
+/// to the supervisor. The offset sent to Telegram (which makes it forget the updates below it) is
+/// only ever one the supervisor answered after recording the batch, so a crash anywhere loses no
+/// update, and an update read twice is recognised by its id and recorded once. Replies go out
+/// through any configured bot, polled here or not.
 actor TelegramPoller {
     private let bots: [TelegramBot]
     /// Spaces the replies with every other process's sends to the same chats.
@@ -16,6 +18,9 @@ actor TelegramPoller {
     private var told: [String: TelegramBotStatus] = [:]
     /// The supervisor's answer per bot, awaited by that bot's loop.
     private var waiting: [String: CheckedContinuation<TelegramCommit, Never>] = [:]
+    /// The latest set of bots to poll, as the supervisor last named it.
+    private let choices: AsyncStream<Set<String>>
+    private let choose: AsyncStream<Set<String>>.Continuation
     /// How long one getUpdates call waits for news on Telegram's side.
     static let pollTimeout = 50
 
@@ -23,19 +28,46 @@ actor TelegramPoller {
         self.bots = bots
         pacer = TelegramSendPacer(stateDirectory: stateDirectory)
         self.post = post
+        (choices, choose) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Polls every bot until cancelled.
+    /// From now on polls exactly the configured bots among `names` (none until first told).
+    nonisolated func poll(_ names: Set<String>) {
+        choose.yield(names)
+    }
+
+    /// Polls the bots it is told to, each in a loop of its own, until cancelled.
     func run() async {
         // Reads wait longer than a long poll; connecting must be quick.
         let client = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(timeout: .init(connect: .seconds(10), read: .seconds(Int64(Self.pollTimeout + 20)))))
-        await withTaskGroup(of: Void.self) { group in
-            for bot in bots { group.addTask { await self.poll(bot, client: client) } }
+        var loops: [String: Task<Void, Never>] = [:]
+        for await names in choices {
+            for (name, loop) in loops where !names.contains(name) {
+                // Its long poll is abandoned; updates it was answered are not confirmed, so the
+                // node polling the bot next reads them again.
+                loop.cancel()
+                loops[name] = nil
+                stopped[name] = loop
+                WorkerRuntime.log("bot \(name): polled elsewhere now; this worker only posts its replies")
+            }
+            for bot in bots where names.contains(bot.name) && loops[bot.name] == nil {
+                // A loop stopped just before ends first: one loop per bot awaits the supervisor.
+                let previous = stopped.removeValue(forKey: bot.name)
+                loops[bot.name] = Task {
+                    await previous?.value
+                    await self.poll(bot, client: client)
+                }
+            }
         }
+        for loop in loops.values { loop.cancel() }
+        for loop in Array(loops.values) + Array(stopped.values) { await loop.value }
         try? await client.shutdown()
     }
+
+    /// Loops told to stop, until they have (a loop waits for the supervisor's answer to its batch).
+    private var stopped: [String: Task<Void, Never>] = [:]
 
     /// The supervisor's answer to the batch a bot's loop is waiting on.
     func committed(_ commit: TelegramCommit) {
@@ -72,18 +104,23 @@ actor TelegramPoller {
                     try? await Task.sleep(for: .seconds(1))
                 }
             } catch let failure as BotAPIClient.Failure {
+                // A poll abandoned because another node polls the bot now is no failure.
+                if Task.isCancelled { break }
                 failures += 1
                 await found(TelegramBotStatus(bot: bot.name, reachable: false, problem: failure.description))
                 let wait = failure.retryAfter ?? Self.backoff(failures, retryable: failure.isRetryable)
                 WorkerRuntime.log("bot \(bot.name): getUpdates failed: \(failure.description); next try in \(wait)")
                 try? await Task.sleep(for: wait)
             } catch {
+                if Task.isCancelled { break }
                 failures += 1
                 await found(TelegramBotStatus(bot: bot.name, reachable: false, problem: "\(error)"))
                 WorkerRuntime.log("bot \(bot.name): \(error)")
                 try? await Task.sleep(for: Self.backoff(failures, retryable: false))
             }
         }
+        // Polled again later, its state is told afresh.
+        told[bot.name] = nil
     }
 
     /// Tells the supervisor when a bot's reachability (or the problem) changed.
