@@ -45,6 +45,9 @@ public actor Supervisor: Service {
     /// When the cluster's nodes were last read for `/metrics`: they change with leases, not with
     /// work, so a busy node reads them once a renewal interval, not every second.
     private var nodesReadAt: ContinuousClock.Instant?
+    /// The finished states' counts, last read at `finishedCountsReadAt` (see ``queueCounts()``).
+    private var finishedCounts: [QueueCount] = []
+    private var finishedCountsReadAt: ContinuousClock.Instant?
     /// Wakes the STATUS= loop: every second while busy; idle, with each metrics sample.
     private var statusAlarm = AlarmClock()
     /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
@@ -311,7 +314,7 @@ public actor Supervisor: Service {
             let busy = await fleet.isBusy
             if busy { statusAlarm.set(.now + .seconds(1)) }
             // One look at the queue and the fleet serves both STATUS= and the gauges.
-            guard let counts = try? await store.queueCounts() else { continue }
+            guard let counts = try? await queueCounts() else { continue }
             let snapshot = await fleet.snapshot()
             telemetry.queue(counts, now: Date())
             telemetry.fleet(snapshot)
@@ -322,6 +325,23 @@ public actor Supervisor: Service {
             try? notifier.notify(.status(status))
         }
     }
+
+    /// The queue's counts for STATUS= and the gauges: the unfinished states at every look (index
+    /// ranges), the finished ones at most once a ``finishedCountsInterval``, kept in between: they
+    /// are the table's whole retained history, and counting them reads every row (200 ms for a
+    /// million jobs on PostgreSQL, every busy second, on every node).
+    private func queueCounts() async throws(StoreError) -> [QueueCount] {
+        if let at = finishedCountsReadAt, ContinuousClock.now - at < Self.finishedCountsInterval {
+            return try await store.unfinishedQueueCounts() + finishedCounts
+        }
+        let counts = try await store.queueCounts()
+        finishedCounts = counts.filter { $0.state.phase.isFinal }
+        finishedCountsReadAt = .now
+        return counts
+    }
+
+    /// How stale the finished states' gauges (and STATUS='s failed count) may be.
+    static let finishedCountsInterval = Duration.seconds(60)
 
     // MARK: Metrics
 

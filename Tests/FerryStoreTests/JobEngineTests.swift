@@ -497,16 +497,24 @@ struct JobEngineTests {
         #expect(try await fixture.store.earliestDue(among: [.download]) == [.download: fixture.clock.now])
     }
 
-    @Test("Queue counts group jobs by kind and state", arguments: StoreBackend.allCases)
+    @Test(
+        "Queue counts group jobs by kind and state; the unfinished counts are the same rows without the finished states",
+        arguments: StoreBackend.allCases)
     func queueCounts(_ backend: StoreBackend) async throws {
         let fixture = try await EngineFixture(backend)
         let owner = try await fixture.worker("download-1.a")
-        _ = try await fixture.store.enqueue(downloads: [download("a"), download("b"), download("c")])
+        let ids = try await fixture.store.enqueue(downloads: [
+            download("a"), download("b"), download("c"), download("d"),
+        ])
+        _ = try await fixture.store.cancel(ids[3].job.id, reason: "not wanted")
         _ = try await fixture.store.claimDueJobs(of: .download, for: owner, limit: 1)
         let counts = try await fixture.store.queueCounts()
         let byState = Dictionary(
             uniqueKeysWithValues: counts.filter { $0.kind == .download }.map { ($0.state, $0.count) })
-        #expect(byState[.queued] == 2 && byState[.running] == 1)
+        #expect(byState[.queued] == 2 && byState[.running] == 1 && byState[.cancelled] == 1)
+        let unfinished = try await fixture.store.unfinishedQueueCounts()
+        #expect(unfinished == counts.filter { !$0.state.phase.isFinal })
+        #expect(unfinished.first { $0.state == .queued }?.oldestCreatedAt == fixture.clock.now)
     }
 }
 

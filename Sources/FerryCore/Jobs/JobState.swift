@@ -20,6 +20,9 @@ public enum JobState: String, CaseIterable, Sendable, Codable, CustomStringConve
 
     public var description: String { rawValue }
 
+    /// The states a job is still to leave, in declaration order.
+    public static let unfinished = allCases.filter { !$0.phase.isFinal }
+
     /// What a state means to the engine, independent of the kind's vocabulary.
     public var phase: JobPhase {
         switch self {

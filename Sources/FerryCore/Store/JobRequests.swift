@@ -136,6 +136,14 @@ public struct JobQuery: Hashable, Sendable {
 
 /// How many jobs of a kind are in a state, and since when the oldest has waited.
 public struct QueueCount: Hashable, Sendable {
+    /// The SQL condition (SQLite's and PostgreSQL's alike) that keeps the unfinished states,
+    /// both columns as lists, so that the queue index (kind, state, …) is read in ranges.
+    public static let unfinishedCondition: String = {
+        let kinds = JobKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let states = JobState.unfinished.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        return "WHERE kind IN (\(kinds)) AND state IN (\(states))"
+    }()
+
     public var kind: JobKind
     public var state: JobState
     public var count: Int

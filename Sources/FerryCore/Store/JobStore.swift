@@ -143,7 +143,12 @@ public protocol JobStore: Sendable {
     func videos(matching query: VideoQuery) async throws(StoreError) -> VideoPage
     /// Upload jobs created for a download.
     func uploads(of downloadID: JobID) async throws(StoreError) -> [Job]
+    /// Jobs per kind and state: a look at every row, finished history included.
     func queueCounts() async throws(StoreError) -> [QueueCount]
+    /// The counts of the states jobs are still to leave (waiting, running, paused), with the
+    /// oldest due job: ranges of the queue index, however much finished history the table keeps
+    /// (a second's status look must not scan a million finished jobs).
+    func unfinishedQueueCounts() async throws(StoreError) -> [QueueCount]
 }
 
 extension JobStore {

@@ -97,15 +97,26 @@ extension PostgresJobStore {
     }
 
     public func queueCounts() async throws(StoreError) -> [QueueCount] {
+        try await counts(where: "")
+    }
+
+    public func unfinishedQueueCounts() async throws(StoreError) -> [QueueCount] {
+        try await counts(where: QueueCount.unfinishedCondition)
+    }
+
+    private func counts(where condition: String) async throws(StoreError) -> [QueueCount] {
         let now = nowMilliseconds
         let logger = logger
         return try await read { connection in
-            try await connection.rows(
-                """
-                SELECT kind, state, count(*),
-                    min(CASE WHEN state IN ('queued', 'temporary') AND due_at <= \(now) THEN created_at END)
-                FROM jobs GROUP BY kind, state ORDER BY kind, state
-                """, logger
+            var bindings = PostgresBindings()
+            let due = bindings.placeholder(now)
+            return try await connection.rows(
+                PostgresQuery(
+                    unsafeSQL: """
+                        SELECT kind, state, count(*),
+                            min(CASE WHEN state IN ('queued', 'temporary') AND due_at <= \(due) THEN created_at END)
+                        FROM jobs \(condition) GROUP BY kind, state ORDER BY kind, state
+                        """, binds: bindings), logger
             ).compactMap { row in
                 guard let kind = JobKind(rawValue: try row.value(0, as: String.self)),
                     let state = JobState(rawValue: try row.value(1, as: String.self))

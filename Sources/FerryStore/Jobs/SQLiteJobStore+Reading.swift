@@ -88,6 +88,14 @@ extension SQLiteJobStore {
     }
 
     public func queueCounts() async throws(StoreError) -> [QueueCount] {
+        try await counts(where: "")
+    }
+
+    public func unfinishedQueueCounts() async throws(StoreError) -> [QueueCount] {
+        try await counts(where: QueueCount.unfinishedCondition)
+    }
+
+    private func counts(where condition: String) async throws(StoreError) -> [QueueCount] {
         let now = nowMilliseconds
         return try await read { db in
             try Row.fetchAll(
@@ -95,7 +103,7 @@ extension SQLiteJobStore {
                 sql: """
                     SELECT kind, state, count(*) AS n,
                         min(CASE WHEN state IN ('queued', 'temporary') AND due_at <= ? THEN created_at END) AS oldest
-                    FROM jobs GROUP BY kind, state ORDER BY kind, state
+                    FROM jobs \(condition) GROUP BY kind, state ORDER BY kind, state
                     """,
                 arguments: [now]
             ).compactMap { row in

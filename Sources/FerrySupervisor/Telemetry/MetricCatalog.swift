@@ -24,7 +24,8 @@ public enum MetricCatalog {
         name: "ferry_jobs_requeued_total", kind: .counter,
         help: "Jobs put back in the queue because their worker died or hung, by job kind.")
     static let queueJobs = Entry(
-        name: "ferry_queue_jobs", kind: .gauge, help: "Jobs in the store, by kind and state.")
+        name: "ferry_queue_jobs", kind: .gauge,
+        help: "Jobs in the store, by kind and state (finished states refreshed once a minute).")
     static let queueOldestAge = Entry(
         name: "ferry_queue_oldest_age_seconds", kind: .gauge,
         help: "Age of the oldest job that is due and waiting, by kind (0 when none waits).")
