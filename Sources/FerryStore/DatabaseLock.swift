@@ -31,7 +31,10 @@ public final class DatabaseLock: Sendable {
     /// Takes the lock without waiting.
     /// - Throws: ``StoreError`` `database_busy` when another process holds it (naming its pid and
     ///   `purpose`'s remedy), `database_unavailable` when the lock file cannot be created.
-    public static func acquire(for databasePath: String, purpose: String) throws(StoreError) -> DatabaseLock {
+    /// - Parameter subject: what the lock guards, as the refusal names it (default: the database).
+    public static func acquire(
+        for databasePath: String, purpose: String, subject: String? = nil
+    ) throws(StoreError) -> DatabaseLock {
         let path = lockPath(for: databasePath)
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
@@ -45,7 +48,7 @@ public final class DatabaseLock: Sendable {
             close(descriptor)
             throw StoreError(
                 .busy,
-                "the database \(databasePath) is in use by a running `ferry serve`"
+                "\(subject ?? "the database \(databasePath)") is in use by a running `ferry serve`"
                     + (holder.map { " (pid \($0))" } ?? "") + ": \(purpose)")
         }
         let text = Array("\(getpid())\n".utf8)

@@ -14,9 +14,10 @@ extension StoreBootstrap {
         let configuration = loaded.configuration
         // The database is elsewhere, but this node's files (spool, downloads, videos) are here.
         try createFolder(loaded.stateDirectory)
+        let (lock, home) = try NodeHome.claim(loaded.stateDirectory)
         let identity = NodeIdentity(
             name: configuration.cluster.nodeName.isEmpty ? hostNodeName() : configuration.cluster.nodeName,
-            address: adminAddress(configuration.http), lease: configuration.cluster.lease)
+            address: adminAddress(configuration.http), lease: configuration.cluster.lease, home: home)
         let password: String?
         do {
             password = try loaded.databasePassword()
@@ -56,7 +57,7 @@ extension StoreBootstrap {
             let recovered = try await recover(served, loaded, logger: logger)
             return (
                 served,
-                Report(appliedMigrations: applied, recovered: recovered, lock: nil, node: (identity, joinedAt))
+                Report(appliedMigrations: applied, recovered: recovered, lock: lock, node: (identity, joinedAt))
             )
         } catch {
             store.close()

@@ -14,8 +14,8 @@ public enum StoreBootstrap {
         /// Jobs that were running when the previous supervisor died, now back in the queue (or failed
         /// when that was their last attempt).
         public var recovered: [RequeuedJob]
-        /// Held for as long as the supervisor runs: one supervisor per SQLite database (none on
-        /// PostgreSQL, where each supervisor is a node with a lease).
+        /// Held for as long as the supervisor runs: one supervisor per SQLite database, or on
+        /// PostgreSQL per state folder (``NodeHome``).
         public var lock: DatabaseLock?
         /// On PostgreSQL: this node, and when its first lease was taken (on the monotonic clock).
         public var node: (identity: NodeIdentity, joinedAt: ContinuousClock.Instant)?

@@ -209,5 +209,41 @@ extension ProcessSuites {
             #expect(takenFromBeta > 0, "beta held jobs when paused, yet none was put back")
             #expect(a.stop() == 0)
         }
+
+        @Test(
+            "A second node on a running node's state folder, or under its name from another folder, is refused and says why; the running node goes on",
+            .timeLimit(.minutes(3)))
+        func oneNodePerFolderAndName() async throws {
+            let url = try PostgresTestServer.shared().makeDatabase()
+            let alpha = try node("alpha", url: url)
+            try #require(alpha.waitForNotification(containing: "READY=1", timeout: 90) != nil)
+            let folder = alpha.scratch.url.appendingPathComponent("ferry-state").path
+
+            let sameFolder = try SupervisorHarness(
+                environment: SupervisorProcessTests.fast.merging([
+                    "FERRY_DATABASE_URL": url, "FERRY_CLUSTER_NODE_NAME": "other", "FERRY_STATE_DIR": folder,
+                ]) { $1 })
+            sameFolder.serve.process.waitUntilExit()
+            #expect(sameFolder.serve.process.terminationStatus != 0)
+            let folderLog = try String(
+                contentsOf: sameFolder.scratch.url.appendingPathComponent("serve.err"), encoding: .utf8)
+            #expect(folderLog.contains("the state folder \(folder) is in use"), "\(folderLog.suffix(1500))")
+
+            let sameName = try node("alpha", url: url)
+            sameName.serve.process.waitUntilExit()
+            #expect(sameName.serve.process.terminationStatus != 0)
+            let nameLog = try String(
+                contentsOf: sameName.scratch.url.appendingPathComponent("serve.err"), encoding: .utf8)
+            #expect(
+                nameLog.contains("the node name 'alpha' is taken by a live node")
+                    && nameLog.contains("cluster.node_name"),
+                "\(nameLog.suffix(1500))")
+
+            // Neither touched alpha: still the one node, live and healthy.
+            let cluster = try await AdminClient(baseURL: try alpha.adminURL()).get("/api/cluster")
+            let nodes = cluster.json["nodes"] as? [[String: Any]] ?? []
+            #expect(nodes.count == 1 && nodes.first?["live"] as? Bool == true, "\(cluster.body)")
+            #expect(alpha.stop() == 0)
+        }
     }
 }

@@ -8,15 +8,20 @@ public struct NodeIdentity: Sendable, Hashable {
     public var name: String
     public var address: String?
     public var lease: Duration
+    /// The id of the state folder this node works in (written there once): a name stands for a
+    /// state folder, so a live incarnation of the same name with another home is another machine
+    /// (or folder) using the name, and registering is refused. Nil: unknown (a tool, a test).
+    public var home: String?
 
     public init(
         name: String, incarnation: String = String(UUID().uuidString.prefix(8)).lowercased(),
-        address: String? = nil, lease: Duration = .seconds(15)
+        address: String? = nil, lease: Duration = .seconds(15), home: String? = nil
     ) {
         self.name = name
         self.id = "\(name).\(incarnation)"
         self.address = address
         self.lease = lease
+        self.home = home
     }
 }
 
@@ -61,7 +66,8 @@ public enum WakeUp: Sendable, Hashable {
 public protocol SharedQueue: JobStore {
     /// This process's node; nil for a store opened by a tool (`ferry db …`), whose node methods refuse.
     var nodeIdentity: NodeIdentity? { get }
-    /// Enters the cluster with a first lease.
+    /// Enters the cluster with a first lease. Throws `conflict` when a live incarnation of the same
+    /// name works in another home (two machines or state folders given one name).
     func registerNode() async throws(StoreError)
     /// Renews the lease; returns the time it now has left, or throws `node_fenced` when it had run out.
     @discardableResult

@@ -15,17 +15,38 @@ extension PostgresJobStore: SharedQueue {
         }
     }
 
-    /// Enters the cluster: this incarnation's row, with a first lease.
+    /// Enters the cluster: this incarnation's row, with a first lease. Registrations of one name
+    /// take turns (an advisory lock), so two machines starting under one name cannot both pass
+    /// the check for a live incarnation working in another home.
     public func registerNode() async throws(StoreError) {
         let node = try node
         let logger = logger
-        try await write { connection in
+        let holder = try await write { connection -> (id: String, address: String?, left: Double)? in
+            try await connection.run("SELECT pg_advisory_xact_lock(hashtext('ferry node ' || \(node.name)))", logger)
+            if let home = node.home,
+                let live = try await connection.row(
+                    """
+                    SELECT id, address, extract(epoch FROM lease_expires_at - clock_timestamp())::float8 FROM nodes
+                    WHERE name = \(node.name) AND stopped_at IS NULL AND lease_expires_at > clock_timestamp()
+                        AND home IS NOT NULL AND home <> \(home)
+                    ORDER BY started_at DESC LIMIT 1
+                    """, logger)
+            {
+                return (try live.value(0), try live.value(1), try live.value(2))
+            }
             try await connection.run(
                 """
-                INSERT INTO nodes (id, name, address, lease_expires_at)
+                INSERT INTO nodes (id, name, address, lease_expires_at, home)
                 VALUES (\(node.id), \(node.name), \(node.address),
-                    clock_timestamp() + make_interval(secs => \(node.lease.seconds)))
+                    clock_timestamp() + make_interval(secs => \(node.lease.seconds)), \(node.home))
                 """, logger)
+            return nil
+        }
+        if let holder {
+            throw StoreError(
+                .conflict,
+                "the node name '\(node.name)' is taken by a live node (\(holder.id)\(holder.address.map { " at \($0)" } ?? "")) that works in another state folder: give each node its own cluster.node_name (or FERRY_CLUSTER_NODE_NAME); if that node was this one before its state folder moved, start again once its lease has run out (in \(Int(holder.left.rounded(.up))) s)"
+            )
         }
     }
 
@@ -214,16 +235,22 @@ extension PostgresJobStore: SharedQueue {
         let now = nowMilliseconds
         let logger = logger
         return try await write { connection in
+            // Only incarnations of this home (or of none recorded): a dead node that had this name
+            // in another state folder held files that are not here; the take-over deals with it.
+            let home = node.home
             try await connection.run(
                 """
                 UPDATE jobs SET node = \(node.id)
-                WHERE node IN (SELECT id FROM nodes WHERE name = \(node.name) AND id <> \(node.id))
+                WHERE node IN (
+                    SELECT id FROM nodes WHERE name = \(node.name) AND id <> \(node.id)
+                        AND (home IS NULL OR \(home)::text IS NULL OR home = \(home)))
                 """, logger)
             let earlier = try await connection.rows(
                 """
                 UPDATE nodes SET stopped_at = COALESCE(stopped_at, clock_timestamp()),
                     stop_reason = COALESCE(stop_reason, 'superseded by ' || \(node.id))
                 WHERE name = \(node.name) AND id <> \(node.id)
+                    AND (home IS NULL OR \(home)::text IS NULL OR home = \(home))
                     AND (stopped_at IS NULL OR id IN (SELECT node FROM workers WHERE exited_at IS NULL))
                 RETURNING id
                 """, logger

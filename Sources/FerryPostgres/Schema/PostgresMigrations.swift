@@ -8,6 +8,7 @@ enum PostgresMigrations {
         ("pg3-affinity-order-wakeups", PostgresAffinitySchema.sql),
         ("pg4-cleanup-runs-per-node", PostgresCleanupRunsSchema.sql),
         ("pg5-telegram-pollers", PostgresTelegramPollersSchema.sql),
+        ("pg6-node-home", PostgresNodesSchema.home),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

@@ -47,4 +47,12 @@ enum PostgresNodesSchema {
         CREATE TRIGGER workers_fence BEFORE INSERT OR UPDATE ON workers
             FOR EACH STATEMENT EXECUTE FUNCTION ferry_fence();
         """
+
+    /// Migration `pg6-node-home`: the id of the state folder a node works in. A name stands for a
+    /// state folder (a restart adopts its predecessor's files), so a live incarnation of the same
+    /// name in another home is a second machine under one name, and registering is refused; and
+    /// start-up recovery adopts only the files of incarnations of its own home. NULL: unknown.
+    static let home = """
+        ALTER TABLE nodes ADD COLUMN home text CHECK (home IS NULL OR length(home) BETWEEN 1 AND 100);
+        """
 }
