@@ -45,9 +45,8 @@ public actor Supervisor: Service {
     /// When the cluster's nodes were last read for `/metrics`: they change with leases, not with
     /// work, so a busy node reads them once a renewal interval, not every second.
     private var nodesReadAt: ContinuousClock.Instant?
-    /// The finished states' counts, last read at `finishedCountsReadAt` (see ``queueCounts()``).
-    private var finishedCounts: [QueueCount] = []
-    private var finishedCountsReadAt: ContinuousClock.Instant?
+    /// When the finished states must be counted again, and their counts meanwhile.
+    private var finishedCounts = FinishedCounts()
     /// Wakes the STATUS= loop: every second while busy; idle, with each metrics sample.
     private var statusAlarm = AlarmClock()
     /// Whether READY=1 was sent: the store is recovered, every role said hello, HTTP is bound.
@@ -326,22 +325,18 @@ public actor Supervisor: Service {
         }
     }
 
-    /// The queue's counts for STATUS= and the gauges: the unfinished states at every look (index
-    /// ranges), the finished ones at most once a ``finishedCountsInterval``, kept in between: they
-    /// are the table's whole retained history, and counting them reads every row (200 ms for a
-    /// million jobs on PostgreSQL, every busy second, on every node).
-    private func queueCounts() async throws(StoreError) -> [QueueCount] {
-        if let at = finishedCountsReadAt, ContinuousClock.now - at < Self.finishedCountsInterval {
-            return try await store.unfinishedQueueCounts() + finishedCounts
+    /// The queue's counts, for STATUS=, the gauges and the sync health (which the admin page asks
+    /// for every 2 s): the finished states' at most once a minute once counting them is dear
+    /// (``FinishedCounts``), the unfinished ones at every look.
+    public func queueCounts() async throws(StoreError) -> [QueueCount] {
+        if !finishedCounts.fullCountDue(at: .now) {
+            return try await store.unfinishedQueueCounts() + finishedCounts.kept
         }
+        let started = ContinuousClock.now
         let counts = try await store.queueCounts()
-        finishedCounts = counts.filter { $0.state.phase.isFinal }
-        finishedCountsReadAt = .now
+        finishedCounts.counted(counts, took: .now - started, at: .now)
         return counts
     }
-
-    /// How stale the finished states' gauges (and STATUS='s failed count) may be.
-    static let finishedCountsInterval = Duration.seconds(60)
 
     // MARK: Metrics
 

@@ -52,7 +52,7 @@ struct HealthController {
         let orphans = try await runningWithoutLiveOwner()
         let counts: [QueueCount]
         do {
-            counts = try await dependencies.store.queueCounts()
+            counts = try await dependencies.supervisor.queueCounts()
         } catch {
             throw APIError.from(error)
         }

@@ -25,7 +25,7 @@ public enum MetricCatalog {
         help: "Jobs put back in the queue because their worker died or hung, by job kind.")
     static let queueJobs = Entry(
         name: "ferry_queue_jobs", kind: .gauge,
-        help: "Jobs in the store, by kind and state (finished states refreshed once a minute).")
+        help: "Jobs in the store, by kind and state (on a long history, finished states once a minute).")
     static let queueOldestAge = Entry(
         name: "ferry_queue_oldest_age_seconds", kind: .gauge,
         help: "Age of the oldest job that is due and waiting, by kind (0 when none waits).")
