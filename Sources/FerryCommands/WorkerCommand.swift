@@ -64,7 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
             role: WorkerRole(rawValue: role)!, id: WorkerID(id), parentPID: parentPID,
             heartbeatInterval: .milliseconds(heartbeatMilliseconds), concurrency: concurrency,
             stateDirectory: stateDirectory, targets: settings.targets, telegramBots: settings.telegramBots,
-            fault: fault.flatMap(WorkerFault.init(rawValue:))
+            sharedTelegramTurns: settings.sharedTelegramTurns, fault: fault.flatMap(WorkerFault.init(rawValue:))
         )
         let status = await Executors.with(
             role: options.role, stateDirectory: stateDirectory, concurrency: options.concurrency, settings: settings

@@ -70,10 +70,13 @@ public actor Supervisor: Service {
         self.telemetry = telemetry
         self.gates = gates
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        // The workers that read the database (cleanup) or pace Telegram sends in it get its password.
+        let databaseEnvironment = served.cleanupEnvironment
         self.fleet = WorkerFleet(
-            settings: Self.fleetSettings(loaded.configuration), executable: executable,
+            settings: Self.fleetSettings(loaded.configuration, served: served), executable: executable,
             stateDirectory: loaded.stateDirectory, store: served.jobs, node: startup.node?.identity.name,
-            environment: [.cleanup: served.cleanupEnvironment], logger: logger, metrics: telemetry)
+            environment: [.cleanup: databaseEnvironment, .upload: databaseEnvironment, .telegram: databaseEnvironment],
+            logger: logger, metrics: telemetry)
         let fleet = self.fleet
         var folders = [(label: "state", path: loaded.stateDirectory)]
         self.cleanup = CleanupCoordinator(
@@ -108,8 +111,12 @@ public actor Supervisor: Service {
                 coveringAnHourAt: loaded.configuration.supervisor.metricsInterval))
     }
 
-    static func fleetSettings(_ configuration: FerryConfiguration) -> FleetSettings {
-        FleetSettings(configuration)
+    /// The fleet settings the configuration asks for; on a shared queue the workers that send to
+    /// Telegram pace their sends in the database, with every node's.
+    static func fleetSettings(_ configuration: FerryConfiguration, served: ServeStore) -> FleetSettings {
+        var settings = FleetSettings(configuration)
+        if case .postgres(let access) = served.cleanupDatabase { settings.work.sharedTelegramTurns = access }
+        return settings
     }
 
     public func run() async throws {
@@ -430,7 +437,7 @@ public actor Supervisor: Service {
         do {
             let fresh = try configLoader.load(file: loaded.file)
             loaded = fresh
-            await fleet.update(Self.fleetSettings(fresh.configuration))
+            await fleet.update(Self.fleetSettings(fresh.configuration, served: served))
             await cleanup.update(fresh.configuration.cleanup)
             await backups?.update(fresh.configuration.backup)
             logger.notice("configuration reloaded", metadata: ["config": "\(fresh.file ?? "embedded defaults")"])

@@ -38,11 +38,11 @@ public enum Executors {
             configuration.connectionPool = .init(
                 idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
             let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-            let result = await body([
-                UploadExecutor(
-                    targets: settings.targets, client: client, telegramBots: settings.telegramBots,
-                    stateDirectory: stateDirectory)
-            ])
+            let executor = UploadExecutor(
+                targets: settings.targets, client: client, telegramBots: settings.telegramBots,
+                stateDirectory: stateDirectory, sharedTelegramTurns: settings.sharedTelegramTurns)
+            let result = await body([executor])
+            await executor.telegramPacer.shutdown()
             try? await client.shutdown()
             return result
         case .cleanup, .telegram:

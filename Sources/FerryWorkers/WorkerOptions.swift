@@ -17,12 +17,15 @@ public struct WorkerOptions: Sendable, Hashable {
     public var targets: [UploadTarget]
     /// The bots a telegram worker polls.
     public var telegramBots: [TelegramBot]
+    /// On a shared queue: where Telegram's flood control is kept for every node.
+    public var sharedTelegramTurns: PostgresAccess?
 
     public init(
         role: WorkerRole, id: WorkerID, parentPID: Int32, heartbeatInterval: Duration, concurrency: Int,
         stateDirectory: String, targets: [UploadTarget] = [], telegramBots: [TelegramBot] = [],
-        fault: WorkerFault? = nil
+        sharedTelegramTurns: PostgresAccess? = nil, fault: WorkerFault? = nil
     ) {
+        self.sharedTelegramTurns = sharedTelegramTurns
         self.stateDirectory = stateDirectory
         self.targets = targets
         self.telegramBots = telegramBots

@@ -148,7 +148,9 @@ public actor WorkerRuntime {
     private func startPolling() -> Task<Void, Never>? {
         guard options.role == .telegram, options.fault != .silentAfterHello else { return nil }
         let writer = writer
-        let poller = TelegramPoller(bots: options.telegramBots, stateDirectory: options.stateDirectory) { message in
+        let poller = TelegramPoller(
+            bots: options.telegramBots, stateDirectory: options.stateDirectory, sharedTurns: options.sharedTelegramTurns
+        ) { message in
             await writer.send(message)
         }
         telegram = poller

@@ -1,3 +1,6 @@
+import FerryCore
+import FerryPostgres
+import FerryTesting
 import Foundation
 import Testing
 
@@ -47,16 +50,60 @@ struct TelegramSendPacerTests {
         let second = TelegramSendPacer(stateDirectory: folder)
         #expect(await first.tryTurn(bot: "relay", chat: 42) == nil)
         let next = try #require(await second.tryTurn(bot: "relay", chat: 42), "the other process's turn was taken")
-        #expect(next - TelegramSendPacer.now > 900)
+        #expect(next > .milliseconds(900))
         #expect(FileManager.default.fileExists(atPath: "\(folder)/telegram/send-turns"))
         await second.hold(bot: "relay", chat: 9, for: .seconds(30))
         let held = try #require(await first.tryTurn(bot: "relay", chat: 9))
-        #expect(held - TelegramSendPacer.now >= 29_000, "a 429 one process met holds the chat for the other")
+        #expect(held >= .seconds(29), "a 429 one process met holds the chat for the other")
 
         let alone = TelegramSendPacer(stateDirectory: nil)
         let other = TelegramSendPacer(stateDirectory: nil)
         #expect(await alone.tryTurn(bot: "relay", chat: 42) == nil)
         #expect(await other.tryTurn(bot: "relay", chat: 42) == nil)
         #expect(await alone.tryTurn(bot: "relay", chat: 42) != nil)
+    }
+
+    @Test(
+        "On a shared queue two nodes' pacers (their own state folders) share turns and holds through the database; a 429 holds the chat everywhere"
+    )
+    func sharedBetweenNodes() async throws {
+        let url = try PostgresTestServer.shared().makeDatabase()
+        let migrating = try await PostgresJobStore.open(try PostgresStoreConfiguration(url: url))
+        try await migrating.migrate()
+        migrating.close()
+        let access = PostgresAccess(url: url, passwordFile: nil, node: "test.1", lease: .seconds(15))
+        var pacers: [TelegramSendPacer] = []
+        for _ in 0..<2 {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pacer-\(UUID())").path
+            pacers.append(TelegramSendPacer(stateDirectory: folder, shared: access))
+        }
+        // Each opens its connection first, so that the turns below follow each other closely.
+        #expect(await pacers[0].tryTurn(bot: "warm-a", chat: 1) == nil)
+        #expect(await pacers[1].tryTurn(bot: "warm-b", chat: 1) == nil)
+        // A group's turns are three seconds apart, whichever node takes them.
+        #expect(await pacers[0].tryTurn(bot: "relay", chat: -100) == nil)
+        let next = try #require(await pacers[1].tryTurn(bot: "relay", chat: -100), "the other node's turn was taken")
+        #expect(next <= .seconds(3))
+        await pacers[1].hold(bot: "relay", chat: 9, for: .seconds(30))
+        let held = try #require(await pacers[0].tryTurn(bot: "relay", chat: 9))
+        #expect(held >= .seconds(20), "a 429 one node met holds the chat for the other")
+        for pacer in pacers { await pacer.shutdown() }
+    }
+
+    @Test("A database that cannot be reached leaves the pacing to the state folder's file")
+    func unreachableDatabaseFallsBackToTheFile() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pacer-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A loopback port nothing listens on.
+        let access = PostgresAccess(
+            url: "postgres://ferry@127.0.0.1:9/ferry", passwordFile: nil, node: "test.1", lease: .seconds(15))
+        let first = TelegramSendPacer(stateDirectory: folder, shared: access)
+        let second = TelegramSendPacer(stateDirectory: folder, shared: access)
+        #expect(await first.tryTurn(bot: "relay", chat: 42) == nil)
+        await first.hold(bot: "relay", chat: 9, for: .seconds(30))
+        // The second pacer first tries the database itself, for up to its 5 s connect timeout.
+        let held = try #require(await second.tryTurn(bot: "relay", chat: 9), "the file shares the turns on this node")
+        #expect(held >= .seconds(20))
+        #expect(FileManager.default.fileExists(atPath: "\(folder)/telegram/send-turns"))
     }
 }

@@ -7,6 +7,9 @@ public struct WorkerSettings: Hashable, Sendable, Codable {
     public var targets: [UploadTarget]
     /// The Telegram bots to poll and fetch files through (their tokens stay in their files).
     public var telegramBots: [TelegramBot]
+    /// On a shared queue: the database that keeps Telegram's flood control for every node (the
+    /// password is read where it says, never carried here). Nil: the state folder's file.
+    public var sharedTelegramTurns: PostgresAccess?
 
     public init(
         downloads: DownloadSettings = DownloadSettings(), targets: [UploadTarget] = [],

@@ -9,6 +9,7 @@ enum PostgresMigrations {
         ("pg4-cleanup-runs-per-node", PostgresCleanupRunsSchema.sql),
         ("pg5-telegram-pollers", PostgresTelegramPollersSchema.sql),
         ("pg6-node-home", PostgresNodesSchema.home),
+        ("pg7-telegram-send-turns", PostgresTelegramSendTurnsSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

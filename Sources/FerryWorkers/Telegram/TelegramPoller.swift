@@ -24,9 +24,12 @@ actor TelegramPoller {
     /// How long one getUpdates call waits for news on Telegram's side.
     static let pollTimeout = 50
 
-    init(bots: [TelegramBot], stateDirectory: String, post: @escaping @Sendable (WorkerMessage) async -> Bool) {
+    init(
+        bots: [TelegramBot], stateDirectory: String, sharedTurns: PostgresAccess? = nil,
+        post: @escaping @Sendable (WorkerMessage) async -> Bool
+    ) {
         self.bots = bots
-        pacer = TelegramSendPacer(stateDirectory: stateDirectory)
+        pacer = TelegramSendPacer(stateDirectory: stateDirectory, shared: sharedTurns)
         self.post = post
         (choices, choose) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -64,6 +67,7 @@ actor TelegramPoller {
         for loop in loops.values { loop.cancel() }
         for loop in Array(loops.values) + Array(stopped.values) { await loop.value }
         try? await client.shutdown()
+        await pacer.shutdown()
     }
 
     /// Loops told to stop, until they have (a loop waits for the supervisor's answer to its batch).

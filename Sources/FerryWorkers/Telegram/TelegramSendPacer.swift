@@ -10,37 +10,82 @@ import Foundation
 /// file outlives every restart, the supervisor's included, so a hold is kept across them too.
 /// When the file cannot be used (a read-only or full disk), this process paces its own sends alone
 /// and says so once; so does a pacer made without a state folder (a test's executor).
+///
+/// On a shared queue the turns live in the database instead (``SharedTelegramTurns``), where every
+/// node's processes take them, on the database's clock; while it cannot be reached, the file
+/// paces this node's sends, and that is said once.
 actor TelegramSendPacer {
     let path: String?
     /// The turns of this process alone, used only when the file cannot be.
     private var ownTurns = TelegramSendTurns()
     private var warned = false
+    private let shared: SharedTelegramTurns?
+    /// After the database's turns failed, they are not tried again before this (each try may
+    /// take a connection timeout), and the failure is said once until they work again.
+    private var sharedRetryAt: ContinuousClock.Instant?
+    static let sharedRetryPause = Duration.seconds(30)
 
-    init(stateDirectory: String?) {
+    init(stateDirectory: String?, shared: PostgresAccess? = nil) {
         path = stateDirectory.map { "\($0)/telegram/send-turns" }
+        self.shared = shared.map(SharedTelegramTurns.init(access:))
     }
 
     /// Waits until the bot may send to the chat, and takes that turn (returns at once when cancelled).
     func waitForTurn(bot: String, chat: Int64) async {
-        while let later = tryTurn(bot: bot, chat: chat) {
+        while let later = await tryTurn(bot: bot, chat: chat) {
             // Whoever asks first once the turn is due takes it; the others ask again after it.
-            let wait = later - Self.now + Int64.random(in: 0...20)
-            if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
+            try? await Task.sleep(for: later + .milliseconds(Int64.random(in: 0...20)))
             if Task.isCancelled { return }
         }
     }
 
-    /// Takes the bot's turn to send to the chat if it is due (nil); otherwise returns when to ask
-    /// again (wall-clock milliseconds).
-    func tryTurn(bot: String, chat: Int64) -> Int64? {
+    /// Takes the bot's turn to send to the chat if it is due (nil); otherwise returns how long to
+    /// wait before asking again.
+    func tryTurn(bot: String, chat: Int64) async -> Duration? {
+        if let shared = usableShared {
+            do {
+                let wait = try await shared.take(bot: bot, chat: chat)
+                sharedRetryAt = nil
+                return wait
+            } catch {
+                sharedFailed(error)
+            }
+        }
         let now = Self.now
-        return update(now: now) { $0.take(bot: bot, chat: chat, now: now) }
+        return update(now: now) { $0.take(bot: bot, chat: chat, now: now) }.map { .milliseconds(max(0, $0 - now)) }
     }
 
-    /// Holds the bot's chat for `wait` (a 429's `retry_after`), for every process.
-    func hold(bot: String, chat: Int64, for wait: Duration) {
+    /// Holds the bot's chat for `wait` (a 429's `retry_after`), for every process (and node).
+    func hold(bot: String, chat: Int64, for wait: Duration) async {
         let now = Self.now
         update(now: now) { $0.hold(bot: bot, chat: chat, until: now + wait.inMilliseconds, now: now) }
+        guard let shared = usableShared else { return }
+        do {
+            try await shared.hold(bot: bot, chat: chat, for: wait)
+        } catch {
+            sharedFailed(error)
+        }
+    }
+
+    /// The database's turns, unless they failed within the retry pause.
+    private var usableShared: SharedTelegramTurns? {
+        guard let shared else { return nil }
+        if let sharedRetryAt, ContinuousClock.now < sharedRetryAt { return nil }
+        return shared
+    }
+
+    private func sharedFailed(_ error: StoreError) {
+        if sharedRetryAt == nil {
+            WorkerRuntime.log(
+                "cannot pace Telegram sends in the database (\(error.message)): this node paces its own until it can again"
+            )
+        }
+        sharedRetryAt = .now + Self.sharedRetryPause
+    }
+
+    /// Closes the database connection, if one was opened.
+    func shutdown() async {
+        await shared?.close()
     }
 
     static var now: Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }

@@ -19,13 +19,15 @@ public struct UploadExecutor: JobExecutor {
 
     /// - Parameter stateDirectory: where the Telegram send turns every process shares are kept;
     ///   nil paces this executor's sends alone.
+    ///   `sharedTelegramTurns`: on a shared queue, the database where every node's turns are kept.
     public init(
-        targets: [UploadTarget], client: HTTPClient, telegramBots: [TelegramBot] = [], stateDirectory: String? = nil
+        targets: [UploadTarget], client: HTTPClient, telegramBots: [TelegramBot] = [], stateDirectory: String? = nil,
+        sharedTelegramTurns: PostgresAccess? = nil
     ) {
         self.targets = Dictionary(targets.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.client = client
         self.telegramBots = telegramBots
-        telegramPacer = TelegramSendPacer(stateDirectory: stateDirectory)
+        telegramPacer = TelegramSendPacer(stateDirectory: stateDirectory, shared: sharedTelegramTurns)
         self.stateDirectory = stateDirectory
     }
 
