@@ -100,7 +100,8 @@ public actor Supervisor: Service {
                     for kind in Set(jobs.map(\.job.kind)) { await fleet.dispatchNewWork(kind) }
                 },
                 onFenced: { _ in await fenceGate.open() })
-            self.telegramElection = TelegramPollerElection(queue: shared, fleet: fleet, logger: logger)
+            self.telegramElection = TelegramPollerElection(
+                queue: shared, fleet: fleet, logger: logger, telemetry: telemetry)
         } else {
             self.nodeLease = nil
             self.telegramElection = nil

@@ -82,6 +82,12 @@ extension ProcessSuites {
             #expect(
                 state.conflicts == 0, "two nodes polled the bot at once: \(state.conflicts) getUpdates ended in 409")
             #expect((state.calls["getUpdates"] ?? 0) >= 2, "\(state.calls)")
+            // /metrics says which node polls: the sum over the nodes is one.
+            for (harness, polled) in [(pollingNode, 1), (otherNode, 0)] {
+                let metrics = try await AdminClient(baseURL: try harness.adminURL()).get("/metrics").body
+                #expect(
+                    metrics.contains("ferry_telegram_bot_polled{bot=\"relay\"} \(polled)"), "\(metrics.suffix(800))")
+            }
 
             // The polling node dies whole: the other takes the bot over and fetches what it is sent.
             let workers = pollingNode.workers().values.joined()

@@ -13,15 +13,17 @@ public actor TelegramPollerElection {
     private let queue: any SharedQueue
     private let fleet: WorkerFleet
     private let logger: Logger
+    private let telemetry: SupervisorMetrics
     /// Each configured bot's polling node (by node id), as last elected.
     public private(set) var pollers: [String: String] = [:]
     /// The last failure logged, so that a lasting one is logged once.
     private var lastProblem: String?
 
-    init(queue: any SharedQueue, fleet: WorkerFleet, logger: Logger) {
+    init(queue: any SharedQueue, fleet: WorkerFleet, logger: Logger, telemetry: SupervisorMetrics) {
         self.queue = queue
         self.fleet = fleet
         self.logger = logger
+        self.telemetry = telemetry
     }
 
     /// Elects every `interval` until cancelled; `bots` reads the configured bots (a reload changes them).
@@ -60,6 +62,7 @@ public actor TelegramPollerElection {
                 metadata: ["bot": "\(bot)", "poller": "\(elected[bot] ?? "none")"])
         }
         pollers = elected
+        telemetry.telegramPolled(bots, here: mine)
         await fleet.pollTelegram(only: mine)
     }
 }

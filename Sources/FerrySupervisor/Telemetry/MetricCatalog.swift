@@ -95,6 +95,9 @@ public enum MetricCatalog {
     static let clusterNodes = Entry(
         name: "ferry_cluster_nodes", kind: .gauge,
         help: "Nodes on the shared queue, by state (live; dead: lease ran out, not yet taken over).")
+    static let telegramPolled = Entry(
+        name: "ferry_telegram_bot_polled", kind: .gauge,
+        help: "1 when this node long-polls the bot, else 0, by bot (PostgreSQL store only: one node per bot polls).")
     static let takenOver = Entry(
         name: "ferry_node_jobs_taken_over_total", kind: .counter,
         help: "Jobs this node put back from nodes whose lease ran out, by node.")
@@ -104,6 +107,7 @@ public enum MetricCatalog {
         workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
         backupLastSuccess, backupSize, backups, telegramResends, nodeInfo, nodeLeaseLeft, clusterNodes, takenOver,
+        telegramPolled,
     ]
 
     /// The help text of a metric by name; nil for a name Ferry does not define.

@@ -56,6 +56,11 @@ public struct SupervisorMetrics: Sendable {
             .record(nodes.filter { $0.stopReason == nil && !$0.isLive }.count)
     }
 
+    /// Which of the configured bots this node polls, after an election.
+    func telegramPolled(_ bots: [String], here: Set<String>) {
+        for bot in bots { gauge(MetricCatalog.telegramPolled, [("bot", bot)]).record(here.contains(bot) ? 1 : 0) }
+    }
+
     func tookOver(_ jobs: [RequeuedJob], node: NodeIdentity) {
         Counter(label: MetricCatalog.takenOver.name, dimensions: [("node", node.id)], factory: factory)
             .increment(by: jobs.count)
