@@ -449,6 +449,31 @@ extension ProcessSuites {
             return uploads.first
         }
 
+        @Test(
+            "Two telegram worker processes: one polls the bot (no getUpdates conflict), and when it is killed the other takes over"
+        )
+        func oneOfTwoTelegramWorkersPolls() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(api, environment: ["FERRY_WORKERS_TELEGRAM_PROCESSES": "2"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            #expect(harness.workers()[.telegram]?.count == 2)
+            let store = try harness.store()
+            let first = try await api.addFile(size: 2_000, seed: 1)
+            try await api.receive(Self.document(first, name: "one.bin", size: 2_000))
+            #expect(try await Self.downloads(store, finalCount: 1).first?.state == .succeeded)
+            #expect(try await api.state().conflicts == 0, "both telegram workers polled the bot")
+
+            // Both are killed in turn: whichever polled, the one left (or its replacement) polls on.
+            for pid in harness.workers()[.telegram] ?? [] {
+                kill(pid, SIGKILL)
+                let file = try await api.addFile(size: 2_000, seed: Int(pid))
+                try await api.receive(Self.document(file, name: "after-\(pid).bin", size: 2_000))
+            }
+            let jobs = try await Self.downloads(store, finalCount: 3, timeout: 90)
+            #expect(jobs.count == 3 && jobs.allSatisfy { $0.state == .succeeded }, "\(jobs.map(\.state))")
+            #expect(harness.stop() == 0)
+        }
+
         @Test("A bot that cannot reach its Bot API makes health warn, naming the bot and the reason")
         func unreachableBotWarns() async throws {
             let api = try FakeBotAPI()
