@@ -82,6 +82,12 @@ extension ProcessSuites {
             #expect(
                 state.conflicts == 0, "two nodes polled the bot at once: \(state.conflicts) getUpdates ended in 409")
             #expect((state.calls["getUpdates"] ?? 0) >= 2, "\(state.calls)")
+            // `ferry status` on the other node names the poller.
+            let status = try FerryProcess.run(
+                ["status", "--url", try otherNode.adminURL()], in: otherNode.scratch.url)
+            #expect(
+                status.standardOutput.contains("telegram bots:") && status.standardOutput.contains(polling),
+                "\(status.standardOutput) \(status.standardError)")
             // /metrics says which node polls: the sum over the nodes is one.
             for (harness, polled) in [(pollingNode, 1), (otherNode, 0)] {
                 let metrics = try await AdminClient(baseURL: try harness.adminURL()).get("/metrics").body

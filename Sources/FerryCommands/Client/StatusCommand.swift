@@ -21,14 +21,18 @@ struct StatusCommand: AsyncParsableCommand {
         // A node of a cluster (PostgreSQL) also shows every node; a SQLite daemon answers 404.
         let cluster = try await client.get("/api/cluster")
         let clustered = cluster.status == 200
+        let telegram = try await client.get("/api/telegram/bots")
+        let bots = telegram.status == 200 ? telegram.object["bots"] as? [[String: Any]] ?? [] : []
         if options.json {
             let nodes = clustered ? #","cluster":\#(cluster.body)"# : ""
+            let relay = bots.isEmpty ? "" : #","telegram":\#(telegram.body)"#
             print(
-                #"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body),"history":\#(history.body)\#(nodes)}"#
+                #"{"health":\#(health.body),"workers":\#(workers.body),"sync":\#(sync.body),"history":\#(history.body)\#(nodes)\#(relay)}"#
             )
         } else {
             print(Self.describe(health: health.object, workers: workers.object, sync: sync.object))
             if clustered { print("\n" + Self.cluster(cluster.object)) }
+            if !bots.isEmpty { print("\n" + Self.telegram(bots)) }
             if let machine = Self.machine(history.object) { print("\n" + machine) }
         }
         if health.object["status"] as? String == "fail" { throw ExitStatus.failure }
@@ -53,6 +57,24 @@ struct StatusCommand: AsyncParsableCommand {
         }
         lines += ["", table.render()]
         return lines.joined(separator: "\n")
+    }
+
+    /// Every configured bot: the node polling it (on a cluster), whether it reaches Telegram, its backlog.
+    static func telegram(_ bots: [[String: Any]]) -> String {
+        var table = TextTable(header: ["BOT", "POLLED BY", "CONNECTED", "UPDATES", "BACKLOG"])
+        for bot in bots {
+            let connected: String
+            if let reachable = bot["connected"] as? Bool {
+                connected = reachable ? "yes" : "no: \(bot["problem"] as? String ?? "no answer")"
+            } else {
+                connected = bot["polled_by"] == nil ? "not yet" : "-"
+            }
+            table.rows.append([
+                bot["name"] as? String ?? "?", bot["polled_by"] as? String ?? "this node", connected,
+                "\(bot["updates"] as? Int ?? 0)", "\(bot["backlog"] as? Int ?? 0)",
+            ])
+        }
+        return "telegram bots:\n\n" + table.render()
     }
 
     /// The machine's figures from the newest sample, as the page shows them: CPU, load, memory,
