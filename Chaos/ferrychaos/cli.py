@@ -23,7 +23,8 @@ def main(usage):
     parser = argparse.ArgumentParser(description=usage.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", action="append", choices=["all"] + list(SCENARIOS),
-                        help="scenario to run (repeatable; default: all but " + ", ".join(sorted(OPT_IN)) + ")")
+                        help="scenario to run (repeatable; default: all"
+                        + (" but " + ", ".join(sorted(OPT_IN)) if OPT_IN else "") + ")")
     parser.add_argument("--duration", type=float, default=90, help="seconds of chaos in the fire scenario "
                         "(the telegram scenario's is a third of it, at least 20)")
     parser.add_argument("--jobs", type=int, default=0, help="submissions in the fire scenario "

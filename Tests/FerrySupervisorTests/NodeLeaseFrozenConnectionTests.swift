@@ -7,7 +7,7 @@ import Logging
 import Testing
 
 /// A renewal that hangs on a connection nobody answers any more (a host or a network path that
-/// went silent, with no reset) is given up after a third of the lease and tried again at once on
+/// went silent, with no reset) is given up after half a renewal interval and tried again soon on
 /// a fresh connection. Given the whole time left, it held on until the node had to fence itself,
 /// although a new connection would have renewed the lease.
 @Suite("A node whose lease connection stops answering renews on a new one")
@@ -16,18 +16,16 @@ struct NodeLeaseFrozenConnectionTests {
         "The server process of the lease connection is frozen: the hanging renewal is given up, the next gets through on a new connection, and the node is not fenced",
         .timeLimit(.minutes(2)))
     func renewsOnANewConnection() async throws {
-        let (url, database) = try await NodeLeaseRenewalTests.migratedDatabase()
         // Renewals every 10 s; the node fences itself 27 s after its last renewal was sent. The
-        // renewal after the freeze hangs and is given up 10 s later; the next, a second after that,
-        // then has 6 s to open a new connection and renew (a loaded suite took over 1.6 s). The
-        // call deadline (120 s) is out of the way: only the lease's own timing gives up a renewal.
+        // renewal after the freeze hangs and is given up 5 s later; the next, a second after that,
+        // then has 5 s to open a new connection and renew (a loaded suite took over 1.6 s), and
+        // two more would fit before the fence.
         let lease = Duration.seconds(30)
-        let store = try await NodeLeaseRenewalTests.open(url, node: "silent", lease: lease)
-        defer { store.close() }
-        let nodeLease = try NodeLease(
-            queue: store, logger: Logger(label: "test"), onTakeOver: { _ in }, onFenced: { _ in })
-        let running = Task { try await nodeLease.run() }
-        defer { running.cancel() }
+        let (database, store, nodeLease, running) = try await NodeLeaseRenewalTests.renewingNode("silent", lease: lease)
+        defer {
+            running.cancel()
+            store.close()
+        }
         let server = try PostgresTestServer.shared()
         var sessions: [String] = []
         while sessions.isEmpty {

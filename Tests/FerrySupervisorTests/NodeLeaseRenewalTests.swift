@@ -34,6 +34,22 @@ struct NodeLeaseRenewalTests {
         return try await PostgresJobStore.open(configuration)
     }
 
+    /// A node of `lease` on a fresh migrated database, renewing: close its store and cancel
+    /// `running` when done. Its callbacks do nothing.
+    static func renewingNode(
+        _ name: String, lease: Duration
+    ) async throws -> (
+        database: String, store: PostgresJobStore, lease: NodeLease, running: Task<Void, any Error>
+    ) {
+        let (url, database) = try await migratedDatabase()
+        // The call deadline (120 s) is out of the way: only the lease's own timing gives up a renewal.
+        let store = try await open(url, node: name, lease: lease)
+        let nodeLease = try NodeLease(
+            queue: store, logger: Logger(label: "test"), onTakeOver: { _ in }, onFenced: { _ in })
+        let running = Task { try await nodeLease.run() }
+        return (database, store, nodeLease, running)
+    }
+
     /// Waits until the node renewed its lease more than `span` after `start`; returns why it
     /// fenced itself instead, if it did.
     static func fenceBeforeRenewal(

@@ -26,7 +26,7 @@ SCENARIOS = {
 }
 
 # Run only when named (or with `--scenario all`), not in the default short run that `make chaos`
-# and CI use: the cluster scenario still finds outcomes the serve side and its checks disagree on
-# (a refetch from a changed source, a dead node's S3 write that landed after its death), which
-# make it fail on some seeds; `make chaos-cluster` runs it.
-OPT_IN = {"cluster"}
+# and CI use: a scenario that still fails on some seeds for reasons not yet understood. None now:
+# the cluster scenario left it once it held on 25 seeds in a row (31-55); `make chaos-cluster`
+# still runs it alone.
+OPT_IN = set()

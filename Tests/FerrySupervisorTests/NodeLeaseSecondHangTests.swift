@@ -1,0 +1,120 @@
+import FerryCore
+import FerryPostgres
+import FerrySupervisor
+import FerryTesting
+import Foundation
+import Logging
+import Testing
+
+/// With the default 15 s lease, two renewals in a row that hang still leave room for a third:
+/// each gets half an interval (2.5 s), so a third, on a fresh connection, is sent before the node
+/// must fence itself. When each renewal got a whole interval (5 s), the second was the last one,
+/// and the node fenced itself when it hung too (checked: this test failed that way).
+@Suite("A node whose lease renewals hang twice in a row renews on the third try")
+struct NodeLeaseSecondHangTests {
+    @Test(
+        "The lease connection's server process is frozen, then the next renewal waits on a row lock: the third renewal gets through and the node is not fenced",
+        .timeLimit(.minutes(2)))
+    func thirdRenewalGetsThrough() async throws {
+        let (database, store, nodeLease, running) = try await NodeLeaseRenewalTests.renewingNode(
+            "twice", lease: .seconds(15))
+        defer {
+            running.cancel()
+            store.close()
+        }
+        let server = try PostgresTestServer.shared()
+
+        // The first renewal opens the lease connection; freeze its server process once that
+        // renewal answered, so the frozen process holds no lock on the node's row.
+        var joined = ContinuousClock.now
+        while true {
+            if case .live(let at) = await nodeLease.state {
+                joined = at
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if let reason = try await NodeLeaseRenewalTests.fenceBeforeRenewal(
+            of: nodeLease, renewedMoreThan: .zero, after: joined)
+        {
+            Issue.record("the node fenced itself before its first renewal: \(reason)")
+            return
+        }
+        let first = try #require(try server.leaseSessions(of: "twice.1", in: database).compactMap { pid_t($0) }.first)
+        #expect(kill(first, SIGSTOP) == 0)
+        defer { kill(first, SIGCONT) }
+        let frozenAt = ContinuousClock.now
+
+        // The renewal after the frozen one, on a new connection, waits on the node's row.
+        let lock = try RowLockHolder(server: server, database: database, row: "twice.1")
+        defer { lock.release() }
+
+        // A third connection means a third renewal was sent: let it through.
+        var opened: [pid_t] = []
+        while opened.count < 2 {
+            if case .fenced(let reason) = await nodeLease.state {
+                Issue.record("the node fenced itself after \(opened.count + 1) hung renewal(s): \(reason)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            for pid in try server.leaseSessions(of: "twice.1", in: database).compactMap({ pid_t($0) })
+            where pid != first && !opened.contains(pid) {
+                opened.append(pid)
+            }
+        }
+        // The second renewal's server process took the row's lock queue first: end it, then the lock.
+        let ended = try server.psql(database, "SELECT pg_terminate_backend(\(opened[0]))")
+        #expect(ended.output.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "\(ended.output)")
+        lock.release()
+
+        if let reason = try await NodeLeaseRenewalTests.fenceBeforeRenewal(
+            of: nodeLease, renewedMoreThan: .zero, after: frozenAt)
+        {
+            Issue.record("the node fenced itself although the third renewal could get through: \(reason)")
+        }
+    }
+}
+
+/// A psql session holding `FOR UPDATE` on one row of `nodes` in an open transaction, until
+/// ``release()`` commits it: a renewal of that node waits on the row, on any connection.
+final class RowLockHolder {
+    private let process: Process
+    private let input: FileHandle
+
+    init(server: PostgresTestServer, database: String, row: String) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(server.port), "-U",
+            PostgresTestServer.user, "-d", database,
+        ]
+        process.environment = ProcessInfo.processInfo.environment.merging(["PGAPPNAME": "row lock"]) { $1 }
+        let stdin = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = FileHandle.nullDevice
+        input = stdin.fileHandleForWriting
+        try process.run()
+        input.write(Data("BEGIN;\nSELECT id FROM nodes WHERE id = '\(row)' FOR UPDATE;\n".utf8))
+        // Held once the session sits in its transaction.
+        while true {
+            let state = try server.psql(
+                database, "SELECT state FROM pg_stat_activity WHERE application_name = 'row lock'")
+            if state.output.contains("idle in transaction") { return }
+            guard process.isRunning else { throw RowLockError("psql ended before it locked \(row): \(state.output)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// Commits the transaction (again: nothing) and waits for psql to end.
+    func release() {
+        guard process.isRunning else { return }
+        input.write(Data("COMMIT;\n".utf8))
+        try? input.close()
+        process.waitUntilExit()
+    }
+}
+
+struct RowLockError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
