@@ -119,6 +119,40 @@ struct RcloneUploadTests {
         #expect(RcloneTarget.temporaryName(of: "movie.bin") == ".movie.bin.ferry-partial")
     }
 
+    @Test(
+        "A move cut short between its copy and its delete (a move is both on S3) leaves the hidden copy beside the object; the next attempt finds the object and removes the hidden copy"
+    )
+    func killedMidMove() async throws {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let remote = "box:" + folder.appendingPathComponent("remote").path
+        let spec = try source(size: 1_000_000)
+        // The real rclone, except that its move copies and is then SIGKILLed before it deletes.
+        let killer = folder.appendingPathComponent("rclone-move-killed")
+        try Data(
+            """
+            #!/bin/sh
+            [ "$1" = moveto ] || exec rclone "$@"
+            shift
+            rclone copyto "$@" || exit 1
+            exit 137
+
+            """.utf8
+        ).write(to: killer)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: killer.path)
+        guard case .failure(let failure) = await upload(executor(remote: remote, program: killer.path), spec) else {
+            Issue.record("a killed move succeeded")
+            return
+        }
+        #expect(failure.code == "rclone_137")
+        let landing = folder.appendingPathComponent("remote/3")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: landing.path).sorted() == [
+                ".movie.bin.ferry-partial", "movie.bin",
+            ])
+        _ = try await upload(executor(remote: remote), spec).get()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: landing.path) == ["movie.bin"])
+    }
+
     @Test("A missing rclone or an unknown remote fails for good; other exit statuses are retryable")
     func failures() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }

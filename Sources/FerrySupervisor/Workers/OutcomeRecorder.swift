@@ -69,6 +69,15 @@ struct OutcomeRecorder {
         return .applied
     }
 
+    /// Removes what attempts left in the folders of those of `ids` that are downloads ended
+    /// cancelled or failed (a job handed on to another attempt is left alone).
+    func removeUnrecordedFiles(of ids: [JobID]) async {
+        for id in ids {
+            guard let job = try? await store.job(id) else { continue }
+            UnrecordedDownloadFiles(downloadsFolder: downloadsFolder, logger: logger).remove(for: job)
+        }
+    }
+
     /// Applies one report on its own (a batch of one) and settles it.
     @discardableResult
     func record(_ outcome: WorkerMessage.Outcome, from worker: WorkerID, again: Bool = false) async -> Recording {

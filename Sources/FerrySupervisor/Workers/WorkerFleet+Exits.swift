@@ -73,6 +73,9 @@ extension WorkerFleet {
         exits.append(report)
         if exits.count > 50 { exits.removeFirst(exits.count - 50) }
         slot.inputs?.finish()
+        // Jobs taken from it (cancelled as it ran) whose report never came: it may have published
+        // a file before it died.
+        await recorder.removeUnrecordedFiles(of: Array(slot.handedOff))
         let wanted = !stopping && index < (settings.pools[role]?.processes ?? 0)
         var next = WorkerSlot(role: role, index: index)
         next.phase = wanted ? .waitingToRestart(until: .now + delay) : .retired

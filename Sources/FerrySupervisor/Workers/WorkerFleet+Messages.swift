@@ -95,8 +95,11 @@ extension WorkerFleet {
             if polledBots.contains(status.bot) { telegramStatuses[status.bot] = status }
         case .outcome(let outcome):
             let jobID = outcome.lease.jobID
-            // The report on a job taken away for stalling: the store has already moved on.
-            if slots[role]![index].handedOff.remove(jobID) != nil { return }
+            // The report on a job taken away (stalled, or cancelled while it ran): the store has
+            // already moved on, but the attempt may have published its file as the cancel came.
+            if slots[role]![index].handedOff.remove(jobID) != nil {
+                return await recorder.removeUnrecordedFiles(of: [jobID])
+            }
             guard outcome.lease.owner == id, let held = slots[role]![index].assigned.removeValue(forKey: jobID) else {
                 return reject(id, "an outcome for job \(jobID), which it does not hold")
             }

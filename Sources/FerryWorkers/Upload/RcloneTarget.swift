@@ -20,15 +20,19 @@ struct RcloneTarget {
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
         let remote = remote(objectName)
-        // A retry after a lost report finds the copy in place.
-        if try await listed(remote, matches: spec, required: false) {
-            await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
-            return JobResult(location: remote, size: spec.sourceSize, sha256: spec.sourceSHA256)
-        }
         // rclone writes some remotes in place (local folders, SFTP, …): a copy cut short would sit
         // at the final name. So the copy goes to a hidden name beside it, is checked there, and is
         // moved into place (a rename where the remote can, a server-side copy elsewhere).
         let temporary = self.remote(Self.temporaryName(of: objectName))
+        // A retry after a lost report finds the copy in place. Where the move is a copy and a
+        // delete (S3), a move cut short between the two also left the hidden copy: it goes now.
+        if try await listed(remote, matches: spec, required: false) {
+            _ = try? await Self.run(
+                settings.program, withConfig(["deletefile", temporary, "--retries", "1", "--low-level-retries", "3"])
+            ) { _ in }
+            await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
+            return JobResult(location: remote, size: spec.sourceSize, sha256: spec.sourceSHA256)
+        }
         try await transfer("copyto", spec, to: temporary, report: report)
         _ = try await listed(temporary, matches: spec, required: true)
         let moved = try await Self.run(
