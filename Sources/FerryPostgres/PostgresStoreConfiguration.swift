@@ -92,3 +92,11 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         return components.string ?? "(unparseable URL)"
     }
 }
+
+extension PostgresStoreConfiguration {
+    /// How a worker process reaches the database its supervisor named (`PostgresAccess`: the URL
+    /// without a password, and where to read the password), on one connection of its own.
+    public init(access: PostgresAccess) throws(StoreError) {
+        try self.init(url: access.url, password: try access.password(), maximumConnections: 1)
+    }
+}

@@ -91,8 +91,8 @@ struct RcloneUploadTests {
         let remote = "box:" + folder.appendingPathComponent("remote").path
         let spec = try source(size: 4_000_000)
         // The real rclone, slowed to 1 MB/s, SIGKILLed once its copy has begun to arrive.
-        let killer = folder.appendingPathComponent("rclone-killed")
-        try Data(
+        let killer = try Self.script(
+            in: folder, "rclone-killed",
             """
             #!/bin/sh
             [ "$1" = copyto ] || exec rclone "$@"
@@ -102,9 +102,7 @@ struct RcloneUploadTests {
             kill -9 $!
             exit 137
 
-            """.utf8
-        ).write(to: killer)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: killer.path)
+            """)
         guard case .failure(let failure) = await upload(executor(remote: remote, program: killer.path), spec) else {
             Issue.record("a killed copy succeeded")
             return
@@ -127,8 +125,8 @@ struct RcloneUploadTests {
         let remote = "box:" + folder.appendingPathComponent("remote").path
         let spec = try source(size: 1_000_000)
         // The real rclone, except that its move copies and is then SIGKILLed before it deletes.
-        let killer = folder.appendingPathComponent("rclone-move-killed")
-        try Data(
+        let killer = try Self.script(
+            in: folder, "rclone-move-killed",
             """
             #!/bin/sh
             [ "$1" = moveto ] || exec rclone "$@"
@@ -136,9 +134,7 @@ struct RcloneUploadTests {
             rclone copyto "$@" || exit 1
             exit 137
 
-            """.utf8
-        ).write(to: killer)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: killer.path)
+            """)
         guard case .failure(let failure) = await upload(executor(remote: remote, program: killer.path), spec) else {
             Issue.record("a killed move succeeded")
             return
@@ -151,6 +147,14 @@ struct RcloneUploadTests {
             ])
         _ = try await upload(executor(remote: remote), spec).get()
         #expect(try FileManager.default.contentsOfDirectory(atPath: landing.path) == ["movie.bin"])
+    }
+
+    /// An executable shell script `name` in `folder`: an rclone that misbehaves on purpose.
+    static func script(in folder: URL, _ name: String, _ text: String) throws -> URL {
+        let file = folder.appendingPathComponent(name)
+        try Data(text.utf8).write(to: file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
+        return file
     }
 
     @Test("A missing rclone or an unknown remote fails for good; other exit statuses are retryable")

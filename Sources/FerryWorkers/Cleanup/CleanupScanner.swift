@@ -45,8 +45,7 @@ struct CleanupScanner {
         case .sqlite(let path):
             return (try SQLiteJobStore.open(StoreConfiguration(path: path, readOnly: true)), {})
         case .postgres(let access):
-            var configuration = try PostgresStoreConfiguration(
-                url: access.url, password: try access.password(), maximumConnections: 1)
+            var configuration = try PostgresStoreConfiguration(access: access)
             var node = NodeIdentity(name: access.node, lease: access.lease)
             node.id = access.node
             configuration.node = node

@@ -40,8 +40,7 @@ actor SharedTelegramTurns {
         if let open = self.store {
             store = open
         } else {
-            var configuration = try PostgresStoreConfiguration(
-                url: access.url, password: try access.password(), maximumConnections: 1)
+            var configuration = try PostgresStoreConfiguration(access: access)
             // A send waits for its turn: a database that does not answer soon is not used for it.
             configuration.connectTimeout = .seconds(5)
             configuration.callTimeout = .seconds(5)
