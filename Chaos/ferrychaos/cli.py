@@ -14,6 +14,7 @@ from pathlib import Path
 from . import REPO
 from .invariants import load_lifecycles
 from .processes import kill_everything
+from . import report
 from .report import REPORT, log
 from .scenarios import OPT_IN, SCENARIOS
 
@@ -56,6 +57,7 @@ def main(usage):
         raise SystemExit(f"chaos: {binary} does not exist; run `swift build` or set FERRY_BIN")
     scratch = Path(tempfile.mkdtemp(prefix="ferry-chaos-"))
     lifecycles = load_lifecycles()
+    report.LOG_FILE = scratch / "chaos.log"
     log(f"scenarios {', '.join(chosen)}; seed {args.seed}; binary {binary}; scratch {scratch}")
     began = time.monotonic()
     for scenario in chosen:
@@ -74,6 +76,7 @@ def main(usage):
             kill_everything()
         log(f"=== {scenario} done in {time.monotonic() - started:.0f} s ===")
     REPORT.print()
+    (scratch / "summary.txt").write_text("\n".join(REPORT.lines()))
     failed = REPORT.failed()
     keep = args.keep or os.environ.get("CHAOS_KEEP") == "1" or failed
     print(f"seed {args.seed}; wall time {time.monotonic() - began:.0f} s; "

@@ -6,9 +6,17 @@ the summary and derives the exit status from it; violations are also logged as t
 import threading
 import time
 
+# Where `log` also writes (the scratch folder's chaos.log), so that a kept run can be read whole
+# when only the tail of its output was kept (as CI keeps it).
+LOG_FILE = None
+
 
 def log(message):
-    print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    line = f"[chaos {time.strftime('%H:%M:%S')}] {message}"
+    print(line, flush=True)
+    if LOG_FILE is not None:
+        with open(LOG_FILE, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
 
 
 class Report:
@@ -47,24 +55,34 @@ class Report:
     def failed(self):
         return [key for key, value in self.invariants.items() if value["violations"]]
 
-    def print(self):
-        print("\n================ chaos suite summary ================")
+    def lines(self):
+        """The summary: every invariant by scenario, then the violated ones again at the end (a
+        reader of the output's tail sees what failed)."""
+        out = ["", "================ chaos suite summary ================"]
         scenario = None
         for (name_scenario, name), value in self.invariants.items():
             if name_scenario != scenario:
                 scenario = name_scenario
-                print(f"\n[{scenario}]")
+                out += ["", f"[{scenario}]"]
             if value["skipped"]:
-                print(f"  SKIP  {name} ({value['skipped']})")
+                out.append(f"  SKIP  {name} ({value['skipped']})")
             elif value["violations"]:
-                print(f"  FAIL  {name}: {len(value['violations'])} violation(s)")
-                for message in value["violations"][:25]:
-                    print(f"          - {message}")
+                out.append(f"  FAIL  {name}: {len(value['violations'])} violation(s)")
+                out += [f"          - {message}" for message in value["violations"][:25]]
                 if len(value["violations"]) > 25:
-                    print(f"          … and {len(value['violations']) - 25} more")
+                    out.append(f"          … and {len(value['violations']) - 25} more")
             else:
-                print(f"  ok    {name}" + (f" ({value['detail']})" if value["detail"] else ""))
-        print()
+                out.append(f"  ok    {name}" + (f" ({value['detail']})" if value["detail"] else ""))
+        failed = self.failed()
+        if failed:
+            out += ["", "================ violated ================"]
+            for scenario, name in failed:
+                first = self.invariants[(scenario, name)]["violations"][0]
+                out.append(f"  [{scenario}] {name}: {first[:600]}")
+        out.append("")
+        return out
 
+    def print(self):
+        print("\n".join(self.lines()))
 
 REPORT = Report()
