@@ -41,6 +41,16 @@ extension ProcessSuites {
                     .merging(environment) { $1 })
         }
 
+        /// A daemon whose bot sends every file it gets on to chat `chat` (the target `chat`).
+        static func startRelaying(
+            _ api: FakeBotAPI, toChat chat: Int, environment: [String: String]
+        ) throws -> SupervisorHarness {
+            try start(
+                api, botSettings: "      upload_targets: [chat]",
+                more: "targets:\n  chat:\n    type: telegram\n    bot: relay\n    chat_id: \(chat)\n",
+                environment: environment)
+        }
+
         static func document(
             _ file: FakeBotAPI.File, name: String, chat: Int = 42, size: Int? = nil
         ) -> [String: any Sendable] {
@@ -329,14 +339,37 @@ extension ProcessSuites {
         }
 
         @Test(
+            "An upload waiting out flood control longer than the stall timeout is not taken for stalled: one attempt, sent once"
+        )
+        func floodWaitIsNotAStall() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.startRelaying(api, toChat: 78, environment: ["FERRY_SUPERVISOR_STALL_TIMEOUT": "4s"])
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            // Three times the stall timeout without a byte moved, waiting for the chat's turn.
+            try await api.fault("sendDocument", status: 429, retryAfter: 12)
+            let file = try await api.addFile(size: 40_000, seed: 4)
+            try await api.receive(Self.document(file, name: "slow.bin", size: 40_000))
+            let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+            let upload = try await Self.upload(of: download.id, in: store, timeout: 60)
+            #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+            let events = try await store.events(of: try #require(upload?.id))
+            #expect(events.map(\.cause) == ["create", "claim", "complete"], "\(events.map { ($0.cause, $0.reason) })")
+            #expect(upload?.lastError == nil, "\(upload?.lastError?.message ?? "")")
+            #expect(try await api.state().calls["sendDocument"] == 2, "the 429, then the send after its wait")
+            #expect(try await api.state().sent.count == 1)
+            let markers = harness.scratch.url.appendingPathComponent("ferry-state/telegram/sending").path
+            #expect((try? FileManager.default.contentsOfDirectory(atPath: markers)) ?? [] == [], "no marker left")
+            #expect(harness.stop() == 0)
+        }
+
+        @Test(
             "An upload worker killed while Telegram takes its file: the next attempt says the send may have arrived and counts the resend in /metrics, the one after sends again"
         )
         func killedWhileSending() async throws {
             let api = try FakeBotAPI()
-            let harness = try Self.start(
-                api, botSettings: "      upload_targets: [chat]",
-                more: "targets:\n  chat:\n    type: telegram\n    bot: relay\n    chat_id: 77\n",
-                environment: ["FERRY_RETRY_UPLOAD_INITIAL_DELAY": "100ms"])
+            let harness = try Self.startRelaying(
+                api, toChat: 77, environment: ["FERRY_RETRY_UPLOAD_INITIAL_DELAY": "100ms"])
             try #require(harness.waitForNotification(containing: "READY=1") != nil)
             let store = try harness.store()
             try await api.fault("sendDocument", stallAfter: 30)

@@ -106,4 +106,10 @@ struct TelegramSendPacerTests {
         #expect(held >= .seconds(20))
         #expect(FileManager.default.fileExists(atPath: "\(folder)/telegram/send-turns"))
     }
+
+    @Test("After failures in a row the database is tried again after 1 s, 2 s, 4 s, … and at most every 30 s")
+    func databaseRetryBacksOff() {
+        let pauses = (1...8).map { TelegramSendPacer.sharedRetryPause(afterFailures: $0) }
+        #expect(pauses == [1, 2, 4, 8, 16, 30, 30, 30].map { Duration.seconds($0) })
+    }
 }

@@ -5,6 +5,7 @@ a new scenario is a module here and one line below.
 """
 from . import (aria2, bad_api, bad_config, bad_database, clock_jumps, cluster, disk_full, fire, full_target,
                oom_kills, origin_dies, power, rclone_fire, readonly_db, s3_faults, telegram)
+from .cluster import telegram as cluster_telegram
 
 SCENARIOS = {
     "fire": fire.run,
@@ -19,6 +20,7 @@ SCENARIOS = {
     "oom-kills": oom_kills.run,
     "rclone-fire": rclone_fire.run,
     "cluster": cluster.run,
+    "cluster-telegram": cluster_telegram.run,
     "bad-config": bad_config.run,
     "bad-database": bad_database.run,
     "bad-api": bad_api.run,

@@ -71,10 +71,14 @@ public struct Job: Hashable, Sendable {
 public struct JobProgress: Hashable, Sendable, Codable {
     public var bytesDone: Int64
     public var bytesTotal: Int64?
+    /// True while the attempt waits for its turn under a target's rate limit (Telegram's flood
+    /// control): it moves no bytes then, yet it is not stalled. Nil (left out on the wire) otherwise.
+    public var waiting: Bool?
 
-    public init(bytesDone: Int64 = 0, bytesTotal: Int64? = nil) {
+    public init(bytesDone: Int64 = 0, bytesTotal: Int64? = nil, waiting: Bool? = nil) {
         self.bytesDone = bytesDone
         self.bytesTotal = bytesTotal
+        self.waiting = waiting
     }
 }
 

@@ -57,6 +57,12 @@ extension WorkerFleet {
             guard progress.lease.owner == id, var job = slots[role]![index].assigned[jobID] else {
                 return reject(id, "progress for job \(jobID), which it does not hold")
             }
+            // A wait for its turn under a rate limit is not a stall; nothing else changed to record.
+            if progress.progress.waiting == true {
+                job.lastAdvance = .now
+                slots[role]![index].assigned[jobID] = job
+                return
+            }
             if progress.progress.bytesDone != job.bytesDone {
                 job.bytesDone = progress.progress.bytesDone
                 job.lastAdvance = .now

@@ -7,7 +7,8 @@ Bot API (https://core.telegram.org/bots/api), as Ferry uses it, under /bot<TOKEN
   getUpdates  offset (confirms, i.e. forgets for good, every update below it), limit, timeout
               (long polling: waits up to that many seconds for an update); as on Telegram, a
               getUpdates still waiting when another arrives is ended with 409 "Conflict:
-              terminated by other getUpdates request" (counted in the state's "conflicts")
+              terminated by other getUpdates request" (counted in the state's "conflicts", its
+              wall-clock time kept in "conflict_times")
   getFile     file_id -> {file_id, file_unique_id, file_size, file_path}; above 20 MB without
               --local it answers 400 "Bad Request: file is too big", as Telegram does
   sendDocument, sendVideo, sendAudio  multipart with the file; the message is kept in the chat
@@ -33,7 +34,8 @@ Control endpoints for the tests:
                         "stall_after": s} (do the work, then wait s seconds before answering)
   GET  /control/state   {"confirmed_offset", "pending", "next_update", "delivered": [update ids
                         answered by getUpdates, in order], "sent": [messages sent by the bot],
-                        "calls": {method: n}, "conflicts": n, "file_requests": [{"path", "range", "status"} of every
+                        "calls": {method: n}, "conflicts": n, "conflict_times": [epoch s],
+                        "file_requests": [{"path", "range", "status"} of every
                         file download], "call_log": [{"method", "chat_id", "at", "answer",
                         "retry_after"} of every Bot API call but getUpdates and getFile: "at" the
                         wall-clock time its request line arrived (before its body), "answer" its
@@ -70,7 +72,7 @@ changed = threading.Condition()
 state = {
     "next_update": 1, "next_message": 1, "next_file": 1, "confirmed_offset": 0,
     "updates": [], "files": {}, "faults": [], "delivered": [], "sent": [], "calls": {}, "file_requests": [],
-    "call_log": [], "polls": 0, "conflicts": 0,
+    "call_log": [], "polls": 0, "conflicts": 0, "conflict_times": [],
 }
 # The methods whose calls go into the call log: those that post to a chat (flood control applies).
 LOGGED_METHODS = {"sendDocument", "sendVideo", "sendAudio", "sendMessage", "editMessageText"}
@@ -177,6 +179,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 changed.wait(deadline - time.monotonic())
             if state["polls"] != poll:
                 state["conflicts"] += 1
+                state["conflict_times"].append(time.time())
                 return 409, {"ok": False, "error_code": 409, "description":
                              "Conflict: terminated by other getUpdates request; "
                              "make sure that only one bot instance is running"}
@@ -294,6 +297,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          "pending": len(state["updates"]), "next_update": state["next_update"],
                                          "delivered": state["delivered"], "sent": state["sent"],
                                          "calls": state["calls"], "conflicts": state["conflicts"],
+                                         "conflict_times": state["conflict_times"],
                                          "file_requests": state["file_requests"],
                                          "call_log": state["call_log"]})
         self.answer(404, {"error": "unknown control endpoint"})

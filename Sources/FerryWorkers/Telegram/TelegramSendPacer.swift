@@ -23,18 +23,40 @@ actor TelegramSendPacer {
     /// After the database's turns failed, they are not tried again before this (each try may
     /// take a connection timeout), and the failure is said once until they work again.
     private var sharedRetryAt: ContinuousClock.Instant?
+    /// Failures in a row: the pause before the next try doubles with each, from one second (a
+    /// restarting server is back within a few) up to ``sharedRetryPause`` (one that is away).
+    private var sharedFailures = 0
     static let sharedRetryPause = Duration.seconds(30)
+
+    /// The pause after `failures` failed tries in a row: 1 s, 2 s, 4 s, … up to ``sharedRetryPause``.
+    static func sharedRetryPause(afterFailures failures: Int) -> Duration {
+        min(.seconds(1 << min(max(failures - 1, 0), 5)), sharedRetryPause)
+    }
 
     init(stateDirectory: String?, shared: PostgresAccess? = nil) {
         path = stateDirectory.map { "\($0)/telegram/send-turns" }
         self.shared = shared.map(SharedTelegramTurns.init(access:))
     }
 
+    /// How often a wait for a turn says it is still waiting: well inside any stall timeout (at
+    /// least two heartbeats), at the cost of one short message a second per waiting upload.
+    static let waitingSignal = Duration.seconds(1)
+
     /// Waits until the bot may send to the chat, and takes that turn (returns at once when cancelled).
-    func waitForTurn(bot: String, chat: Int64) async {
+    /// `stillWaiting` is called about every ``waitingSignal`` of a longer wait: an upload tells its
+    /// supervisor that it waits for flood control, so that it is not taken for stalled.
+    func waitForTurn(
+        bot: String, chat: Int64, stillWaiting: (@Sendable () async -> Void)? = nil
+    ) async {
+        var lastSignal = ContinuousClock.now
         while let later = await tryTurn(bot: bot, chat: chat) {
+            if let stillWaiting, ContinuousClock.now - lastSignal >= Self.waitingSignal {
+                await stillWaiting()
+                lastSignal = .now
+            }
             // Whoever asks first once the turn is due takes it; the others ask again after it.
-            try? await Task.sleep(for: later + .milliseconds(Int64.random(in: 0...20)))
+            let pause = later + .milliseconds(Int64.random(in: 0...20))
+            try? await Task.sleep(for: stillWaiting == nil ? pause : min(pause, Self.waitingSignal))
             if Task.isCancelled { return }
         }
     }
@@ -45,7 +67,11 @@ actor TelegramSendPacer {
         if let shared = usableShared {
             do {
                 let wait = try await shared.take(bot: bot, chat: chat)
+                if sharedFailures > 0 {
+                    WorkerRuntime.log("Telegram sends are paced in the database again")
+                }
                 sharedRetryAt = nil
+                sharedFailures = 0
                 return wait
             } catch {
                 sharedFailed(error)
@@ -75,12 +101,13 @@ actor TelegramSendPacer {
     }
 
     private func sharedFailed(_ error: StoreError) {
-        if sharedRetryAt == nil {
+        if sharedFailures == 0 {
             WorkerRuntime.log(
                 "cannot pace Telegram sends in the database (\(error.message)): this node paces its own until it can again"
             )
         }
-        sharedRetryAt = .now + Self.sharedRetryPause
+        sharedFailures += 1
+        sharedRetryAt = .now + Self.sharedRetryPause(afterFailures: sharedFailures)
     }
 
     /// Closes the database connection, if one was opened.

@@ -79,7 +79,11 @@ struct TelegramTarget {
             Self.describe(video, in: &body)
         }
         while true {
-            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID)
+            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID) {
+                await report(JobProgress(bytesDone: 0, bytesTotal: spec.sourceSize, waiting: true), nil)
+            }
+            // Stopped while it waited: nothing was sent, so no marker may say a send was under way.
+            if Task.isCancelled { throw .retryable("cancelled", "the upload was stopped before its turn to send") }
             marker?.write()
             do {
                 let message = try await api.call(

@@ -18,22 +18,21 @@ a completion by a fenced worker after its lease ran out: the run must fail.
 import random
 import time
 
-from ...daemon import check_alive, check_graceful_stop, free_port, run_ferry, wait_calm
+from ...daemon import check_alive, check_graceful_stop, free_port, wait_calm
 from ...database import PostgresStore, query
 from ...invariants import check_database
 from ...origin import Moto, Origin
-from ...postgres import Postgres, PostgresReadError
+from ...postgres import Postgres
 from ...processes import in_threads
 from ...report import REPORT, log
 from ..fire.checks import check_fire_results
 from ..fire.plans import make_plans, submit
 from .checks import check_cluster, taken_over_copies, tamper
 from .disruptions import Disruptions
-from .nodes import NAMES, Node
+from .nodes import NAMES, Node, start_nodes, stop_cluster
 
 SCENARIO = "cluster"
 LEASE = 6
-MIGRATED = "`ferry db migrate` creates the PostgreSQL schema"
 SETTLED = "the cluster settles: nothing running, nothing due"
 
 
@@ -63,24 +62,11 @@ def run(args, binary, scratch, lifecycles):
         # node-b's S3 writes take 5 s each, so downloads wait there for their uploads when it dies.
         nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs,
                       5.0 if name == "node-b" else 0.0) for name in NAMES]
-        status, output = run_ferry(binary, ["db", "migrate", "--config", str(nodes[0].ferry.config)], timeout=300)
-        REPORT.check(SCENARIO, MIGRATED, status == 0, f"exit status {status}: {output[-1500:]}")
-        if status != 0:
-            return
-        for node in nodes:
-            node.start(store)
-        drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles)
+        if start_nodes(SCENARIO, binary, nodes, store):
+            drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles)
     finally:
-        for node in nodes:
-            node.recorder.stop()
-        for node in nodes:
-            node.ferry.stop(timeout=20)
-        try:
-            postgres.dump("ferry_chaos", ("nodes", "workers", "jobs", "job_events", "downloads", "uploads"))
-        except (PostgresReadError, OSError) as error:
-            log(f"cluster: could not keep the database's tables in the scratch folder: {error}")
-        postgres.remove()
-
+        stop_cluster(SCENARIO, nodes, postgres, "ferry_chaos", ("nodes", "workers", "jobs", "job_events", "downloads",
+                                                                "uploads"))
 
 def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
     duration = max(args.duration, 60)

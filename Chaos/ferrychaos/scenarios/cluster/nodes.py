@@ -11,18 +11,46 @@ import signal
 import subprocess
 import time
 
-from ...daemon import Ferry, base_config, free_port, survivors
+from ...daemon import Ferry, base_config, free_port, run_ferry, survivors
 from ...database import READ_ERRORS, query
 from ...origin import s3_target
+from ...postgres import PostgresReadError
 from ...processes import STRAYS
-from ...report import log
+from ...report import REPORT, log
 from ...s3proxy import S3FaultProxy
 
 NAMES = ("node-a", "node-b", "node-c")
 FENCED_STATUS = 75  # EX_TEMPFAIL: the node lost its lease and stopped itself
+MIGRATED = "`ferry db migrate` creates the PostgreSQL schema"
 
 
-def node_config(state, port, database_url, name, lease, endpoint, secret, folder, cleanup_runs):
+def start_nodes(scenario, binary, nodes, store):
+    """Migrates the database once with `ferry db migrate` and starts every node; False (reported) when
+    the migration failed."""
+    status, output = run_ferry(binary, ["db", "migrate", "--config", str(nodes[0].ferry.config)], timeout=300)
+    REPORT.check(scenario, MIGRATED, status == 0, f"exit status {status}: {output[-1500:]}")
+    if status != 0:
+        return False
+    for node in nodes:
+        node.start(store)
+    return True
+
+
+def stop_cluster(scenario, nodes, postgres, database, tables):
+    """Stops the nodes and their recorders, keeps `tables` as CSV in the scratch folder and removes the server."""
+    for node in nodes:
+        node.recorder.stop()
+    for node in nodes:
+        node.ferry.stop(timeout=20)
+    try:
+        postgres.dump(database, tables)
+    except (PostgresReadError, OSError) as error:
+        log(f"{scenario}: could not keep the database's tables in the scratch folder: {error}")
+    postgres.remove()
+
+
+def node_config(state, port, database_url, name, lease, endpoint, secret, folder, cleanup_runs, extra=""):
+    """A node's configuration; `extra` is appended (more `targets:` entries, then other sections)."""
     workers = f"""workers:
   download:
     processes: 1
@@ -49,19 +77,19 @@ targets:
     type: dir
     path: {folder}
 """
-    return base_config(state, port, workers + s3_target("bucket", endpoint, secret))
+    return base_config(state, port, workers + s3_target("bucket", endpoint, secret) + extra)
 
 
 class Node:
     """One `ferry serve` of the cluster: its daemon, state folder, S3 recorder and incarnations."""
 
     def __init__(self, binary, scratch, name, moto_port, database_url, lease, secret, folder, cleanup_runs,
-                 write_delay=0.0):
+                 write_delay=0.0, extra=""):
         self.name = name
         self.state = scratch / f"{name}-state"
         self.recorder = S3FaultProxy(moto_port, 0, rate=0, complete_rate=0, write_delay=write_delay)
         text = node_config(self.state, free_port(), database_url, name, lease, self.recorder.endpoint, secret,
-                           folder, cleanup_runs)
+                           folder, cleanup_runs, extra)
         self.ferry = Ferry(binary, scratch, text, name)
         self.incarnations = []  # node ids, oldest first
         self.down = False  # SIGKILLed for good, or stopped and not (yet) back

@@ -23,7 +23,7 @@ from ...origin import Origin
 from ...report import REPORT, log
 from .botapi import FakeBotAPI
 from .checks import check_flood_control, check_folder, check_send_markers, check_telegram_results, load
-from .messages import make_bots, make_messages
+from .messages import make_bots, make_messages, relay_config
 from .monkey import Monkey
 
 
@@ -46,29 +46,13 @@ targets:
     type: dir
     path: {folder}
 """
-    for bot in bots:
-        if bot.target:
-            text += f"""  {bot.target}:
-    type: telegram
-    bot: {bot.name}
-    chat_id: {bot.target_chat}
-    as: {bot.send_as}
-    caption: "d{{download_id}} {{file_name}}"
-"""
-    text += "telegram:\n  bots:\n"
-    for bot in bots:
-        text += f"""    {bot.name}:
-      token_file: {bot.api.token_file}
-      base_url: {bot.api.base}
-      allowed_chats: [{", ".join(str(c) for c in bot.chats)}]
-      upload_targets: [{", ".join(bot.targets)}]
-      delete_after_upload: {"true" if bot.delete else "false"}
-"""
+    text += relay_config(bots)
     return base_config(state, port, text)
 
 
 def settle(ferry, database, bots, timeout):
-    """Waits until every update is acknowledged and every job is final, three looks in a row."""
+    """Waits until every update is acknowledged and every job is final, three looks in a row
+    (`database`: a SQLite file's path or a `PostgresStore`)."""
     def busy():
         states = [bot.api.state() for bot in bots]
         if any(s["confirmed_offset"] != s["next_update"] or s["pending"] for s in states):
@@ -78,12 +62,12 @@ def settle(ferry, database, bots, timeout):
         # A delivered upload of a download to delete afterwards waits to be marked cleaned.
         uncleaned = query(database, """SELECT count(*) FROM uploads u JOIN jobs j ON j.id = u.job_id
             JOIN downloads d ON d.job_id = u.download_id
-            WHERE d.delete_after_upload = 1 AND j.state = 'succeeded'""")[0][0]
+            WHERE d.delete_after_upload AND j.state = 'succeeded'""")[0][0]
         # A file its records say was delivered and removed waits for a cleanup run.
-        leftovers = sum(1 for (location,) in query(database, """SELECT j.result_location FROM jobs j
+        leftovers = sum(1 for row in query(database, """SELECT j.result_location FROM jobs j
             WHERE j.kind = 'download' AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
                                                   WHERE u.download_id = j.id AND uj.state = 'cleaned')""")
-                        if os.path.exists(location))
+                        if row[0] and os.path.exists(row[0]))
         return unfinished or uncleaned or leftovers
 
     return wait_calm(ferry, busy, timeout)

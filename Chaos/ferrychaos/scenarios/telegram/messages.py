@@ -35,6 +35,30 @@ def make_bots():
 STRANGER_CHAT = 999
 
 
+def relay_config(bots):
+    """The bots' `targets:` entries (indented to sit under it) and the `telegram:` section."""
+    text = ""
+    for bot in bots:
+        if bot.target:
+            text += f"""  {bot.target}:
+    type: telegram
+    bot: {bot.name}
+    chat_id: {bot.target_chat}
+    as: {bot.send_as}
+    caption: "d{{download_id}} {{file_name}}"
+"""
+    text += "telegram:\n  bots:\n"
+    for bot in bots:
+        text += f"""    {bot.name}:
+      token_file: {bot.api.token_file}
+      base_url: {bot.api.base}
+      allowed_chats: [{", ".join(str(c) for c in bot.chats)}]
+      upload_targets: [{", ".join(bot.targets)}]
+      delete_after_upload: {"true" if bot.delete else "false"}
+"""
+    return text
+
+
 class Message:
     """One message in a bot's chat: its body and the download it must become (None: no download)."""
 
@@ -44,8 +68,8 @@ class Message:
         self.update_id = None  # the fake Bot API's, once sent
 
 
-def make_messages(rng, count, bots, origin, run_id):
-    """`count` messages over the bots: a quarter to the relays, the rest to the inbox's three chats."""
+def make_messages(rng, count, bots, origin, run_id, inbox_share=0.75):
+    """`count` messages over the bots: `inbox_share` of them to the inbox's chats, the rest to the relays."""
     weights = {"document": 30, "video": 14, "audio": 8, "photo": 10, "animation": 7, "link": 17,
                "hidden-link": 5, "repeat": 4, "stranger": 2, "empty": 3}
     kinds = list(weights)
@@ -53,7 +77,7 @@ def make_messages(rng, count, bots, origin, run_id):
     messages = []
     seed = 0
     for index in range(count):
-        bot = bots[0] if rng.random() < 0.75 else rng.choice(bots[1:])
+        bot = bots[0] if rng.random() < inbox_share else rng.choice(bots[1:])
         chat = rng.choice(bot.chats)
         kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
         if kind == "repeat" and not sent_media.get((bot.name, chat)):
