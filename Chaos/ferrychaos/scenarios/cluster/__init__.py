@@ -127,8 +127,11 @@ def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
                if r["url"] in varying}
     if changed:
         log(f"cluster: {len(changed)} refetched downloads met a changed source and failed, as pinned: {sorted(changed)}")
+    # The node SIGKILLed for good took its files with it: a download it had delivered whose clean-up
+    # it had not yet made stays delivered (the clean-up runs where the file is; none will).
+    lost = frozenset(n.incarnations[-1] for n in nodes if n.down)
     check_fire_results(SCENARIO, plans, store, [n.state for n in nodes], folder, moto, origin, {},
-                       taken_over_copies(store, nodes), changed_sources=frozenset(changed))
+                       taken_over_copies(store, nodes), changed_sources=frozenset(changed), lost_nodes=lost)
     check_database(SCENARIO, store, lifecycles)
     report_figures(store, disruptions, figures)
 

@@ -42,13 +42,15 @@ def tamper(database, state, folder, moto):
 
 
 def check_fire_results(scenario, plans, database, states, folder, moto, origin, hung_jobs, leftover=None,
-                       changed_sources=frozenset()):
+                       changed_sources=frozenset(), lost_nodes=frozenset()):
     """`database`: a SQLite path or a `PostgresStore`; `states`: every node's state folder (one for a
     single node); `hung_jobs`: {worker id: (stopped at, job ids)} of SIGSTOPped workers; `leftover(path)`:
     whether a file no record points at may stay, even quarantined (a copy left by work another node
     took over); `changed_sources`: downloads fetched again after their node died whose source had
     changed meanwhile: they end failed (`checksum_mismatch`, the refetch is pinned to the lost file),
-    their waiting uploads fail `source_missing`, and a target may keep what the lost node delivered."""
+    their waiting uploads fail `source_missing`, and a target may keep what the lost node delivered;
+    `lost_nodes`: node ids gone for good with their files, whose delivered downloads' clean-ups (to
+    remove the file after its uploads) no node can do: they stay delivered, not cleaned."""
     jobs = {r["id"]: r for r in query(database, "SELECT * FROM jobs")}
     downloads = {r["job_id"]: r for r in query(database, "SELECT * FROM downloads")}
     uploads = {r["job_id"]: r for r in query(database, "SELECT * FROM uploads")}
@@ -186,8 +188,9 @@ def check_fire_results(scenario, plans, database, states, folder, moto, origin, 
         ups = uploads_of.get(job["id"], [])
         removed = download is not None and download["delete_after_upload"] == 1 and ups \
             and all(u["state"] == "cleaned" for u in ups)
+        stranded = job["node"] in lost_nodes if "node" in job.keys() else False
         if download is not None and download["delete_after_upload"] == 1 and ups \
-                and all(u["state"] in ("succeeded", "cleaned") for u in ups) and not removed:
+                and all(u["state"] in ("succeeded", "cleaned") for u in ups) and not removed and not stranded:
             REPORT.violate(scenario, files, f"download {job['id']}: every upload succeeded but they are not all "
                            f"cleaned: {[u['state'] for u in ups]}")
         if removed:

@@ -50,9 +50,10 @@ targets:
     return base_config(state, port, text)
 
 
-def settle(ferry, database, bots, timeout):
+def settle(ferry, database, bots, timeout, lost_nodes=frozenset()):
     """Waits until every update is acknowledged and every job is final, three looks in a row
-    (`database`: a SQLite file's path or a `PostgresStore`)."""
+    (`database`: a SQLite file's path or a `PostgresStore`; `lost_nodes`: node ids gone for good,
+    whose delivered files nobody can remove)."""
     def busy():
         states = [bot.api.state() for bot in bots]
         if any(s["confirmed_offset"] != s["next_update"] or s["pending"] for s in states):
@@ -60,9 +61,11 @@ def settle(ferry, database, bots, timeout):
         unfinished = query(database, "SELECT count(*) FROM jobs WHERE state NOT IN "
                            "('succeeded', 'cleaned', 'failed', 'cancelled')")[0][0]
         # A delivered upload of a download to delete afterwards waits to be marked cleaned.
-        uncleaned = query(database, """SELECT count(*) FROM uploads u JOIN jobs j ON j.id = u.job_id
-            JOIN downloads d ON d.job_id = u.download_id
-            WHERE d.delete_after_upload AND j.state = 'succeeded'""")[0][0]
+        # (jobs.node is PostgreSQL's alone; only a cluster has lost nodes.)
+        node = "dj.node" if lost_nodes else "NULL"
+        uncleaned = sum(1 for row in query(database, f"""SELECT {node} FROM uploads u JOIN jobs j ON j.id = u.job_id
+            JOIN downloads d ON d.job_id = u.download_id JOIN jobs dj ON dj.id = u.download_id
+            WHERE d.delete_after_upload AND j.state = 'succeeded'""") if row[0] not in lost_nodes)
         # A file its records say was delivered and removed waits for a cleanup run.
         leftovers = sum(1 for row in query(database, """SELECT j.result_location FROM jobs j
             WHERE j.kind = 'download' AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
