@@ -60,6 +60,7 @@ class S3FaultProxy:
         self.requests = {}
         self.writes = []  # (epoch seconds, "put-object" or "complete-multipart", key) the server carried out
         self.lock = threading.Lock()
+        self.busy = 0  # requests being handled
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -102,10 +103,20 @@ class S3FaultProxy:
             return self.rng.choice(["500", "503"])
 
     def handle(self, handler):
+        with self.lock:
+            self.busy += 1
         try:
             self.serve(handler)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True  # the client gave up on this request; it will retry
+        finally:
+            with self.lock:
+                self.busy -= 1
+
+    def idle(self):
+        """Whether no request is being handled (a killed client's whole request may still be)."""
+        with self.lock:
+            return self.busy == 0
 
     def serve(self, handler):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query, keep_blank_values=True)
@@ -131,7 +142,11 @@ class S3FaultProxy:
         if fault == "trickle":
             body = bytearray()
             while len(body) < length:
-                body += handler.rfile.read(min(32768, length - len(body)))
+                chunk = handler.rfile.read(min(32768, length - len(body)))
+                if not chunk:  # the client died before it had sent the whole body: nothing is written
+                    handler.close_connection = True
+                    return
+                body += chunk
                 time.sleep(32768 / 200_000)
             body = bytes(body)
             self.count(fault)

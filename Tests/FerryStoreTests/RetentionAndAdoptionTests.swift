@@ -98,6 +98,32 @@ struct RetentionAndAdoptionTests {
     }
 
     @Test(
+        "Deliveries to the named targets since a time are listed with their locations; others are not",
+        arguments: StoreBackend.allCases)
+    func recentDeliveries(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
+        let downloader = try await fixture.worker("download-1.a")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let started = Int64(fixture.clock.now.timeIntervalSince1970 * 1000)
+        var delivered: [String: JobID] = [:]
+        for target in ["drive", "s3"] {
+            _ = try await fixture.succeededDownload(targets: [target], owner: downloader)
+            let upload = try #require(try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 1).first)
+            _ = try await fixture.store.complete(
+                JobCompletion(
+                    lease: upload.lease,
+                    result: JobResult(location: "\(target):x/f", size: 1, sha256: String(repeating: "0", count: 64))))
+            delivered[target] = upload.job.id
+        }
+        let listed = try await fixture.store.deliveries(to: ["drive"], since: started)
+        #expect(listed.map(\.job) == [try #require(delivered["drive"])])
+        #expect(listed.first?.location == "drive:x/f")
+        #expect(try await fixture.store.deliveries(to: ["drive", "s3"], since: started).count == 2)
+        #expect(try await fixture.store.deliveries(to: ["drive"], since: started + 1).isEmpty, "none since then")
+        #expect(try await fixture.store.deliveries(to: [], since: 0).isEmpty)
+    }
+
+    @Test(
         "An adopted file becomes a succeeded download in its own folder, which is never refetched",
         arguments: StoreBackend.allCases)
     func adoption(_ backend: StoreBackend) async throws {

@@ -91,6 +91,9 @@ struct CleanupCommand: AsyncParsableCommand {
         for path in list("stale_partials").compactMap({ $0 as? String }) {
             table.rows.append(["stale partial", run["dry_run"] as? Bool == true ? "would remove" : "removed", path])
         }
+        for copy in list("hidden_copies").compactMap({ $0 as? String }) {
+            table.rows.append(["hidden copy", run["dry_run"] as? Bool == true ? "would remove" : "removed", copy])
+        }
         for path in list("uninterpretable").compactMap({ $0 as? String }) {
             table.rows.append(["cannot interpret", "left alone", path])
         }

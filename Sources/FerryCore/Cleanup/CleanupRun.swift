@@ -67,13 +67,17 @@ public struct CleanupReport: Hashable, Sendable, Codable {
     public var expiredRecords: Int = 0
     /// Files deleted together with their expired records (`cleanup.retain_files: false`).
     public var expiredFiles: [String] = []
+    /// Hidden copies (`.<name>.ferry-partial`) found beside objects delivered to rclone targets and
+    /// removed: an earlier, killed attempt's request that the remote carried out after the
+    /// delivery. As `<target>:<path>`.
+    public var hiddenCopies: [String] = []
 
     public init() {}
 
     /// Whether the run found anything out of order (retention is routine, not a problem).
     public var foundProblems: Bool {
         !sweepRequeued.isEmpty || !pendingInputMissing.isEmpty || !damagedRecords.isEmpty || !orphanFiles.isEmpty
-            || !uninterpretable.isEmpty || !stalePartials.isEmpty || !abandonedUploads.isEmpty
+            || !uninterpretable.isEmpty || !stalePartials.isEmpty || !abandonedUploads.isEmpty || !hiddenCopies.isEmpty
     }
 }
 
@@ -95,6 +99,7 @@ extension CleanupReport {
         abandonedUploads = try values.decodeIfPresent([AbandonedUpload].self, forKey: .abandonedUploads) ?? []
         expiredRecords = try values.decodeIfPresent(Int.self, forKey: .expiredRecords) ?? 0
         expiredFiles = try values.decodeIfPresent([String].self, forKey: .expiredFiles) ?? []
+        hiddenCopies = try values.decodeIfPresent([String].self, forKey: .hiddenCopies) ?? []
     }
 }
 

@@ -48,6 +48,9 @@ public protocol CleanupRecords: Sendable {
     /// Upload jobs that ended for good while their resume state still names an unfinished
     /// multipart upload on the server, with their target.
     func abandonedUploads() async throws(StoreError) -> [(job: JobID, target: String, resumeState: String)]
+    /// Uploads to one of `targets` that were delivered (succeeded or cleaned) at or after `since`
+    /// (Unix milliseconds), with where they went (on PostgreSQL those of this node's files).
+    func deliveries(to targets: [String], since: Int64) async throws(StoreError) -> [(job: JobID, location: String)]
 }
 
 /// What the supervisor's cleanup (``CleanupRecords`` plus the writes a run makes) needs of a

@@ -131,7 +131,7 @@ public actor CleanupCoordinator {
                 metadata: [
                     "run": "\(pending.run.id)", "damaged": "\(report.damagedRecords.count)",
                     "orphans": "\(report.orphanFiles.count)", "stale_partials": "\(report.stalePartials.count)",
-                    "swept": "\(report.sweepRequeued.count)",
+                    "swept": "\(report.sweepRequeued.count)", "hidden_copies": "\(report.hiddenCopies.count)",
                 ])
         } catch {
             logger.error("could not record a cleanup run", metadata: ["run": "\(pending.run.id)", "error": "\(error)"])

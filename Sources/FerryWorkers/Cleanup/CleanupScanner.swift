@@ -6,8 +6,9 @@ import Foundation
 
 /// The cleanup worker's scan: compares the managed folders with the records (read-only) and acts
 /// on files only — stale partial files are removed, files with no record moved to quarantine,
-/// multipart uploads that finished jobs left on their servers aborted — while every change to a
-/// record is left to the supervisor, from the findings returned.
+/// multipart uploads that finished jobs left on their servers aborted, hidden copies left beside
+/// rclone deliveries removed — while every change to a record is left to the supervisor, from the
+/// findings returned.
 struct CleanupScanner {
     let stateDirectory: String
     let targets: [UploadTarget]
@@ -30,6 +31,7 @@ struct CleanupScanner {
             try await scanResults(known: known, elsewhere: elsewhere, store: store, order: order, into: &report)
             try await scanSpool(store: store, order: order, into: &report)
             try await abortAbandonedUploads(store: store, order: order, into: &report)
+            try await removeHiddenCopies(store: store, order: order, into: &report)
         } catch {
             return CleanupFindings(runID: order.runID, report: report, error: "\(error)")
         }
@@ -254,7 +256,7 @@ struct CleanupScanner {
         Self.age(of: path).map { $0 >= order.settleTime } ?? false
     }
 
-    private func append<Element>(_ element: Element, to list: inout [Element]) {
+    func append<Element>(_ element: Element, to list: inout [Element]) {
         if list.count < Self.listLimit { list.append(element) }
     }
 
