@@ -60,7 +60,7 @@ class S3FaultProxy:
         self.requests = {}
         self.writes = []  # (epoch seconds, "put-object" or "complete-multipart", key) the server carried out
         self.lock = threading.Lock()
-        self.busy = 0  # requests being handled
+        self.inflight = {}  # thread id -> (monotonic start, method, key) of each request being handled
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -104,19 +104,25 @@ class S3FaultProxy:
 
     def handle(self, handler):
         with self.lock:
-            self.busy += 1
+            self.inflight[threading.get_ident()] = (time.monotonic(), handler.command, object_key(handler.path))
         try:
             self.serve(handler)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True  # the client gave up on this request; it will retry
         finally:
             with self.lock:
-                self.busy -= 1
+                self.inflight.pop(threading.get_ident(), None)
 
     def idle(self):
         """Whether no request is being handled (a killed client's whole request may still be)."""
         with self.lock:
-            return self.busy == 0
+            return not self.inflight
+
+    def busy_with(self):
+        """The requests being handled: [(seconds so far, method, key)]."""
+        now = time.monotonic()
+        with self.lock:
+            return [(round(now - start), method, key) for start, method, key in self.inflight.values()]
 
     def serve(self, handler):
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(handler.path).query, keep_blank_values=True)
@@ -152,6 +158,11 @@ class S3FaultProxy:
             self.count(fault)
         else:
             body = handler.rfile.read(length) if length else b""
+            if len(body) < length:
+                # The client died mid-body: a server would drop the request (passing it on with its
+                # Content-Length would hold the server, and this request, until their timeout).
+                handler.close_connection = True
+                return
         if kind in ("put-object", "upload-part", "complete-multipart"):
             time.sleep(self.write_delay)
         try:

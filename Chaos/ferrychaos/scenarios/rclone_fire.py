@@ -94,12 +94,14 @@ targets:
         # A killed rclone's request that was already sent whole may still be carried out by the
         # remote after a later attempt delivered (the proxy trickles bodies in): a cleanup run,
         # once the proxy is idle, removes the hidden copy it wrote.
-        # (A trickled 8 MiB body takes about 42 s to pass.)
+        # (A trickled 8 MiB body takes about 42 s to pass; in practice the proxy is idle within 15 s.)
         calm = 0
         waited = time.monotonic()
         deadline = waited + 120
         while calm < 3 and time.monotonic() < deadline:
             calm = calm + 1 if proxy.idle() else 0
+            if int(time.monotonic() - waited) % 15 == 14:
+                log(f"{SCENARIO}: the proxy still handles {proxy.busy_with()}")
             time.sleep(1)
         log(f"{SCENARIO}: the proxy was {'idle' if calm >= 3 else 'STILL BUSY'} after "
             f"{time.monotonic() - waited:.0f} s; a cleanup run")
