@@ -117,7 +117,7 @@ struct RetentionAndAdoptionTests {
         }
         let listed = try await fixture.store.deliveries(to: ["drive"], since: started)
         #expect(listed.map(\.job) == [try #require(delivered["drive"])])
-        #expect(listed.first?.location == "drive:x/f")
+        #expect(listed.first?.location == "drive:x/f" && listed.first?.target == "drive")
         #expect(try await fixture.store.deliveries(to: ["drive", "s3"], since: started).count == 2)
         #expect(try await fixture.store.deliveries(to: ["drive"], since: started + 1).isEmpty, "none since then")
         #expect(try await fixture.store.deliveries(to: [], since: 0).isEmpty)

@@ -168,18 +168,7 @@ struct S3UploadTests {
         let resume = try #require(stopped.resume)
         #expect(try server.contents(of: bucket).unfinishedUploads == 1)
         // The records: the upload job failed for good, its resume state naming the upload.
-        let store = try SQLiteJobStore.open(StoreConfiguration(path: folder.appendingPathComponent("ferry.db").path))
-        _ = try store.migrate()
-        let worker = WorkerID("upload-1.a")
-        try await store.registerWorker(WorkerRecord(id: worker, role: .upload, slot: 1, pid: 1, startedAt: Date()))
-        _ = try await store.enqueue(
-            download: DownloadRequest(spec: DownloadSpec(url: "https://example.test/v", uploadTargets: ["archive"])))
-        let download = try #require(try await store.claimDueJobs(of: .download, for: worker, limit: 1).first)
-        _ = try await store.complete(
-            JobCompletion(
-                lease: download.lease,
-                result: JobResult(location: spec.sourcePath, size: spec.sourceSize, sha256: spec.sourceSHA256)))
-        let upload = try #require(try await store.claimDueJobs(of: .upload, for: worker, limit: 1).first)
+        let (store, _, upload) = try await UploadRecordsFixture.claimedUpload(in: folder, of: spec, to: "archive")
         _ = try await store.fail(upload.lease, with: .permanent("target_rejected", "test"), resumeState: resume)
 
         // A CreateMultipartUpload of the same key whose answer was lost: no resume state names it.

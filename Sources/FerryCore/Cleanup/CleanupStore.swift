@@ -49,8 +49,11 @@ public protocol CleanupRecords: Sendable {
     /// multipart upload on the server, with their target.
     func abandonedUploads() async throws(StoreError) -> [(job: JobID, target: String, resumeState: String)]
     /// Uploads to one of `targets` that were delivered (succeeded or cleaned) at or after `since`
-    /// (Unix milliseconds), with where they went (on PostgreSQL those of this node's files).
-    func deliveries(to targets: [String], since: Int64) async throws(StoreError) -> [(job: JobID, location: String)]
+    /// (Unix milliseconds), with their target and where they went (on PostgreSQL those of this
+    /// node's files).
+    func deliveries(
+        to targets: [String], since: Int64
+    ) async throws(StoreError) -> [(job: JobID, target: String, location: String)]
 }
 
 /// What the supervisor's cleanup (``CleanupRecords`` plus the writes a run makes) needs of a

@@ -96,20 +96,25 @@ extension PostgresJobStore {
 
     public func deliveries(
         to targets: [String], since: Int64
-    ) async throws(StoreError) -> [(job: JobID, location: String)] {
+    ) async throws(StoreError) -> [(job: JobID, target: String, location: String)] {
         guard !targets.isEmpty else { return [] }
         let logger = logger
         return try await read { connection in
             try await connection.rows(
                 """
-                SELECT j.id, j.result_location FROM jobs j JOIN uploads u ON u.job_id = j.id
+                SELECT j.id, u.target, j.result_location FROM jobs j JOIN uploads u ON u.job_id = j.id
                 JOIN jobs d ON d.id = u.download_id
                 WHERE j.kind = 'upload' AND j.state IN ('succeeded', 'cleaned') AND j.finished_at >= \(since)
                     AND j.result_location IS NOT NULL AND u.target = ANY(\(targets)::text[])
                     AND \(unescaped: Self.fileIsHere("d.node"))
                 ORDER BY j.id
                 """, logger
-            ).map { row in (JobID(try row.value(0, as: Int64.self)), try row.value(1, as: String.self)) }
+            ).map { row in
+                (
+                    JobID(try row.value(0, as: Int64.self)), try row.value(1, as: String.self),
+                    try row.value(2, as: String.self)
+                )
+            }
         }
     }
 

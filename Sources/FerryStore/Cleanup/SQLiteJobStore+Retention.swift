@@ -75,19 +75,19 @@ extension SQLiteJobStore {
 
     public func deliveries(
         to targets: [String], since: Int64
-    ) async throws(StoreError) -> [(job: JobID, location: String)] {
+    ) async throws(StoreError) -> [(job: JobID, target: String, location: String)] {
         guard !targets.isEmpty else { return [] }
         return try await read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT j.id, j.result_location FROM jobs j JOIN uploads u ON u.job_id = j.id
+                    SELECT j.id, u.target, j.result_location FROM jobs j JOIN uploads u ON u.job_id = j.id
                     WHERE j.kind = 'upload' AND j.state IN ('succeeded', 'cleaned') AND j.finished_at >= ?
                         AND j.result_location IS NOT NULL
                         AND u.target IN (\(Array(repeating: "?", count: targets.count).joined(separator: ", ")))
                     ORDER BY j.id
                     """, arguments: StatementArguments([since] + targets)
-            ).map { (JobID($0[0] as Int64), $0[1] as String) }
+            ).map { (JobID($0[0] as Int64), $0[1] as String, $0[2] as String) }
         }
     }
 

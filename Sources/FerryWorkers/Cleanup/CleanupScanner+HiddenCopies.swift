@@ -13,15 +13,21 @@ extension CleanupScanner {
     func removeHiddenCopies(
         store: any CleanupRecords, order: CleanupOrder, into report: inout CleanupReport
     ) async throws {
+        let rclone = Dictionary(
+            targets.compactMap { target in target.rclone.map { (target.name, $0) } },
+            uniquingKeysWith: { first, _ in first })
+        guard !rclone.isEmpty else { return }
         let since = Int64(Date().timeIntervalSince1970 * 1000) - Self.hiddenCopyWindow.inMilliseconds
-        for target in targets {
-            guard let settings = target.rclone else { continue }
-            let hidden = try await store.deliveries(to: [target.name], since: since).compactMap {
-                Self.hiddenCopy(of: $0.location, remote: settings.remote)
-            }
-            guard !hidden.isEmpty else { continue }
-            for path in await Self.delete(hidden, from: settings, dryRun: order.dryRun) {
-                append("\(target.name):\(path)", to: &report.hiddenCopies)
+        var hidden: [String: [String]] = [:]  // target -> hidden copies' paths under its remote
+        for delivery in try await store.deliveries(to: Array(rclone.keys), since: since) {
+            guard let settings = rclone[delivery.target],
+                let path = Self.hiddenCopy(of: delivery.location, remote: settings.remote)
+            else { continue }
+            hidden[delivery.target, default: []].append(path)
+        }
+        for (target, paths) in hidden.sorted(by: { $0.key < $1.key }) {
+            for path in await Self.delete(paths, from: rclone[target]!, dryRun: order.dryRun) {
+                append("\(target):\(path)", to: &report.hiddenCopies)
             }
         }
     }
@@ -43,13 +49,13 @@ extension CleanupScanner {
             return []
         }
         defer { unlink(list) }
-        var arguments = [
+        let arguments = [
             "delete", settings.remote, "--files-from", list, "--use-json-log", "-v", "--retries", "1",
             "--low-level-retries", "3",
         ]
-        if dryRun { arguments.append("--dry-run") }
-        if !settings.configFile.isEmpty { arguments += ["--config", settings.configFile] }
-        let run = try? await RcloneTarget.run(settings.program, arguments) { _ in }
+        let run = try? await RcloneTarget.run(
+            settings.program, settings.withConfig(dryRun ? arguments + ["--dry-run"] : arguments)
+        ) { _ in }
         return (run?.log ?? "").split(separator: "\n").compactMap { line in
             guard let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let message = entry["msg"] as? String, let object = entry["object"] as? String,

@@ -28,7 +28,8 @@ struct RcloneTarget {
         // delete (S3), a move cut short between the two also left the hidden copy: it goes now.
         if try await listed(remote, matches: spec, required: false) {
             _ = try? await Self.run(
-                settings.program, withConfig(["deletefile", temporary, "--retries", "1", "--low-level-retries", "3"])
+                settings.program,
+                settings.withConfig(["deletefile", temporary, "--retries", "1", "--low-level-retries", "3"])
             ) { _ in }
             await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), nil)
             return JobResult(location: remote, size: spec.sourceSize, sha256: spec.sourceSHA256)
@@ -36,7 +37,8 @@ struct RcloneTarget {
         try await transfer("copyto", spec, to: temporary, report: report)
         _ = try await listed(temporary, matches: spec, required: true)
         let moved = try await Self.run(
-            settings.program, withConfig(["moveto", temporary, remote, "--retries", "1", "--low-level-retries", "3"])
+            settings.program,
+            settings.withConfig(["moveto", temporary, remote, "--retries", "1", "--low-level-retries", "3"])
         ) { _ in }
         guard moved.status == 0 else { throw Self.failure(status: moved.status, log: moved.log) }
         _ = try await listed(remote, matches: spec, required: true)
@@ -54,7 +56,7 @@ struct RcloneTarget {
     /// where the remote has it. A mismatch (or, when `required`, nothing there) fails the attempt.
     private func listed(_ remote: String, matches spec: UploadSpec, required: Bool) async throws(JobFailure) -> Bool {
         let listed = try await Self.run(
-            settings.program, withConfig(["lsjson", "--hash", "--hash-type", "sha256", remote])
+            settings.program, settings.withConfig(["lsjson", "--hash", "--hash-type", "sha256", remote])
         ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]],
@@ -93,7 +95,8 @@ struct RcloneTarget {
         let remote = remote(objectName)
         try await transfer("sync", spec, to: remote, report: report)
         let listed = try await Self.run(
-            settings.program, withConfig(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "sha256", remote])
+            settings.program,
+            settings.withConfig(["lsjson", "-R", "--files-only", "--hash", "--hash-type", "sha256", remote])
         ) { _ in }
         guard listed.status == 0,
             let entries = try? JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [[String: Any]]
@@ -124,17 +127,13 @@ struct RcloneTarget {
             ? settings.remote + objectName : settings.remote + "/" + objectName
     }
 
-    private func withConfig(_ arguments: [String]) -> [String] {
-        settings.configFile.isEmpty ? arguments : arguments + ["--config", settings.configFile]
-    }
-
     /// Runs `rclone <verb> <source> <remote>` (copyto for a file, sync for a folder) comparing
     /// checksums, reporting its JSON progress; a failed run is classed by its exit status.
     private func transfer(
         _ verb: String, _ spec: UploadSpec, to remote: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) {
-        let arguments = withConfig([
+        let arguments = settings.withConfig([
             verb, spec.sourcePath, remote, "--checksum", "--use-json-log", "--stats", "1s", "--stats-log-level",
             "NOTICE", "--log-level", "NOTICE", "--retries", "1", "--low-level-retries", "3",
         ])
@@ -205,5 +204,12 @@ struct RcloneTarget {
         } catch {
             throw .permanent("rclone_missing", "cannot run \(program): \(error)")
         }
+    }
+}
+
+extension UploadTarget.Rclone {
+    /// `arguments` with this target's rclone configuration file, when it names one.
+    func withConfig(_ arguments: [String]) -> [String] {
+        configFile.isEmpty ? arguments : arguments + ["--config", configFile]
     }
 }

@@ -19,7 +19,7 @@ import random
 import time
 
 from ...daemon import check_alive, check_graceful_stop, free_port, wait_calm
-from ...database import PostgresStore, query
+from ...database import query
 from ...invariants import check_database
 from ...origin import Moto, Origin
 from ...postgres import Postgres
@@ -29,7 +29,7 @@ from ..fire.checks import check_fire_results
 from ..fire.plans import make_plans, submit
 from .checks import check_cluster, taken_over_copies, tamper
 from .disruptions import Disruptions
-from .nodes import NAMES, Node, start_nodes, stop_cluster
+from .nodes import NAMES, Node, lost_incarnations, open_cluster, start_nodes, stop_cluster
 
 SCENARIO = "cluster"
 LEASE = 6
@@ -51,14 +51,7 @@ def run(args, binary, scratch, lifecycles):
     postgres = Postgres(scratch, free_port())
     nodes = []
     try:
-        postgres.start()
-        url = postgres.create_database("ferry_chaos")
-        store = PostgresStore(postgres, "ferry_chaos")
-        folder = scratch / "cluster-folder"
-        folder.mkdir()
-        secret = scratch / "cluster-s3-secret"
-        secret.write_text("testing")
-        moto_port = int(moto.endpoint.rsplit(":", 1)[1])
+        url, store, folder, secret, moto_port = open_cluster(scratch, postgres, moto, "ferry_chaos", "cluster")
         # node-b's S3 writes take 5 s each, so downloads wait there for their uploads when it dies.
         nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs,
                       5.0 if name == "node-b" else 0.0) for name in NAMES]
@@ -129,7 +122,7 @@ def drive(args, rng, origin, moto, postgres, store, nodes, folder, lifecycles):
         log(f"cluster: {len(changed)} refetched downloads met a changed source and failed, as pinned: {sorted(changed)}")
     # The node SIGKILLed for good took its files with it: a download it had delivered whose clean-up
     # it had not yet made stays delivered (the clean-up runs where the file is; none will).
-    lost = frozenset(n.incarnations[-1] for n in nodes if n.down)
+    lost = lost_incarnations(nodes)
     check_fire_results(SCENARIO, plans, store, [n.state for n in nodes], folder, moto, origin, {},
                        taken_over_copies(store, nodes), changed_sources=frozenset(changed), lost_nodes=lost)
     check_database(SCENARIO, store, lifecycles)

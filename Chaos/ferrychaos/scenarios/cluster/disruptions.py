@@ -28,13 +28,21 @@ class Disruptions(threading.Thread):
         try:
             start = time.monotonic()
             self.at(start + self.duration * 0.20)
-            self.kill_node(self.nodes[1])
+            self.kill_node(self.to_kill())
             self.at(start + self.duration * 0.40)
-            self.stop_node(self.nodes[2])
+            self.stop_node(self.to_freeze())
             self.at(start + self.duration * 0.65)
             self.restart_postgres()
         except Exception as error:  # noqa: BLE001 — reported, the run then fails
             REPORT.violate(self.scenario, "the chaos driver ran to the end", repr(error))
+
+    def to_kill(self):
+        """The node SIGKILLed for good (node-b here; a scenario may choose by what a node does)."""
+        return self.nodes[1]
+
+    def to_freeze(self):
+        """The node frozen past its lease, chosen once the kill is done."""
+        return self.nodes[2]
 
     @staticmethod
     def at(moment):

@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from ...daemon import Ferry, base_config, free_port, run_ferry, survivors
-from ...database import READ_ERRORS, query
+from ...database import READ_ERRORS, PostgresStore, query
 from ...origin import s3_target
 from ...postgres import PostgresReadError
 from ...processes import STRAYS
@@ -22,6 +22,24 @@ from ...s3proxy import S3FaultProxy
 NAMES = ("node-a", "node-b", "node-c")
 FENCED_STATUS = 75  # EX_TEMPFAIL: the node lost its lease and stopped itself
 MIGRATED = "`ferry db migrate` creates the PostgreSQL schema"
+
+
+def open_cluster(scratch, postgres, moto, database, prefix):
+    """Starts PostgreSQL with a fresh `database` and makes the nodes' shared folder target and S3
+    secret: (database URL, its store, folder, secret file, moto's port)."""
+    postgres.start()
+    url = postgres.create_database(database)
+    folder = scratch / f"{prefix}-folder"
+    folder.mkdir()
+    secret = scratch / f"{prefix}-s3-secret"
+    secret.write_text("testing")
+    return url, PostgresStore(postgres, database), folder, secret, int(moto.endpoint.rsplit(":", 1)[1])
+
+
+def lost_incarnations(nodes):
+    """The node ids gone for good with their files (the last incarnation of each node SIGKILLed and
+    not started again): a download they had delivered but not yet removed stays so."""
+    return frozenset(n.incarnations[-1] for n in nodes if n.down)
 
 
 def start_nodes(scenario, binary, nodes, store):

@@ -7,29 +7,30 @@ and the turns of Telegram's flood control are kept in the database for all of th
 saves what its chats send to a folder; `relay` sends each file on to a Telegram chat as a
 document and deletes it afterwards. The telegram scenario's messages (documents, videos, audio,
 photos, animations, links; repeats, strangers, texts without a link) arrive during the run
-whichever node polls, the relay's chat answers a 429 four times, and the telegram scenario's checks judge the whole cluster: every message
-exactly one download with its bytes, every update acknowledged, every relayed file in its chat
-once (a second copy only after an attempt in doubt), nothing left queued, sends to a chat spaced
-and holds kept across nodes (not judged while the database was down and a few seconds after: each
-node then paces its own), and getUpdates conflicts (two nodes polling one bot) only while a node
-is dead or frozen and not yet replaced.
+whichever node polls, and the relay's chat answers a 429 four times. The telegram scenario's
+checks then judge the whole cluster: every message exactly one download with its bytes, every
+update acknowledged, every relayed file in its chat once (a second copy only after an attempt in
+doubt), nothing left queued, sends to a chat spaced and holds kept across nodes (not judged
+while the database was down and a few seconds after: each node then paces its own), and
+getUpdates conflicts (two nodes polling one bot) only while a node is dead or frozen and not yet
+replaced.
 """
 import random
 import threading
 import time
 
 from ...daemon import check_alive, check_graceful_stop, free_port
-from ...database import READ_ERRORS, PostgresStore, query
+from ...database import READ_ERRORS, query
 from ...invariants import check_database
 from ...origin import Moto, Origin
 from ...postgres import Postgres
 from ...report import REPORT, log
 from ..telegram import settle
 from ..telegram.botapi import FakeBotAPI
-from ..telegram.checks import check_flood_control, check_folder, check_send_markers, check_telegram_results, load
+from ..telegram.checks import check_flood_control, check_folder, check_send_markers, check_telegram_results
 from ..telegram.messages import Bot, make_messages, relay_config
 from .disruptions import Disruptions
-from .nodes import Node, start_nodes, stop_cluster
+from .nodes import Node, lost_incarnations, open_cluster, start_nodes, stop_cluster
 
 SCENARIO = "cluster-telegram"
 LEASE = 6
@@ -56,14 +57,7 @@ def run(args, binary, scratch, lifecycles):
         bot.api = FakeBotAPI(scratch, f"cluster-{bot.name}", 7_100_000 + number)
     nodes = []
     try:
-        postgres.start()
-        url = postgres.create_database("ferry_tg")
-        store = PostgresStore(postgres, "ferry_tg")
-        folder = scratch / "cluster-telegram-folder"
-        folder.mkdir()
-        secret = scratch / "cluster-telegram-s3-secret"
-        secret.write_text("testing")
-        moto_port = int(moto.endpoint.rsplit(":", 1)[1])
+        url, store, folder, secret, moto_port = open_cluster(scratch, postgres, moto, "ferry_tg", "cluster-telegram")
         extra = relay_config(relayed)
         nodes = [Node(binary, scratch, name, moto_port, url, LEASE, secret, folder, args.cleanup_runs, extra=extra)
                  for name in NAMES]
@@ -73,6 +67,7 @@ def run(args, binary, scratch, lifecycles):
         stop_cluster(SCENARIO, nodes, postgres, "ferry_tg", ("nodes", "workers", "jobs", "job_events", "downloads",
                                                              "uploads", "telegram_sources", "telegram_bots",
                                                              "telegram_pollers"))
+
 
 def drive(args, rng, origin, postgres, store, nodes, relayed, folder, lifecycles):
     duration = max(60.0, args.duration * 2 / 3)
@@ -101,7 +96,7 @@ def drive(args, rng, origin, postgres, store, nodes, relayed, folder, lifecycles
     live = [n for n in nodes if not n.down]
     for node in live:
         check_alive(SCENARIO, node.ferry)
-    lost = frozenset(n.incarnations[-1] for n in nodes if n.down)
+    lost = lost_incarnations(nodes)
     settled = settle(live[0].ferry, store, relayed, args.settle_timeout, lost)
     log(f"{SCENARIO}: {'settled' if settled else 'NOT settled'} after {time.monotonic() - started:.0f} s")
     REPORT.check(SCENARIO, "the run settles: every update acknowledged, every job final", settled,
@@ -114,8 +109,7 @@ def drive(args, rng, origin, postgres, store, nodes, relayed, folder, lifecycles
 
     states = {bot.name: bot.api.state() for bot in relayed}
     # The node SIGKILLed for good took its files with it: what it delivered but had not yet removed stays.
-    check_telegram_results(SCENARIO, messages, relayed, store, states, lost_nodes=lost)
-    jobs, _, uploads, _, _, _ = load(store)
+    jobs, uploads = check_telegram_results(SCENARIO, messages, relayed, store, states, lost_nodes=lost)
     check_folder(SCENARIO, jobs, uploads, folder)
     # A node SIGKILLed for good may leave the mark of a send it was making; it never starts again to settle it.
     for node in live:
@@ -143,17 +137,11 @@ class PollerDisruptions(Disruptions):
     """The cluster scenario's damage, done to the node polling the relay bot at the time: the
     SIGKILL to the first poller, the freeze to the one that took the bot over."""
 
-    def run(self):
-        try:
-            start = time.monotonic()
-            self.at(start + self.duration * 0.20)
-            self.kill_node(self.poller())
-            self.at(start + self.duration * 0.40)
-            self.stop_node(self.poller())
-            self.at(start + self.duration * 0.65)
-            self.restart_postgres()
-        except Exception as error:  # noqa: BLE001 — reported, the run then fails
-            REPORT.violate(self.scenario, "the chaos driver ran to the end", repr(error))
+    def to_kill(self):
+        return self.poller()
+
+    def to_freeze(self):
+        return self.poller()
 
     def poller(self):
         """The live node polling the relay bot (up to 2 leases for the election to name one after

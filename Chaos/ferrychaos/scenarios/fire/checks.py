@@ -188,7 +188,7 @@ def check_fire_results(scenario, plans, database, states, folder, moto, origin, 
         ups = uploads_of.get(job["id"], [])
         removed = download is not None and download["delete_after_upload"] == 1 and ups \
             and all(u["state"] == "cleaned" for u in ups)
-        stranded = job["node"] in lost_nodes if "node" in job.keys() else False
+        stranded = "node" in job.keys() and job["node"] in lost_nodes
         if download is not None and download["delete_after_upload"] == 1 and ups \
                 and all(u["state"] in ("succeeded", "cleaned") for u in ups) and not removed and not stranded:
             REPORT.violate(scenario, files, f"download {job['id']}: every upload succeeded but they are not all "

@@ -22,7 +22,7 @@ from ...invariants import check_database
 from ...origin import Origin
 from ...report import REPORT, log
 from .botapi import FakeBotAPI
-from .checks import check_flood_control, check_folder, check_send_markers, check_telegram_results, load
+from .checks import check_flood_control, check_folder, check_send_markers, check_telegram_results
 from .messages import make_bots, make_messages, relay_config
 from .monkey import Monkey
 
@@ -122,8 +122,7 @@ def run(args, binary, scratch, lifecycles):
     if args.tamper:
         tamper(bots, messages, database)
     states = {bot.name: bot.api.state() for bot in bots}
-    check_telegram_results(scenario, messages, bots, database, states)
-    jobs, _, uploads, _, _, _ = load(database)
+    jobs, uploads = check_telegram_results(scenario, messages, bots, database, states)
     check_folder(scenario, jobs, uploads, folder)
     check_send_markers(scenario, state)
     check_flood_control(scenario, bots, states)

@@ -42,11 +42,13 @@ def load(database):
 
 def check_telegram_results(scenario, messages, bots, database, states, lost_nodes=frozenset()):
     """`lost_nodes`: node ids gone for good with their files (cluster-telegram): a download they had
-    delivered but not yet removed stays delivered, as no other node can remove it."""
+    delivered but not yet removed stays delivered, as no other node can remove it. Returns the jobs
+    and uploads it read, for the checks that follow."""
     jobs, sources, uploads, downloads, bot_rows, doubts = load(database)
     check_downloads(scenario, messages, bots, jobs, sources, bot_rows, states)
     check_nothing_queued(scenario, jobs, uploads, downloads, lost_nodes)
     check_uploads(scenario, bots, jobs, uploads, doubts, states)
+    return jobs, uploads
 
 
 def check_downloads(scenario, messages, bots, jobs, sources, bot_rows, states):
