@@ -85,6 +85,28 @@ public final class S3TestServer: @unchecked Sendable {
         guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
     }
 
+    /// Turns versioning on: each write of a key is kept as a version, so writes can be counted.
+    public func enableVersioning(of bucket: String) throws {
+        let (status, output) = try tool("versioning", bucket)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+    }
+
+    /// How many times `key` was written (its versions, in a bucket with versioning on).
+    public func versions(of key: String, in bucket: String) throws -> Int {
+        struct Count: Decodable { var versions: Int }
+        let (status, output) = try tool("versions", bucket, key)
+        guard status == 0, let line = output.split(separator: "\n").last else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: output])
+        }
+        return try JSONDecoder().decode(Count.self, from: Data(line.utf8)).versions
+    }
+
+    /// Writes `text` at `key`, as another client would.
+    public func put(_ text: String, at key: String, in bucket: String) throws {
+        let (status, output) = try tool("put", bucket, key, text)
+        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+    }
+
     private func tool(_ command: String, _ bucket: String, _ extra: String...) throws -> (Int32, String) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("S3/s3_tool.py")
         let result = try ChildProcess.run("python3", [script.path, endpoint, command, bucket] + extra)

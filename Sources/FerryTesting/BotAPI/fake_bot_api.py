@@ -304,11 +304,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def answer(self, status, value):
         body = json.dumps(value).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up first (a node killed mid-poll, a long poll it gave up on), as
+            # Telegram's clients do: nothing to answer, and no traceback in the log.
+            self.close_connection = True
 
     def cut(self):
         self.close_connection = True

@@ -5,6 +5,9 @@
     s3_tool.py ENDPOINT abort-all BUCKET     -> aborts every unfinished multipart upload (as an expiry would)
     s3_tool.py ENDPOINT begin BUCKET KEY     -> starts a multipart upload of KEY and forgets it (what a
                                                 CreateMultipartUpload whose answer was lost leaves)
+    s3_tool.py ENDPOINT versioning BUCKET    -> turns versioning on (each write of a key is kept)
+    s3_tool.py ENDPOINT versions BUCKET KEY  -> JSON {"versions": N}: how many times KEY was written
+    s3_tool.py ENDPOINT put BUCKET KEY TEXT  -> writes TEXT at KEY (someone else's object)
 """
 import hashlib
 import json
@@ -31,3 +34,12 @@ elif command == "begin":
 elif command == "abort-all":
     for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
         s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+elif command == "versioning":
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+elif command == "versions":
+    found = s3.list_object_versions(Bucket=bucket, Prefix=sys.argv[4]).get("Versions", [])
+    print(json.dumps({"versions": sum(v["Key"] == sys.argv[4] for v in found)}))
+elif command == "put":
+    s3.put_object(Bucket=bucket, Key=sys.argv[4], Body=sys.argv[5].encode())
+else:
+    sys.exit(f"s3_tool.py: unknown command {command}")

@@ -19,6 +19,14 @@ struct S3Client {
 
         var isNoSuchUpload: Bool { code == "NoSuchUpload" || (status == 404 && code.isEmpty) }
 
+        /// A conditional write refused: the object is no longer as the upload saw it (412), another
+        /// conditional write of the key is under way (409), or the object it was to replace is
+        /// gone (404 under `If-Match`).
+        var isConditionLost: Bool {
+            status == 412 || code == "PreconditionFailed" || code == "ConditionalRequestConflict"
+                || (status == 404 && code == "NoSuchKey")
+        }
+
         /// Throttling, server trouble and timeouts are worth retrying; refusals are not.
         var jobFailure: JobFailure {
             let text = "S3 answered \(status) \(code): \(message)"
@@ -77,12 +85,23 @@ struct S3Client {
         return Answer(status: status, headers: response.headers, body: text)
     }
 
-    /// The object's size and recorded SHA-256, or nil when there is none.
-    func head(key: String) async throws -> (size: Int64, sha256: String?)? {
+    /// An object as a HEAD describes it.
+    struct Object {
+        var size: Int64
+        /// The SHA-256 recorded in its metadata, when it has one.
+        var sha256: String?
+        var etag: String?
+
+        func holds(size: Int64, sha256: String) -> Bool { self.size == size && self.sha256 == sha256 }
+    }
+
+    /// The object at `key`, or nil when there is none.
+    func head(key: String) async throws -> Object? {
         do {
             let answer = try await send(.HEAD, key: key)
-            let size = answer.headers.first(name: "Content-Length").flatMap(Int64.init) ?? -1
-            return (size, answer.headers.first(name: "x-amz-meta-sha256"))
+            return Object(
+                size: answer.headers.first(name: "Content-Length").flatMap(Int64.init) ?? -1,
+                sha256: answer.headers.first(name: "x-amz-meta-sha256"), etag: answer.headers.first(name: "ETag"))
         } catch let failure as Failure where failure.status == 404 {
             return nil
         }

@@ -3,12 +3,15 @@ import Crypto
 import FerryCore
 import Foundation
 import NIOCore
+import NIOHTTP1
 
 /// An `s3` target: a single PUT below the multipart threshold, else a multipart upload whose id
 /// and finished parts are kept in the job's resume state, so a retry sends only the missing
 /// parts. Every request signs its payload's SHA-256 (the server checks each part); the object
 /// carries the file's SHA-256 as metadata, and the result is verified with a HEAD. The key is
-/// fixed per download and target, so a second delivery replaces, never duplicates.
+/// fixed per download and target, so a second delivery replaces, never duplicates. Every write is
+/// conditional on what the HEAD before it saw (see ``WriteCondition``), so a write that an attempt
+/// sent before it died, arriving after another attempt delivered, cannot write the object again.
 struct S3Target {
     let settings: UploadTarget.S3
     let client: HTTPClient
@@ -53,22 +56,35 @@ struct S3Target {
         let key = settings.prefix + objectName
         let location = "s3://\(settings.bucket)/\(key)"
         do {
-            if let existing = try await s3.head(key: key), existing.size == spec.sourceSize,
-                existing.sha256 == spec.sourceSHA256
-            {
+            let existing = try await s3.head(key: key)
+            if let existing, existing.holds(size: spec.sourceSize, sha256: spec.sourceSHA256) {
                 // Delivered before (a retry after a lost report): nothing to send.
                 if let stale = ResumeState(json: resumeState) { try? await abort(stale, s3) }
                 if spec.sourceSize >= settings.multipartThreshold { await abortStrays(of: key, s3) }
                 return JobResult(location: location, size: spec.sourceSize, sha256: spec.sourceSHA256)
             }
-            if spec.sourceSize < settings.multipartThreshold {
-                try await putWhole(spec, key: key, s3)
-            } else {
-                try await putInParts(spec, key: key, resumeState: resumeState, s3, report: report)
+            let condition = WriteCondition(existing)
+            var lostCondition = false
+            do {
+                if spec.sourceSize < settings.multipartThreshold {
+                    try await putWhole(spec, key: key, condition, s3)
+                } else {
+                    try await putInParts(spec, key: key, condition, resumeState: resumeState, s3, report: report)
+                }
+            } catch let failure as S3Client.Failure where failure.isConditionLost {
+                // Someone wrote the key between the HEAD and this write: an earlier attempt of this
+                // job (its request still on the way when it was taken over) if it holds the file.
+                lostCondition = true
             }
-            guard let stored = try await s3.head(key: key), stored.size == spec.sourceSize,
-                stored.sha256 == spec.sourceSHA256
+            guard let stored = try await s3.head(key: key),
+                stored.holds(size: spec.sourceSize, sha256: spec.sourceSHA256)
             else {
+                if lostCondition {
+                    throw JobFailure.retryable(
+                        "s3_write_conflict",
+                        "the object \(location) changed while this upload was writing it (another writer has the "
+                            + "same key); the next attempt looks at it again")
+                }
                 throw JobFailure.retryable(
                     "verification_failed",
                     "the object \(location) does not have the file's size and SHA-256 after the upload")
@@ -132,17 +148,16 @@ struct S3Target {
         )
     }
 
-    private func putWhole(_ spec: UploadSpec, key: String, _ s3: S3Client) async throws {
+    private func putWhole(_ spec: UploadSpec, key: String, _ condition: WriteCondition, _ s3: S3Client) async throws {
         let data = try readPart(spec.sourcePath, offset: 0, length: spec.sourceSize)
         let sha = FileHashing.hex(SHA256.hash(data: data))
         guard sha == spec.sourceSHA256 else { throw sourceChanged(spec) }
-        try await s3.send(
-            .PUT, key: key, headers: [("x-amz-meta-sha256", spec.sourceSHA256)], body: ByteBuffer(bytes: data),
-            sha256: sha)
+        try await write(
+            .PUT, key: key, headers: [("x-amz-meta-sha256", spec.sourceSHA256)], condition, body: data, sha256: sha, s3)
     }
 
     private func putInParts(
-        _ spec: UploadSpec, key: String, resumeState: String?, _ s3: S3Client,
+        _ spec: UploadSpec, key: String, _ condition: WriteCondition, resumeState: String?, _ s3: S3Client,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws {
         var state: ResumeState
@@ -165,9 +180,9 @@ struct S3Target {
                         "<Part><PartNumber>\($0.number)</PartNumber><ETag>\($0.etag)</ETag></Part>"
                     }.joined() + "</CompleteMultipartUpload>"
                 let data = Data(body.utf8)
-                try await s3.send(
-                    .POST, key: key, query: "uploadId=\(SigV4.encodeSegment(state.uploadID))",
-                    body: ByteBuffer(bytes: data), sha256: FileHashing.hex(SHA256.hash(data: data)))
+                try await write(
+                    .POST, key: key, query: "uploadId=\(SigV4.encodeSegment(state.uploadID))", condition, body: data,
+                    sha256: FileHashing.hex(SHA256.hash(data: data)), s3)
                 return
             } catch let failure as S3Client.Failure where failure.isNoSuchUpload && restart == 0 {
                 state = try await begin(key: key, spec, s3)
@@ -306,6 +321,23 @@ struct S3Target {
         }
     }
 
+    /// A write of the object (a PUT, or the CompleteMultipartUpload that makes it) under
+    /// `condition`; sent again without it when the server says it does not implement conditional
+    /// writes (501), as some S3-compatible servers do.
+    private func write(
+        _ method: HTTPMethod, key: String, query: String? = nil, headers: [(String, String)] = [],
+        _ condition: WriteCondition, body: Data, sha256: String, _ s3: S3Client
+    ) async throws {
+        do {
+            try await s3.send(
+                method, key: key, query: query, headers: headers + condition.headers, body: ByteBuffer(bytes: body),
+                sha256: sha256)
+        } catch let failure as S3Client.Failure where failure.status == 501 && !condition.headers.isEmpty {
+            try await s3.send(
+                method, key: key, query: query, headers: headers, body: ByteBuffer(bytes: body), sha256: sha256)
+        }
+    }
+
     private func abort(_ state: ResumeState, _ s3: S3Client) async throws {
         try await s3.send(.DELETE, key: state.key, query: "uploadId=\(SigV4.encodeSegment(state.uploadID))")
     }
@@ -329,5 +361,22 @@ struct S3Target {
         .permanent(
             "source_changed",
             "the downloaded file \(path) no longer has the size and SHA-256 recorded for it; run `ferry repair`")
+    }
+}
+
+/// What a write requires of the object at its key: none there yet (`If-None-Match: *`), or the
+/// very object the HEAD before it saw, which it replaces (`If-Match: <ETag>`). A request sent by
+/// an attempt that died, or was frozen past its lease, reaches the server after another attempt
+/// delivered: the condition refuses it (412) instead of writing the object a second time (which an
+/// event notification or a versioned bucket would see as a new object).
+struct WriteCondition {
+    let headers: [(String, String)]
+
+    init(_ existing: S3Client.Object?) {
+        if let existing {
+            headers = existing.etag.map { [("If-Match", $0)] } ?? []
+        } else {
+            headers = [("If-None-Match", "*")]
+        }
     }
 }
