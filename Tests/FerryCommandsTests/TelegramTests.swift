@@ -339,7 +339,7 @@ extension ProcessSuites {
         }
 
         @Test(
-            "An upload waiting out flood control longer than the stall timeout is not taken for stalled: one attempt, sent once"
+            "An upload waiting out flood control longer than the stall timeout is not taken for stalled, and the API shows it waiting: one attempt, sent once"
         )
         func floodWaitIsNotAStall() async throws {
             let api = try FakeBotAPI()
@@ -351,8 +351,34 @@ extension ProcessSuites {
             let file = try await api.addFile(size: 40_000, seed: 4)
             try await api.receive(Self.document(file, name: "slow.bin", size: 40_000))
             let download = try #require(try await Self.downloads(store, finalCount: 1).first)
+            // While it waits, the API says so: the job, and its worker.
+            let admin = try harness.adminURL()
+            var seen: (job: [String: Any], worker: [Int])?
+            let deadline = Date().addingTimeInterval(30)
+            while seen == nil && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                guard let running = try await store.uploads(of: download.id).first, running.state == .running else {
+                    continue
+                }
+                let job = try await Self.json(admin + "/api/jobs/\(running.id.rawValue)")
+                guard job["waiting_for_turn_seconds"] is Double else { continue }
+                let workers = try await Self.json(admin + "/api/workers")["workers"] as? [[String: Any]] ?? []
+                seen = (job, workers.flatMap { $0["waiting_jobs"] as? [Int] ?? [] })
+            }
+            let waiting = try #require(seen, "the API showed the upload waiting for its turn")
+            #expect(waiting.worker == [waiting.job["id"] as? Int ?? -1])
+            // And /metrics (refreshed each second while work runs), within the wait's 12 s.
+            var gauge = ""
+            while !gauge.contains("ferry_jobs_waiting_for_turn{role=\"upload\"} 1") && Date() < deadline {
+                gauge = String(
+                    decoding: try await URLSession.shared.data(from: URL(string: admin + "/metrics")!).0, as: UTF8.self)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(gauge.contains("ferry_jobs_waiting_for_turn{role=\"upload\"} 1"))
             let upload = try await Self.upload(of: download.id, in: store, timeout: 60)
             #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
+            let after = try await Self.json(admin + "/api/jobs/\(try #require(upload?.id).rawValue)")
+            #expect(after["waiting_for_turn_seconds"] == nil)
             let events = try await store.events(of: try #require(upload?.id))
             #expect(events.map(\.cause) == ["create", "claim", "complete"], "\(events.map { ($0.cause, $0.reason) })")
             #expect(upload?.lastError == nil, "\(upload?.lastError?.message ?? "")")
@@ -472,6 +498,12 @@ extension ProcessSuites {
         }
 
         /// The download's one upload once it is final.
+        /// A JSON object the admin API answers with.
+        static func json(_ url: String) async throws -> [String: Any] {
+            let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+
         static func upload(of download: JobID, in store: SQLiteJobStore, timeout: Double = 30) async throws -> Job? {
             let deadline = Date().addingTimeInterval(timeout)
             var uploads = try await store.uploads(of: download)

@@ -22,11 +22,14 @@ struct JobListing {
             throw APIError.from(error)
         }
         let next = jobs.count == query.limit ? jobs.last?.id.rawValue : nil
+        let waiting = await dependencies.supervisor.fleetSnapshot().waitingForTurn
         // Each row shows what it works on: the URL and file name, or the download and target.
         return try JSONResponse.make(
             JobPage(
                 jobs: jobs.map {
-                    JobResource($0, payload: payloads[$0.id], telegram: telegram[$0.id], node: nodes[$0.id])
+                    JobResource(
+                        $0, payload: payloads[$0.id], telegram: telegram[$0.id], node: nodes[$0.id],
+                        waitingForTurn: waiting[$0.id])
                 },
                 nextBefore: next))
     }

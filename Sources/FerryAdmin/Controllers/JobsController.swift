@@ -23,7 +23,8 @@ struct JobsController {
             return try JSONResponse.make(
                 JobResource(
                     job, payload: try await dependencies.store.payload(of: id),
-                    node: try await dependencies.fileNodes(of: [id])[id]))
+                    node: try await dependencies.fileNodes(of: [id])[id],
+                    waitingForTurn: await dependencies.supervisor.fleetSnapshot().waitingForTurn[id]))
         } catch let error as StoreError {
             throw APIError.from(error)
         }

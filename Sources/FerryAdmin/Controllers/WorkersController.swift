@@ -57,6 +57,8 @@ struct WorkersResource: Encodable {
         var state: String
         var heartbeatAgeSeconds: Double?
         var jobs: [Int64]
+        /// Its jobs waiting for their turn under a rate limit (a Telegram chat's flood control).
+        var waitingJobs: [Int64]
         var finishedJobs: Int
         var stalled: Bool
         var cpuSeconds: Double?
@@ -108,7 +110,8 @@ struct WorkersResource: Encodable {
                 id: worker.id.rawValue, role: worker.role.rawValue, pid: worker.pid,
                 state: worker.draining ? "draining" : (worker.ready ? "ready" : "starting"),
                 heartbeatAgeSeconds: worker.heartbeatAge.map { $0.inSeconds.rounded(toPlaces: 3) },
-                jobs: worker.jobs.map(\.rawValue), finishedJobs: worker.finishedJobs, stalled: worker.stalled,
+                jobs: worker.jobs.map(\.rawValue), waitingJobs: worker.waitingForTurn.keys.map(\.rawValue).sorted(),
+                finishedJobs: worker.finishedJobs, stalled: worker.stalled,
                 cpuSeconds: process?.cpuSeconds, cpuRatio: process?.cpuFraction, residentBytes: process?.residentBytes,
                 openFds: process?.openFileDescriptors, threads: process?.threads, uptimeSeconds: process?.uptimeSeconds)
         }

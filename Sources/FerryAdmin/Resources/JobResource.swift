@@ -47,6 +47,9 @@ struct JobResource: Encodable {
     var telegram: Telegram?
     /// On PostgreSQL: the node holding the job's file (its uploads and clean-up run there).
     var node: String?
+    /// A running job waiting for its turn under a rate limit (a Telegram chat's flood control):
+    /// how long it has waited, in seconds. It holds its worker's slot and moves no bytes meanwhile.
+    var waitingForTurnSeconds: Double?
 
     struct Telegram: Encodable {
         var bot: String
@@ -74,9 +77,13 @@ struct JobResource: Encodable {
         }
     }
 
-    init(_ job: Job, payload: JobPayload? = nil, telegram: TelegramSource? = nil, node: String? = nil) {
+    init(
+        _ job: Job, payload: JobPayload? = nil, telegram: TelegramSource? = nil, node: String? = nil,
+        waitingForTurn: Duration? = nil
+    ) {
         self.telegram = telegram.map(Telegram.init)
         self.node = node
+        waitingForTurnSeconds = job.state == .running ? waitingForTurn.map { $0.inSeconds.rounded(toPlaces: 1) } : nil
         id = job.id.rawValue
         kind = job.kind.rawValue
         state = job.state.rawValue

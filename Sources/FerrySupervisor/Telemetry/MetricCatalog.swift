@@ -40,6 +40,9 @@ public enum MetricCatalog {
     static let stalls = Entry(
         name: "ferry_jobs_stalled_total", kind: .counter,
         help: "Jobs handed to another worker because they moved no bytes for the stall timeout, by role.")
+    static let waitingForTurn = Entry(
+        name: "ferry_jobs_waiting_for_turn", kind: .gauge,
+        help: "Running jobs waiting for their turn under a rate limit (a Telegram chat's flood control), by role.")
     static let heartbeatAge = Entry(
         name: "ferry_worker_heartbeat_age_seconds", kind: .gauge,
         help: "Time since each worker was last heard from, by process.")
@@ -104,7 +107,8 @@ public enum MetricCatalog {
 
     public static let all: [Entry] = [
         jobsFinished, attemptDuration, transferredBytes, requeued, queueJobs, queueOldestAge, workerRestarts,
-        workersUp, workersWanted, crashLooping, stalls, heartbeatAge, watchdogLastPing, ready, systemCPU, systemLoad,
+        workersUp, workersWanted, crashLooping, stalls, waitingForTurn, heartbeatAge, watchdogLastPing, ready,
+        systemCPU, systemLoad,
         systemMemory, diskBytes, diskInodes, processCPU, processMemory, processFDs, processThreads, processUptime,
         backupLastSuccess, backupSize, backups, telegramResends, nodeInfo, nodeLeaseLeft, clusterNodes, takenOver,
         telegramPolled,

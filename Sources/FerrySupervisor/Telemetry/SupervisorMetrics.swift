@@ -99,6 +99,8 @@ public struct SupervisorMetrics: Sendable {
             gauge(MetricCatalog.workersUp, dimensions).record(role.up)
             gauge(MetricCatalog.workersWanted, dimensions).record(role.wanted)
             gauge(MetricCatalog.crashLooping, dimensions).record(role.crashLooping ? 1 : 0)
+            let waiting = snapshot.workers.filter { $0.role == role.role }.map(\.waitingForTurn.count).reduce(0, +)
+            gauge(MetricCatalog.waitingForTurn, dimensions).record(waiting)
         }
         for worker in snapshot.workers {
             guard let age = worker.heartbeatAge else { continue }

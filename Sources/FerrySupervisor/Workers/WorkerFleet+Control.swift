@@ -166,7 +166,8 @@ extension WorkerFleet {
                     .init(
                         id: slot.id!, role: role, pid: slot.pid, ready: ready, heartbeatAge: now - slot.lastHeard,
                         jobs: slot.jobs, stalled: stalled, draining: slot.drainSentAt != nil,
-                        finishedJobs: slot.finishedJobs))
+                        finishedJobs: slot.finishedJobs,
+                        waitingForTurn: slot.assigned.compactMapValues { $0.waitingForTurn(at: now) }))
             }
             let state = restartStates[role] ?? RoleRestartState()
             roles.append(

@@ -57,17 +57,22 @@ extension WorkerFleet {
             guard progress.lease.owner == id, var job = slots[role]![index].assigned[jobID] else {
                 return reject(id, "progress for job \(jobID), which it does not hold")
             }
-            // A wait for its turn under a rate limit is not a stall; nothing else changed to record.
+            // A wait for its turn under a rate limit is not a stall; it is shown (the fleet's
+            // snapshot), and nothing else changed to record.
             if progress.progress.waiting == true {
-                job.lastAdvance = .now
+                let now = ContinuousClock.now
+                job.lastAdvance = now
+                job.waitingSince = job.waitingSince ?? now
+                job.waitHeardAt = now
                 slots[role]![index].assigned[jobID] = job
                 return
             }
+            job.waitingSince = nil
             if progress.progress.bytesDone != job.bytesDone {
                 job.bytesDone = progress.progress.bytesDone
                 job.lastAdvance = .now
-                slots[role]![index].assigned[jobID] = job
             }
+            slots[role]![index].assigned[jobID] = job
             // Kept in memory and written at most about once a second per job.
             reports.add(
                 ProgressReport(lease: progress.lease, progress: progress.progress, resumeState: progress.resumeState))

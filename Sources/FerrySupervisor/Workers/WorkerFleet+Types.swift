@@ -89,11 +89,19 @@ public struct FleetSnapshot: Sendable {
         public var draining: Bool
         /// Outcomes reported by this process.
         public var finishedJobs: Int
+        /// Its jobs waiting for their turn under a rate limit (a Telegram chat's flood control),
+        /// and how long each has waited: running, holding the worker's slot, moving no bytes.
+        public var waitingForTurn: [JobID: Duration] = [:]
     }
 
     public var roles: [Role]
     public var workers: [Worker]
     public var recentExits: [WorkerExitReport]
+
+    /// Every job waiting for its turn under a rate limit, and how long it has waited.
+    public var waitingForTurn: [JobID: Duration] {
+        workers.reduce(into: [:]) { all, worker in all.merge(worker.waitingForTurn) { first, _ in first } }
+    }
 
     /// Whether every wanted worker has said hello.
     public var allReady: Bool { roles.allSatisfy { $0.up >= $0.wanted } }
@@ -105,6 +113,8 @@ public struct FleetSnapshot: Sendable {
         if !looping.isEmpty { text += "; crash-looping: " + looping.joined(separator: ", ") }
         let stalled = workers.filter(\.stalled).map(\.id.rawValue)
         if !stalled.isEmpty { text += "; stalled: " + stalled.joined(separator: ", ") }
+        let waiting = waitingForTurn.count
+        if waiting > 0 { text += "; \(waiting) waiting for their turn under a rate limit" }
         return text
     }
 }

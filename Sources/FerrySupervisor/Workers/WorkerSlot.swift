@@ -61,4 +61,14 @@ struct AssignedJob {
     var lastAdvance: ContinuousClock.Instant
     /// When the supervisor assigned it, for the attempt-duration histogram.
     var assignedAt: ContinuousClock.Instant = .now
+    /// Since when it waits for its turn under a rate limit (a Telegram chat's flood control), and
+    /// when the worker last said it still does (about every second while it waits).
+    var waitingSince: ContinuousClock.Instant?
+    var waitHeardAt: ContinuousClock.Instant?
+
+    /// How long it has waited for its turn, when the worker said so within the last few seconds.
+    func waitingForTurn(at now: ContinuousClock.Instant) -> Duration? {
+        guard let waitingSince, let waitHeardAt, now - waitHeardAt < .seconds(5) else { return nil }
+        return now - waitingSince
+    }
 }
