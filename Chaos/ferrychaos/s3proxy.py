@@ -23,11 +23,16 @@ import http.client
 import http.server
 import random
 import socket
+import sys
 import threading
 import time
 import urllib.parse
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+from . import REPO
+
+sys.path.insert(0, str(REPO / "Sources/FerryTesting/Origin"))
+from loopback import HOP_BY_HOP, pass_on  # noqa: E402  (the test servers' own answer, shared)
+
 ERROR = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
          "<RequestId>chaos</RequestId></Error>")
 
@@ -187,16 +192,7 @@ class S3FaultProxy:
                 self.answer(handler, 200, ERROR.format(code="InternalError", message="chaos: an error "
                                                        "document in a 200").encode())
             return
-        handler.send_response(status)
-        head = handler.command == "HEAD"  # its Content-Length is the object's, with no body
-        for name, value in headers:
-            if name.lower() not in HOP_BY_HOP and (head or name.lower() != "content-length"):
-                handler.send_header(name, value)
-        if not head:
-            handler.send_header("Content-Length", str(len(answer)))
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(answer)
+        pass_on(handler, status, headers, answer)
 
     def forward(self, handler, body):
         connection = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=120)

@@ -59,6 +59,23 @@ extension S3UploadTests {
         #expect(try server.versions(of: "ferry/22/clip-1000.bin", in: bucket) == 2)
         #expect(try server.contents(of: bucket).objects.first?.sha256 == spec.sourceSHA256)
     }
+
+    @Test("A server without conditional writes (501 to the condition) gets each write without it")
+    func serverWithoutConditions() async throws {
+        let proxy = try S3UnconditionalProxy(before: server)
+        var settings = try #require(target(threshold: 5 << 20).s3)
+        settings.endpoint = proxy.endpoint
+        let executor = UploadExecutor(
+            targets: [UploadTarget(name: "archive", kind: .s3, s3: settings)], client: HTTPClient.shared)
+        let small = try source(size: 1000, downloadID: 23)
+        let big = try source(size: 6 << 20, downloadID: 24)
+        #expect(try await attempt(executor, small, number: 1).result.get().sha256 == small.sourceSHA256)
+        #expect(try await attempt(executor, big, number: 1).result.get().sha256 == big.sourceSHA256)
+        #expect(try await proxy.refusals() == 2, "the PUT and the CompleteMultipartUpload were refused once each")
+        let (objects, unfinished) = try server.contents(of: bucket)
+        #expect(objects.map(\.sha256).sorted() == [small.sourceSHA256, big.sourceSHA256].sorted())
+        #expect(unfinished == 0)
+    }
 }
 
 /// The second attempt of ``S3UploadTests/multipartFindsKeyDelivered()``: started once, its result kept.

@@ -1,5 +1,6 @@
 """What the loopback test servers share: their deterministic content, and how they start.
 
+`pass_on(handler, status, headers, body)` answers as the server behind a proxy answered.
 `serve(handler, port_file, port)` listens on 127.0.0.1 (`port`, or any free port when 0), writes
 the port to `port_file` atomically (by rename) once listening, and serves until killed or orphaned.
 """
@@ -22,6 +23,24 @@ def exit_with_parent(parent):
     while os.getppid() == parent:
         time.sleep(0.2)
     os._exit(0)
+
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def pass_on(handler, status, headers, body):
+    """Answers `handler` with what the server behind a proxy answered: its hop-by-hop headers
+    dropped, and Content-Length that of `body` (a HEAD's is the object's, with no body)."""
+    handler.send_response(status)
+    head = handler.command == "HEAD"
+    for name, value in headers:
+        if name.lower() not in HOP_BY_HOP and (head or name.lower() != "content-length"):
+            handler.send_header(name, value)
+    if not head:
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if not head:
+        handler.wfile.write(body)
 
 
 class Server(http.server.ThreadingHTTPServer):

@@ -322,8 +322,9 @@ struct S3Target {
     }
 
     /// A write of the object (a PUT, or the CompleteMultipartUpload that makes it) under
-    /// `condition`; sent again without it when the server says it does not implement conditional
-    /// writes (501), as some S3-compatible servers do.
+    /// `condition`; sent again without it when the server refuses the request itself (501 Not
+    /// Implemented, or 400), as S3-compatible servers without conditional writes may: the write
+    /// then goes through as it did before conditions (a request that was bad anyway fails again).
     private func write(
         _ method: HTTPMethod, key: String, query: String? = nil, headers: [(String, String)] = [],
         _ condition: WriteCondition, body: Data, sha256: String, _ s3: S3Client
@@ -332,7 +333,9 @@ struct S3Target {
             try await s3.send(
                 method, key: key, query: query, headers: headers + condition.headers, body: ByteBuffer(bytes: body),
                 sha256: sha256)
-        } catch let failure as S3Client.Failure where failure.status == 501 && !condition.headers.isEmpty {
+        } catch let failure as S3Client.Failure
+            where (failure.status == 501 || failure.status == 400) && !condition.headers.isEmpty
+        {
             try await s3.send(
                 method, key: key, query: query, headers: headers, body: ByteBuffer(bytes: body), sha256: sha256)
         }
