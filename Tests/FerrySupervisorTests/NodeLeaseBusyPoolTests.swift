@@ -16,11 +16,13 @@ struct NodeLeaseBusyPoolTests {
         .timeLimit(.minutes(3)))
     func renewsWhilePoolIsBusy() async throws {
         let (url, database) = try await NodeLeaseRenewalTests.migratedDatabase()
-        let lease = Duration.seconds(15)
-        // A pool of two. Its calls give up after 20 s (their statements stay on their connections,
+        // 30 s, not the default 15: in a full run of every suite at once on two cores, no renewal
+        // got through for 13.5 s of a 15 s lease (once; the test alone passed on the same build).
+        let lease = Duration.seconds(30)
+        // A pool of two. Its calls give up after 40 s (their statements stay on their connections,
         // waiting for the lock): a renewal waiting in the pool would fail then, and fence the node.
         let store = try await NodeLeaseRenewalTests.open(
-            url, node: "busy", lease: lease, maximumConnections: 2, callTimeout: .seconds(20))
+            url, node: "busy", lease: lease, maximumConnections: 2, callTimeout: .seconds(40))
         defer { store.close() }
         let nodeLease = try NodeLease(
             queue: store, logger: Logger(label: "test"), onTakeOver: { _ in }, onFenced: { _ in })
