@@ -64,6 +64,9 @@ class S3FaultProxy:
         self.counts = {}
         self.requests = {}
         self.writes = []  # (epoch seconds, "put-object" or "complete-multipart", key) the server carried out
+        # The writes the server refused because the object was not as the writer had seen it (412:
+        # Ferry's writes are conditional), e.g. a dead node's PUT arriving after another delivered.
+        self.refused = []  # (epoch seconds, kind, key)
         self.lock = threading.Lock()
         self.inflight = {}  # thread id -> (monotonic start, method, key) of each request being handled
         proxy = self
@@ -178,6 +181,9 @@ class S3FaultProxy:
         if kind in ("put-object", "complete-multipart") and status == 200 and b"<Error>" not in answer:
             with self.lock:
                 self.writes.append((time.time(), kind, object_key(handler.path)))
+        if kind in ("put-object", "complete-multipart") and status == 412:
+            with self.lock:
+                self.refused.append((time.time(), kind, object_key(handler.path)))
         if fault == "lost-create" and status == 200:
             self.count(fault)
             self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: created, then the "

@@ -181,9 +181,12 @@ def check_cluster(scenario, store, nodes, disruptions, lease, api_node):
         for at, kind, key in node.recorder.writes:
             writes.setdefault(key, []).append((node.name, kind, round(at, 3)))
     twice = {key: found for key, found in writes.items() if len(found) > 1}
+    refused = [(node.name, kind, key) for node in nodes for _, kind, key in node.recorder.refused]
     REPORT.check(scenario, WRITES, not twice, f"{len(twice)} key(s) written more than once: "
                  f"{sorted(twice.items())[:10]}", f"{len(writes)} objects, "
-                 + ", ".join(f"{n.name} wrote {len(n.recorder.writes)}" for n in nodes))
+                 + ", ".join(f"{n.name} wrote {len(n.recorder.writes)}" for n in nodes)
+                 + f"; {len(refused)} write(s) refused as the object had changed since the writer looked "
+                 f"{refused[:5]}")
 
     # Files live where their jobs say.
     REPORT.declare(scenario, AFFINITY)
