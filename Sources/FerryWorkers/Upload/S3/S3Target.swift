@@ -329,6 +329,8 @@ struct S3Target {
         _ method: HTTPMethod, key: String, query: String? = nil, headers: [(String, String)] = [],
         _ condition: WriteCondition, body: Data, sha256: String, _ s3: S3Client
     ) async throws {
+        // A stopped attempt makes no object: the next attempt resumes from its parts.
+        try Task.checkCancellation()
         do {
             try await s3.send(
                 method, key: key, query: query, headers: headers + condition.headers, body: ByteBuffer(bytes: body),
