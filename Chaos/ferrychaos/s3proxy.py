@@ -178,12 +178,11 @@ class S3FaultProxy:
         except OSError as error:
             self.answer(handler, 502, ERROR.format(code="BadGateway", message=str(error)).encode())
             return
-        if kind in ("put-object", "complete-multipart") and status == 200 and b"<Error>" not in answer:
-            with self.lock:
-                self.writes.append((time.time(), kind, object_key(handler.path)))
-        if kind in ("put-object", "complete-multipart") and status == 412:
-            with self.lock:
-                self.refused.append((time.time(), kind, object_key(handler.path)))
+        if kind in ("put-object", "complete-multipart"):
+            carried_out = status == 200 and b"<Error>" not in answer
+            if carried_out or status == 412:
+                with self.lock:
+                    (self.writes if carried_out else self.refused).append((time.time(), kind, object_key(handler.path)))
         if fault == "lost-create" and status == 200:
             self.count(fault)
             self.answer(handler, 500, ERROR.format(code="InternalError", message="chaos: created, then the "

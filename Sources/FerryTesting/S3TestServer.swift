@@ -55,8 +55,7 @@ public final class S3TestServer: @unchecked Sendable {
     }
 
     public func createBucket(_ bucket: String) throws {
-        let (status, output) = try tool("create", bucket)
-        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+        try perform("create", bucket)
     }
 
     /// The bucket's objects (content hashed) and the number of unfinished multipart uploads.
@@ -65,11 +64,7 @@ public final class S3TestServer: @unchecked Sendable {
             var objects: [StoredObject]
             var uploads: Int
         }
-        let (status, output) = try tool("list", bucket)
-        guard status == 0, let line = output.split(separator: "\n").last else {
-            throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: output])
-        }
-        let listing = try JSONDecoder().decode(Listing.self, from: Data(line.utf8))
+        let listing = try answer(Listing.self, "list", bucket)
         return (listing.objects, listing.uploads)
     }
 
@@ -81,33 +76,43 @@ public final class S3TestServer: @unchecked Sendable {
     /// Starts a multipart upload of `key` and forgets it: what a CreateMultipartUpload whose answer
     /// was lost leaves on a real server.
     public func beginForgottenUpload(in bucket: String, key: String) throws {
-        let (status, output) = try tool("begin", bucket, key)
-        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+        try perform("begin", bucket, key)
     }
 
     /// Turns versioning on: each write of a key is kept as a version, so writes can be counted.
     public func enableVersioning(of bucket: String) throws {
-        let (status, output) = try tool("versioning", bucket)
-        guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
+        try perform("versioning", bucket)
     }
 
     /// How many times `key` was written (its versions, in a bucket with versioning on).
     public func versions(of key: String, in bucket: String) throws -> Int {
         struct Count: Decodable { var versions: Int }
-        let (status, output) = try tool("versions", bucket, key)
-        guard status == 0, let line = output.split(separator: "\n").last else {
-            throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: output])
-        }
-        return try JSONDecoder().decode(Count.self, from: Data(line.utf8)).versions
+        return try answer(Count.self, "versions", bucket, [key]).versions
     }
 
     /// Writes `text` at `key`, as another client would.
     public func put(_ text: String, at key: String, in bucket: String) throws {
-        let (status, output) = try tool("put", bucket, key, text)
+        try perform("put", bucket, key, text)
+    }
+
+    /// Runs a command of `S3/s3_tool.py` that answers nothing; throws with its output when it fails.
+    private func perform(_ command: String, _ bucket: String, _ extra: String...) throws {
+        let (status, output) = try tool(command, bucket, extra)
         guard status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSDebugDescriptionErrorKey: output]) }
     }
 
-    private func tool(_ command: String, _ bucket: String, _ extra: String...) throws -> (Int32, String) {
+    /// Runs a command of `S3/s3_tool.py` that answers with a JSON line, and decodes it.
+    private func answer<Answer: Decodable>(
+        _ type: Answer.Type, _ command: String, _ bucket: String, _ extra: [String] = []
+    ) throws -> Answer {
+        let (status, output) = try tool(command, bucket, extra)
+        guard status == 0, let line = output.split(separator: "\n").last else {
+            throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: output])
+        }
+        return try JSONDecoder().decode(type, from: Data(line.utf8))
+    }
+
+    private func tool(_ command: String, _ bucket: String, _ extra: [String] = []) throws -> (Int32, String) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("S3/s3_tool.py")
         let result = try ChildProcess.run("python3", [script.path, endpoint, command, bucket] + extra)
         return (result.status, result.output)

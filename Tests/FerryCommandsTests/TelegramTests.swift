@@ -352,7 +352,7 @@ extension ProcessSuites {
             try await api.receive(Self.document(file, name: "slow.bin", size: 40_000))
             let download = try #require(try await Self.downloads(store, finalCount: 1).first)
             // While it waits, the API says so: the job, and its worker.
-            let admin = try harness.adminURL()
+            let admin = AdminClient(baseURL: try harness.adminURL())
             var seen: (job: [String: Any], worker: [Int])?
             let deadline = Date().addingTimeInterval(30)
             while seen == nil && Date() < deadline {
@@ -360,9 +360,9 @@ extension ProcessSuites {
                 guard let running = try await store.uploads(of: download.id).first, running.state == .running else {
                     continue
                 }
-                let job = try await Self.json(admin + "/api/jobs/\(running.id.rawValue)")
+                let job = try await admin.get("/api/jobs/\(running.id.rawValue)").json
                 guard job["waiting_for_turn_seconds"] is Double else { continue }
-                let workers = try await Self.json(admin + "/api/workers")["workers"] as? [[String: Any]] ?? []
+                let workers = try await admin.get("/api/workers").json["workers"] as? [[String: Any]] ?? []
                 seen = (job, workers.flatMap { $0["waiting_jobs"] as? [Int] ?? [] })
             }
             let waiting = try #require(seen, "the API showed the upload waiting for its turn")
@@ -370,15 +370,14 @@ extension ProcessSuites {
             // And /metrics (refreshed each second while work runs), within the wait's 12 s.
             var gauge = ""
             while !gauge.contains("ferry_jobs_waiting_for_turn{role=\"upload\"} 1") && Date() < deadline {
-                gauge = String(
-                    decoding: try await URLSession.shared.data(from: URL(string: admin + "/metrics")!).0, as: UTF8.self)
+                gauge = try await admin.get("/metrics").body
                 try await Task.sleep(for: .milliseconds(200))
             }
             #expect(gauge.contains("ferry_jobs_waiting_for_turn{role=\"upload\"} 1"))
             let upload = try await Self.upload(of: download.id, in: store, timeout: 60)
             #expect(upload?.state == .succeeded, "\(upload?.lastError?.message ?? "")")
-            let after = try await Self.json(admin + "/api/jobs/\(try #require(upload?.id).rawValue)")
-            #expect(after["waiting_for_turn_seconds"] == nil)
+            let after = try await admin.get("/api/jobs/\(try #require(upload?.id).rawValue)").json
+            #expect(after["state"] as? String == "succeeded" && after["waiting_for_turn_seconds"] == nil, "\(after)")
             let events = try await store.events(of: try #require(upload?.id))
             #expect(events.map(\.cause) == ["create", "claim", "complete"], "\(events.map { ($0.cause, $0.reason) })")
             #expect(upload?.lastError == nil, "\(upload?.lastError?.message ?? "")")
@@ -498,12 +497,6 @@ extension ProcessSuites {
         }
 
         /// The download's one upload once it is final.
-        /// A JSON object the admin API answers with.
-        static func json(_ url: String) async throws -> [String: Any] {
-            let (data, _) = try await URLSession.shared.data(from: try #require(URL(string: url)))
-            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        }
-
         static func upload(of download: JobID, in store: SQLiteJobStore, timeout: Double = 30) async throws -> Job? {
             let deadline = Date().addingTimeInterval(timeout)
             var uploads = try await store.uploads(of: download)
