@@ -135,6 +135,12 @@ public struct FerryConfiguration: Sendable, Equatable {
         return workers[role]
     }
 
+    /// Targets whose uploads run one at a time, oldest first: Telegram chats, whose flood control
+    /// would make a second upload only hold a slot while it waits its turn.
+    public var serialTargets: Set<String> {
+        Set(targets.filter { $0.kind == .telegram }.map(\.name))
+    }
+
     /// What every worker process is started with.
     public var workerSettings: WorkerSettings {
         WorkerSettings(downloads: downloads, targets: targets, telegramBots: telegramBots)

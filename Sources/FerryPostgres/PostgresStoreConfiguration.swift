@@ -32,6 +32,8 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     /// The node this process is, when several share the queue; nil for a single node or a tool.
     public var node: NodeIdentity?
     public var retryPolicies: RetryPolicies
+    /// Upload targets that take one upload at a time (``FollowUpUploads/serialTargets``).
+    public var serialTargets: Set<String> = []
     /// The clock; tests move it.
     public var now: @Sendable () -> Date
 
@@ -65,6 +67,9 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         self.retryPolicies = retryPolicies
         self.now = now
     }
+
+    /// How a succeeded download's uploads are created.
+    var followUps: FollowUpUploads { FollowUpUploads(policy: retryPolicies.upload, serialTargets: serialTargets) }
 
     /// What every session of this process sends at start-up. Every session of a node names it,
     /// for the fence (`ferry_fence`), and a transaction left open by a node that froze is ended by

@@ -38,6 +38,11 @@ extension StoreError {
                 .nodeFenced,
                 "this node's lease on \(store) ran out, so its work is being taken over by other nodes: it stops rather than act on stale work",
                 jobID: jobID, underlying: detail)
+        case "23505" where info[.constraintName] == "jobs_one_running_per_lane":
+            // Another node claimed the lane's upload in the same instant: claiming again sees it.
+            return StoreError(
+                .busy, "another node claimed an upload of the same serial lane on \(store) at the same time; retry",
+                jobID: jobID, underlying: detail)
         case "23505" where info[.constraintName] == "jobs_one_active_per_key":
             return StoreError(.conflict, "another live job already holds this idempotency key", jobID: jobID)
         case PostgresSchema.invariantState, "22P02":

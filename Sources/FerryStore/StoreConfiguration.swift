@@ -27,6 +27,11 @@ public struct StoreConfiguration: Sendable {
     /// (``WallClockSteps``): on for the supervisor's store; off where tests move `now` by hand
     /// to make time pass.
     public var followsWallClockSteps: Bool
+    /// Upload targets that take one upload at a time (``FollowUpUploads/serialTargets``).
+    public var serialTargets: Set<String> = []
+
+    /// How a succeeded download's uploads are created.
+    var followUps: FollowUpUploads { FollowUpUploads(policy: retryPolicies.upload, serialTargets: serialTargets) }
 
     public init(
         path: String,

@@ -28,6 +28,7 @@ extension StoreBootstrap {
             url: configuration.database.url, password: password, maximumConnections: 8,
             retryPolicies: configuration.retry.policies)
         settings.node = identity
+        settings.serialTargets = configuration.serialTargets
         let store = try await PostgresJobStore.open(settings, logger: logger)
         // The cleanup worker reads as this node; it is told where the password is, never the password.
         let access = PostgresAccess(

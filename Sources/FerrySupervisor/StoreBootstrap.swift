@@ -73,10 +73,11 @@ public enum StoreBootstrap {
         if !readOnly { try createFolder((path as NSString).deletingLastPathComponent) }
         let configuration = loaded.configuration
         let synchronous = StoreConfiguration.Synchronous(rawValue: configuration.database.synchronous) ?? .full
-        return try SQLiteJobStore.open(
-            StoreConfiguration(
-                path: path, synchronous: synchronous, busyTimeout: configuration.database.busyTimeout,
-                retryPolicies: configuration.retry.policies, readOnly: readOnly, followsWallClockSteps: !readOnly))
+        var settings = StoreConfiguration(
+            path: path, synchronous: synchronous, busyTimeout: configuration.database.busyTimeout,
+            retryPolicies: configuration.retry.policies, readOnly: readOnly, followsWallClockSteps: !readOnly)
+        settings.serialTargets = configuration.serialTargets
+        return try SQLiteJobStore.open(settings)
     }
 
     /// Creates the state folder (or the database's) if missing, with a message that says what to do.

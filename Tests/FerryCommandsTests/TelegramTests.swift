@@ -389,6 +389,75 @@ extension ProcessSuites {
         }
 
         @Test(
+            "A backlog to one chat under flood control holds one upload slot, not all: another target's uploads go through meanwhile, and the chat gets its files in order"
+        )
+        func backlogHoldsOneSlot() async throws {
+            let api = try FakeBotAPI()
+            let harness = try Self.start(
+                api, botSettings: "      upload_targets: [chat, shelf]",
+                more: """
+                    targets:
+                      chat:
+                        type: telegram
+                        bot: relay
+                        chat_id: 79
+                      shelf:
+                        type: dir
+                        path: \(try Self.shelf())
+                    workers:
+                      upload:
+                        concurrency: 2
+                    """)
+            try #require(harness.waitForNotification(containing: "READY=1") != nil)
+            let store = try harness.store()
+            try await api.fault("sendDocument", status: 429, retryAfter: 12)
+            for index in 0..<3 {
+                let file = try await api.addFile(size: 20_000 + index, seed: 10 + index)
+                try await api.receive(Self.document(file, name: "part\(index).bin", size: 20_000 + index))
+            }
+            let downloads = try await Self.downloads(store, finalCount: 3)
+            // Two slots, three uploads waiting for the chat's turn: the shelf's go through anyway,
+            // well inside the 12 s hold, and no more than one chat upload runs at any moment.
+            let deadline = Date().addingTimeInterval(10)
+            var shelved = 0
+            var mostRunning = 0
+            while shelved < 3 && Date() < deadline {
+                let uploads = try await store.jobs(matching: JobQuery(kind: .upload, limit: 100))
+                var running = 0
+                shelved = 0
+                for upload in uploads {
+                    guard case .upload(let spec) = try await store.payload(of: upload.id) else { continue }
+                    if spec.target == "shelf" && upload.state == .succeeded { shelved += 1 }
+                    if spec.target == "chat" && upload.state == .running { running += 1 }
+                }
+                mostRunning = max(mostRunning, running)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(shelved == 3, "the folder target's uploads waited behind the chat's backlog")
+            #expect(mostRunning <= 1, "\(mostRunning) uploads to one chat ran at once")
+            #expect(try await api.state().sent.isEmpty, "still inside the flood-control hold")
+            // After the hold, every file reaches the chat once, in the order it was sent to the bot.
+            var uploads = try await store.jobs(matching: JobQuery(kind: .upload, limit: 100))
+            let end = Date().addingTimeInterval(90)
+            while !uploads.allSatisfy(\.state.phase.isFinal) && Date() < end {
+                try await Task.sleep(for: .milliseconds(200))
+                uploads = try await store.jobs(matching: JobQuery(kind: .upload, limit: 100))
+            }
+            #expect(uploads.count == 6 && uploads.allSatisfy { $0.state == .succeeded }, "\(uploads.map(\.state))")
+            let sent = try await api.state().sent
+            let hashes = downloads.compactMap { $0.result?.sha256 }
+            #expect(hashes.count == 3 && sent.map(\.sha256) == hashes)
+            #expect(harness.stop() == 0)
+        }
+
+        /// A fresh folder for a `dir` target.
+        static func shelf() throws -> String {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-shelf-\(UUID())")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            return folder.path
+        }
+
+        @Test(
             "An upload worker killed while Telegram takes its file: the next attempt says the send may have arrived and counts the resend in /metrics, the one after sends again"
         )
         func killedWhileSending() async throws {

@@ -23,21 +23,27 @@ final class EngineFixture: StoreHelpers {
     /// A folder of the test's own, for files (removed with the fixture).
     let folder: URL
     private let sqlite: StoreFixture?
+    /// The PostgreSQL database's URL (nil on SQLite): for a second node, or psql.
+    let postgresURL: String?
 
-    init(_ backend: StoreBackend, policies: RetryPolicies = .standard) async throws {
+    init(_ backend: StoreBackend, policies: RetryPolicies = .standard, serialTargets: Set<String> = []) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-files-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         switch backend {
         case .sqlite:
-            let fixture = try StoreFixture(policies: policies, clock: clock)
+            let fixture = try StoreFixture(policies: policies, clock: clock, serialTargets: serialTargets)
             sqlite = fixture
             store = fixture.store
+            postgresURL = nil
         case .postgres:
             sqlite = nil
             let server = try PostgresTestServer.shared()
             let clock = clock
-            let postgres = try await PostgresJobStore.open(
-                .patient(try server.makeDatabase(), retryPolicies: policies, now: { clock.now }))
+            let url = try server.makeDatabase()
+            postgresURL = url
+            var configuration = try PostgresStoreConfiguration.patient(url, retryPolicies: policies, now: { clock.now })
+            configuration.serialTargets = serialTargets
+            let postgres = try await PostgresJobStore.open(configuration)
             try await postgres.migrate()
             store = postgres
         }
@@ -49,4 +55,7 @@ final class EngineFixture: StoreHelpers {
     }
 
     var jobStore: any JobStore { store }
+
+    /// Raw SQL against the fixture's SQLite file (see ``StoreFixture/expectRefused(_:_:mentioning:sourceLocation:)``).
+    var sqliteFixture: StoreFixture? { sqlite }
 }

@@ -26,16 +26,17 @@ final class StoreFixture: StoreHelpers {
 
     init(
         policies: RetryPolicies = .standard, migrate: Bool = true, clock: TestClock = TestClock(),
-        followsWallClockSteps: Bool = false
+        followsWallClockSteps: Bool = false, serialTargets: Set<String> = []
     ) throws {
         self.clock = clock
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-store-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let clock = clock
-        store = try SQLiteJobStore.open(
-            StoreConfiguration(
-                path: Self.path(in: folder), retryPolicies: policies, now: { clock.now },
-                followsWallClockSteps: followsWallClockSteps))
+        var configuration = StoreConfiguration(
+            path: Self.path(in: folder), retryPolicies: policies, now: { clock.now },
+            followsWallClockSteps: followsWallClockSteps)
+        configuration.serialTargets = serialTargets
+        store = try SQLiteJobStore.open(configuration)
         if migrate { try store.migrate() }
     }
 

@@ -12,6 +12,7 @@ extension PostgresJobStore {
         guard !batch.isEmpty else { return AppliedBatch(reports: [], claims: [], lostProgress: []) }
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
+        let followUps = configuration.followUps
         let store = configuration.description
         let logger = logger
         var refusals: [Int: StoreError] = [:]
@@ -37,7 +38,7 @@ extension PostgresJobStore {
             if pending.count > 1 {
                 let together = try await Self.isolated(connection, store: store, jobID: nil, logger) {
                     try await Self.completeWithFollowUps(
-                        connection, pending.map(\.completion), uploadPolicy: policies.upload, now: now, logger)
+                        connection, pending.map(\.completion), followUps: followUps, now: now, logger)
                 }
                 if case .success(let finished) = together {
                     for (entry, job) in zip(pending, finished) { effects[entry.index] = .success(.completed(job)) }
@@ -49,7 +50,7 @@ extension PostgresJobStore {
                     case .completed(let completion):
                         return .completed(
                             try await Self.completeWithFollowUps(
-                                connection, [completion], uploadPolicy: policies.upload, now: now, logger)[0])
+                                connection, [completion], followUps: followUps, now: now, logger)[0])
                     case .failed(let lease, let failure, let resumeState):
                         return .failed(
                             try await Self.failAttempt(

@@ -7,7 +7,7 @@ extension PostgresJobStore {
     public func complete(_ completions: [JobCompletion]) async throws(StoreError) -> [Job] {
         guard !completions.isEmpty else { return [] }
         let now = nowMilliseconds
-        let uploadPolicy = configuration.retryPolicies.upload
+        let followUps = configuration.followUps
         if let refusal = completions.lazy.compactMap(JobCompletion.malformedResult).first { throw refusal }
         let logger = logger
         if completions.count == 1 {
@@ -21,19 +21,19 @@ extension PostgresJobStore {
             if !done.isEmpty { return done }
         }
         return try await write { connection in
-            try await Self.completeWithFollowUps(connection, completions, uploadPolicy: uploadPolicy, now: now, logger)
+            try await Self.completeWithFollowUps(connection, completions, followUps: followUps, now: now, logger)
         }
     }
 
     /// Completes attempts and creates the follow-up uploads of the downloads among them, in the
     /// connection's transaction.
     static func completeWithFollowUps(
-        _ connection: PostgresConnection, _ completions: [JobCompletion], uploadPolicy: RetryPolicy, now: Int64,
+        _ connection: PostgresConnection, _ completions: [JobCompletion], followUps: FollowUpUploads, now: Int64,
         _ logger: Logger
     ) async throws -> [Job] {
         let (finished, withTargets) = try await completeAttempts(connection, completions, now: now, logger)
         try await createUploads(
-            connection, after: finished.filter { withTargets.contains($0.id) }, policy: uploadPolicy, now: now, logger)
+            connection, after: finished.filter { withTargets.contains($0.id) }, followUps: followUps, now: now, logger)
         return finished
     }
 
@@ -119,19 +119,22 @@ extension PostgresJobStore {
     }
 
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,
-    /// so a finished download can never lack its follow-up work: one prepared statement for them all.
+    /// so a finished download can never lack its follow-up work: one prepared statement for them
+    /// all. An upload to a serial target gets the target as its lane.
     static func createUploads(
-        _ connection: PostgresConnection, after downloads: [Job], policy: RetryPolicy, now: Int64, _ logger: Logger
+        _ connection: PostgresConnection, after downloads: [Job], followUps: FollowUpUploads, now: Int64,
+        _ logger: Logger
     ) async throws {
         guard !downloads.isEmpty else { return }
         var binds = PostgresBindings()
         binds.append(downloads.map(\.id.rawValue))
-        binds.append(Int64(policy.maxAttempts))
+        binds.append(Int64(followUps.policy.maxAttempts))
         binds.append(now)
+        binds.append(followUps.serialTargets.sorted())
         _ = try await connection.rows(CreateUploads.self, binds, logger)
     }
 
-    /// $1 the downloads, $2 the uploads' attempts, $3 now. Identity values are handed out in
+    /// $1 the downloads, $2 the uploads' attempts, $3 now, $4 the serial targets. Identity values are handed out in
     /// `ord` order, and `row_number()` over them pairs each new job with its target.
     enum CreateUploads: StatementShape {
         static var sql: String {
@@ -147,9 +150,10 @@ extension PostgresJobStore {
                         WHERE existing.download_id = d.job_id AND existing.target = t.target)),
             created AS (
                 INSERT INTO jobs (kind, state, priority, attempt, max_attempts, created_at, updated_at, due_at,
-                    state_cause, state_reason)
+                    state_cause, state_reason, lane)
                 SELECT 'upload', '\(JobLifecycle.upload.initialState.rawValue)', priority, 0, $2, $3, $3, $3,
-                    'create', 'download ' || download_id || ' succeeded'
+                    'create', 'download ' || download_id || ' succeeded',
+                    CASE WHEN target = ANY($4::text[]) THEN target END
                 FROM targets ORDER BY ord
                 RETURNING id),
             numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM created)

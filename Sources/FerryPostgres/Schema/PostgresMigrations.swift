@@ -10,6 +10,7 @@ enum PostgresMigrations {
         ("pg5-telegram-pollers", PostgresTelegramPollersSchema.sql),
         ("pg6-node-home", PostgresNodesSchema.home),
         ("pg7-telegram-send-turns", PostgresTelegramSendTurnsSchema.sql),
+        ("pg8-serial-lanes", PostgresLanesSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

@@ -13,6 +13,7 @@ enum StoreMigrator {
         (SchemaV7.identifier, SchemaV7.sql),
         (SchemaV8.identifier, SchemaV8.sql),
         (SchemaV9.identifier, SchemaV9.sql),
+        (SchemaV10.identifier, SchemaV10.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

@@ -14,6 +14,7 @@ extension SQLiteJobStore {
         try await applyWallClockStep()
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
+        let followUps = configuration.followUps
         let path = configuration.path
         // A result whose hash is not even hex is refused before the transaction, as ``complete(_:)`` does.
         var refusals: [Int: StoreError] = [:]
@@ -26,13 +27,13 @@ extension SQLiteJobStore {
             try Self.recordHeartbeats(db, batch.heartbeats, now: now)
             var effects = [Result<AppliedBatch.Effect, StoreError>?](repeating: nil, count: batch.reports.count)
             for (index, error) in malformed { effects[index] = .failure(error) }
-            try Self.completeTogether(db, batch.reports, into: &effects, policy: policies.upload, path: path, now: now)
+            try Self.completeTogether(db, batch.reports, into: &effects, followUps: followUps, path: path, now: now)
             for (index, report) in batch.reports.enumerated() where effects[index] == nil {
                 effects[index] = try Self.isolated(db, path: path, jobID: report.lease.jobID) {
                     switch report {
                     case .completed(let completion):
                         return .completed(
-                            try Self.completeWithFollowUps(db, [completion], uploadPolicy: policies.upload, now: now)[0]
+                            try Self.completeWithFollowUps(db, [completion], followUps: followUps, now: now)[0]
                         )
                     case .failed(let lease, let failure, let resumeState):
                         return .failed(
@@ -58,7 +59,7 @@ extension SQLiteJobStore {
     /// left for its own savepoint, so the lost one is refused alone.
     private static func completeTogether(
         _ db: Database, _ reports: [ReportBatch.Report], into effects: inout [Result<AppliedBatch.Effect, StoreError>?],
-        policy: RetryPolicy, path: String, now: Int64
+        followUps: FollowUpUploads, path: String, now: Int64
     ) throws {
         let pending: [(index: Int, completion: JobCompletion)] = reports.enumerated().compactMap { index, report in
             guard effects[index] == nil, case .completed(let completion) = report else { return nil }
@@ -66,7 +67,7 @@ extension SQLiteJobStore {
         }
         guard pending.count > 1 else { return }
         let together = try isolated(db, path: path, jobID: nil) {
-            try completeWithFollowUps(db, pending.map(\.completion), uploadPolicy: policy, now: now)
+            try completeWithFollowUps(db, pending.map(\.completion), followUps: followUps, now: now)
         }
         guard case .success(let finished) = together else { return }
         for (entry, job) in zip(pending, finished) { effects[entry.index] = .success(.completed(job)) }

@@ -6,26 +6,27 @@ extension SQLiteJobStore {
     public func complete(_ completions: [JobCompletion]) async throws(StoreError) -> [Job] {
         guard !completions.isEmpty else { return [] }
         let now = nowMilliseconds
-        let uploadPolicy = configuration.retryPolicies.upload
+        let followUps = configuration.followUps
         if let refusal = completions.lazy.compactMap(JobCompletion.malformedResult).first { throw refusal }
         return try await write { db in
-            try Self.completeWithFollowUps(db, completions, uploadPolicy: uploadPolicy, now: now)
+            try Self.completeWithFollowUps(db, completions, followUps: followUps, now: now)
         }
     }
 
     /// Completes attempts and creates the follow-up uploads of the downloads among them, in
     /// `db`'s transaction.
     static func completeWithFollowUps(
-        _ db: Database, _ completions: [JobCompletion], uploadPolicy: RetryPolicy, now: Int64
+        _ db: Database, _ completions: [JobCompletion], followUps: FollowUpUploads, now: Int64
     ) throws -> [Job] {
         let finished = try completeAttempts(db, completions, now: now)
-        try createUploads(db, after: finished.filter { $0.kind == .download }, policy: uploadPolicy, now: now)
+        try createUploads(db, after: finished.filter { $0.kind == .download }, followUps: followUps, now: now)
         return finished
     }
 
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,
-    /// so a finished download can never lack its follow-up work.
-    static func createUploads(_ db: Database, after downloads: [Job], policy: RetryPolicy, now: Int64) throws {
+    /// so a finished download can never lack its follow-up work. An upload to a serial target
+    /// gets the target as its lane.
+    static func createUploads(_ db: Database, after downloads: [Job], followUps: FollowUpUploads, now: Int64) throws {
         guard !downloads.isEmpty else { return }
         let byID = Dictionary(uniqueKeysWithValues: downloads.map { ($0.id, $0) })
         // One query per chunk finds the few downloads that have targets; most have none.
@@ -46,10 +47,14 @@ extension SQLiteJobStore {
                 let download = byID[JobID(row[0] as Int64)]!
                 let target: String = row[1]
                 let upload = try insertJob(
-                    db, kind: .upload, key: nil, priority: download.priority, maxAttempts: policy.maxAttempts,
-                    reason: "download \(download.id) succeeded", now: now)
+                    db, kind: .upload, key: nil, priority: download.priority,
+                    maxAttempts: followUps.policy.maxAttempts, reason: "download \(download.id) succeeded", now: now)
                 try db.cachedStatement(sql: "INSERT INTO uploads (job_id, download_id, target) VALUES (?, ?, ?)")
                     .execute(arguments: [upload.id.rawValue, download.id.rawValue, target])
+                if let lane = followUps.lane(of: target) {
+                    try db.cachedStatement(sql: "UPDATE jobs SET lane = ? WHERE id = ?")
+                        .execute(arguments: [lane, upload.id.rawValue])
+                }
             }
         }
     }

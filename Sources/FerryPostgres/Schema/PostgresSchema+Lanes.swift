@@ -1,0 +1,14 @@
+/// Migration `pg8-serial-lanes`: uploads to a target that takes one upload at a time (Telegram)
+/// run one at a time, oldest first, across every node (the SQLite store's `v10-serial-lanes`).
+///
+/// - `jobs.lane` is the target's name on an upload to such a target, NULL otherwise.
+/// - The partial unique index makes PostgreSQL refuse a second running upload in a lane: two
+///   nodes that claim in the same instant, each seeing the lane free, cannot both win; the loser's
+///   claim fails with a unique violation that the store treats as a crossing and retries.
+enum PostgresLanesSchema {
+    static let sql = """
+        ALTER TABLE jobs ADD COLUMN lane text CONSTRAINT jobs_lane_of_an_upload
+            CHECK (lane IS NULL OR (kind = 'upload' AND length(lane) BETWEEN 1 AND 64));
+        CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs(lane) WHERE lane IS NOT NULL AND state = 'running';
+        """
+}

@@ -1,0 +1,139 @@
+import FerryCore
+import FerryPostgres
+import FerryTesting
+import Foundation
+import Testing
+
+@testable import FerryStore
+
+/// Uploads to a target that takes one at a time (Telegram) run one at a time, oldest first,
+/// without holding uploads to other targets behind them.
+@Suite("Serial lanes")
+struct SerialLaneTests {
+    /// Three downloads, each to the serial target `tg` and to `s3`: their uploads, by target.
+    private static func backlog(_ fixture: EngineFixture) async throws -> (tg: [JobID], s3: [JobID]) {
+        let owner = try await fixture.worker("download-1.a")
+        var tg: [JobID] = []
+        var s3: [JobID] = []
+        for _ in 0..<3 {
+            let done = try await fixture.succeededDownload(targets: ["tg", "s3"], owner: owner)
+            for upload in try await fixture.store.uploads(of: done.id) {
+                guard case .upload(let spec) = try await fixture.store.payload(of: upload.id) else { continue }
+                if spec.target == "tg" { tg.append(upload.id) } else { s3.append(upload.id) }
+            }
+        }
+        return (tg.sorted(), s3.sorted())
+    }
+
+    @Test(
+        "A serial target's uploads are claimed one at a time, oldest first, and the other targets' are not held behind them",
+        arguments: StoreBackend.allCases)
+    func oneAtATime(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, serialTargets: ["tg"])
+        let store = fixture.store
+        let (tg, s3) = try await Self.backlog(fixture)
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+
+        let first = try await store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(Set(first.map(\.job.id)) == Set([tg[0]] + s3), "one of the lane, every other upload")
+        // The lane's waiting uploads are not due work: an idle supervisor must not spin on them.
+        #expect(try await store.kindsWithDueWork(among: [.upload]).isEmpty)
+        #expect(try await store.earliestDue(among: [.upload])[.upload] == nil)
+        #expect(try await store.claimDueJobs(of: .upload, for: uploader, limit: 10).isEmpty)
+
+        let head = try #require(first.first { $0.job.id == tg[0] })
+        _ = try await store.complete(JobCompletion(lease: head.lease, result: EngineFixture.result(for: tg[0])))
+        #expect(try await store.kindsWithDueWork(among: [.upload]) == [.upload])
+        let second = try await store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(second.map(\.job.id) == [tg[1]], "the next oldest of the lane, alone")
+
+        // A failed attempt waiting for its retry does not block the lane: the next one goes.
+        let outcome = try await store.fail(
+            second[0].lease, with: JobFailure(code: "http_503", message: "busy", failureClass: .retryable))
+        guard case .retryScheduled = outcome else {
+            Issue.record("expected a retry, got \(outcome)")
+            return
+        }
+        #expect(try await store.claimDueJobs(of: .upload, for: uploader, limit: 10).map(\.job.id) == [tg[2]])
+    }
+
+    @Test("Uploads to targets that are not serial run side by side", arguments: StoreBackend.allCases)
+    func otherTargetsRunTogether(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
+        let (tg, s3) = try await Self.backlog(fixture)
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let claimed = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(Set(claimed.map(\.job.id)) == Set(tg + s3))
+    }
+
+    @Test("The database refuses a second running upload in a lane, whoever writes it", arguments: StoreBackend.allCases)
+    func schemaRefusesSecondRunner(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend, serialTargets: ["tg"])
+        let (tg, s3) = try await Self.backlog(fixture)
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let running = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(running.count == 4)
+        // An s3 upload, running beside the lane's one, moved into the lane by hand.
+        try await Self.expectRefused(
+            fixture, "UPDATE jobs SET lane = 'tg' WHERE id = \(s3[0].rawValue)",
+            mentioning: backend == .sqlite ? "jobs.lane" : "jobs_one_running_per_lane")
+        // A lane is only an upload's.
+        let download = try await fixture.succeededDownload(owner: try await fixture.worker("download-2.a"))
+        try await Self.expectRefused(
+            fixture, "UPDATE jobs SET lane = 'tg' WHERE id = \(download.id.rawValue)",
+            mentioning: "jobs_lane_of_an_upload")
+        #expect(tg.count == 3)
+    }
+
+    /// Expects the fixture's database to refuse raw `sql`, saying `text`: the sqlite3 shell's or psql's view.
+    private static func expectRefused(
+        _ fixture: EngineFixture, _ sql: String, mentioning text: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        if let sqlite = fixture.sqliteFixture {
+            await sqlite.expectRefused(sql, mentioning: text, sourceLocation: sourceLocation)
+            return
+        }
+        let database = String(try #require(fixture.postgresURL).split(separator: "/").last!.split(separator: "?")[0])
+        let result = try PostgresTestServer.shared().psql(database, sql)
+        #expect(result.status != 0 && result.output.contains(text), "\(result.output)", sourceLocation: sourceLocation)
+    }
+
+    @Test("Two nodes claiming one lane at the same time never both run an upload of it (PostgreSQL)")
+    func twoNodesOneLane() async throws {
+        let fixture = try await EngineFixture(.postgres, serialTargets: ["tg"])
+        let owner = try await fixture.worker("download-1.a")
+        var lane: [JobID] = []
+        for _ in 0..<8 {
+            let done = try await fixture.succeededDownload(targets: ["tg"], owner: owner)
+            lane += try await fixture.store.uploads(of: done.id).map(\.id)
+        }
+        var configuration = try PostgresStoreConfiguration.patient(try #require(fixture.postgresURL))
+        configuration.serialTargets = ["tg"]
+        let second = try await PostgresJobStore.open(configuration)
+        defer { second.close() }
+        let stores: [any JobStore] = [fixture.store, second]
+        let workers = [
+            try await fixture.worker("upload-1.a", role: .upload),
+            try await fixture.worker("upload-2.a", role: .upload),
+        ]
+
+        var order: [JobID] = []
+        for _ in 0..<lane.count {
+            // Both nodes claim at once, four times each; the lane yields one upload in all.
+            let claimed = try await withThrowingTaskGroup(of: [ClaimedJob].self) { group in
+                for index in 0..<8 {
+                    let (store, worker) = (stores[index % 2], workers[index % 2])
+                    group.addTask { try await store.claimDueJobs(of: .upload, for: worker, limit: 4) }
+                }
+                return try await group.reduce(into: [ClaimedJob]()) { $0 += $1 }
+            }
+            #expect(claimed.count == 1, "claimed at once: \(claimed.map(\.job.id))")
+            guard let one = claimed.first else { break }
+            order.append(one.job.id)
+            _ = try await fixture.store.complete(
+                JobCompletion(lease: one.lease, result: EngineFixture.result(for: one.job.id)))
+        }
+        #expect(order == lane.sorted(), "oldest first")
+    }
+}
