@@ -9,7 +9,6 @@ killed or orphaned.
 import argparse
 import asyncio
 import os
-import time
 
 import asyncssh
 
