@@ -85,7 +85,8 @@ extension Job {
             progress: JobProgress(bytesDone: try row.value(19), bytesTotal: try row.value(20)),
             resumeState: try row.value(21),
             result: result,
-            cleanedAt: try row.optionalDate(26)
+            cleanedAt: try row.optionalDate(26),
+            lane: try row.value(27)
         )
     }
 }

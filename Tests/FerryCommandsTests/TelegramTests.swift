@@ -434,6 +434,13 @@ extension ProcessSuites {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(shelved == 3, "the folder target's uploads waited behind the chat's backlog")
+            // The API names a chat upload's lane, and only a chat upload's.
+            let admin = AdminClient(baseURL: try harness.adminURL())
+            var lanes: [String?] = []
+            for upload in try await store.jobs(matching: JobQuery(kind: .upload, limit: 100)) {
+                lanes.append(try await admin.get("/api/jobs/\(upload.id.rawValue)").json["lane"] as? String)
+            }
+            #expect(lanes.filter { $0 == "chat" }.count == 3 && lanes.filter { $0 == nil }.count == 3, "\(lanes)")
             #expect(mostRunning <= 1, "\(mostRunning) uploads to one chat ran at once")
             #expect(try await api.state().sent.isEmpty, "still inside the flood-control hold")
             // After the hold, every file reaches the chat once, in the order it was sent to the bot.

@@ -34,6 +34,8 @@ struct SerialLaneTests {
         let (tg, s3) = try await Self.backlog(fixture)
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
 
+        let (queuedTG, queuedS3) = (try await store.job(tg[1]), try await store.job(s3[0]))
+        #expect(queuedTG.lane == "tg" && queuedS3.lane == nil)
         let first = try await store.claimDueJobs(of: .upload, for: uploader, limit: 10)
         #expect(Set(first.map(\.job.id)) == Set([tg[0]] + s3), "one of the lane, every other upload")
         // The lane's waiting uploads are not due work: an idle supervisor must not spin on them.

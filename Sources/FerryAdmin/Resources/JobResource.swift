@@ -50,6 +50,9 @@ struct JobResource: Encodable {
     /// A running job waiting for its turn under a rate limit (a Telegram chat's flood control):
     /// how long it has waited, in seconds. It holds its worker's slot and moves no bytes meanwhile.
     var waitingForTurnSeconds: Double?
+    /// An upload to a target that takes one upload at a time (Telegram): the target's name. A
+    /// queued upload with a lane waits while another upload of the lane runs.
+    var lane: String?
 
     struct Telegram: Encodable {
         var bot: String
@@ -100,6 +103,7 @@ struct JobResource: Encodable {
         startedAt = job.startedAt
         finishedAt = job.finishedAt
         cleanedAt = job.cleanedAt
+        lane = job.lane
         progress = Progress(bytesDone: job.progress.bytesDone, bytesTotal: job.progress.bytesTotal)
         lastError = job.lastError.map {
             Failure(code: $0.code, message: SecretRedaction.text($0.message), retryable: $0.isRetryable)

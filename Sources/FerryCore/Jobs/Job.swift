@@ -29,6 +29,9 @@ public struct Job: Hashable, Sendable {
     public var resumeState: String?
     public var result: JobResult?
     public var cleanedAt: Date?
+    /// An upload's serial lane: its target's name when that target takes one upload at a time
+    /// (``FollowUpUploads``), so it waits while another upload of the lane runs.
+    public var lane: String?
 
     public init(
         id: JobID, kind: JobKind, state: JobState, idempotencyKey: String? = nil, priority: Int = 0,
@@ -36,7 +39,7 @@ public struct Job: Hashable, Sendable {
         dueAt: Date, startedAt: Date? = nil, heartbeatAt: Date? = nil, finishedAt: Date? = nil,
         stateCause: String, stateReason: String? = nil, lastError: JobFailure? = nil,
         progress: JobProgress = JobProgress(), resumeState: String? = nil, result: JobResult? = nil,
-        cleanedAt: Date? = nil
+        cleanedAt: Date? = nil, lane: String? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -59,6 +62,7 @@ public struct Job: Hashable, Sendable {
         self.resumeState = resumeState
         self.result = result
         self.cleanedAt = cleanedAt
+        self.lane = lane
     }
 
     /// The lease a worker holds while this job runs, or nil when it is not running.

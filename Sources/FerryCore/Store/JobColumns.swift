@@ -30,6 +30,7 @@ public enum JobColumns {
         "result_sha256",
         "result_content_type",
         "cleaned_at",
+        "lane",
     ]
 
     /// `id, kind, …` for SELECT and RETURNING.

@@ -40,7 +40,8 @@ extension Job {
             progress: JobProgress(bytesDone: row[19], bytesTotal: row.optional(20)),
             resumeState: row.optional(21),
             result: result,
-            cleanedAt: row.optionalDate(26)
+            cleanedAt: row.optionalDate(26),
+            lane: row.optional(27)
         )
     }
 }
