@@ -16,6 +16,8 @@ public struct UploadExecutor: JobExecutor {
     let telegramPacer: TelegramSendPacer
     /// Where Telegram sends in progress are marked (``TelegramSendMarker``).
     let stateDirectory: String?
+    /// The S3 servers found without conditional writes, for every upload of this process.
+    let s3Conditions = S3ConditionSupport()
 
     /// - Parameter stateDirectory: where the Telegram send turns every process shares are kept;
     ///   nil paces this executor's sends alone.
@@ -73,7 +75,7 @@ public struct UploadExecutor: JobExecutor {
             guard let settings = target.s3 else {
                 throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no s3 settings")
             }
-            return try await S3Target(settings: settings, client: client).deliver(
+            return try await S3Target(settings: settings, client: client, conditions: s3Conditions).deliver(
                 spec, as: objectName, resumeState: assignment.resumeState, report: report)
         case .telegram:
             guard let settings = target.telegram, let bot = telegramBots.first(where: { $0.name == settings.bot })

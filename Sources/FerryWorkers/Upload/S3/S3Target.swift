@@ -15,6 +15,8 @@ import NIOHTTP1
 struct S3Target {
     let settings: UploadTarget.S3
     let client: HTTPClient
+    /// The servers this process found without conditional writes (one per worker process).
+    var conditions = S3ConditionSupport()
     /// Attempts per part within one job attempt.
     var partAttempts = 3
     /// Parts per page of the server's part listing (nil: the server's default, 1,000); tests make
@@ -324,22 +326,29 @@ struct S3Target {
     /// A write of the object (a PUT, or the CompleteMultipartUpload that makes it) under
     /// `condition`; sent again without it when the server refuses the request itself (501 Not
     /// Implemented, or 400), as S3-compatible servers without conditional writes may: the write
-    /// then goes through as it did before conditions (a request that was bad anyway fails again).
+    /// then goes through as it did before conditions (a request that was bad anyway fails again),
+    /// and later writes to that server skip the condition (``S3ConditionSupport``).
     private func write(
         _ method: HTTPMethod, key: String, query: String? = nil, headers: [(String, String)] = [],
         _ condition: WriteCondition, body: Data, sha256: String, _ s3: S3Client
     ) async throws {
         // A stopped attempt makes no object: the next attempt resumes from its parts.
         try Task.checkCancellation()
+        let server = "\(settings.endpoint)/\(settings.bucket)"
+        guard !condition.headers.isEmpty, await conditions.takesConditions(server) else {
+            try await s3.send(
+                method, key: key, query: query, headers: headers, body: ByteBuffer(bytes: body), sha256: sha256)
+            return
+        }
         do {
             try await s3.send(
                 method, key: key, query: query, headers: headers + condition.headers, body: ByteBuffer(bytes: body),
                 sha256: sha256)
-        } catch let failure as S3Client.Failure
-            where (failure.status == 501 || failure.status == 400) && !condition.headers.isEmpty
-        {
+        } catch let failure as S3Client.Failure where failure.status == 501 || failure.status == 400 {
             try await s3.send(
                 method, key: key, query: query, headers: headers, body: ByteBuffer(bytes: body), sha256: sha256)
+            // Only now is it the condition the server refused (a request bad anyway failed again).
+            await conditions.refusesConditions(server)
         }
     }
 
