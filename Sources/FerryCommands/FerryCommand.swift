@@ -16,7 +16,7 @@ public struct FerryCommand: AsyncParsableCommand {
             ServeCommand.self, StatusCommand.self, JobsCommand.self, EnqueueCommand.self, VideosCommand.self,
             CleanupCommand.self, CheckCommand.self, RepairCommand.self,
             ConfigCommand.self,
-            DatabaseCommand.self, VersionCommand.self, WorkerCommand.self,
+            DatabaseCommand.self, ClusterCommand.self, VersionCommand.self, WorkerCommand.self,
         ]
     )
 
@@ -40,4 +40,6 @@ enum ExitStatus {
     static let noPermission = ExitCode(77)
     /// The daemon answered, but refused or could not do what was asked.
     static let failure = ExitCode(1)
+    /// What the command names does not exist (a node never seen).
+    static let noInput = ExitCode(66)
 }

@@ -60,9 +60,20 @@ extension ProcessSuites {
             }
         }
 
-        /// An origin, nodes alpha and beta (both READY) on a fresh database, and a store on it.
-        func startTwoNodes() async throws -> (TestOrigin, SupervisorHarness, SupervisorHarness, PostgresJobStore) {
-            let url = try PostgresTestServer.shared().makeDatabase()
+        /// The succeeded downloads whose file is on node `name`.
+        func filesOn(_ name: String, _ store: PostgresJobStore) async throws -> [JobID] {
+            let finished = try await store.jobs(matching: JobQuery(kind: .download, limit: 100)).filter {
+                $0.state == .succeeded
+            }
+            return try await store.fileNodes(of: finished.map(\.id)).filter { $0.value.hasPrefix("\(name).") }.keys
+                .sorted()
+        }
+
+        /// An origin, nodes alpha and beta (both READY) on a fresh database (`url`), and a store on it.
+        func startTwoNodes(
+            url: String? = nil
+        ) async throws -> (TestOrigin, SupervisorHarness, SupervisorHarness, PostgresJobStore) {
+            let url = try url ?? PostgresTestServer.shared().makeDatabase()
             let origin = try TestOrigin()
             let a = try node("alpha", url: url)
             try #require(a.waitForNotification(containing: "READY=1", timeout: 90) != nil)
@@ -83,7 +94,8 @@ extension ProcessSuites {
             "Two nodes share the queue; a node SIGKILLed whole has its jobs finished by the other within its lease; /api/cluster and health show it",
             .timeLimit(.minutes(4)))
         func deadNodeWorkIsTakenOver() async throws {
-            let (origin, a, b, store) = try await startTwoNodes()
+            let url = try PostgresTestServer.shared().makeDatabase()
+            let (origin, a, b, store) = try await startTwoNodes(url: url)
             defer { store.close() }
 
             let admin = AdminClient(baseURL: try a.adminURL())
@@ -108,9 +120,13 @@ extension ProcessSuites {
 
             // 16 downloads of 400 kB at 100 kB/s: each node's four slots are busy for seconds.
             let ids = try await enqueue(store, origin, count: 16, size: 400_000, rate: 100_000)
-            #expect(
-                try await waitUntil(60) { try await !held(by: "beta", store).isEmpty },
-                "node beta never took a job")
+            // beta dies holding jobs, with files of jobs it finished (for `ferry cluster forget` below).
+            let betaBusy = try await waitUntil(60) {
+                let holds = try await !held(by: "beta", store).isEmpty
+                let finished = try await !filesOn("beta", store).isEmpty
+                return holds && finished
+            }
+            #expect(betaBusy, "node beta never finished a job and took another")
             let beta = try await held(by: "beta", store).map(\.id)
             let killed = ContinuousClock.now
             killWholeNode(b)
@@ -157,6 +173,34 @@ extension ProcessSuites {
             #expect(metrics.body.contains("ferry_node_info{"), "\(metrics.body.prefix(300))")
             #expect(metrics.body.contains(#"ferry_cluster_nodes{state="live"} 1"#), "alpha alone is live")
             #expect(metrics.body.contains("ferry_node_jobs_taken_over_total{"))
+
+            // beta will not come back: forgetting it fetches its finished files again, on alpha.
+            let onBeta = try await filesOn("beta", store)
+            #expect(!onBeta.isEmpty)
+            let database = ["FERRY_DATABASE_URL": url]
+            let alive = try FerryProcess.run(["cluster", "forget", "alpha"], in: a.scratch.url, environment: database)
+            #expect(alive.status == 1 && alive.standardError.contains("node alpha is alive"), "\(alive.standardError)")
+            let unknown = try FerryProcess.run(
+                ["cluster", "forget", "gamma"], in: a.scratch.url, environment: database)
+            #expect(unknown.status == 66 && unknown.standardError.contains("no node named gamma"))
+            let forgot = try FerryProcess.run(["cluster", "forget", "beta"], in: a.scratch.url, environment: database)
+            #expect(forgot.status == 0, "\(forgot.standardError)")
+            #expect(forgot.standardOutput.contains("forgot node beta"), "\(forgot.standardOutput)")
+            #expect(
+                forgot.standardOutput.contains(
+                    "downloads to fetch again on a live node: "
+                        + (onBeta.isEmpty ? "none" : onBeta.map { "\($0.rawValue)" }.joined(separator: ", "))),
+                "\(onBeta) \(forgot.standardOutput)")
+            #expect(
+                try await waitUntil(60) {
+                    var all = true
+                    for id in onBeta {
+                        let job = try await store.job(id)
+                        let node = try await store.fileNodes(of: [id])[id] ?? ""
+                        all = all && job.state == .succeeded && node.hasPrefix("alpha.")
+                    }
+                    return all
+                }, "beta's finished files were not fetched again on alpha")
             #expect(a.stop() == 0)
         }
 
@@ -170,9 +214,13 @@ extension ProcessSuites {
             // Short transfers: beta's workers finish while their supervisor is stopped, and their
             // reports wait in its pipes until it wakes, its lease long gone.
             let ids = try await enqueue(store, origin, count: 16, size: 200_000, rate: 200_000)
-            #expect(
-                try await waitUntil(60) { try await !held(by: "beta", store).isEmpty },
-                "node beta never took a job")
+            // beta dies holding jobs, with files of jobs it finished (for `ferry cluster forget` below).
+            let betaBusy = try await waitUntil(60) {
+                let holds = try await !held(by: "beta", store).isEmpty
+                let finished = try await !filesOn("beta", store).isEmpty
+                return holds && finished
+            }
+            #expect(betaBusy, "node beta never finished a job and took another")
             kill(b.pid, SIGSTOP)
             // Past beta's lease and alpha's next renewal: alpha takes beta's jobs and runs them.
             try await Task.sleep(for: .seconds(16))

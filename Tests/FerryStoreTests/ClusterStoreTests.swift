@@ -51,6 +51,66 @@ struct ClusterStoreTests {
     }
 
     @Test(
+        "Forgetting a dead node settles its files: kept ones are fetched again, delivered ones marked cleaned, what has no source reported lost; refused while it lives"
+    )
+    func forgetNode() async throws {
+        let cluster = try await Cluster()
+        let a = try await cluster.node("a")
+        let b = try await cluster.node("b")
+        defer { cluster.close() }
+        await #expect(throws: StoreError.self) { try await b.forgetNode(named: "a") }
+        await #expect(throws: StoreError.self) { try await b.forgetNode(named: "nowhere") }
+
+        let worker = try await NodeLeaseTests.worker("a.download-1", on: a)
+        let uploader = try await NodeLeaseTests.worker("a.upload-1", on: a)
+        func fetched(_ spec: DownloadSpec) async throws -> JobID {
+            let id = try await a.enqueue(download: DownloadRequest(spec: spec, priority: 1_000)).job.id
+            let claimed = try #require(try await a.claimDueJobs(of: .download, for: worker, limit: 1).first)
+            _ = try await a.complete(JobCompletion(lease: claimed.lease, result: NodeLeaseTests.result(claimed.job.id)))
+            return id
+        }
+        // Kept on a's disk: fetched again. Delivered, to be removed after its upload: cleaned.
+        let kept = try await fetched(DownloadSpec(url: "https://e.test/kept.mp4"))
+        var spec = DownloadSpec(url: "https://e.test/sent.mp4", uploadTargets: ["s3"])
+        spec.deleteAfterUpload = true
+        let sent = try await fetched(spec)
+        let upload = try #require(try await a.claimDueJobs(of: .upload, for: uploader, limit: 1).first)
+        _ = try await a.complete(JobCompletion(lease: upload.lease, result: NodeLeaseTests.result(upload.job.id)))
+        // Adopted from a file on a: nothing to fetch it from.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-forget-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let downloads = folder.appendingPathComponent("downloads").path
+        try FileManager.default.createDirectory(atPath: downloads + "/9", withIntermediateDirectories: true)
+        try Data("found".utf8).write(to: URL(fileURLWithPath: downloads + "/9/stray.bin"))
+        let adopted = try await a.adopt(
+            file: downloads + "/9/stray.bin", size: 5, sha256: String(repeating: "ab", count: 32),
+            downloadsFolder: downloads
+        ).job
+        // Running on a when it died.
+        let running = try await a.enqueue(download: DownloadRequest(spec: DownloadSpec(url: "https://e.test/r"))).job.id
+        _ = try #require(try await a.claimDueJobs(of: .download, for: worker, limit: 1).first)
+
+        try cluster.expireLease(of: a)
+        let report = try await b.forgetNode(named: "a")
+        #expect(report.incarnations == ["a.1"])
+        #expect(report.released == [running])
+        #expect(report.refetched == [kept])
+        #expect(report.cleaned == [sent])
+        #expect(report.lost == [adopted])
+        let refetch = try #require(
+            try await b.claimDueJobs(
+                of: .download, for: try await NodeLeaseTests.worker("b.download-1", on: b), limit: 2
+            ).first { $0.job.id == kept })
+        guard case .download(let pinned) = refetch.payload else { throw StoreError(.corrupt, "not a download") }
+        #expect(pinned.expectedSize == 1 && pinned.expectedSHA256 == String(repeating: "ab", count: 32))
+        #expect(try await b.uploads(of: sent).map(\.state) == [.cleaned])
+        #expect(try await b.job(adopted).state == .succeeded)
+        // Done once: forgetting again finds nothing more to settle.
+        let again = try await b.forgetNode(named: "a")
+        #expect(again.refetched.isEmpty && again.cleaned.isEmpty && again.released.isEmpty)
+    }
+
+    @Test(
         "An upload whose download's refetch failed for good fails too, saying why, instead of waiting for ever (found by the chaos suite's cluster scenario)"
     )
     func strandedUploadFails() async throws {

@@ -133,14 +133,7 @@ extension PostgresJobStore {
                     .conflict, "download \(id) was delivered and its file removed on purpose; nothing to fetch",
                     jobID: id)
             }
-            let move = PostgresTransition(
-                command: .refetch, reason: reason,
-                assignments: [
-                    ("result_location", nil), ("result_size", nil), ("result_sha256", nil),
-                    ("result_content_type", nil), ("resume_state", nil), ("due_at", now),
-                    ("max_attempts", job.attempt + policies[job.kind].maxAttempts), ("bytes_done", Int64(0)),
-                    ("node", nil),
-                ])
+            let move = Self.refetchMove(of: job, reason: reason, policies: policies, now: now)
             return try await move.apply(connection, to: job, now: now, logger)
         }
     }

@@ -192,7 +192,7 @@ extension PostgresJobStore: SharedQueue {
                 d.url ~ '^https?://' AND (d.engine IS NULL OR d.engine = 'ferry') AS single_file
             FROM jobs j JOIN downloads d ON d.job_id = j.id
             WHERE j.kind = 'download' AND j.state = 'succeeded' AND d.url NOT LIKE 'file:%'
-                AND j.node IN (SELECT id FROM nodes WHERE stop_reason = 'lease expired')
+                AND j.node IN (SELECT id FROM nodes WHERE stop_reason IN ('lease expired', 'forgotten'))
                 AND EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
                     WHERE u.download_id = j.id AND uj.state IN ('queued', 'running', 'paused'))
             ORDER BY j.id FOR UPDATE OF j SKIP LOCKED
@@ -201,29 +201,50 @@ extension PostgresJobStore: SharedQueue {
         for row in rows {
             let job = try await PostgresTransition.load(connection, JobID(try row.value(0, as: Int64.self)), logger)
             let node = try row.value(1, as: String.self)
-            if try row.value(4, as: Bool.self), let size = try row.value(2, as: Int64?.self),
-                let sha256 = try row.value(3, as: String?.self)
-            {
-                try await connection.run(
-                    """
-                    UPDATE downloads SET expected_size = COALESCE(expected_size, \(size)),
-                        expected_sha256 = COALESCE(expected_sha256, \(sha256))
-                    WHERE job_id = \(job.id.rawValue)
-                    """, logger)
-            }
-            let move = PostgresTransition(
-                command: .refetch, reason: "its file was on node \(node), which is gone; fetching it again",
-                assignments: [
-                    ("result_location", nil), ("result_size", nil), ("result_sha256", nil),
-                    ("result_content_type", nil), ("resume_state", nil), ("due_at", now),
-                    ("max_attempts", job.attempt + policies[job.kind].maxAttempts), ("bytes_done", Int64(0)),
-                    ("node", nil),
-                ])
+            let pin: (Int64, String)? =
+                if try row.value(4, as: Bool.self), let size = try row.value(2, as: Int64?.self),
+                    let sha256 = try row.value(3, as: String?.self)
+                { (size, sha256) } else { nil }
             refetched.append(
-                RequeuedJob(
-                    job: try await move.apply(connection, to: job, now: now, logger), previousOwner: WorkerID(node)))
+                try await refetch(
+                    connection, job, pinnedTo: pin,
+                    reason: "its file was on node \(node), which is gone; fetching it again",
+                    previousNode: node, policies: policies, now: now, logger))
         }
         return refetched
+    }
+
+    /// Sends a succeeded download whose file is lost back to be fetched again (its uploads follow
+    /// the new file), pinned to the lost file's size and SHA-256 when `pin` is given and the
+    /// download named none.
+    static func refetch(
+        _ connection: PostgresConnection, _ job: Job, pinnedTo pin: (size: Int64, sha256: String)?, reason: String,
+        previousNode node: String, policies: RetryPolicies, now: Int64, _ logger: Logger
+    ) async throws -> RequeuedJob {
+        if let pin {
+            try await connection.run(
+                """
+                UPDATE downloads SET expected_size = COALESCE(expected_size, \(pin.size)),
+                    expected_sha256 = COALESCE(expected_sha256, \(pin.sha256))
+                WHERE job_id = \(job.id.rawValue)
+                """, logger)
+        }
+        let move = refetchMove(of: job, reason: reason, policies: policies, now: now)
+        return RequeuedJob(
+            job: try await move.apply(connection, to: job, now: now, logger), previousOwner: WorkerID(node))
+    }
+
+    /// The move that sends a job whose file is lost back to be fetched: its result, resume state
+    /// and node cleared, due now, with a fresh set of attempts.
+    static func refetchMove(of job: Job, reason: String, policies: RetryPolicies, now: Int64) -> PostgresTransition {
+        PostgresTransition(
+            command: .refetch, reason: reason,
+            assignments: [
+                ("result_location", nil), ("result_size", nil), ("result_sha256", nil),
+                ("result_content_type", nil), ("resume_state", nil), ("due_at", now),
+                ("max_attempts", job.attempt + policies[job.kind].maxAttempts), ("bytes_done", Int64(0)),
+                ("node", nil),
+            ])
     }
 
     /// Start-up recovery for a node: earlier incarnations of the same name are stopped and what
