@@ -451,6 +451,19 @@ extension ProcessSuites {
                 uploads = try await store.jobs(matching: JobQuery(kind: .upload, limit: 100))
             }
             #expect(uploads.count == 6 && uploads.allSatisfy { $0.state == .succeeded }, "\(uploads.map(\.state))")
+            // Each chat upload is claimed as soon as the one before it ended (the supervisor does not
+            // rest the kind while a lane waits: nothing else announces that the lane is free).
+            var ended: Date?
+            for upload in uploads.sorted(by: { $0.id < $1.id }) {
+                guard case .upload(let spec) = try await store.payload(of: upload.id), spec.target == "chat" else {
+                    continue
+                }
+                let events = try await store.events(of: upload.id)
+                if let ended, let claimed = events.first(where: { $0.cause == "claim" })?.at {
+                    #expect(claimed.timeIntervalSince(ended) < 5, "upload \(upload.id) waited for its lane's turn")
+                }
+                ended = events.last?.at
+            }
             let sent = try await api.state().sent
             let hashes = downloads.compactMap { $0.result?.sha256 }
             #expect(hashes.count == 3 && sent.map(\.sha256) == hashes)

@@ -236,6 +236,33 @@ struct ClusterStoreTests {
         #expect(first == .work(.download))
         print("wake-up after an enqueue on another node: \(latency)")
     }
+
+    @Test(
+        "A lane's upload ending on one node wakes the others: the lane's next upload may wait on another node",
+        .timeLimit(.minutes(1)))
+    func laneFreedWakesOtherNodes() async throws {
+        let cluster = try await Cluster()
+        let listener = try await cluster.node("idle")
+        let producer = try await cluster.node("busy", serialTargets: ["tg"])
+        defer { cluster.close() }
+        let spec = DownloadSpec(url: "https://e.test/relayed", uploadTargets: ["tg"])
+        let download = try await producer.enqueue(download: DownloadRequest(spec: spec)).job.id
+        let fetcher = try await NodeLeaseTests.worker("busy.download-1", on: producer)
+        let fetched = try #require(try await producer.claimDueJobs(of: .download, for: fetcher, limit: 1).first)
+        _ = try await producer.complete(JobCompletion(lease: fetched.lease, result: NodeLeaseTests.result(download)))
+        let uploader = try await NodeLeaseTests.worker("busy.upload-1", on: producer)
+        let upload = try #require(try await producer.claimDueJobs(of: .upload, for: uploader, limit: 1).first)
+        #expect(upload.job.lane == "tg")
+
+        var wakeUps = listener.wakeUps().makeAsyncIterator()
+        #expect(await wakeUps.next() == .listening)
+        _ = try await producer.complete(
+            JobCompletion(lease: upload.lease, result: NodeLeaseTests.result(upload.job.id)))
+        // Nothing waits in the queue after that statement: only the freed lane can wake it (without,
+        // this waits for the time limit).
+        let heard = await wakeUps.next()
+        #expect(heard == .work(.upload))
+    }
 }
 
 /// Set once every writer has committed.

@@ -34,12 +34,14 @@ struct NodeLeaseTests {
         }
 
         func node(
-            _ name: String, incarnation: String = "1", lease: Duration = .seconds(3600), home: String? = nil
+            _ name: String, incarnation: String = "1", lease: Duration = .seconds(3600), home: String? = nil,
+            serialTargets: Set<String> = []
         ) async throws
             -> PostgresJobStore
         {
             var configuration = try PostgresStoreConfiguration.patient(url)
             configuration.node = NodeIdentity(name: name, incarnation: incarnation, lease: lease, home: home)
+            configuration.serialTargets = serialTargets
             let store = try await PostgresJobStore.open(configuration)
             opened.withLock { $0.append(store) }
             try await store.registerNode()

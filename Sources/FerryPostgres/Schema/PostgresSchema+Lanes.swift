@@ -5,10 +5,22 @@
 /// - The partial unique index makes PostgreSQL refuse a second running upload in a lane: two
 ///   nodes that claim in the same instant, each seeing the lane free, cannot both win; the loser's
 ///   claim fails with a unique violation that the store treats as a crossing and retries.
+/// - A lane's upload that stops running frees the lane for the next, which may wait on another
+///   node (its file is there): the wake-up trigger now also says `upload` for it.
 enum PostgresLanesSchema {
-    static let sql = """
+    static var sql: String {
+        """
         ALTER TABLE jobs ADD COLUMN lane text CONSTRAINT jobs_lane_of_an_upload
             CHECK (lane IS NULL OR (kind = 'upload' AND length(lane) BETWEEN 1 AND 64));
         CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs(lane) WHERE lane IS NOT NULL AND state = 'running';
+
+        CREATE OR REPLACE FUNCTION ferry_notify_work() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('ferry_work', kind)
+            FROM (SELECT DISTINCT kind FROM waiting
+                WHERE state IN (\(PostgresSchema.waitingStates)) OR (lane IS NOT NULL AND state <> 'running')) AS kinds;
+            RETURN NULL;
+        END $$;
         """
+    }
 }

@@ -50,10 +50,16 @@ extension WorkerFleet {
             return
         }
         for (plan, claimed) in zip(plans, applied.claims) { assign(claimed, as: plan) }
-        for case .success(.completed(let job)) in applied.reports where job.kind == .download {
-            // Uploads it asked for were created in this commit: one within 100 ms looks for them
-            // (under a stream of downloads, one read every 100 ms, not one per commit).
-            lookSoon(.upload, within: Self.busyWatchPeriod)
+        for case .success(.completed(let job)) in applied.reports {
+            if job.kind == .download {
+                // Uploads it asked for were created in this commit: one within 100 ms looks for them
+                // (under a stream of downloads, one read every 100 ms, not one per commit).
+                lookSoon(.upload, within: Self.busyWatchPeriod)
+            } else if job.lane != nil {
+                // Its lane is free now: the next upload of it is due at once (it was not, so the
+                // kind may be resting).
+                workArrived(.upload)
+            }
         }
         for (entry, result) in zip(entries, applied.reports) {
             let recording = await recorder.settle(result, of: entry.outcome, from: entry.worker)
