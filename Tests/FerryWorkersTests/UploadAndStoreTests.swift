@@ -89,7 +89,7 @@ struct UploadAndStoreTests {
     }
 
     @Test(
-        "A folder result (a torrent of several files) goes to a dir target as one folder under its name, every file byte-identical; again, nothing doubles; s3 says it takes single files"
+        "A folder result (a torrent of several files) goes to a dir target as one folder under its name, every file byte-identical; again, nothing doubles; telegram says it takes single files"
     )
     func folderUpload() async throws {
         let (folder, _, target, executor, _) = try delivery(size: 10)
@@ -113,14 +113,9 @@ struct UploadAndStoreTests {
         #expect(try await upload(executor, spec, attempt: 4).get() == first)
         #expect(try FolderManifest.of(first.location).sha256 == spec.sourceSHA256)
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path + "/8") == ["album"])
-        let s3 = UploadExecutor(
-            targets: [
-                UploadTarget(
-                    name: "backup", kind: .s3,
-                    s3: .init(endpoint: "http://127.0.0.1:9", bucket: "b", accessKeyID: "k", secretKeyFile: "/none"))
-            ],
-            client: HTTPClient.shared)
-        let refused = await upload(s3, spec)
+        let telegram = UploadExecutor(
+            targets: [UploadTarget(name: "backup", kind: .telegram)], client: HTTPClient.shared)
+        let refused = await upload(telegram, spec)
         #expect(refused.failure?.code == "folder_not_supported" && refused.failure?.isRetryable == false)
     }
 

@@ -47,6 +47,19 @@ struct FolderManifest: Equatable {
         return FolderManifest(entries)
     }
 
+    /// The manifest of an upload's source folder, refused when it no longer matches the size and
+    /// manifest SHA-256 its download recorded (a file changed or went since).
+    static func of(_ spec: UploadSpec) throws(JobFailure) -> FolderManifest {
+        let manifest = try of(spec.sourcePath)
+        guard manifest.size == spec.sourceSize, manifest.sha256 == spec.sourceSHA256 else {
+            throw .permanent(
+                "source_changed",
+                "the downloaded folder \(spec.sourcePath) no longer matches its record (\(manifest.size) bytes, manifest SHA-256 \(manifest.sha256)); retry the download"
+            )
+        }
+        return manifest
+    }
+
     /// Whether `path` is a folder (a download's folder result) rather than a file.
     static func isFolder(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false

@@ -85,13 +85,7 @@ struct RcloneTarget {
         _ spec: UploadSpec, as objectName: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
-        let manifest = try FolderManifest.of(spec.sourcePath)
-        guard manifest.size == spec.sourceSize, manifest.sha256 == spec.sourceSHA256 else {
-            throw .permanent(
-                "source_changed",
-                "the downloaded folder \(spec.sourcePath) no longer matches its record (\(manifest.size) bytes, manifest SHA-256 \(manifest.sha256)); retry the download"
-            )
-        }
+        let manifest = try FolderManifest.of(spec)
         let remote = remote(objectName)
         try await transfer("sync", spec, to: remote, report: report)
         let listed = try await Self.run(

@@ -66,17 +66,19 @@ public struct UploadExecutor: JobExecutor {
             return isFolder
                 ? try await rclone.deliverFolder(spec, as: objectName, report: report)
                 : try await rclone.deliver(spec, as: objectName, report: report)
-        case .s3 where isFolder, .telegram where isFolder:
+        case .telegram where isFolder:
             throw .permanent(
                 "folder_not_supported",
-                "the download is a folder (a torrent of several files); upload target \"\(spec.target)\" (\(target.kind.rawValue)) takes single files: use a dir or rclone target"
+                "the download is a folder (a torrent of several files); upload target \"\(spec.target)\" (\(target.kind.rawValue)) takes single files: use a dir, s3 or rclone target"
             )
         case .s3:
             guard let settings = target.s3 else {
                 throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no s3 settings")
             }
-            return try await S3Target(settings: settings, client: client, conditions: s3Conditions).deliver(
-                spec, as: objectName, resumeState: assignment.resumeState, report: report)
+            let s3 = S3Target(settings: settings, client: client, conditions: s3Conditions)
+            return isFolder
+                ? try await s3.deliverFolder(spec, as: objectName, resumeState: assignment.resumeState, report: report)
+                : try await s3.deliver(spec, as: objectName, resumeState: assignment.resumeState, report: report)
         case .telegram:
             guard let settings = target.telegram, let bot = telegramBots.first(where: { $0.name == settings.bot })
             else {
