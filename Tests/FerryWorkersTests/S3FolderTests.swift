@@ -45,6 +45,28 @@ extension S3UploadTests {
         #expect(try server.versions(of: "ferry/30/album/one.bin", in: bucket) == 1)
     }
 
+    @Test("A folder's upload stopped in the middle of a big file resumes that file's multipart upload")
+    func folderResumes() async throws {
+        try server.enableVersioning(of: bucket)
+        let executor = UploadExecutor(targets: [target(threshold: 5 << 20)], client: HTTPClient.shared)
+        let album = folder.appendingPathComponent("big-album")
+        try FileManager.default.createDirectory(at: album, withIntermediateDirectories: true)
+        try TestOrigin.content(size: 1000).write(to: album.appendingPathComponent("a.bin"))
+        // Seven parts, four in flight at a time: a stop after two leaves parts to resume with.
+        try TestOrigin.content(size: 33 << 20, seed: 5).write(to: album.appendingPathComponent("b.bin"))
+        let spec = try folderSpec(album, downloadID: 31)
+        let stopped = await attempt(executor, spec, number: 1, stopAfterParts: 2)
+        #expect((try? stopped.result.get()) == nil, "the first attempt was stopped")
+        let resume = try #require(S3Target.ResumeState(json: stopped.resume))
+        #expect(resume.key == "ferry/31/big-album/b.bin")
+        let finished = await attempt(executor, spec, number: 2, resumeState: stopped.resume)
+        #expect(try finished.result.get().sha256 == spec.sourceSHA256)
+        #expect(S3Target.ResumeState(json: finished.resume)?.uploadID == resume.uploadID, "b.bin started over")
+        #expect(try server.versions(of: "ferry/31/big-album/a.bin", in: bucket) == 1)
+        let (objects, unfinished) = try server.contents(of: bucket)
+        #expect(objects.count == 2 && unfinished == 0)
+    }
+
     /// An upload of `folder` as its download recorded it.
     private func folderSpec(_ folder: URL, downloadID: Int64) throws -> UploadSpec {
         let manifest = try FolderManifest.of(folder.path)
