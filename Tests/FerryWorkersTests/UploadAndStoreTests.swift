@@ -89,7 +89,7 @@ struct UploadAndStoreTests {
     }
 
     @Test(
-        "A folder result (a torrent of several files) goes to a dir target as one folder under its name, every file byte-identical; again, nothing doubles; telegram says it takes single files"
+        "A folder result (a torrent of several files) goes to a dir target as one folder under its name, every file byte-identical; again, nothing doubles"
     )
     func folderUpload() async throws {
         let (folder, _, target, executor, _) = try delivery(size: 10)
@@ -113,10 +113,6 @@ struct UploadAndStoreTests {
         #expect(try await upload(executor, spec, attempt: 4).get() == first)
         #expect(try FolderManifest.of(first.location).sha256 == spec.sourceSHA256)
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path + "/8") == ["album"])
-        let telegram = UploadExecutor(
-            targets: [UploadTarget(name: "backup", kind: .telegram)], client: HTTPClient.shared)
-        let refused = await upload(telegram, spec)
-        #expect(refused.failure?.code == "folder_not_supported" && refused.failure?.isRetryable == false)
     }
 
     @Test("A missing target folder is retryable (not mounted), a missing source or target name is permanent")

@@ -58,30 +58,41 @@ struct TelegramTarget {
                 "telegram_answer_lost",
                 "attempt \(earlier) ended while it was sending the file, so Telegram may have it; it is sent again")
         }
+        let token = try BotToken.read(for: bot)
+        let api = BotAPIClient(bot: bot, token: token, client: client)
+        let sent = try await send(spec, as: (spec.sourcePath as NSString).lastPathComponent, api) {
+            await report(JobProgress(bytesDone: 0, bytesTotal: spec.sourceSize, waiting: true), nil)
+        }
+        await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), sent.json)
+        marker?.remove()
+        return result(sent, spec)
+    }
+
+    /// Sends one file, named `name`, waiting for the chat's turn (`waiting` is called about every
+    /// second meanwhile) and waiting out flood control within the attempt. The send's marker is
+    /// left for the caller to remove once it has reported the answer.
+    func send(
+        _ file: UploadSpec, as name: String, _ api: BotAPIClient, waiting: @escaping @Sendable () async -> Void
+    ) async throws(JobFailure) -> Sent {
         let limit = bot.usesLocalServer ? Self.localUploadLimit : Self.publicUploadLimit
-        guard spec.sourceSize <= limit else {
-            let size = ByteCount.mebibytes(spec.sourceSize)
+        guard file.sourceSize <= limit else {
+            let size = ByteCount.mebibytes(file.sourceSize)
             throw .permanent(
                 "telegram_file_too_big",
                 bot.usesLocalServer
-                    ? "the file is \(size) MB; a local Bot API server takes files of at most 2000 MB from bots"
-                    : "the file is \(size) MB; the public Bot API takes files of at most 50 MB from bots. To send bigger ones (up to 2000 MB), run a local Bot API server (telegram-bot-api --local) and set telegram.bots.\(bot.name).base_url and local_files_folder"
+                    ? "\(name) is \(size) MB; a local Bot API server takes files of at most 2000 MB from bots"
+                    : "\(name) is \(size) MB; the public Bot API takes files of at most 50 MB from bots. To send bigger ones (up to 2000 MB), run a local Bot API server (telegram-bot-api --local) and set telegram.bots.\(bot.name).base_url and local_files_folder"
             )
         }
-        let token = try BotToken.read(for: bot)
-        let api = BotAPIClient(bot: bot, token: token, client: client)
-        let name = (spec.sourcePath as NSString).lastPathComponent
         let field = settings.sendAs.rawValue
         var body = MultipartFileBody(
-            fields: [("chat_id", String(settings.chatID)), ("caption", caption(spec, name: name))], fileField: field,
-            fileName: name, path: spec.sourcePath, size: spec.sourceSize)
-        if settings.sendAs == .video, let video = await VideoProbe.read(spec.sourcePath) {
+            fields: [("chat_id", String(settings.chatID)), ("caption", caption(file, name: name))], fileField: field,
+            fileName: (name as NSString).lastPathComponent, path: file.sourcePath, size: file.sourceSize)
+        if settings.sendAs == .video, let video = await VideoProbe.read(file.sourcePath) {
             Self.describe(video, in: &body)
         }
         while true {
-            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID) {
-                await report(JobProgress(bytesDone: 0, bytesTotal: spec.sourceSize, waiting: true), nil)
-            }
+            await pacer.waitForTurn(bot: bot.name, chat: settings.chatID, stillWaiting: waiting)
             // Stopped while it waited: nothing was sent, so no marker may say a send was under way.
             if Task.isCancelled { throw .retryable("cancelled", "the upload was stopped before its turn to send") }
             marker?.write()
@@ -89,10 +100,7 @@ struct TelegramTarget {
                 let message = try await api.call(
                     "send" + field.prefix(1).uppercased() + field.dropFirst(), body: body.body(),
                     contentType: body.contentType, as: BotAPI.SentMessage.self, timeout: .seconds(3600))
-                let sent = Sent(messageID: message.messageId, fileID: message.fileID(field))
-                await report(JobProgress(bytesDone: spec.sourceSize, bytesTotal: spec.sourceSize), sent.json)
-                marker?.remove()
-                return result(sent, spec)
+                return Sent(messageID: message.messageId, fileID: message.fileID(field))
             } catch {
                 // A stopped attempt whose send went unanswered leaves its marker to the next one;
                 // otherwise the send is settled: answered, or counted as a lost answer right here.

@@ -66,11 +66,6 @@ public struct UploadExecutor: JobExecutor {
             return isFolder
                 ? try await rclone.deliverFolder(spec, as: objectName, report: report)
                 : try await rclone.deliver(spec, as: objectName, report: report)
-        case .telegram where isFolder:
-            throw .permanent(
-                "folder_not_supported",
-                "the download is a folder (a torrent of several files); upload target \"\(spec.target)\" (\(target.kind.rawValue)) takes single files: use a dir, s3 or rclone target"
-            )
         case .s3:
             guard let settings = target.s3 else {
                 throw .permanent("target_misconfigured", "upload target \"\(spec.target)\" has no s3 settings")
@@ -89,9 +84,11 @@ public struct UploadExecutor: JobExecutor {
             let marker = stateDirectory.map {
                 TelegramSendMarker(stateDirectory: $0, job: assignment.lease.jobID, attempt: assignment.lease.attempt)
             }
-            return try await TelegramTarget(
-                settings: settings, bot: bot, client: client, pacer: telegramPacer, marker: marker
-            ).deliver(spec, resumeState: assignment.resumeState, report: report)
+            let telegram = TelegramTarget(
+                settings: settings, bot: bot, client: client, pacer: telegramPacer, marker: marker)
+            return isFolder
+                ? try await telegram.deliverFolder(spec, resumeState: assignment.resumeState, report: report)
+                : try await telegram.deliver(spec, resumeState: assignment.resumeState, report: report)
         }
     }
 }
