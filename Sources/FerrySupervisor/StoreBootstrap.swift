@@ -58,6 +58,13 @@ public enum StoreBootstrap {
         }
         // A supervisor that died between recording a download's last upload and cleaning up
         // after its deliveries left the uploads succeeded and the file on disk: finish that now.
+        // Uploads queued before lanes existed, or before their target's kind changed.
+        let laned = try await store.assignLanes()
+        if laned > 0 {
+            logger.notice(
+                "put waiting uploads in the lanes their targets have now (a telegram target takes one upload at a time)",
+                metadata: ["uploads": "\(laned)"])
+        }
         let recorder = OutcomeRecorder(
             store: store, logger: logger, downloadsFolder: loaded.stateDirectory + "/downloads")
         for download in try await store.deliveriesAwaitingCleanUp() {

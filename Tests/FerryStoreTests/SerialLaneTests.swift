@@ -101,6 +101,46 @@ struct SerialLaneTests {
         #expect(result.status != 0 && result.output.contains(text), "\(result.output)", sourceLocation: sourceLocation)
     }
 
+    @Test(
+        "Uploads queued before their target took one at a time get its lane at the next start, and lose it when it no longer does",
+        arguments: StoreBackend.allCases)
+    func lanesFollowTheConfiguration(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
+        let (tg, _) = try await Self.backlog(fixture)
+        for id in tg { #expect(try await fixture.store.job(id).lane == nil) }
+        let serial = try await Self.reopened(fixture, serialTargets: ["tg"])
+        #expect(try await serial.store.assignLanes() == 3)
+        #expect(try await serial.store.assignLanes() == 0, "nothing left to move")
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let claimed = try await serial.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(claimed.filter { $0.job.lane == "tg" }.map(\.job.id) == [tg[0]], "the lane holds")
+        // The target no longer takes one at a time: the waiting ones leave the lane, the running one keeps it.
+        let plain = try await Self.reopened(fixture, serialTargets: [])
+        #expect(try await plain.store.assignLanes() == 2)
+        #expect(try await fixture.store.job(tg[0]).lane == "tg")
+        #expect(try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10).count == 2)
+        serial.close()
+        plain.close()
+    }
+
+    /// Another store on the fixture's database, with `serialTargets` (a restart after the
+    /// configuration changed).
+    private static func reopened(
+        _ fixture: EngineFixture, serialTargets: Set<String>
+    ) async throws -> (store: any JobStore, close: () -> Void) {
+        let clock = fixture.clock
+        if let sqlite = fixture.sqliteFixture {
+            var configuration = StoreConfiguration(path: sqlite.path, now: { clock.now })
+            configuration.serialTargets = serialTargets
+            return (try SQLiteJobStore.open(configuration), {})
+        }
+        var configuration = try PostgresStoreConfiguration.patient(
+            try #require(fixture.postgresURL), now: { clock.now })
+        configuration.serialTargets = serialTargets
+        let store = try await PostgresJobStore.open(configuration)
+        return (store, { store.close() })
+    }
+
     @Test("Two nodes claiming one lane at the same time never both run an upload of it (PostgreSQL)")
     func twoNodesOneLane() async throws {
         let fixture = try await EngineFixture(.postgres, serialTargets: ["tg"])

@@ -109,6 +109,11 @@ public protocol JobStore: Sendable {
     /// exited. Run at start-up, before anything else, because a new supervisor has no workers yet.
     func recoverAfterRestart(reason: String) async throws(StoreError) -> [RequeuedJob]
 
+    /// Puts every waiting upload in the lane its target has now (``FollowUpUploads/serialTargets``):
+    /// uploads queued before the lanes existed, or before their target became (or stopped being)
+    /// one that takes one upload at a time. Run at start-up; answers how many moved.
+    func assignLanes() async throws(StoreError) -> Int
+
     // MARK: Workers
 
     func registerWorker(_ worker: WorkerRecord) async throws(StoreError)

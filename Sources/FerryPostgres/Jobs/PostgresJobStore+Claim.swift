@@ -196,3 +196,23 @@ extension PostgresJobStore {
             """
     }
 }
+
+extension PostgresJobStore {
+    public func assignLanes() async throws(StoreError) -> Int {
+        let serial = configuration.serialTargets.sorted()
+        let logger = logger
+        return try await write { connection in
+            // A running upload keeps its lane (the index counts it); it takes the new one when it
+            // waits again.
+            try await connection.rows(
+                """
+                UPDATE jobs j SET lane = CASE WHEN u.target = ANY(\(serial)) THEN u.target END
+                FROM uploads u
+                WHERE u.job_id = j.id AND j.kind = 'upload' AND j.state IN ('queued', 'paused')
+                    AND j.lane IS DISTINCT FROM (CASE WHEN u.target = ANY(\(serial)) THEN u.target END)
+                RETURNING j.id
+                """, logger
+            ).count
+        }
+    }
+}
