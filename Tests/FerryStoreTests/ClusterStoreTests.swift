@@ -108,6 +108,11 @@ struct ClusterStoreTests {
         // Done once: forgetting again finds nothing more to settle.
         let again = try await b.forgetNode(named: "a")
         #expect(again.refetched.isEmpty && again.cleaned.isEmpty && again.released.isEmpty)
+        // The lost record has no file anywhere: retention on any node expires it, with no file to remove.
+        let expired = try await b.expireFinished(
+            before: Date().addingTimeInterval(60), keepRecordsWithFiles: true, dryRun: false)
+        #expect(expired.files.isEmpty, "\(expired)")
+        await #expect(throws: StoreError.self) { try await b.job(adopted) }
     }
 
     @Test(

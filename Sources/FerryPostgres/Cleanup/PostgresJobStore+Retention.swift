@@ -13,24 +13,28 @@ extension PostgresJobStore {
     /// is expired only by the node holding that file (``fileIsHere(_:)``), which removes the file
     /// after the records: no node deletes a record whose file another node holds, and a file is
     /// never left on a node without its record. A node that is gone keeps its records until a node
-    /// of its name returns (its files are that name's state folder's).
+    /// of its name returns (its files are that name's state folder's), or until it is forgotten:
+    /// its files are then gone for good, and its records are expired like records without a file.
     public func expireFinished(
         before cutoff: Date, keepRecordsWithFiles: Bool, dryRun: Bool, batchSize: Int
     ) async throws(StoreError) -> ExpiredRecords {
         let cutoffMilliseconds = cutoff.storeMilliseconds
         let logger = logger
+        // A file on a forgotten node (`ferry cluster forget`) is gone for good: its record has no
+        // file to keep or to remove, and any node may expire it.
+        let forgotten = "COALESCE(j.node IN (SELECT id FROM nodes WHERE stop_reason = 'forgotten'), false)"
         let candidates = """
-            SELECT j.id, CASE WHEN j.state = 'succeeded' AND NOT EXISTS (
+            SELECT j.id, CASE WHEN j.state = 'succeeded' AND NOT \(forgotten) AND NOT EXISTS (
                     SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id
                     WHERE u.download_id = j.id AND uj.state = 'cleaned') THEN j.result_location END
             FROM jobs j
             WHERE j.kind = 'download' AND j.state IN ('succeeded', 'failed', 'cancelled') AND j.finished_at < $1
                 AND NOT EXISTS (SELECT 1 FROM uploads u JOIN jobs uj ON uj.id = u.job_id WHERE u.download_id = j.id
                     AND (uj.state NOT IN ('succeeded', 'failed', 'cancelled', 'cleaned') OR uj.updated_at >= $1))
-                AND ($2 = false OR j.state <> 'succeeded' OR EXISTS (SELECT 1 FROM uploads u JOIN jobs uj
+                AND ($2 = false OR j.state <> 'succeeded' OR \(forgotten) OR EXISTS (SELECT 1 FROM uploads u JOIN jobs uj
                     ON uj.id = u.job_id WHERE u.download_id = j.id AND uj.state = 'cleaned'))
-                AND (j.state <> 'succeeded' OR \(Self.fileIsHere("j.node")) OR EXISTS (SELECT 1 FROM uploads u
-                    JOIN jobs uj ON uj.id = u.job_id WHERE u.download_id = j.id AND uj.state = 'cleaned'))
+                AND (j.state <> 'succeeded' OR \(Self.fileIsHere("j.node")) OR \(forgotten) OR EXISTS (SELECT 1
+                    FROM uploads u JOIN jobs uj ON uj.id = u.job_id WHERE u.download_id = j.id AND uj.state = 'cleaned'))
                 AND j.id > $3
             UNION ALL
             SELECT j.id, NULL FROM jobs j
