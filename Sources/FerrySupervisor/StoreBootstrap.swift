@@ -56,8 +56,6 @@ public enum StoreBootstrap {
                     "job_id": "\(item.job.id)", "previous_owner": "\(item.previousOwner)", "state": "\(item.job.state)",
                 ])
         }
-        // A supervisor that died between recording a download's last upload and cleaning up
-        // after its deliveries left the uploads succeeded and the file on disk: finish that now.
         // Uploads queued before lanes existed, or before their target's kind changed.
         let laned = try await store.assignLanes()
         if laned > 0 {
@@ -65,6 +63,8 @@ public enum StoreBootstrap {
                 "put waiting uploads in the lanes their targets have now (a telegram target takes one upload at a time)",
                 metadata: ["uploads": "\(laned)"])
         }
+        // A supervisor that died between recording a download's last upload and cleaning up
+        // after its deliveries left the uploads succeeded and the file on disk: finish that now.
         let recorder = OutcomeRecorder(
             store: store, logger: logger, downloadsFolder: loaded.stateDirectory + "/downloads")
         for download in try await store.deliveriesAwaitingCleanUp() {

@@ -18,15 +18,7 @@ struct TelegramFolderTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-tg-folder-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let tokenFile = folder.appendingPathComponent("token").path
-        try Data("\(api.token)\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
-        var bot = TelegramBot(name: "relay", tokenFile: tokenFile)
-        bot.baseURL = api.baseURL
-        var settings = UploadTarget.Telegram(bot: "relay", chatID: 55)
-        settings.caption = "{file_name}"
-        let executor = UploadExecutor(
-            targets: [UploadTarget(name: "chat", kind: .telegram, telegram: settings)], client: HTTPClient.shared,
-            telegramBots: [bot], stateDirectory: folder.appendingPathComponent("state").path)
+        let executor = try Self.executor(api, folder)
         let spec = try UploadAndStoreTests.folderResult(in: folder, downloadID: 12, target: "chat")
 
         // The first attempt sends one.bin; the answer for sub/two.bin is lost.
@@ -52,6 +44,44 @@ struct TelegramFolderTests {
         // Delivered again (a lost report): every answer is recorded, nothing is sent.
         _ = try await run(executor, spec, attempt: 3, resumeState: resume) { _ in }.get()
         #expect(try await api.state().sent.count == 3)
+    }
+
+    @Test("A folder holding a file the Bot API would refuse fails for good before any of it is sent")
+    func tooBigFolderSendsNothing() async throws {
+        let api = try FakeBotAPI()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-tg-big-\(UUID())")
+        let album = folder.appendingPathComponent("album")
+        try FileManager.default.createDirectory(at: album, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("small".utf8).write(to: album.appendingPathComponent("a.bin"))
+        // 51 MiB, over the public Bot API's 50 MB (sparse: only its size matters).
+        let big = album.appendingPathComponent("b.bin")
+        try Data().write(to: big)
+        let handle = try FileHandle(forWritingTo: big)
+        try handle.truncate(atOffset: 51 << 20)
+        try handle.close()
+        let executor = try Self.executor(api, folder)
+        let manifest = try FolderManifest.of(album.path)
+        let spec = UploadSpec(
+            downloadID: JobID(13), target: "chat", sourcePath: album.path, sourceSize: manifest.size,
+            sourceSHA256: manifest.sha256)
+        let refused = await run(executor, spec, attempt: 1, resumeState: nil) { _ in }
+        #expect(refused.failure?.code == "telegram_file_too_big" && refused.failure?.isRetryable == false)
+        #expect(refused.failure?.message.hasPrefix("b.bin is 51.0 MB") == true, "\(refused)")
+        #expect(try await api.state().sent.isEmpty)
+    }
+
+    /// An upload executor whose target `chat` is chat 55 through the bot `relay` of `api`.
+    private static func executor(_ api: FakeBotAPI, _ folder: URL) throws -> UploadExecutor {
+        let tokenFile = folder.appendingPathComponent("token").path
+        try Data("\(api.token)\n".utf8).write(to: URL(fileURLWithPath: tokenFile))
+        var bot = TelegramBot(name: "relay", tokenFile: tokenFile)
+        bot.baseURL = api.baseURL
+        var settings = UploadTarget.Telegram(bot: "relay", chatID: 55)
+        settings.caption = "{file_name}"
+        return UploadExecutor(
+            targets: [UploadTarget(name: "chat", kind: .telegram, telegram: settings)], client: HTTPClient.shared,
+            telegramBots: [bot], stateDirectory: folder.appendingPathComponent("state").path)
     }
 
     private func run(

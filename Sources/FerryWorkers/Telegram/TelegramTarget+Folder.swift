@@ -22,7 +22,8 @@ extension TelegramTarget {
     /// the manifest's order (by path), with the same "once" as a single file: each answer is
     /// reported in the resume state the moment it arrives, so a later attempt sends only the
     /// files no answer was recorded for; an attempt that died while sending ends the next one
-    /// `telegram_answer_lost` at once. The result names every message, in order.
+    /// `telegram_answer_lost` at once. A file too big for the bot's Bot API server fails the folder
+    /// before anything is sent. The result names every message, in order.
     func deliverFolder(
         _ spec: UploadSpec, resumeState: String?, report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> JobResult {
@@ -36,6 +37,8 @@ extension TelegramTarget {
                 "attempt \(earlier) ended while it was sending a file of the folder, so Telegram may have it; it is sent again"
             )
         }
+        // A file the Bot API would refuse fails the folder before any of it is sent.
+        if let refusal = missing.lazy.compactMap({ tooBig($0.path, size: $0.size) }).first { throw refusal }
         if !missing.isEmpty {
             let api = BotAPIClient(bot: bot, token: try BotToken.read(for: bot), client: client)
             var done = manifest.size - missing.reduce(0) { $0 + $1.size }

@@ -74,16 +74,7 @@ struct TelegramTarget {
     func send(
         _ file: UploadSpec, as name: String, _ api: BotAPIClient, waiting: @escaping @Sendable () async -> Void
     ) async throws(JobFailure) -> Sent {
-        let limit = bot.usesLocalServer ? Self.localUploadLimit : Self.publicUploadLimit
-        guard file.sourceSize <= limit else {
-            let size = ByteCount.mebibytes(file.sourceSize)
-            throw .permanent(
-                "telegram_file_too_big",
-                bot.usesLocalServer
-                    ? "\(name) is \(size) MB; a local Bot API server takes files of at most 2000 MB from bots"
-                    : "\(name) is \(size) MB; the public Bot API takes files of at most 50 MB from bots. To send bigger ones (up to 2000 MB), run a local Bot API server (telegram-bot-api --local) and set telegram.bots.\(bot.name).base_url and local_files_folder"
-            )
-        }
+        if let refusal = tooBig(name, size: file.sourceSize) { throw refusal }
         let field = settings.sendAs.rawValue
         var body = MultipartFileBody(
             fields: [("chat_id", String(settings.chatID)), ("caption", caption(file, name: name))], fileField: field,
@@ -113,6 +104,18 @@ struct TelegramTarget {
                 throw Self.failure(error)
             }
         }
+    }
+
+    /// The refusal of a file bigger than the bot's Bot API server takes, or nil.
+    func tooBig(_ name: String, size: Int64) -> JobFailure? {
+        guard size > (bot.usesLocalServer ? Self.localUploadLimit : Self.publicUploadLimit) else { return nil }
+        let megabytes = ByteCount.mebibytes(size)
+        return .permanent(
+            "telegram_file_too_big",
+            bot.usesLocalServer
+                ? "\(name) is \(megabytes) MB; a local Bot API server takes files of at most 2000 MB from bots"
+                : "\(name) is \(megabytes) MB; the public Bot API takes files of at most 50 MB from bots. To send bigger ones (up to 2000 MB), run a local Bot API server (telegram-bot-api --local) and set telegram.bots.\(bot.name).base_url and local_files_folder"
+        )
     }
 
     /// Adds a video's duration, size and thumbnail to its `sendVideo` (the thumbnail as a part of
