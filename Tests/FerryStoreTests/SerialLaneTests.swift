@@ -141,6 +141,27 @@ struct SerialLaneTests {
         return (store, { store.close() })
     }
 
+    @Test(
+        "A lane's head another node is claiming right now (its row locked) holds the rest of the lane back: the claim passes over it, never ahead of it (PostgreSQL)"
+    )
+    func lockedHeadKeepsOrder() async throws {
+        let fixture = try await EngineFixture(.postgres, serialTargets: ["tg"])
+        let (tg, s3) = try await Self.backlog(fixture)
+        let database = String(try #require(fixture.postgresURL).split(separator: "/").last!.split(separator: "?")[0])
+        let lock = try await PostgresRowLock(
+            on: try PostgresTestServer.shared(), database: database,
+            select: "SELECT id FROM jobs WHERE id = \(tg[0].rawValue) FOR UPDATE")
+        defer { lock.release() }
+        let uploader = try await fixture.worker("upload-1.a", role: .upload)
+        let claimed = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        // Before the head was read from the snapshot, SKIP LOCKED made tg[1] look like the head
+        // (a clean-clone run of this suite under load claimed a lane's 12th upload before its 4th).
+        #expect(Set(claimed.map(\.job.id)) == Set(s3), "\(claimed.map(\.job.id)) of tg \(tg)")
+        lock.release()
+        let next = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
+        #expect(next.map(\.job.id) == [tg[0]])
+    }
+
     @Test("Two nodes claiming one lane at the same time never both run an upload of it (PostgreSQL)")
     func twoNodesOneLane() async throws {
         let fixture = try await EngineFixture(.postgres, serialTargets: ["tg"])

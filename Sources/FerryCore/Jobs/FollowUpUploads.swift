@@ -17,4 +17,17 @@ public struct FollowUpUploads: Sendable, Equatable {
     public func lane(of target: String) -> String? {
         serialTargets.contains(target) ? target : nil
     }
+
+    /// The condition (the same SQL on both stores) a waiting upload `jobs` row of a lane meets
+    /// to be claimed: no upload of its lane runs, and it is the lane's head, its first waiting
+    /// upload in claim order whose download has succeeded (one probe of `jobs_lane_queue`).
+    public static let laneCondition = """
+        (jobs.lane IS NULL OR (
+            NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.lane = jobs.lane AND busy.state = 'running')
+            AND jobs.id = (SELECT head.id FROM jobs head
+                WHERE head.lane = jobs.lane AND head.state = 'queued'
+                    AND EXISTS (SELECT 1 FROM uploads hu JOIN jobs hd ON hd.id = hu.download_id
+                        WHERE hu.job_id = head.id AND hd.state = 'succeeded')
+                ORDER BY head.priority DESC, head.due_at, head.id LIMIT 1)))
+        """
 }

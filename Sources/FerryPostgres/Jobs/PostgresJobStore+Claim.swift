@@ -85,40 +85,24 @@ extension PostgresJobStore {
         }
     }
 
-    /// A kind's claim: $1 the owner, $2 now, $3 the most jobs to take. Of uploads, only the first
-    /// of each lane among the rows locked is taken (the rest of a lane waits its turn); two nodes
-    /// claiming one lane at once are kept apart by `jobs_one_running_per_lane`.
+    /// A kind's claim: $1 the owner, $2 now, $3 the most jobs to take.
     enum Claim<Kind: KindTag>: StatementShape {
         static var sql: String {
             let kind = Kind.kind
             let lifecycle = JobLifecycle.of(kind)
             let (columns, join) = PayloadColumns.join(kind, to: "claimed")
-            let due = """
-                FROM jobs
-                WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
-                    \(kind == .upload ? uploadAffinity : "")
-                ORDER BY priority DESC, due_at, id
-                LIMIT $3
-                FOR UPDATE SKIP LOCKED
-                """
-            // A window function cannot sit beside FOR UPDATE: the locked rows are ranked apart.
-            let (candidates, taken) =
-                kind == .upload
-                ? (
-                    "candidates AS (SELECT id, lane, priority, due_at \(due)),",
-                    """
-                    SELECT id FROM (
-                        SELECT id, lane, row_number() OVER (PARTITION BY lane ORDER BY priority DESC, due_at, id) AS place
-                        FROM candidates) ranked
-                    WHERE lane IS NULL OR place = 1
-                    """
-                ) : ("", "SELECT id \(due)")
             return """
-                WITH \(candidates) claimed AS (
+                WITH claimed AS (
                     UPDATE jobs
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
                         owner = $1, attempt = attempt + 1, started_at = $2, heartbeat_at = $2, updated_at = $2
-                    WHERE id IN (\(taken))
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)' AND due_at <= $2
+                            \(kind == .upload ? uploadAffinity : "")
+                        ORDER BY priority DESC, due_at, id
+                        LIMIT $3
+                        FOR UPDATE SKIP LOCKED)
                     RETURNING \(JobColumns.list))
                 SELECT \(JobColumns.qualified(by: "claimed")), \(columns) FROM claimed \(join)
                 ORDER BY claimed.priority DESC, claimed.due_at, claimed.id
@@ -127,13 +111,16 @@ extension PostgresJobStore {
     }
 
     /// An upload is claimed only once its download has succeeded, only on the node holding the
-    /// download's file (any node when the file's node is not recorded: one node, or a tool), and
-    /// only while no other upload of its lane runs.
+    /// download's file (any node when the file's node is not recorded: one node, or a tool), and,
+    /// in a lane, only as the lane's head (its first ready upload in claim order, on whichever
+    /// node) while no other upload of the lane runs. The head is read from the snapshot, not the
+    /// locked rows: a head another node is claiming right now (`SKIP LOCKED` passes over it) still
+    /// holds the rest of its lane back, so the lane keeps its order; two nodes that both see a lane
+    /// free are kept apart by `jobs_one_running_per_lane`.
     static let uploadAffinity = """
         AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
             WHERE u.job_id = jobs.id AND d.state = 'succeeded' AND \(fileIsHere("d.node")))
-        AND (jobs.lane IS NULL
-            OR NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.lane = jobs.lane AND busy.state = 'running'))
+        AND \(FollowUpUploads.laneCondition)
         """
 
     /// Whether a file whose node is in `column` is on this session's node: yes when its node is

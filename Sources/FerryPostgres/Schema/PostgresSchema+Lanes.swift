@@ -13,6 +13,8 @@ enum PostgresLanesSchema {
         ALTER TABLE jobs ADD COLUMN lane text CONSTRAINT jobs_lane_of_an_upload
             CHECK (lane IS NULL OR (kind = 'upload' AND length(lane) BETWEEN 1 AND 64));
         CREATE UNIQUE INDEX jobs_one_running_per_lane ON jobs(lane) WHERE lane IS NOT NULL AND state = 'running';
+        -- Each lane's waiting uploads in claim order: the claim reads a lane's head from it.
+        CREATE INDEX jobs_lane_queue ON jobs(lane, priority DESC, due_at, id) WHERE lane IS NOT NULL AND state = 'queued';
 
         CREATE OR REPLACE FUNCTION ferry_notify_work() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

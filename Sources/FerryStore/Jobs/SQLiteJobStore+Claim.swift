@@ -35,34 +35,15 @@ extension SQLiteJobStore {
     }
 
     /// The condition a waiting job of `kind` must also meet to be claimed, as on PostgreSQL: an
-    /// upload waits while its download is being fetched again (its file had gone), and while
-    /// another upload of its lane runs (`jobs_one_running_per_lane`).
+    /// upload waits while its download is being fetched again (its file had gone), and an upload
+    /// of a lane waits until it is its lane's head (the first ready one in claim order) and no
+    /// other upload of the lane runs (`jobs_one_running_per_lane`).
     static func ready(_ kind: JobKind) -> String {
         guard kind == .upload else { return "" }
         return """
             AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
                 WHERE u.job_id = jobs.id AND d.state = 'succeeded')
-            AND (jobs.lane IS NULL
-                OR NOT EXISTS (SELECT 1 FROM jobs busy WHERE busy.lane = jobs.lane AND busy.state = 'running'))
-            """
-    }
-
-    /// The ids a claim of `kind` takes (arguments: now, the most to take): waiting, due and ready jobs
-    /// in claim order; of uploads, only the first of each lane (the rest of a lane waits its turn).
-    static func claimable(_ kind: JobKind) -> String {
-        let due = """
-            FROM jobs
-            WHERE kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'
-                AND due_at <= ? \(ready(kind))
-            ORDER BY priority DESC, due_at, id
-            LIMIT ?
-            """
-        guard kind == .upload else { return "SELECT id \(due)" }
-        return """
-            SELECT id FROM (
-                SELECT id, lane, row_number() OVER (PARTITION BY lane ORDER BY priority DESC, due_at, id) AS place
-                FROM (SELECT id, lane, priority, due_at \(due)))
-            WHERE lane IS NULL OR place = 1
+            AND \(FollowUpUploads.laneCondition)
             """
     }
 
@@ -80,7 +61,12 @@ extension SQLiteJobStore {
                     UPDATE jobs
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
                         owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = max(?, updated_at)
-                    WHERE id IN (\(claimable(kind)))
+                    WHERE id IN (
+                        SELECT id FROM jobs
+                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
+                            AND due_at <= ? \(ready(kind))
+                        ORDER BY priority DESC, due_at, id
+                        LIMIT ?)
                     RETURNING \(JobColumns.list)
                     """),
             arguments: [owner.rawValue, now, now, now, now, limit])
