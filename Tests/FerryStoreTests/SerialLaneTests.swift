@@ -71,7 +71,7 @@ struct SerialLaneTests {
     @Test("The database refuses a second running upload in a lane, whoever writes it", arguments: StoreBackend.allCases)
     func schemaRefusesSecondRunner(_ backend: StoreBackend) async throws {
         let fixture = try await EngineFixture(backend, serialTargets: ["tg"])
-        let (tg, s3) = try await Self.backlog(fixture)
+        let s3 = try await Self.backlog(fixture).s3
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let running = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
         #expect(running.count == 4)
@@ -84,7 +84,6 @@ struct SerialLaneTests {
         try await Self.expectRefused(
             fixture, "UPDATE jobs SET lane = 'tg' WHERE id = \(download.id.rawValue)",
             mentioning: "jobs_lane_of_an_upload")
-        #expect(tg.count == 3)
     }
 
     /// Expects the fixture's database to refuse raw `sql`, saying `text`: the sqlite3 shell's or psql's view.

@@ -115,8 +115,8 @@ extension PostgresJobStore {
     /// in a lane, only as the lane's head (its first ready upload in claim order, on whichever
     /// node) while no other upload of the lane runs. The head is read from the snapshot, not the
     /// locked rows: a head another node is claiming right now (`SKIP LOCKED` passes over it) still
-    /// holds the rest of its lane back, so the lane keeps its order; two nodes that both see a lane
-    /// free are kept apart by `jobs_one_running_per_lane`.
+    /// holds the rest of its lane back, so the lane keeps its order, and two claims at once take
+    /// one upload of it (`jobs_one_running_per_lane` refuses a second should anything else try).
     static let uploadAffinity = """
         AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
             WHERE u.job_id = jobs.id AND d.state = 'succeeded' AND \(fileIsHere("d.node")))
@@ -193,10 +193,10 @@ extension PostgresJobStore {
             // waits again.
             try await connection.rows(
                 """
-                UPDATE jobs j SET lane = CASE WHEN u.target = ANY(\(serial)) THEN u.target END
-                FROM uploads u
-                WHERE u.job_id = j.id AND j.kind = 'upload' AND j.state IN ('queued', 'paused')
-                    AND j.lane IS DISTINCT FROM (CASE WHEN u.target = ANY(\(serial)) THEN u.target END)
+                UPDATE jobs j SET lane = wanted.lane
+                FROM (SELECT job_id, CASE WHEN target = ANY(\(serial)) THEN target END AS lane FROM uploads) wanted
+                WHERE wanted.job_id = j.id AND j.kind = 'upload' AND j.state IN ('queued', 'paused')
+                    AND j.lane IS DISTINCT FROM wanted.lane
                 RETURNING j.id
                 """, logger
             ).count

@@ -63,16 +63,22 @@ extension PostgresJobStore {
                 """, logger)
             let states = try uploads.map { try $0.value(1, as: String.self) }
             guard !uploads.isEmpty, states.allSatisfy({ $0 == JobState.succeeded.rawValue }) else { return nil }
-            for upload in uploads {
-                let job = try await PostgresTransition.load(
-                    connection, JobID(try upload.value(0, as: Int64.self)), logger)
-                let move = PostgresTransition(
-                    command: .markCleaned,
-                    reason: "every upload of download \(downloadID) succeeded; local file removed",
-                    assignments: [("cleaned_at", now)])
-                _ = try await move.apply(connection, to: job, now: now, logger)
-            }
+            try await Self.markCleaned(
+                try uploads.map { JobID(try $0.value(0, as: Int64.self)) },
+                reason: "every upload of download \(downloadID) succeeded; local file removed", connection, now, logger)
             return location
+        }
+    }
+
+    /// Marks delivered uploads cleaned (their download's file is gone on purpose), in the
+    /// connection's transaction.
+    static func markCleaned(
+        _ uploads: [JobID], reason: String, _ connection: PostgresConnection, _ now: Int64, _ logger: Logger
+    ) async throws {
+        for upload in uploads {
+            let job = try await PostgresTransition.load(connection, upload, logger)
+            let move = PostgresTransition(command: .markCleaned, reason: reason, assignments: [("cleaned_at", now)])
+            _ = try await move.apply(connection, to: job, now: now, logger)
         }
     }
 

@@ -90,7 +90,14 @@ extension PostgresJobStore {
             let (deleteAfter, hasUploads) = (try row.value(4, as: Bool.self), try row.value(5, as: Bool.self))
             let delivered = try row.value(6, as: Bool.self)
             if deleteAfter && hasUploads && delivered {
-                try await markUploadsCleaned(of: job.id, name: name, connection, now, logger)
+                let uploads = try await connection.rows(
+                    "SELECT job_id FROM uploads WHERE download_id = \(job.id.rawValue) ORDER BY job_id", logger
+                ).map { JobID(try $0.value(0, as: Int64.self)) }
+                try await markCleaned(
+                    uploads,
+                    reason:
+                        "every upload of download \(job.id) succeeded; its file was on node \(name), which was forgotten",
+                    connection, now, logger)
                 report.cleaned.append(job.id)
             } else if adopted {
                 report.lost.append(job.id)
@@ -110,21 +117,5 @@ extension PostgresJobStore {
                 AND result_location LIKE '/%' ORDER BY id
             """, logger
         ).map { JobID(try $0.value(0, as: Int64.self)) }
-    }
-
-    private static func markUploadsCleaned(
-        of download: JobID, name: String, _ connection: PostgresConnection, _ now: Int64, _ logger: Logger
-    ) async throws {
-        let uploads = try await connection.rows(
-            "SELECT job_id FROM uploads WHERE download_id = \(download.rawValue) ORDER BY job_id", logger)
-        for upload in uploads {
-            let job = try await PostgresTransition.load(connection, JobID(try upload.value(0, as: Int64.self)), logger)
-            let move = PostgresTransition(
-                command: .markCleaned,
-                reason:
-                    "every upload of download \(download) succeeded; its file was on node \(name), which was forgotten",
-                assignments: [("cleaned_at", now)])
-            _ = try await move.apply(connection, to: job, now: now, logger)
-        }
     }
 }

@@ -2,9 +2,9 @@
 /// run one at a time, oldest first, across every node (the SQLite store's `v10-serial-lanes`).
 ///
 /// - `jobs.lane` is the target's name on an upload to such a target, NULL otherwise.
-/// - The partial unique index makes PostgreSQL refuse a second running upload in a lane: two
-///   nodes that claim in the same instant, each seeing the lane free, cannot both win; the loser's
-///   claim fails with a unique violation that the store treats as a crossing and retries.
+/// - The partial unique index makes PostgreSQL refuse a second running upload in a lane, whoever
+///   writes it. The claim takes only a lane's head, so two claims at once do not break it; should
+///   one ever, its unique violation is treated as a crossing and the claim retried.
 /// - A lane's upload that stops running frees the lane for the next, which may wait on another
 ///   node (its file is there): the wake-up trigger now also says `upload` for it.
 enum PostgresLanesSchema {

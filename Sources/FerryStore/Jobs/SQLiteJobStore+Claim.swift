@@ -149,20 +149,17 @@ extension SQLiteJobStore {
 extension SQLiteJobStore {
     public func assignLanes() async throws(StoreError) -> Int {
         let serial = configuration.serialTargets.sorted()
-        let targets = String(decoding: (try? JSONEncoder().encode(serial)) ?? Data("[]".utf8), as: UTF8.self)
         return try await write { db in
             // A running upload keeps its lane (the index counts it); it takes the new one when it
             // waits again, at the next start.
             try db.execute(
                 sql: """
-                    UPDATE jobs SET lane = (
-                        SELECT CASE WHEN u.target IN (SELECT value FROM json_each(?1)) THEN u.target END
-                        FROM uploads u WHERE u.job_id = jobs.id)
-                    WHERE kind = 'upload' AND state IN ('queued', 'paused')
-                        AND lane IS NOT (
-                            SELECT CASE WHEN u.target IN (SELECT value FROM json_each(?1)) THEN u.target END
-                            FROM uploads u WHERE u.job_id = jobs.id)
-                    """, arguments: [targets])
+                    UPDATE jobs SET lane = wanted.lane
+                    FROM (SELECT job_id, CASE WHEN target IN (SELECT value FROM json_each(?)) THEN target END AS lane
+                        FROM uploads) AS wanted
+                    WHERE wanted.job_id = jobs.id AND jobs.kind = 'upload' AND jobs.state IN ('queued', 'paused')
+                        AND jobs.lane IS NOT wanted.lane
+                    """, arguments: [try Self.jsonArray(serial)])
             return db.changesCount
         }
     }

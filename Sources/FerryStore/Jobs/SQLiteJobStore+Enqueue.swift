@@ -99,21 +99,22 @@ extension SQLiteJobStore {
 
     /// Inserts a job row in its kind's initial state; the schema logs its creation.
     static func insertJob(
-        _ db: Database, kind: JobKind, key: String?, priority: Int, maxAttempts: Int, reason: String?, now: Int64
+        _ db: Database, kind: JobKind, key: String?, priority: Int, maxAttempts: Int, reason: String?, now: Int64,
+        lane: String? = nil
     ) throws -> Job {
         let state = JobLifecycle.of(kind).initialState
         try db.cachedStatement(
             sql: """
                 INSERT INTO jobs (kind, state, idempotency_key, priority, attempt, max_attempts, created_at,
-                    updated_at, due_at, state_cause, state_reason)
-                VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, 'create', ?)
+                    updated_at, due_at, state_cause, state_reason, lane)
+                VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, 'create', ?, ?)
                 """
-        ).execute(arguments: [kind.rawValue, state.rawValue, key, priority, maxAttempts, now, now, now, reason])
+        ).execute(arguments: [kind.rawValue, state.rawValue, key, priority, maxAttempts, now, now, now, reason, lane])
         let date = Date(storeMilliseconds: now)
         return Job(
             id: JobID(db.lastInsertedRowID), kind: kind, state: state, idempotencyKey: key, priority: priority,
             attempt: 0, maxAttempts: maxAttempts, createdAt: date, updatedAt: date, dueAt: date,
-            stateCause: "create", stateReason: reason)
+            stateCause: "create", stateReason: reason, lane: lane)
     }
 
     static func jsonArray(_ strings: [String]) throws -> String {

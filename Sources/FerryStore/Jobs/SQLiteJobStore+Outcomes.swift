@@ -48,13 +48,10 @@ extension SQLiteJobStore {
                 let target: String = row[1]
                 let upload = try insertJob(
                     db, kind: .upload, key: nil, priority: download.priority,
-                    maxAttempts: followUps.policy.maxAttempts, reason: "download \(download.id) succeeded", now: now)
+                    maxAttempts: followUps.policy.maxAttempts, reason: "download \(download.id) succeeded", now: now,
+                    lane: followUps.lane(of: target))
                 try db.cachedStatement(sql: "INSERT INTO uploads (job_id, download_id, target) VALUES (?, ?, ?)")
                     .execute(arguments: [upload.id.rawValue, download.id.rawValue, target])
-                if let lane = followUps.lane(of: target) {
-                    try db.cachedStatement(sql: "UPDATE jobs SET lane = ? WHERE id = ?")
-                        .execute(arguments: [lane, upload.id.rawValue])
-                }
             }
         }
     }

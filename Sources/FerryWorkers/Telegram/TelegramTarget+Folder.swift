@@ -3,19 +3,8 @@ import Foundation
 
 extension TelegramTarget {
     /// What a folder's sends left behind: each file's message, by its path in the folder.
-    struct SentFolder: Codable {
+    struct SentFolder: JSONResumeState {
         var files: [String: Sent] = [:]
-
-        init() {}
-
-        init?(json: String?) {
-            guard let json, let sent = try? JSONDecoder().decode(SentFolder.self, from: Data(json.utf8)) else {
-                return nil
-            }
-            self = sent
-        }
-
-        var json: String { (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "{}" }
     }
 
     /// A folder result (a torrent of several files): each file is sent as a message of its own, in

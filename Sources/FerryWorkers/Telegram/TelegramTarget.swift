@@ -28,7 +28,7 @@ struct TelegramTarget {
     let marker: TelegramSendMarker?
 
     /// What a send left behind: enough to answer for it without sending again.
-    struct Sent: Codable {
+    struct Sent: JSONResumeState {
         var messageID: Int64
         var fileID: String?
 
@@ -36,13 +36,6 @@ struct TelegramTarget {
             self.messageID = messageID
             self.fileID = fileID
         }
-
-        init?(json: String?) {
-            guard let json, let sent = try? JSONDecoder().decode(Sent.self, from: Data(json.utf8)) else { return nil }
-            self = sent
-        }
-
-        var json: String { (try? String(decoding: JSONEncoder().encode(self), as: UTF8.self)) ?? "{}" }
     }
 
     func deliver(

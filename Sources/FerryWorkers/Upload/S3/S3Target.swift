@@ -23,7 +23,7 @@ struct S3Target {
     /// it small to see every page read.
     var listPageSize: Int? = nil
 
-    struct ResumeState: Codable {
+    struct ResumeState: JSONResumeState {
         var key: String
         var uploadID: String
         var partSize: Int64
@@ -39,15 +39,6 @@ struct S3Target {
             self.uploadID = uploadID
             self.partSize = partSize
         }
-
-        init?(json: String?) {
-            guard let json, let decoded = try? JSONDecoder().decode(Self.self, from: Data(json.utf8)) else {
-                return nil
-            }
-            self = decoded
-        }
-
-        var json: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self) }
     }
 
     func deliver(
