@@ -29,6 +29,9 @@ struct ClusterCommand: AsyncParsableCommand {
         @Argument(help: "The node's name, as `ferry status` lists it (cluster.node_name, or its host name).")
         var name: String
 
+        @Flag(help: "Print what forgetting the node would do, and change nothing.")
+        var dryRun = false
+
         func run() async throws {
             let loaded = try options.load()
             guard !loaded.configuration.database.url.isEmpty else {
@@ -41,7 +44,7 @@ struct ClusterCommand: AsyncParsableCommand {
             do {
                 let store = try await PostgresDatabase.open(loaded)
                 defer { store.close() }
-                report = try await store.forgetNode(named: name)
+                report = try await store.forgetNode(named: name, dryRun: dryRun)
             } catch let error as StoreError {
                 switch error.code {
                 case .notFound:
@@ -53,19 +56,30 @@ struct ClusterCommand: AsyncParsableCommand {
                 default: throw error.report()
                 }
             }
-            print(Self.summary(report, name: name))
+            print(Self.summary(report, name: name, dryRun: dryRun))
         }
 
-        static func summary(_ report: ForgottenNode, name: String) -> String {
+        static func summary(_ report: ForgottenNode, name: String, dryRun: Bool = false) -> String {
             func ids(_ list: [JobID]) -> String {
                 list.isEmpty ? "none" : list.map { "\($0.rawValue)" }.joined(separator: ", ")
             }
+            let incarnations = report.incarnations.joined(separator: ", ")
+            let lost = "records whose file cannot come back (adopted from a file there, or a video in its folder)"
+            guard dryRun else {
+                return """
+                    forgot node \(name) (\(incarnations))
+                    jobs put back in the queue: \(ids(report.released))
+                    downloads to fetch again on a live node: \(ids(report.refetched))
+                    delivered downloads whose uploads are now marked cleaned: \(ids(report.cleaned))
+                    \(lost): \(ids(report.lost))
+                    """
+            }
             return """
-                forgot node \(name) (\(report.incarnations.joined(separator: ", ")))
-                jobs put back in the queue: \(ids(report.released))
-                downloads to fetch again on a live node: \(ids(report.refetched))
-                delivered downloads whose uploads are now marked cleaned: \(ids(report.cleaned))
-                records whose file cannot come back (adopted from a file there, or a video in its folder): \(ids(report.lost))
+                dry run: nothing was changed; forgetting node \(name) (\(incarnations)) now would
+                put back in the queue: \(ids(report.released))
+                fetch again on a live node: \(ids(report.refetched))
+                mark the uploads cleaned of the delivered downloads: \(ids(report.cleaned))
+                leave these \(lost): \(ids(report.lost))
                 """
         }
     }

@@ -175,6 +175,27 @@ public final class PostgresJobStore: JobStore {
         }
     }
 
+    /// Runs `body` in a transaction that is always rolled back: what it would do, undone (a dry
+    /// run). Retried like ``write(jobID:_:)``.
+    func rehearse<T: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws(StoreError) -> T {
+        let logger = logger
+        return try await retrying(jobID: nil) { [client] in
+            try await client.withConnection { connection in
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let result = try await body(connection)
+                    try await connection.query("ROLLBACK", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
+        }
+    }
+
     /// Runs `body`, which must be ONE writing statement, as its own transaction: no `BEGIN` and
     /// `COMMIT` round trips. Retried like ``write(jobID:_:)``.
     func single<T: Sendable>(

@@ -183,6 +183,16 @@ extension ProcessSuites {
             let unknown = try FerryProcess.run(
                 ["cluster", "forget", "gamma"], in: a.scratch.url, environment: database)
             #expect(unknown.status == 66 && unknown.standardError.contains("no node named gamma"))
+            // A dry run lists the same files and changes nothing: beta's files stay beta's.
+            let rehearsed = try FerryProcess.run(
+                ["cluster", "forget", "--dry-run", "beta"], in: a.scratch.url, environment: database)
+            #expect(rehearsed.status == 0, "\(rehearsed.standardError)")
+            #expect(
+                rehearsed.standardOutput.contains("dry run: nothing was changed")
+                    && rehearsed.standardOutput.contains(
+                        "fetch again on a live node: " + onBeta.map { "\($0.rawValue)" }.joined(separator: ", ")),
+                "\(onBeta) \(rehearsed.standardOutput)")
+            #expect(try await filesOn("beta", store) == onBeta)
             let forgot = try FerryProcess.run(["cluster", "forget", "beta"], in: a.scratch.url, environment: database)
             #expect(forgot.status == 0, "\(forgot.standardError)")
             #expect(forgot.standardOutput.contains("forgot node beta"), "\(forgot.standardOutput)")

@@ -91,7 +91,14 @@ struct ClusterStoreTests {
         _ = try #require(try await a.claimDueJobs(of: .download, for: worker, limit: 1).first)
 
         try cluster.expireLease(of: a)
+        // A dry run reports exactly what forgetting does, and changes nothing.
+        let rehearsal = try await b.forgetNode(named: "a", dryRun: true)
+        #expect(rehearsal.refetched == [kept] && rehearsal.cleaned == [sent] && rehearsal.released == [running])
+        #expect(try await b.job(running).state == .running)
+        #expect(try await b.job(kept).state == .succeeded)
+        #expect(try await b.uploads(of: sent).map(\.state) == [.succeeded])
         let report = try await b.forgetNode(named: "a")
+        #expect(report == rehearsal)
         #expect(report.incarnations == ["a.1"])
         #expect(report.released == [running])
         #expect(report.refetched == [kept])

@@ -15,6 +15,9 @@ import Foundation
 ///
 /// Usage: QueueBenchmark (DATA_DIR | --postgres URL) [--jobs N] [--single-jobs N] [--batch N]
 ///                       [--scenarios batched,single,grouped,grouped-single]
+///        QueueBenchmark (DATA_DIR | --postgres URL) --lanes N [--lane-mode serial|baseline|both]
+/// The second form measures a serial lane's backlog instead (``LaneBacklog``); on PostgreSQL one
+/// mode per run, each on a fresh database.
 @main
 enum QueueBenchmark {
     struct Scenario {
@@ -41,13 +44,21 @@ enum QueueBenchmark {
         var batch = 500
         /// PostgreSQL only: which scenarios to run (the script runs each on a fresh database).
         var scenarios = ["batched", "single", "grouped", "grouped-single"]
+        /// Held uploads for the lane backlog measurement (0: the pipeline scenarios instead).
+        var lanes = 0
+        var laneModes = ["baseline", "serial"]
     }
 
     static let usage =
         "usage: QueueBenchmark (DATA_DIR | --postgres URL) [--jobs N] [--single-jobs N] [--batch N] [--scenarios batched,single,grouped,grouped-single]\n"
+        + "       QueueBenchmark (DATA_DIR | --postgres URL) --lanes N [--lane-mode serial|baseline|both]\n"
 
     static func main() async throws {
         let options = parse(Array(CommandLine.arguments.dropFirst()))
+        if options.lanes > 0 {
+            try await runLanes(options)
+            return
+        }
         print(StorePipeline.header)
         if let url = options.postgresURL {
             try await runPostgres(url: url, options)
@@ -74,6 +85,8 @@ enum QueueBenchmark {
             case "--batch": options.batch = Int(value) ?? 0
             case "--postgres": options.postgresURL = value
             case "--scenarios": options.scenarios = value.split(separator: ",").map(String.init)
+            case "--lanes": options.lanes = Int(value) ?? 0
+            case "--lane-mode": options.laneModes = value == "both" ? ["baseline", "serial"] : [value]
             default:
                 FileHandle.standardError.write(Data("unknown option \(name)\n\(usage)".utf8))
                 exit(64)
@@ -125,6 +138,42 @@ enum QueueBenchmark {
             }
             // The server's synchronous_commit; run-postgres-benchmark prints the server's settings.
             try await measure(scenario, on: store, durability: "on", worker: "bench-\(name)-\(getpid())")
+        }
+    }
+
+    // MARK: Lane backlog
+
+    static func runLanes(_ options: Options) async throws {
+        print(LaneBacklog.header)
+        for mode in options.laneModes {
+            guard mode == "serial" || mode == "baseline" else {
+                FileHandle.standardError.write(Data("unknown lane mode \(mode)\n\(usage)".utf8))
+                exit(64)
+            }
+            let serial = mode == "serial"
+            let targets: Set<String> = serial ? ["tg"] : []
+            let figures: LaneBacklog.Figures
+            if let url = options.postgresURL {
+                var configuration = try PostgresStoreConfiguration(url: url)
+                configuration.serialTargets = targets
+                let store = try await PostgresJobStore.open(configuration)
+                defer { store.close() }
+                try await store.migrate()
+                figures = try await LaneBacklog.measure(store, held: options.lanes, serial: serial, owner: "bench")
+            } else if let folder = options.dataDirectory {
+                let path = "\(folder)/lanes-\(mode).sqlite"
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+                var configuration = StoreConfiguration(path: path)
+                configuration.serialTargets = targets
+                let store = try SQLiteJobStore.open(configuration)
+                try store.migrate()
+                figures = try await LaneBacklog.measure(store, held: options.lanes, serial: serial, owner: "bench")
+            } else {
+                FileHandle.standardError.write(Data(usage.utf8))
+                exit(64)
+            }
+            print(LaneBacklog.row(serial: serial, held: options.lanes, figures))
+            fflush(nil)
         }
     }
 

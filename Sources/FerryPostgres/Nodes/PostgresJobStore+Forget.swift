@@ -28,11 +28,15 @@ extension PostgresJobStore {
     /// (pinned to the lost bytes); one delivered everywhere whose file was to be removed after its
     /// uploads gets them marked cleaned; what has no source to fetch again is reported as lost.
     /// Refused while an incarnation of the node still holds a live lease.
-    public func forgetNode(named name: String) async throws(StoreError) -> ForgottenNode {
+    ///
+    /// With `dryRun`, everything is done in a transaction that is then rolled back: the report is
+    /// exactly what forgetting would do now, and nothing changes (no wake-up is sent either, since
+    /// PostgreSQL delivers a notification only when its transaction commits).
+    public func forgetNode(named name: String, dryRun: Bool = false) async throws(StoreError) -> ForgottenNode {
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
         let logger = logger
-        return try await write { connection in
+        let forget: @Sendable (PostgresConnection) async throws -> ForgottenNode = { connection in
             let live = try await connection.rows(
                 """
                 SELECT id FROM nodes WHERE name = \(name) AND stopped_at IS NULL AND lease_expires_at > clock_timestamp()
@@ -62,6 +66,7 @@ extension PostgresJobStore {
                 of: report.incarnations, name: name, into: &report, connection, policies, now, logger)
             return report
         }
+        return dryRun ? try await rehearse(forget) : try await write(forget)
     }
 
     /// The succeeded downloads and stored videos whose file was on `nodes`, settled as

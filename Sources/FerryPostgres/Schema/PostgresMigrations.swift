@@ -11,6 +11,7 @@ enum PostgresMigrations {
         ("pg6-node-home", PostgresNodesSchema.home),
         ("pg7-telegram-send-turns", PostgresTelegramSendTurnsSchema.sql),
         ("pg8-serial-lanes", PostgresLanesSchema.sql),
+        ("pg9-free-uploads", PostgresFreeUploadsSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

@@ -2,7 +2,7 @@
 /// run one at a time, oldest first.
 ///
 /// - `jobs.lane` is the target's name on an upload to such a target, NULL otherwise. The claim
-///   takes at most one upload per lane (``SQLiteJobStore/ready(_:)``), and the index below makes
+///   takes at most one upload per lane (``SQLiteJobStore/waitingSets(_:)``), and the index below makes
 ///   the database refuse a second running one, whoever writes it.
 /// - Before it, a backlog to one chat filled every upload slot with uploads waiting their turn
 ///   under Telegram's flood control, and uploads to every other target waited behind them.

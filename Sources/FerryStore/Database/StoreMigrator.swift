@@ -14,6 +14,7 @@ enum StoreMigrator {
         (SchemaV8.identifier, SchemaV8.sql),
         (SchemaV9.identifier, SchemaV9.sql),
         (SchemaV10.identifier, SchemaV10.sql),
+        (SchemaV11.identifier, SchemaV11.sql),
     ]
 
     /// The migrator, optionally stopping after `last` (tests build older databases with it).

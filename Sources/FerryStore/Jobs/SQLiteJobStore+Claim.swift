@@ -10,13 +10,13 @@ extension SQLiteJobStore {
         return try await read { db in
             var due: Set<JobKind> = []
             for kind in kinds {
-                // EXISTS stops at the first due row of the kind's waiting partition of `jobs_queue`.
+                // Each EXISTS stops at the first due row of its set, in an index's order.
                 let found = try Bool.fetchOne(
                     db.cachedStatement(
-                        sql:
-                            "SELECT EXISTS (SELECT 1 FROM jobs WHERE kind = ? AND state = ? AND due_at <= ? \(Self.ready(kind)))"
-                    ),
-                    arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue, now])
+                        sql: "SELECT "
+                            + Self.waitingSets(kind).map { "EXISTS (SELECT 1 FROM jobs WHERE \($0) AND due_at <= ?1)" }
+                            .joined(separator: " OR ")),
+                    arguments: [now])
                 if found == true { due.insert(kind) }
             }
             return due
@@ -34,17 +34,30 @@ extension SQLiteJobStore {
         return try await write { db in try Self.claim(db, kind: kind, for: owner, limit: limit, now: now) }
     }
 
-    /// The condition a waiting job of `kind` must also meet to be claimed, as on PostgreSQL: an
-    /// upload waits while its download is being fetched again (its file had gone), and an upload
-    /// of a lane waits until it is its lane's head (the first ready one in claim order) and no
-    /// other upload of the lane runs (`jobs_one_running_per_lane`).
-    static func ready(_ kind: JobKind) -> String {
-        guard kind == .upload else { return "" }
-        return """
-            AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
-                WHERE u.job_id = jobs.id AND d.state = 'succeeded')
-            AND \(FollowUpUploads.laneCondition)
-            """
+    /// The waiting jobs of `kind` a claim may take, as conditions on `jobs`, each a set an index
+    /// yields in claim order: one for most kinds; for uploads, as on PostgreSQL, those outside any
+    /// lane and the heads of the free lanes (``FollowUpUploads/claimable(ready:)``), each only once
+    /// its download has succeeded (an upload waits while its download is fetched again).
+    static func waitingSets(_ kind: JobKind) -> [String] {
+        guard kind == .upload else {
+            return ["kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'"]
+        }
+        return FollowUpUploads.claimable(
+            ready: """
+                AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
+                    WHERE u.job_id = jobs.id AND d.state = 'succeeded')
+                """)
+    }
+
+    /// The ids of the first `?3` jobs due at `?2` among `sets` (see ``waitingSets(_:)``), in claim
+    /// order: each set in its index's order, then merged.
+    static func candidates(_ sets: [String]) -> String {
+        let order = "ORDER BY priority DESC, due_at, id LIMIT ?3"
+        guard sets.count > 1 else { return "SELECT id FROM jobs WHERE \(sets[0]) AND due_at <= ?2 \(order)" }
+        let each = sets.map {
+            "SELECT * FROM (SELECT id, priority, due_at FROM jobs WHERE \($0) AND due_at <= ?2 \(order))"
+        }
+        return "SELECT id FROM (\(each.joined(separator: " UNION ALL "))) \(order)"
     }
 
     /// Claims in `db`'s transaction (see ``claimDueJobs(of:for:limit:)``).
@@ -60,16 +73,12 @@ extension SQLiteJobStore {
                 sql: """
                     UPDATE jobs
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
-                        owner = ?, attempt = attempt + 1, started_at = ?, heartbeat_at = ?, updated_at = max(?, updated_at)
-                    WHERE id IN (
-                        SELECT id FROM jobs
-                        WHERE kind = '\(kind.rawValue)' AND state = '\(lifecycle.waitingState.rawValue)'
-                            AND due_at <= ? \(ready(kind))
-                        ORDER BY priority DESC, due_at, id
-                        LIMIT ?)
+                        owner = ?1, attempt = attempt + 1, started_at = ?2, heartbeat_at = ?2,
+                        updated_at = max(?2, updated_at)
+                    WHERE id IN (\(candidates(waitingSets(kind))))
                     RETURNING \(JobColumns.list)
                     """),
-            arguments: [owner.rawValue, now, now, now, now, limit])
+            arguments: [owner.rawValue, now, limit])
         // RETURNING has no order: restore the claim order for the caller.
         var claimed: [Job] = []
         claimed.reserveCapacity(limit)
@@ -124,11 +133,12 @@ extension SQLiteJobStore {
         return try await read { db in
             var due: [JobKind: Date] = [:]
             for kind in kinds {
-                // The kind's waiting partition of `jobs_queue`: empty for an idle supervisor.
+                // The kind's waiting sets: empty for an idle supervisor.
                 let earliest = try Int64.fetchOne(
                     db.cachedStatement(
-                        sql: "SELECT MIN(due_at) FROM jobs WHERE kind = ? AND state = ? \(Self.ready(kind))"),
-                    arguments: [kind.rawValue, JobLifecycle.of(kind).waitingState.rawValue])
+                        sql: "SELECT min(due) FROM ("
+                            + Self.waitingSets(kind).map { "SELECT min(due_at) AS due FROM jobs WHERE \($0)" }
+                            .joined(separator: " UNION ALL ") + ")"))
                 if let earliest { due[kind] = Date(storeMilliseconds: earliest) }
             }
             return due
