@@ -86,6 +86,15 @@ struct SchemaParityTests {
                 "INSERT INTO uploads (job_id, download_id, target) VALUES (\(id), \(id), 's3')",
                 "upload"
             ),
+            // A detail row belongs to a job of its own kind, and to a job that exists.
+            (
+                "INSERT INTO videos (job_id, user_id, external_request_id, source_url) VALUES (\(id), 'u', 'r', 'https://e.test/v')",
+                "belong to a job of their kind (videos)"
+            ),
+            (
+                "INSERT INTO downloads (job_id, url) VALUES (999999, 'https://e.test/a')",
+                "downloads_job_id_fkey"
+            ),
         ]
         for refusal in refusals {
             let result = try server.psql(database, refusal.sql)

@@ -12,6 +12,7 @@ enum PostgresMigrations {
         ("pg7-telegram-send-turns", PostgresTelegramSendTurnsSchema.sql),
         ("pg8-serial-lanes", PostgresLanesSchema.sql),
         ("pg9-free-uploads", PostgresFreeUploadsSchema.sql),
+        ("pg10-detail-keys", PostgresDetailKeysSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }
