@@ -10,36 +10,37 @@
 /// join planned on an empty `jobs` would hash a scan of the whole table. The SQLite store keeps
 /// its composite keys (it has no such plan cache).
 enum PostgresDetailKeysSchema {
-    static let sql = """
-        ALTER TABLE downloads DROP CONSTRAINT downloads_job_id_kind_fkey,
-            ADD CONSTRAINT downloads_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(id) ON DELETE CASCADE;
-        ALTER TABLE uploads DROP CONSTRAINT uploads_job_id_kind_fkey,
-            ADD CONSTRAINT uploads_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(id) ON DELETE CASCADE;
-        ALTER TABLE videos DROP CONSTRAINT videos_job_id_kind_fkey,
-            ADD CONSTRAINT videos_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(id) ON DELETE CASCADE;
+    static var sql: String {
+        let tables = ["downloads", "uploads", "videos"]
+        let keys = tables.map { table in
+            """
+            ALTER TABLE \(table) DROP CONSTRAINT \(table)_job_id_kind_fkey,
+                ADD CONSTRAINT \(table)_job_id_fkey FOREIGN KEY (job_id) REFERENCES jobs(id) ON DELETE CASCADE;
+            """
+        }
+        let guards = tables.map { table in
+            """
+            CREATE TRIGGER \(table)_of_their_kind AFTER INSERT ON \(table) REFERENCING NEW TABLE AS added
+                FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
+            CREATE TRIGGER \(table)_stay_of_their_kind AFTER UPDATE ON \(table) REFERENCING NEW TABLE AS added
+                FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
+            """
+        }
+        return """
+            \(keys.joined(separator: "\n"))
 
-        -- A job's details are of its kind (each table's kind column is fixed by its own check).
-        CREATE FUNCTION ferry_details_of_their_kind() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT 1 FROM added d, LATERAL (SELECT j.kind FROM jobs j WHERE j.id = d.job_id) j
-                WHERE j.kind IS DISTINCT FROM d.kind)
-            THEN
-                RAISE EXCEPTION 'a job''s details belong to a job of their kind (%)', TG_TABLE_NAME
-                    USING ERRCODE = '23503';
-            END IF;
-            RETURN NULL;
-        END $$;
-        CREATE TRIGGER downloads_of_their_kind AFTER INSERT ON downloads REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        CREATE TRIGGER downloads_stay_of_their_kind AFTER UPDATE ON downloads REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        CREATE TRIGGER uploads_of_their_kind AFTER INSERT ON uploads REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        CREATE TRIGGER uploads_stay_of_their_kind AFTER UPDATE ON uploads REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        CREATE TRIGGER videos_of_their_kind AFTER INSERT ON videos REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        CREATE TRIGGER videos_stay_of_their_kind AFTER UPDATE ON videos REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION ferry_details_of_their_kind();
-        """
+            -- A job's details are of its kind (each table's kind column is fixed by its own check).
+            CREATE FUNCTION ferry_details_of_their_kind() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM added d, LATERAL (SELECT j.kind FROM jobs j WHERE j.id = d.job_id) j
+                    WHERE j.kind IS DISTINCT FROM d.kind)
+                THEN
+                    RAISE EXCEPTION 'a job''s details belong to a job of their kind (%)', TG_TABLE_NAME
+                        USING ERRCODE = '23503';
+                END IF;
+                RETURN NULL;
+            END $$;
+            \(guards.joined(separator: "\n"))
+            """
+    }
 }
