@@ -157,7 +157,9 @@ struct RcloneUploadTests {
         return file
     }
 
-    @Test("A missing rclone or an unknown remote fails for good; other exit statuses are retryable")
+    @Test(
+        "A missing rclone or an unknown remote fails for good; other exit statuses, and status 1 with retryable stats, are retryable"
+    )
     func failures() async throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let spec = try source(size: 1000)
@@ -174,5 +176,15 @@ struct RcloneUploadTests {
         #expect(RcloneTarget.failure(status: 5, log: "temporary").isRetryable)
         #expect(RcloneTarget.failure(status: 6, log: "").isRetryable)
         #expect(!RcloneTarget.failure(status: 7, log: "fatal").isRetryable)
+        // Status 1 is rclone's default for an error it did not class: an S3 500 on the last try
+        // exits 1 with stats marking it retryable (as rclone 1.60 printed it in a chaos run).
+        let serverError =
+            #"{"level":"warning","msg":"Errors: 1 (retrying may help)","stats":{"errors":1,"fatalError":false,"#
+            + #""retryError":true,"lastError":"InternalError: status code: 500"}}"#
+        #expect(RcloneTarget.failure(status: 1, log: #"{"level":"error"}"# + "\n" + serverError + "\n").isRetryable)
+        let fatal = #"{"stats":{"errors":1,"fatalError":true,"retryError":true}}"#
+        #expect(!RcloneTarget.failure(status: 1, log: fatal).isRetryable)
+        let usage = "Usage:\n  rclone copyto source:path dest:path [flags]"
+        #expect(!RcloneTarget.failure(status: 1, log: usage).isRetryable)
     }
 }

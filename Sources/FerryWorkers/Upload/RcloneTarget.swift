@@ -142,15 +142,30 @@ struct RcloneTarget {
     }
 
     /// rclone's exit statuses (see `rclone help flags`, "Exit Code"): usage errors, missing
-    /// files and fatal errors cannot be cured by trying again; the rest can.
+    /// files and fatal errors cannot be cured by trying again; the rest can. Status 1 is also
+    /// rclone's default for any error it did not class (an S3 500 on the last try exits 1), so
+    /// a run whose last stats say "retrying may help" and nothing fatal is retryable.
     static func failure(status: Int32, log: String) -> JobFailure {
         let last = log.split(separator: "\n").suffix(3).joined(separator: " | ")
         let message = "rclone exited with status \(status): \(last.isEmpty ? "no message" : last)"
         switch status {
+        case 1 where lastStatsSayRetry(log): return .retryable("rclone_1", message)
         case 1, 4, 7: return .permanent("rclone_\(status)", message)
         case 127: return .permanent("rclone_missing", "rclone is not installed or not at the configured program path")
         default: return .retryable("rclone_\(status)", message)
         }
+    }
+
+    /// Whether the last `{"stats": …}` line of rclone's JSON log marks its errors retryable
+    /// (`retryError`) and none fatal (`fatalError`).
+    static func lastStatsSayRetry(_ log: String) -> Bool {
+        for line in log.split(separator: "\n").reversed() {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let stats = object["stats"] as? [String: Any]
+            else { continue }
+            return stats["retryError"] as? Bool == true && stats["fatalError"] as? Bool != true
+        }
+        return false
     }
 
     struct Run {
