@@ -202,7 +202,8 @@ extension PostgresJobStore {
     }
 
     /// Progress for many leases: one array per column; `has_resume` tells a report that keeps the
-    /// job's resume state from one that clears it.
+    /// job's resume state from one that clears it. Each job is found by its id whatever the
+    /// statistics say: no condition is one on `jobs` alone (see `CompleteAttempts`).
     enum RecordProgress: StatementShape {
         static let sql = """
             UPDATE jobs SET bytes_done = r.done, bytes_total = r.total,
@@ -210,8 +211,8 @@ extension PostgresJobStore {
                 heartbeat_at = $8, updated_at = $8
             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[])
                 AS r(id, owner, attempt, done, total, has_resume, resume)
-            WHERE jobs.id = r.id AND jobs.owner = r.owner AND jobs.attempt = r.attempt
-                AND jobs.state IN ('running', 'storing')
+            WHERE jobs.id = r.id AND (jobs.owner = r.owner) IS TRUE AND jobs.attempt = r.attempt
+                AND (jobs.state IN ('running', 'storing') AND r.id = jobs.id) IS TRUE
             RETURNING jobs.id, jobs.owner, jobs.attempt
             """
     }

@@ -87,11 +87,16 @@ extension PostgresJobStore {
     /// targets alone. Rows are locked in id order before any is changed, so two nodes completing
     /// overlapping batches cannot deadlock.
     ///
-    /// Written for the prepared statement's generic plan, which guesses ten rows for every array:
-    /// each job is found by its id, once. The state is checked on the row found (`IS TRUE` keeps
-    /// it from being an index condition: as one, the plan walked every dead `running` entry of
-    /// the queue index), and the locks are a one-time condition, not a join (joined, two guessed
-    /// ten-row sets made a nested loop of 500 × 500 rows per batch).
+    /// Each job must be found by its id, once, whatever the statistics say: a prepared statement's
+    /// generic plan guesses ten rows for every array, and a queue's table, when autovacuum
+    /// analyzes it, is mostly finished jobs (every owner NULL, next to none running). So no
+    /// condition here is one on `jobs` alone, which the planner would estimate from those
+    /// statistics: the state is tested together with the outcome's row, the owner with `IS
+    /// TRUE` (a plain equality opens the partial index `jobs_by_owner`), and the upload-target
+    /// test on the outcome's id. With either as a condition on `jobs`, the plan after ANALYZE
+    /// scanned `jobs` (or `jobs_by_owner`) and compared each running job with every outcome, a
+    /// nested loop of 500 × 500 rows per batch (3.8× slower completions; `PostgresPlanTests`).
+    /// The locks are a one-time condition, not a join, for the same reason.
     enum CompleteAttempts: StatementShape {
         static let sql = """
             WITH outcome AS (
@@ -110,10 +115,10 @@ extension PostgresJobStore {
                 node = CASE WHEN jobs.kind = 'upload' THEN NULL
                     ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
             FROM outcome
-            WHERE jobs.id = outcome.id AND jobs.owner = outcome.owner AND jobs.attempt = outcome.attempt
-                AND (jobs.state IN ('running', 'storing')) IS TRUE
+            WHERE jobs.id = outcome.id AND (jobs.owner = outcome.owner) IS TRUE AND jobs.attempt = outcome.attempt
+                AND (jobs.state IN ('running', 'storing') AND outcome.id = jobs.id) IS TRUE
                 AND (SELECT count(*) FROM locked) >= 0
-                AND NOT ($9 AND jobs.id IN (SELECT job_id FROM targets))
+                AND NOT ($9 AND outcome.id IN (SELECT job_id FROM targets))
             RETURNING \(JobColumns.qualified(by: "jobs")), jobs.id IN (SELECT job_id FROM targets)
             """
     }

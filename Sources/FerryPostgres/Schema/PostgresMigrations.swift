@@ -13,6 +13,7 @@ enum PostgresMigrations {
         ("pg8-serial-lanes", PostgresLanesSchema.sql),
         ("pg9-free-uploads", PostgresFreeUploadsSchema.sql),
         ("pg10-detail-keys", PostgresDetailKeysSchema.sql),
+        ("pg11-no-id-kind-key", PostgresIdKindKeySchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

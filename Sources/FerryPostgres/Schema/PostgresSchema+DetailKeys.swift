@@ -44,3 +44,10 @@ enum PostgresDetailKeysSchema {
             """
     }
 }
+
+/// Migration `pg11-no-id-kind-key`: `UNIQUE (id, kind)` on `jobs` was only the target of the
+/// composite keys `pg10-detail-keys` replaced; the primary key already makes each id unique, and
+/// a job never changes its kind (the update guard refuses it). One index less to write per job.
+enum PostgresIdKindKeySchema {
+    static let sql = "ALTER TABLE jobs DROP CONSTRAINT jobs_id_kind_key;"
+}
