@@ -94,7 +94,7 @@ struct SerialLaneTests {
     )
     func claimPlanSkipsHeldUploads() async throws {
         let fixture = try StoreFixture(serialTargets: ["tg"])
-        let sql = SQLiteJobStore.candidates(SQLiteJobStore.waitingSets(.upload))
+        let sql = SQLiteJobStore.waitingSets(.upload).candidates(now: "?2", limit: "?3")
         let plan = try await fixture.store.pool.read { db in
             try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN \(sql)", arguments: [nil, 1, 10]).map {
                 $0["detail"] as String

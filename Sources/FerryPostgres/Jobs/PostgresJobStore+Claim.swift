@@ -11,11 +11,7 @@ extension PostgresJobStore {
         return try await read { connection in
             let rows = try await connection.rows(
                 PostgresQuery(
-                    unsafeSQL: Self.perKind(kinds) { sets in
-                        "("
-                            + sets.map { "EXISTS (SELECT 1 FROM jobs WHERE \($0) AND due_at <= $1)" }
-                            .joined(separator: " OR ") + ")"
-                    },
+                    unsafeSQL: Self.perKind(kinds) { $0.anyDue(now: "$1") },
                     binds: Self.binds(now)), logger)
             var due: Set<JobKind> = []
             for row in rows where try row.value(1, as: Bool.self) {
@@ -32,11 +28,7 @@ extension PostgresJobStore {
             // Each waiting set's index gives its rows; min() scans them.
             let rows = try await connection.rows(
                 PostgresQuery(
-                    unsafeSQL: Self.perKind(kinds) { sets in
-                        "(SELECT min(due) FROM ("
-                            + sets.map { "SELECT min(due_at) AS due FROM jobs WHERE \($0)" }
-                            .joined(separator: " UNION ALL ") + ") AS waiting_sets)"
-                    },
+                    unsafeSQL: Self.perKind(kinds) { $0.earliestDue },
                     binds: PostgresBindings()), logger)
             var due: [JobKind: Date] = [:]
             for row in rows {
@@ -51,38 +43,24 @@ extension PostgresJobStore {
     /// One statement that answers `expression` for each kind (one round trip, not one per kind):
     /// `expression` gets the kind's ``waitingSets(_:)``. Kinds and states are the lifecycle's own
     /// names, not input.
-    static func perKind(_ kinds: Set<JobKind>, _ expression: ([String]) -> String) -> String {
+    static func perKind(_ kinds: Set<JobKind>, _ expression: (WaitingSets) -> String) -> String {
         kinds.sorted { $0.rawValue < $1.rawValue }.map { kind in
             "SELECT '\(kind.rawValue)'::text, \(expression(waitingSets(kind)))"
         }.joined(separator: " UNION ALL ")
     }
 
-    /// The waiting jobs of `kind` this node may claim, as conditions on `jobs`, each a set an
-    /// index yields in claim order: one for most kinds; for uploads, those outside any lane and
-    /// the heads of the free lanes (``FollowUpUploads/claimable(ready:)``), with ``uploadReady``.
-    static func waitingSets(_ kind: JobKind) -> [String] {
-        guard kind == .upload else {
-            return ["kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'"]
-        }
-        // `= ANY (ARRAY(…))` runs the heads' query once and looks each head up by its id, where
-        // `IN (…)` let the planner join every upload to find them (19 ms at 3,000 held).
-        return FollowUpUploads.claimable(ready: uploadReady) { "jobs.id = ANY (ARRAY(\($0)))" }
+    /// The waiting jobs of `kind` this node may claim (``WaitingSets``): for uploads, with
+    /// ``uploadReady``. `= ANY (ARRAY(…))` runs the lane heads' query once and looks each head up
+    /// by its id, where `IN (…)` let the planner join every upload to find them (19 ms at 3,000
+    /// held).
+    static func waitingSets(_ kind: JobKind) -> WaitingSets {
+        WaitingSets(kind, uploadReady: uploadReady) { "jobs.id = ANY (ARRAY(\($0)))" }
     }
 
-    /// The ids of the first `$3` jobs due at `$2` among `sets`, in claim order, locked: each set
-    /// in its index's order, then merged. `SKIP LOCKED` passes over rows another node is claiming.
-    static func candidates(_ sets: [String]) -> String {
-        let order = "ORDER BY priority DESC, due_at, id LIMIT $3"
-        guard sets.count > 1 else {
-            return "SELECT id FROM jobs WHERE \(sets[0]) AND due_at <= $2 \(order) FOR UPDATE SKIP LOCKED"
-        }
-        let each = sets.enumerated().map { index, set in
-            """
-            SELECT * FROM (SELECT id, priority, due_at FROM jobs WHERE \(set) AND due_at <= $2 \(order)
-                FOR UPDATE SKIP LOCKED) AS set\(index)
-            """
-        }
-        return "SELECT id FROM (\(each.joined(separator: " UNION ALL "))) AS sets \(order)"
+    /// The ids of the first `$3` jobs due at `$2`, in claim order, locked; `SKIP LOCKED` passes
+    /// over rows another node is claiming.
+    static func candidates(_ kind: JobKind) -> String {
+        waitingSets(kind).candidates(now: "$2", limit: "$3", lock: "FOR UPDATE SKIP LOCKED")
     }
 
     public func claimDueJobs(
@@ -131,7 +109,7 @@ extension PostgresJobStore {
             let lifecycle = JobLifecycle.of(kind)
             let (columns, join) = PayloadColumns.join(kind, to: "claimed")
             return """
-                WITH picked(picked_id) AS MATERIALIZED (\(candidates(waitingSets(kind)))),
+                WITH picked(picked_id) AS MATERIALIZED (\(candidates(kind))),
                 claimed AS (
                     UPDATE jobs
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,

@@ -10,13 +10,8 @@ extension SQLiteJobStore {
         return try await read { db in
             var due: Set<JobKind> = []
             for kind in kinds {
-                // Each EXISTS stops at the first due row of its set, in an index's order.
                 let found = try Bool.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT "
-                            + Self.waitingSets(kind).map { "EXISTS (SELECT 1 FROM jobs WHERE \($0) AND due_at <= ?1)" }
-                            .joined(separator: " OR ")),
-                    arguments: [now])
+                    db.cachedStatement(sql: "SELECT " + Self.waitingSets(kind).anyDue(now: "?1")), arguments: [now])
                 if found == true { due.insert(kind) }
             }
             return due
@@ -34,30 +29,16 @@ extension SQLiteJobStore {
         return try await write { db in try Self.claim(db, kind: kind, for: owner, limit: limit, now: now) }
     }
 
-    /// The waiting jobs of `kind` a claim may take, as conditions on `jobs`, each a set an index
-    /// yields in claim order: one for most kinds; for uploads, as on PostgreSQL, those outside any
-    /// lane and the heads of the free lanes (``FollowUpUploads/claimable(ready:)``), each only once
-    /// its download has succeeded (an upload waits while its download is fetched again).
-    static func waitingSets(_ kind: JobKind) -> [String] {
-        guard kind == .upload else {
-            return ["kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'"]
-        }
-        return FollowUpUploads.claimable(
-            ready: """
+    /// The waiting jobs of `kind` a claim may take (``WaitingSets``): for uploads, as on
+    /// PostgreSQL, each only once its download has succeeded (an upload waits while its download
+    /// is fetched again).
+    static func waitingSets(_ kind: JobKind) -> WaitingSets {
+        WaitingSets(
+            kind,
+            uploadReady: """
                 AND EXISTS (SELECT 1 FROM uploads u JOIN jobs d ON d.id = u.download_id
                     WHERE u.job_id = jobs.id AND d.state = 'succeeded')
                 """)
-    }
-
-    /// The ids of the first `?3` jobs due at `?2` among `sets` (see ``waitingSets(_:)``), in claim
-    /// order: each set in its index's order, then merged.
-    static func candidates(_ sets: [String]) -> String {
-        let order = "ORDER BY priority DESC, due_at, id LIMIT ?3"
-        guard sets.count > 1 else { return "SELECT id FROM jobs WHERE \(sets[0]) AND due_at <= ?2 \(order)" }
-        let each = sets.map {
-            "SELECT * FROM (SELECT id, priority, due_at FROM jobs WHERE \($0) AND due_at <= ?2 \(order))"
-        }
-        return "SELECT id FROM (\(each.joined(separator: " UNION ALL "))) \(order)"
     }
 
     /// Claims in `db`'s transaction (see ``claimDueJobs(of:for:limit:)``).
@@ -75,7 +56,7 @@ extension SQLiteJobStore {
                     SET state = '\(lifecycle.runningState.rawValue)', state_cause = 'claim', state_reason = NULL,
                         owner = ?1, attempt = attempt + 1, started_at = ?2, heartbeat_at = ?2,
                         updated_at = max(?2, updated_at)
-                    WHERE id IN (\(candidates(waitingSets(kind))))
+                    WHERE id IN (\(waitingSets(kind).candidates(now: "?2", limit: "?3")))
                     RETURNING \(JobColumns.list)
                     """),
             arguments: [owner.rawValue, now, limit])
@@ -135,10 +116,7 @@ extension SQLiteJobStore {
             for kind in kinds {
                 // The kind's waiting sets: empty for an idle supervisor.
                 let earliest = try Int64.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT min(due) FROM ("
-                            + Self.waitingSets(kind).map { "SELECT min(due_at) AS due FROM jobs WHERE \($0)" }
-                            .joined(separator: " UNION ALL ") + ")"))
+                    db.cachedStatement(sql: "SELECT " + Self.waitingSets(kind).earliestDue))
                 if let earliest { due[kind] = Date(storeMilliseconds: earliest) }
             }
             return due
