@@ -193,14 +193,35 @@ extension ProcessSuites {
                         "fetch again on a live node: " + onBeta.map { "\($0.rawValue)" }.joined(separator: ", ")),
                 "\(onBeta) \(rehearsed.standardOutput)")
             #expect(try await filesOn("beta", store) == onBeta)
-            let forgot = try FerryProcess.run(["cluster", "forget", "beta"], in: a.scratch.url, environment: database)
-            #expect(forgot.status == 0, "\(forgot.standardError)")
-            #expect(forgot.standardOutput.contains("forgot node beta"), "\(forgot.standardOutput)")
+            // The admin API: a dry run reports the same, a real forget must be confirmed, a live node is refused.
+            let apiDryRun = try await admin.post("/api/cluster/nodes/beta/forget", json: #"{"dry_run": true}"#)
+            #expect(apiDryRun.status == 200, "\(apiDryRun.body)")
+            let wouldRefetch = (apiDryRun.json["refetched"] as? [Any] ?? []).compactMap {
+                ($0 as? NSNumber)?.int64Value
+            }
             #expect(
-                forgot.standardOutput.contains(
-                    "downloads to fetch again on a live node: "
-                        + (onBeta.isEmpty ? "none" : onBeta.map { "\($0.rawValue)" }.joined(separator: ", "))),
-                "\(onBeta) \(forgot.standardOutput)")
+                wouldRefetch == onBeta.map(\.rawValue) && apiDryRun.json["dry_run"] as? Bool == true,
+                "\(apiDryRun.body)")
+            let unconfirmed = try await admin.post("/api/cluster/nodes/beta/forget", json: #"{"confirm": "bet"}"#)
+            #expect(
+                unconfirmed.status == 400 && unconfirmed.body.contains("confirmation_required"), "\(unconfirmed.body)")
+            let live = try await admin.post("/api/cluster/nodes/alpha/forget", json: #"{"confirm": "alpha"}"#)
+            #expect(live.status == 409 && live.body.contains("node alpha is alive"), "\(live.body)")
+            #expect(try await filesOn("beta", store) == onBeta)
+            // The page forgets beta from its row: the dry run's report in the prompt, then the name typed.
+            let forgot = try AdminPageBrowserTests.checkPage([
+                admin.baseURL, "--forget-node", "beta", try AdminPageBrowserTests.artefact("cluster-forget.png").path,
+            ])
+            #expect(forgot["console_errors"] as? [String] == [], "\(forgot)")
+            let shown = forgot["forget"] as? [String: Any] ?? [:]
+            #expect(shown["button_shown"] as? Bool == true, "\(forgot)")
+            #expect(
+                (shown["prompt"] as? String)?.contains(
+                    "fetch again on a live node: "
+                        + (onBeta.isEmpty ? "none" : onBeta.map { "\($0.rawValue)" }.joined(separator: ", "))) == true,
+                "\(onBeta) \(forgot)")
+            let note = shown["note"] as? String ?? ""
+            #expect(note.hasPrefix("Forgot node beta: \(onBeta.count) download(s)"), "\(forgot)")
             #expect(
                 try await waitUntil(60) {
                     var all = true

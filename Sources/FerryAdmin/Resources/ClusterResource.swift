@@ -38,3 +38,24 @@ struct ClusterResource: Encodable {
         }
     }
 }
+
+/// `POST /api/cluster/nodes/{name}/forget`: what forgetting the node did, or would do.
+struct ForgottenNodeResource: Encodable {
+    var name: String
+    var dryRun: Bool
+    var incarnations: [String]
+    var released: [Int64]
+    var refetched: [Int64]
+    var cleaned: [Int64]
+    var lost: [Int64]
+
+    init(name: String, dryRun: Bool, report: ForgottenNode) {
+        self.name = name
+        self.dryRun = dryRun
+        incarnations = report.incarnations
+        released = report.released.map(\.rawValue)
+        refetched = report.refetched.map(\.rawValue)
+        cleaned = report.cleaned.map(\.rawValue)
+        lost = report.lost.map(\.rawValue)
+    }
+}

@@ -78,6 +78,12 @@ public protocol SharedQueue: JobStore {
     func takeOverDeadNodes() async throws(StoreError) -> [RequeuedJob]
     /// The nodes not stopped, and those stopped within a day.
     func cluster() async throws(StoreError) -> [ClusterNode]
+    /// Forgets the node `name` for good (a machine that will not come back with its state
+    /// folder): its incarnations stop for good, what they held is put back, and the records of
+    /// the files it held are settled. With `dryRun`, the same in a transaction rolled back: the
+    /// report of what it would do now. Throws `conflict` while an incarnation holds a live lease,
+    /// `not_found` when no node of that name ever joined.
+    func forgetNode(named name: String, dryRun: Bool) async throws(StoreError) -> ForgottenNode
     /// The node holding each finished job's file, for those of `ids` that have one.
     func fileNodes(of ids: [JobID]) async throws(StoreError) -> [JobID: String]
     /// Wake-ups for new work anywhere in the cluster.

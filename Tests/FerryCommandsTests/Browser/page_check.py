@@ -4,6 +4,8 @@
 Usage: page_check.py BASE_URL RUNNING_JOB_ID RETRY_JOB_ID SCREENSHOT.png SUBMIT_URL
        page_check.py BASE_URL --crash-card SCREENSHOT.png   (only load, wait for the crash-loop card)
        page_check.py BASE_URL --cluster-card SCREENSHOT.png (only load, wait for the cluster card's nodes)
+       page_check.py BASE_URL --forget-node NAME SCREENSHOT.png (forget a dead node from its row's button,
+           answering the page's prompt with NAME, and wait for the page to say it is forgotten)
 
 Loads the page, collects every console error and uncaught exception, waits until the running
 job's progress bar moves, clicks the retry button of the other job and waits for its new state,
@@ -124,6 +126,20 @@ def drive(profile, base, running_id, retry_id, screenshot, submit_url):
                         ' return !c.hidden && rows.length > 1 ? { state: document.getElementById("cluster-state").textContent, rows,'
                         ' cleanup_button_shown: !document.getElementById("cleanup-run").hidden } : null; })()')
         return card_seen("cluster_card", card)
+    if running_id == "--forget-node":
+        name = retry_id
+        button = f'document.querySelector(\'#cluster button[aria-label="forget node {name}"]\')'
+        shown = wait_for(f'!!{button}')
+        # The page asks for the name in a prompt: answered here, and what it said kept.
+        evaluate(f'(() => {{ window.prompt = (text) => {{ window.ferryPrompt = text; return {json.dumps(name)}; }};'
+                 f' {button}.click(); return true; }})()')
+        said = wait_for('(() => { const t = document.getElementById("cluster-note").textContent;'
+                        ' return t.startsWith("Forgot node") ? t : null; })()')
+        # The next refresh shows the node forgotten, and its button gone.
+        rows = wait_for('(() => { const rows = [...document.querySelectorAll("#cluster tbody tr")].map(r => [...r.children].map(d => d.textContent));'
+                        f' return rows.some(r => r[2] === "no: forgotten") && !{button} ? rows : null; }})()')
+        return card_seen("forget", {"button_shown": shown, "prompt": evaluate("window.ferryPrompt || null"),
+                                    "note": said, "rows": rows})
     if running_id == "--crash-card":
         card = wait_for('(() => { const c = document.getElementById("crash-loop"); return c && !c.hidden ? c.textContent : null; })()')
         return card_seen("crash_card", card)
