@@ -27,4 +27,17 @@ public enum ChildProcess {
         process.waitUntilExit()
         return (process.terminationStatus, text)
     }
+
+    /// ``run(_:_:input:in:)`` on a thread of its own: an async test that waits for a slow child
+    /// this way does not hold one of the few threads every test's tasks share (two on a 2-core
+    /// machine), which would stall the tests running beside it.
+    public static func runOffPool(
+        _ program: String, _ arguments: [String], input: String? = nil, in directory: URL? = nil
+    ) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try run(program, arguments, input: input, in: directory) })
+            }.start()
+        }
+    }
 }

@@ -25,19 +25,20 @@ public final class PostgresRowLock {
         process.standardError = FileHandle.nullDevice
         try process.run()
         var looks = 0
-        while !(try isHeld()), looks < 200 {
+        while !(try await isHeldOffPool()), looks < 200 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
         }
-        guard try isHeld() else {
+        guard try await isHeldOffPool() else {
             release()
             throw PostgresTestServerError("the locking transaction on \(database) did not start")
         }
     }
 
-    /// Whether the locking transaction still holds its rows (it sleeps until released).
-    public func isHeld() throws -> Bool {
-        let sleeping = try server.psql(
+    /// Whether the locking transaction still holds its rows (it sleeps until released); psql
+    /// runs off the threads the tests' tasks share.
+    public func isHeldOffPool() async throws -> Bool {
+        let sleeping = try await server.psqlOffPool(
             database,
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND query LIKE '%pg_sleep(3600)%'"
         )

@@ -165,13 +165,19 @@ public final class PostgresTestServer: Sendable {
 
     /// Runs SQL through psql on `database`, as an operator would; returns what psql printed.
     public func psql(_ database: String, _ sql: String) throws -> (status: Int32, output: String) {
-        try ChildProcess.run(
-            "psql",
-            [
-                "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U",
-                Self.user,
-                "-d", database, "-c", sql,
-            ])
+        try ChildProcess.run("psql", psqlArguments(database, sql))
+    }
+
+    /// ``psql(_:_:)`` for SQL that takes a while, without holding a thread the tests' tasks share.
+    public func psqlOffPool(_ database: String, _ sql: String) async throws -> (status: Int32, output: String) {
+        try await ChildProcess.runOffPool("psql", psqlArguments(database, sql))
+    }
+
+    private func psqlArguments(_ database: String, _ sql: String) -> [String] {
+        [
+            "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", Self.user,
+            "-d", database, "-c", sql,
+        ]
     }
 
     /// The server processes of `node`'s lease connection (its `application_name`), in `database`.
