@@ -30,9 +30,7 @@ public struct FollowUpUploads: Sendable, Equatable {
     /// a lane's head on another node holds its lane here, so the lane keeps its order.
     /// `isHead` turns the query of the heads' ids into the condition that the `jobs` row is one
     /// (SQLite: `jobs.id IN (…)`, each head looked up by its id; PostgreSQL's, see its claim).
-    public static func claimable(
-        ready: String, isHead: (String) -> String = { "jobs.id IN (\($0))" }
-    ) -> [String] {
+    public static func claimable(ready: String, isHead: (String) -> String) -> [String] {
         [
             "jobs.kind = 'upload' AND jobs.state = 'queued' AND jobs.lane IS NULL \(ready)",
             "\(isHead(laneHeads)) \(ready)",

@@ -8,15 +8,16 @@ public struct WaitingSets: Sendable, Equatable {
     public let conditions: [String]
 
     /// The sets of `kind`: its waiting state, or for uploads the claimable ones with `ready`,
-    /// the store's further condition (`AND …`), and `isHead` (see ``FollowUpUploads``).
-    public init(_ kind: JobKind, uploadReady ready: String, isHead: ((String) -> String)? = nil) {
+    /// the store's further condition (`AND …`), and `isHead` (see ``FollowUpUploads``; by
+    /// default `jobs.id IN (…)`, each head looked up by its id).
+    public init(
+        _ kind: JobKind, uploadReady ready: String, isHead: (String) -> String = { "jobs.id IN (\($0))" }
+    ) {
         guard kind == .upload else {
             conditions = ["kind = '\(kind.rawValue)' AND state = '\(JobLifecycle.of(kind).waitingState.rawValue)'"]
             return
         }
-        conditions =
-            isHead.map { FollowUpUploads.claimable(ready: ready, isHead: $0) }
-            ?? FollowUpUploads.claimable(ready: ready)
+        conditions = FollowUpUploads.claimable(ready: ready, isHead: isHead)
     }
 
     /// The ids of the first `limit` jobs due at `now`, in claim order: each set in its index's

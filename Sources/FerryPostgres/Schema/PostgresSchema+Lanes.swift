@@ -30,7 +30,7 @@ enum PostgresLanesSchema {
 /// Migration `pg9-free-uploads`: a claim of uploads no longer walks the uploads a busy lane holds
 /// back (the SQLite store's `v11-free-uploads`): `jobs_free_uploads` holds the waiting uploads
 /// outside any lane, in claim order, and a lane's are reached through `jobs_lane_queue`, one
-/// head per lane (``FollowUpUploads/claimable(ready:)``).
+/// head per lane (``FollowUpUploads/claimable(ready:isHead:)``).
 enum PostgresFreeUploadsSchema {
     static let sql = """
         CREATE INDEX jobs_free_uploads ON jobs(kind, state, priority DESC, due_at, id)

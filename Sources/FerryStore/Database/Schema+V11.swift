@@ -5,7 +5,7 @@
 ///   `kind, state` like `jobs_queue`, so that SQLite's planner, which has no statistics to tell
 ///   the two apart, prefers it for the claim's `kind = 'upload' AND state = 'queued'`); a lane's
 ///   waiting uploads are found through `jobs_lane_queue`, one head per lane
-///   (``FollowUpUploads/claimable(ready:)``).
+///   (``FollowUpUploads/claimable(ready:isHead:)``).
 /// - Before it, one condition per row passed over every waiting upload of a busy lane: with
 ///   10,000 uploads held behind a Telegram chat's running one, each claim of another target's
 ///   upload took 11.6 ms instead of 0.46 (BENCHMARKS.md, "Serial lanes with a long backlog").

@@ -133,9 +133,7 @@ struct RcloneTarget {
         ])
         let run = try await Self.run(settings.program, arguments) { line in
             // {"stats": {"bytes": …, "totalBytes": …}} once a second.
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let stats = object["stats"] as? [String: Any], let bytes = stats["bytes"] as? Int64
-            else { return }
+            guard let bytes = Self.stats(in: line)?["bytes"] as? Int64 else { return }
             await report(JobProgress(bytesDone: bytes, bytesTotal: spec.sourceSize), nil)
         }
         guard run.status == 0 else { throw Self.failure(status: run.status, log: run.log) }
@@ -159,13 +157,16 @@ struct RcloneTarget {
     /// Whether the last `{"stats": …}` line of rclone's JSON log marks its errors retryable
     /// (`retryError`) and none fatal (`fatalError`).
     static func lastStatsSayRetry(_ log: String) -> Bool {
-        for line in log.split(separator: "\n").reversed() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let stats = object["stats"] as? [String: Any]
-            else { continue }
-            return stats["retryError"] as? Bool == true && stats["fatalError"] as? Bool != true
+        guard let stats = log.split(separator: "\n").reversed().lazy.compactMap({ stats(in: $0) }).first else {
+            return false
         }
-        return false
+        return stats["retryError"] as? Bool == true && stats["fatalError"] as? Bool != true
+    }
+
+    /// The `stats` object of one line of rclone's JSON log, if it has one.
+    static func stats(in line: some StringProtocol) -> [String: Any]? {
+        let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        return object?["stats"] as? [String: Any]
     }
 
     struct Run {
