@@ -34,10 +34,13 @@ public enum ChildProcess {
     public static func runOffPool(
         _ program: String, _ arguments: [String], input: String? = nil, in directory: URL? = nil
     ) async throws -> (status: Int32, output: String) {
+        try await offPool { try run(program, arguments, input: input, in: directory) }
+    }
+
+    /// Runs `work`, which blocks (waits for a child, polls with `usleep`), on a thread of its own.
+    public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result { try run(program, arguments, input: input, in: directory) })
-            }.start()
+            Thread { continuation.resume(with: Result { try work() }) }.start()
         }
     }
 }

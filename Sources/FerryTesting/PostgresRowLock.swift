@@ -19,26 +19,27 @@ public final class PostgresRowLock {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "PGAPPNAME=\(name)", "psql", "-X", "-q", "-h", "127.0.0.1", "-p", String(server.port), "-U",
-            PostgresTestServer.user, "-d", database, "-c", "BEGIN; \(select); SELECT pg_sleep(3600); COMMIT;",
+            PostgresTestServer.user, "-d", database, "-c",
+            // The session checks its client every 100 ms, so that it ends soon after psql does (``abandon()``).
+            "SET client_connection_check_interval = 100; BEGIN; \(select); SELECT pg_sleep(3600); COMMIT;",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         var looks = 0
-        while !(try await isHeldOffPool()), looks < 200 {
+        while !(try await isHeld()), looks < 200 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
         }
-        guard try await isHeldOffPool() else {
-            release()
+        guard try await isHeld() else {
+            await release()
             throw PostgresTestServerError("the locking transaction on \(database) did not start")
         }
     }
 
-    /// Whether the locking transaction still holds its rows (it sleeps until released); psql
-    /// runs off the threads the tests' tasks share.
-    public func isHeldOffPool() async throws -> Bool {
-        let sleeping = try await server.psqlOffPool(
+    /// Whether the locking transaction still holds its rows (it sleeps until released).
+    public func isHeld() async throws -> Bool {
+        let sleeping = try await server.psql(
             database,
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = '\(name)' AND query LIKE '%pg_sleep(3600)%'"
         )
@@ -46,10 +47,17 @@ public final class PostgresRowLock {
     }
 
     /// Ends the locking transaction, as the server does a dead node's once its connection goes.
-    public func release() {
-        _ = try? server.psql(
+    public func release() async {
+        _ = try? await server.psql(
             database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(name)'")
-        process.waitUntilExit()
+        let process = process
+        _ = try? await ChildProcess.offPool { process.waitUntilExit() }
+    }
+
+    /// Ends the locking psql without waiting (a test's clean-up when it failed before
+    /// ``release()``): the server ends its session within 100 ms, when it finds the client gone.
+    public func abandon() {
+        if process.isRunning { process.terminate() }
     }
 
     deinit {

@@ -5,7 +5,10 @@ import Synchronization
 /// folder and started on a free loopback port, as an unprivileged user when the tests run as root
 /// (initdb refuses root). One server serves the whole test process; each test takes a database of
 /// its own (``makeDatabase()``); a test that stops or restarts the server takes a private one
-/// (``startPrivate()``). A server gets SIGINT (a fast shutdown) when the test process dies,
+/// (``startPrivate()``). Everything here that waits for a child process or polls does it on a
+/// thread of its own (``ChildProcess/offPool(_:)``): on a 2-core machine the tests' tasks share
+/// two threads, and a blocking initdb, createdb or psql on one of them stalled the tests beside
+/// it (a node's renewal or a pacer's connection then missed its deadline). A server gets SIGINT (a fast shutdown) when the test process dies,
 /// however it dies: a small shell beside it watches the test process.
 public final class PostgresTestServer: Sendable {
     public let port: Int
@@ -20,14 +23,16 @@ public final class PostgresTestServer: Sendable {
     private let pid = Mutex<pid_t>(0)
 
     /// The server shared by this test process, started on first use.
-    public static func shared() throws -> PostgresTestServer {
-        try sharedServer.get()
+    public static func shared() async throws -> PostgresTestServer {
+        try await sharedServer.value
     }
 
-    private static let sharedServer = Result { try PostgresTestServer() }
+    private static let sharedServer = Task { try await ChildProcess.offPool { try PostgresTestServer() } }
 
     /// A server of the calling test's own, which it may stop and restart.
-    public static func startPrivate() throws -> PostgresTestServer { try PostgresTestServer() }
+    public static func startPrivate() async throws -> PostgresTestServer {
+        try await ChildProcess.offPool { try PostgresTestServer() }
+    }
 
     private init() throws {
         guard let bin = Self.binaryFolder() else {
@@ -56,14 +61,18 @@ public final class PostgresTestServer: Sendable {
         try ("host all \(Self.passwordUser) 127.0.0.1/32 scram-sha-256\n" + rules).write(
             to: hba, atomically: false, encoding: .utf8)
         port = try S3TestServer.freePort()
-        try start()
+        try startBlocking()
         PostgresTestServerExit.register(self)
     }
 
     private var dataFolder: String { folder.appendingPathComponent("data").path }
 
     /// Starts the server on its port and waits until it accepts connections.
-    public func start() throws {
+    public func start() async throws {
+        try await ChildProcess.offPool { try self.startBlocking() }
+    }
+
+    private func startBlocking() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let server = [
@@ -104,7 +113,20 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Stops the server: a fast shutdown (SIGINT), which ends every session, as a restart does.
-    public func stop() {
+    public func stop() async {
+        _ = try? await ChildProcess.offPool { self.stopBlocking() }
+    }
+
+    /// Tells the server to stop (a fast shutdown) without waiting for it: a test's clean-up.
+    public func abandon() {
+        let pid = pid.withLock { pid in
+            defer { pid = 0 }
+            return pid
+        }
+        if pid > 0 { kill(pid, SIGINT) }
+    }
+
+    fileprivate func stopBlocking() {
         let pid = pid.withLock { pid in
             defer { pid = 0 }
             return pid
@@ -124,9 +146,9 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A new, empty database on this server; returns its URL for `database.url`.
-    public func makeDatabase() throws -> String {
+    public func makeDatabase() async throws -> String {
         let name = "ferry_\(UUID().uuidString.prefix(8).lowercased())"
-        let result = try ChildProcess.run(
+        let result = try await ChildProcess.runOffPool(
             "createdb", ["-h", "127.0.0.1", "-p", String(port), "-U", Self.user, name])
         guard result.status == 0 else {
             throw PostgresTestServerError("createdb \(name) failed: \(result.output)")
@@ -135,15 +157,15 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// A new, empty database owned by ``passwordUser``; its URL carries the password.
-    public func makePasswordDatabase() throws -> String {
+    public func makePasswordDatabase() async throws -> String {
         let name = "ferry_\(UUID().uuidString.prefix(8).lowercased())"
-        let role = try psql(
+        let role = try await psql(
             "postgres",
             """
             DO $$ BEGIN CREATE ROLE \(Self.passwordUser) LOGIN PASSWORD '\(Self.password)';
             EXCEPTION WHEN duplicate_object THEN NULL; END $$
             """)
-        let database = try psql("postgres", "CREATE DATABASE \(name) OWNER \(Self.passwordUser)")
+        let database = try await psql("postgres", "CREATE DATABASE \(name) OWNER \(Self.passwordUser)")
         guard role.status == 0, database.status == 0 else {
             throw PostgresTestServerError(
                 "cannot make \(name) for \(Self.passwordUser): \(role.output) \(database.output)")
@@ -164,12 +186,7 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// Runs SQL through psql on `database`, as an operator would; returns what psql printed.
-    public func psql(_ database: String, _ sql: String) throws -> (status: Int32, output: String) {
-        try ChildProcess.run("psql", psqlArguments(database, sql))
-    }
-
-    /// ``psql(_:_:)`` for SQL that takes a while, without holding a thread the tests' tasks share.
-    public func psqlOffPool(_ database: String, _ sql: String) async throws -> (status: Int32, output: String) {
+    public func psql(_ database: String, _ sql: String) async throws -> (status: Int32, output: String) {
         try await ChildProcess.runOffPool("psql", psqlArguments(database, sql))
     }
 
@@ -181,8 +198,8 @@ public final class PostgresTestServer: Sendable {
     }
 
     /// The server processes of `node`'s lease connection (its `application_name`), in `database`.
-    public func leaseSessions(of node: String, in database: String) throws -> [String] {
-        let result = try psql(
+    public func leaseSessions(of node: String, in database: String) async throws -> [String] {
+        let result = try await psql(
             database,
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ferry lease \(node)'"
         )
@@ -218,7 +235,7 @@ enum PostgresTestServerExit {
         guard first else { return }
         atexit {
             for server in PostgresTestServerExit.servers.withLock({ $0 }) {
-                server.stop()
+                server.stopBlocking()
                 try? FileManager.default.removeItem(at: server.folder)
             }
         }

@@ -24,7 +24,7 @@ extension ProcessSuites {
             "A file deleted behind a node's back is refetched and an orphan quarantined by `ferry repair`; the other node's running jobs are not swept",
             .timeLimit(.minutes(4)))
         func repairOnANode() async throws {
-            let url = try PostgresTestServer.shared().makeDatabase()
+            let url = try await PostgresTestServer.shared().makeDatabase()
             let origin = try TestOrigin()
             let alpha = try node("alpha", url: url)
             try #require(alpha.waitForNotification(containing: "READY=1", timeout: 90) != nil)
@@ -102,7 +102,7 @@ extension ProcessSuites {
             "A password written into database.url reaches the cleanup worker (never its order or command line): the scan logs in and finds a deleted file",
             .timeLimit(.minutes(3)))
         func passwordInTheURL() async throws {
-            let url = try PostgresTestServer.shared().makePasswordDatabase()
+            let url = try await PostgresTestServer.shared().makePasswordDatabase()
             #expect(url.contains(PostgresTestServer.passwordUser + ":"))
             let origin = try TestOrigin()
             let alpha = try node("alpha", url: url)

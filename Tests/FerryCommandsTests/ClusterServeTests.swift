@@ -73,7 +73,9 @@ extension ProcessSuites {
         func startTwoNodes(
             url: String? = nil
         ) async throws -> (TestOrigin, SupervisorHarness, SupervisorHarness, PostgresJobStore) {
-            let url = try url ?? PostgresTestServer.shared().makeDatabase()
+            var database = url
+            if database == nil { database = try await PostgresTestServer.shared().makeDatabase() }
+            let url = try #require(database)
             let origin = try TestOrigin()
             let a = try node("alpha", url: url)
             try #require(a.waitForNotification(containing: "READY=1", timeout: 90) != nil)
@@ -94,7 +96,7 @@ extension ProcessSuites {
             "Two nodes share the queue; a node SIGKILLed whole has its jobs finished by the other within its lease; /api/cluster and health show it",
             .timeLimit(.minutes(4)))
         func deadNodeWorkIsTakenOver() async throws {
-            let url = try PostgresTestServer.shared().makeDatabase()
+            let url = try await PostgresTestServer.shared().makeDatabase()
             let (origin, a, b, store) = try await startTwoNodes(url: url)
             defer { store.close() }
 
@@ -293,7 +295,7 @@ extension ProcessSuites {
             "A second node on a running node's state folder, or under its name from another folder, is refused and says why; the running node goes on",
             .timeLimit(.minutes(3)))
         func oneNodePerFolderAndName() async throws {
-            let url = try PostgresTestServer.shared().makeDatabase()
+            let url = try await PostgresTestServer.shared().makeDatabase()
             let alpha = try node("alpha", url: url)
             try #require(alpha.waitForNotification(containing: "READY=1", timeout: 90) != nil)
             let folder = alpha.scratch.url.appendingPathComponent("ferry-state").path

@@ -49,7 +49,7 @@ extension ProcessSuites {
             .timeLimit(.minutes(5)))
         func onePollerPerBot() async throws {
             let api = try FakeBotAPI()
-            let url = try PostgresTestServer.shared().makeDatabase()
+            let url = try await PostgresTestServer.shared().makeDatabase()
             let alpha = try node("alpha", api, url: url)
             try #require(alpha.waitForNotification(containing: "READY=1", timeout: 90) != nil)
             let beta = try node("beta", api, url: url)

@@ -80,10 +80,10 @@ extension ProcessSuites {
         @Test(
             "With database.url, `ferry db migrate` and `db status` work on PostgreSQL; a wrong password file or an unreachable server is a clear error, for `serve` too (exit 69)"
         )
-        func postgresDatabase() throws {
+        func postgresDatabase() async throws {
             let scratch = try Scratch()
             defer { scratch.remove() }
-            let url = try PostgresTestServer.shared().makeDatabase()
+            let url = try await PostgresTestServer.shared().makeDatabase()
             let environment = ["FERRY_DATABASE_URL": url]
             let first = try FerryProcess.run(["db", "migrate"], in: scratch.url, environment: environment)
             #expect(first.status == 0, "\(first.standardError)")

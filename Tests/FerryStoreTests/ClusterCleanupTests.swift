@@ -79,7 +79,7 @@ struct ClusterCleanupTests {
         #expect(try await a.cleanupRun(runA.id)?.state == .running)
         #expect(try await a.cleanupRun(runB.id)?.state == .failed)
         // Once a is gone, its run will never finish: another node records that.
-        try cluster.expireLease(of: a)
+        try await cluster.expireLease(of: a)
         try await b.abandonCleanupRuns(reason: "its node is gone")
         let abandoned = try #require(try await b.cleanupRun(runA.id))
         #expect(abandoned.state == .failed && abandoned.error == "its node is gone")

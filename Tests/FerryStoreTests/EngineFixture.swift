@@ -37,9 +37,9 @@ final class EngineFixture: StoreHelpers {
             postgresURL = nil
         case .postgres:
             sqlite = nil
-            let server = try PostgresTestServer.shared()
+            let server = try await PostgresTestServer.shared()
             let clock = clock
-            let url = try server.makeDatabase()
+            let url = try await server.makeDatabase()
             postgresURL = url
             var configuration = try PostgresStoreConfiguration.patient(url, retryPolicies: policies, now: { clock.now })
             configuration.serialTargets = serialTargets

@@ -21,25 +21,25 @@ struct LeaseSessionTests {
         let a = try await cluster.node("a")
         let database = String(cluster.url.split(separator: "/").last!.split(separator: "?")[0])
         #expect(try await a.renewLease() > .zero)
-        let first = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
+        let first = try await PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         #expect(first.count == 1, "no connection of the node's own renewed its lease: \(first)")
         let pid = try #require(first.first)
-        let ended = try PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
+        let ended = try await PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
         #expect(ended.output.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "\(ended.output)")
 
         #expect(try await a.renewLease() > .zero, "the renewal after the connection was lost failed")
-        var second = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
+        var second = try await PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         // The ended server process may still be listed for a moment.
         var looks = 0
         while second.count != 1, looks < 100 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
-            second = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
+            second = try await PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         }
         #expect(second.count == 1 && second != first, "before \(first), after \(second)")
 
         // The new connection keeps the fenced semantics.
-        try cluster.expireLease(of: a)
+        try await cluster.expireLease(of: a)
         do {
             try await a.renewLease()
             Issue.record("a lease that ran out was renewed")
@@ -53,14 +53,14 @@ struct LeaseSessionTests {
         while !left.isEmpty, looks < 100 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
-            left = try PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
+            left = try await PostgresTestServer.shared().leaseSessions(of: "a.1", in: database)
         }
         #expect(left.isEmpty, "closing the store left its lease connection open: \(left)")
     }
 
     @Test(
         "A renewal hanging on a frozen server process is given up at the call deadline or when cancelled, and the next renewal gets through on a new connection",
-        .timeLimit(.minutes(1)))
+        .timeLimit(.minutes(3)))
     func hangingRenewalIsGivenUp() async throws {
         let cluster = try await Cluster()
         defer { cluster.close() }
@@ -77,8 +77,10 @@ struct LeaseSessionTests {
             try await store.registerNode()
             #expect(try await store.renewLease() > .zero)
             let pid = try #require(
-                try PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap { pid_t($0) }
-                    .first)
+                try await PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap {
+                    pid_t($0)
+                }
+                .first)
             #expect(kill(pid, SIGSTOP) == 0)
             frozen.append(pid)
             return store
@@ -93,20 +95,26 @@ struct LeaseSessionTests {
         } catch {
             #expect(error.code == .unavailable, "\(error)")
         }
-        #expect(try await timed.renewLease() > .zero, "the renewal after the deadline did not get through")
+        // The next renewal opens a new connection within the same 5 s, which a loaded machine
+        // once missed: as NodeLease does, it is tried again.
+        #expect(try await renewsSoon(timed), "the renewal after the deadline did not get through")
 
         // The caller gives it up (NodeLease at its own deadline) long before the call deadline
-        // (120 s, past the test's time limit): the cancelled renewal answers at once.
-        let cancelled = try await frozenNode("cancelled", callTimeout: .seconds(120))
+        // (10 minutes, past the test's time limit): the cancelled renewal answers at once.
+        let cancelled = try await frozenNode("cancelled", callTimeout: .seconds(600))
         defer { cancelled.close() }
         let renewal = Task { try await cancelled.renewLease() }
         try await Task.sleep(for: .milliseconds(200))
+        let cancelledAt = ContinuousClock.now
         renewal.cancel()
         if case .success = await renewal.result { Issue.record("a renewal on a frozen server process got an answer") }
-        #expect(try await cancelled.renewLease() > .zero, "the renewal after the cancelled one did not get through")
+        let answeredAfter = ContinuousClock.now - cancelledAt
+        // "At once", with room for a loaded machine: far below the call deadline.
+        #expect(answeredAfter < .seconds(30), "the cancelled renewal answered only after \(answeredAfter)")
+        #expect(try await renewsSoon(cancelled), "the renewal after the cancelled one did not get through")
 
         for name in ["timed", "cancelled"] {
-            let live = try PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap {
+            let live = try await PostgresTestServer.shared().leaseSessions(of: "\(name).1", in: database).compactMap {
                 pid_t($0)
             }
             #expect(
@@ -114,11 +122,26 @@ struct LeaseSessionTests {
         }
     }
 
+    /// Whether one of up to five renewals, a second apart, gets through (the last one's error is thrown).
+    func renewsSoon(_ store: PostgresJobStore) async throws -> Bool {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let result: Result<Duration, StoreError>
+            do { result = .success(try await store.renewLease()) } catch { result = .failure(error) }
+            if case .failure(let error) = result, error.code == .unavailable, attempt < 5 {
+                try await Task.sleep(for: .seconds(1))
+                continue
+            }
+            return try result.get() > .zero
+        }
+    }
+
     @Test(
         "With a password: the renewal connection logs in, and its loss is logged once, without the password"
     )
     func lossIsLoggedOnceWithoutPassword() async throws {
-        let url = try PostgresTestServer.shared().makePasswordDatabase()
+        let url = try await PostgresTestServer.shared().makePasswordDatabase()
         var configuration = try PostgresStoreConfiguration.patient(url)
         let plain = try await PostgresJobStore.open(configuration)
         try await plain.migrate()
@@ -131,10 +154,10 @@ struct LeaseSessionTests {
         #expect(try await store.renewLease() > .zero)
         let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
         for round in 1...2 {
-            let sessions = try PostgresTestServer.shared().leaseSessions(of: "locked.1", in: database)
+            let sessions = try await PostgresTestServer.shared().leaseSessions(of: "locked.1", in: database)
             #expect(sessions.count == 1, "round \(round): \(sessions)")
             for pid in sessions {
-                _ = try PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
+                _ = try await PostgresTestServer.shared().psql(database, "SELECT pg_terminate_backend(\(pid))")
             }
             #expect(try await store.renewLease() > .zero, "round \(round)")
         }

@@ -52,7 +52,7 @@ struct NodeHomeTests {
                 JobCompletion(lease: held[0].lease, result: NodeLeaseTests.result(held[0].job.id)))
             #expect(try await node.fileNodes(of: [held[0].job.id]) == [held[0].job.id: "\(name).1"])
             files[name] = held[0].job.id
-            try cluster.expireLease(of: node)
+            try await cluster.expireLease(of: node)
         }
         let moved = try await cluster.node("moved", incarnation: "2", home: "moved-home-2")
         _ = try await moved.recoverAfterRestart(reason: "start")

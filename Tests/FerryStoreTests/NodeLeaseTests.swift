@@ -18,17 +18,17 @@ struct NodeLeaseTests {
         private let opened = Mutex<[PostgresJobStore]>([])
 
         init() async throws {
-            url = try PostgresTestServer.shared().makeDatabase()
+            url = try await PostgresTestServer.shared().makeDatabase()
             let store = try await PostgresJobStore.open(.patient(url))
             try await store.migrate()
             store.close()
         }
 
         /// What the database's clock does to a node that stops renewing: its lease runs out.
-        func expireLease(of store: PostgresJobStore) throws {
+        func expireLease(of store: PostgresJobStore) async throws {
             let id = try #require(store.configuration.node).id
             let database = String(url.split(separator: "/").last!.split(separator: "?")[0])
-            let result = try PostgresTestServer.shared().psql(
+            let result = try await PostgresTestServer.shared().psql(
                 database, "UPDATE nodes SET lease_expires_at = clock_timestamp() - interval '1 ms' WHERE id = '\(id)'")
             #expect(result.status == 0, "\(result.output)")
         }
@@ -82,7 +82,7 @@ struct NodeLeaseTests {
         #expect(held.count == 2)
         #expect(try await b.takeOverDeadNodes().isEmpty, "a live node's work was taken")
 
-        try cluster.expireLease(of: a)
+        try await cluster.expireLease(of: a)
         // Past its lease, but not yet taken over: the database refuses the late completion anyway.
         await expectFenced {
             try await a.complete(JobCompletion(lease: held[0].lease, result: Self.result(held[0].job.id)))
@@ -122,7 +122,7 @@ struct NodeLeaseTests {
         let held = try await dead.claimDueJobs(
             of: .download, for: try await Self.worker("dead.download-1", on: dead), limit: 20)
         #expect(held.count == 20)
-        try cluster.expireLease(of: dead)
+        try await cluster.expireLease(of: dead)
         async let fromB = b.takeOverDeadNodes()
         async let fromC = c.takeOverDeadNodes()
         let (byB, byC) = try await (fromB, fromC)

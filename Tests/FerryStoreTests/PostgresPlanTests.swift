@@ -23,8 +23,8 @@ struct PostgresPlanTests {
         _ = try await fixture.store.complete(
             finished.map { JobCompletion(lease: $0.lease, result: StoreFixture.result(for: $0.job.id)) })
         let database = String(try #require(fixture.postgresURL).split(separator: "/").last!.split(separator: "?")[0])
-        let server = try PostgresTestServer.shared()
-        let analyzed = try await server.psqlOffPool(database, "ANALYZE jobs")
+        let server = try await PostgresTestServer.shared()
+        let analyzed = try await server.psql(database, "ANALYZE jobs")
         #expect(analyzed.status == 0, "\(analyzed.output)")
         let running = try await claimed(500, fixture, owner)
         let ids = "ARRAY[\(running.map { String($0.job.id.rawValue) }.joined(separator: ","))]::bigint[]"
@@ -45,7 +45,7 @@ struct PostgresPlanTests {
         ]
         for statement in statements {
             // A generic plan is what a prepared statement runs after its fifth execution.
-            let result = try await server.psqlOffPool(
+            let result = try await server.psql(
                 database,
                 """
                 SET plan_cache_mode = force_generic_plan;

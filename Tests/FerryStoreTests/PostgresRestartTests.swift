@@ -13,9 +13,9 @@ struct PostgresRestartTests {
         "A restart loses nothing, fails calls clearly while it lasts, and the store and its listener recover",
         .timeLimit(.minutes(3)))
     func restart() async throws {
-        let server = try PostgresTestServer.startPrivate()
-        defer { server.stop() }
-        let url = try server.makeDatabase()
+        let server = try await PostgresTestServer.startPrivate()
+        defer { server.abandon() }
+        let url = try await server.makeDatabase()
         var configuration = try PostgresStoreConfiguration.patient(url)
         configuration.node = NodeIdentity(name: "survivor", lease: .seconds(3600))
         let store = try await PostgresJobStore.open(configuration)
@@ -40,7 +40,7 @@ struct PostgresRestartTests {
         short.connectTimeout = .seconds(120)  // opening it on a busy machine is not the point
         let probe = try await PostgresJobStore.open(short)
         defer { probe.close() }
-        server.stop()
+        await server.stop()
         let down = ContinuousClock.now
         do {
             _ = try await probe.queueCounts()
@@ -50,7 +50,7 @@ struct PostgresRestartTests {
         }
 
         print("a call during the outage failed after \(ContinuousClock.now - down)")
-        try server.start()
+        try await server.start()
         let up = ContinuousClock.now
         // The pool connects again on its own, after a backoff that grew while the server was down.
         var counts: [QueueCount] = []

@@ -22,8 +22,8 @@ struct SchemaParityTests {
 
     /// A migrated PostgreSQL database; returns its name.
     static func postgresDatabase() async throws -> (server: PostgresTestServer, database: String) {
-        let server = try PostgresTestServer.shared()
-        let url = try server.makeDatabase()
+        let server = try await PostgresTestServer.shared()
+        let url = try await server.makeDatabase()
         let store = try await PostgresJobStore.open(.patient(url))
         try await store.migrate()
         store.close()
@@ -39,7 +39,7 @@ struct SchemaParityTests {
         let sqliteMoves = Set(
             sqliteRows.map { "\($0[0] as String) \($0[1] as String) \($0[2] as String) \($0[3] as String)" })
         let (server, database) = try await Self.postgresDatabase()
-        let listed = try server.psql(
+        let listed = try await server.psql(
             database, "SELECT kind || ' ' || from_state || ' ' || cause || ' ' || to_state FROM job_transitions")
         #expect(listed.status == 0, "\(listed.output)")
         let postgresMoves = Set(listed.output.split(separator: "\n").map(String.init))
@@ -57,7 +57,7 @@ struct SchemaParityTests {
             INSERT INTO jobs (kind, state, max_attempts, created_at, updated_at, due_at, state_cause)
             VALUES ('download', 'queued', 3, 1, 1, 1, 'create') RETURNING id
             """
-        let created = try server.psql(database, insert)
+        let created = try await server.psql(database, insert)
         #expect(created.status == 0, "\(created.output)")
         let id = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let refusals: [(sql: String, mentioning: String)] = [
@@ -97,15 +97,15 @@ struct SchemaParityTests {
             ),
         ]
         for refusal in refusals {
-            let result = try server.psql(database, refusal.sql)
+            let result = try await server.psql(database, refusal.sql)
             #expect(result.status != 0, "PostgreSQL accepted: \(refusal.sql)")
             #expect(result.output.contains(refusal.mentioning), "\(refusal.sql): \(result.output)")
         }
         // A legal move is accepted and logged by the database itself.
-        let paused = try server.psql(
+        let paused = try await server.psql(
             database, "UPDATE jobs SET state = 'paused', state_cause = 'pause' WHERE id = \(id)")
         #expect(paused.status == 0, "\(paused.output)")
-        let events = try server.psql(database, "SELECT cause FROM job_events WHERE job_id = \(id) ORDER BY id")
+        let events = try await server.psql(database, "SELECT cause FROM job_events WHERE job_id = \(id) ORDER BY id")
         #expect(events.output.split(separator: "\n") == ["create", "pause"])
     }
 }

@@ -144,7 +144,7 @@ struct SerialLaneTests {
             return
         }
         let database = String(try #require(fixture.postgresURL).split(separator: "/").last!.split(separator: "?")[0])
-        let result = try PostgresTestServer.shared().psql(database, sql)
+        let result = try await PostgresTestServer.shared().psql(database, sql)
         #expect(result.status != 0 && result.output.contains(text), "\(result.output)", sourceLocation: sourceLocation)
     }
 
@@ -196,15 +196,15 @@ struct SerialLaneTests {
         let (tg, s3) = try await Self.backlog(fixture)
         let database = String(try #require(fixture.postgresURL).split(separator: "/").last!.split(separator: "?")[0])
         let lock = try await PostgresRowLock(
-            on: try PostgresTestServer.shared(), database: database,
+            on: try await PostgresTestServer.shared(), database: database,
             select: "SELECT id FROM jobs WHERE id = \(tg[0].rawValue) FOR UPDATE")
-        defer { lock.release() }
+        defer { lock.abandon() }
         let uploader = try await fixture.worker("upload-1.a", role: .upload)
         let claimed = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
         // Before the head was read from the snapshot, SKIP LOCKED made tg[1] look like the head
         // (a clean-clone run of this suite under load claimed a lane's 12th upload before its 4th).
         #expect(Set(claimed.map(\.job.id)) == Set(s3), "\(claimed.map(\.job.id)) of tg \(tg)")
-        lock.release()
+        await lock.release()
         let next = try await fixture.store.claimDueJobs(of: .upload, for: uploader, limit: 10)
         #expect(next.map(\.job.id) == [tg[0]])
     }

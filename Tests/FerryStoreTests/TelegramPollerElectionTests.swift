@@ -46,7 +46,7 @@ struct TelegramPollerElectionTests {
         #expect(try await a.electTelegramPollers(["relay"]) == ["relay": aID])
         #expect(try await b.electTelegramPollers(["relay"]) == ["relay": aID])
 
-        try cluster.expireLease(of: a)
+        try await cluster.expireLease(of: a)
         #expect(try await b.electTelegramPollers(["relay"]) == ["relay": bID])
         do {
             _ = try await a.electTelegramPollers(["relay"])

@@ -34,22 +34,22 @@ struct NodeLeaseBusyPoolTests {
 
         // Another session locks the job; two cancels of it then hold both pool connections.
         let lock = try await PostgresRowLock(
-            on: try PostgresTestServer.shared(), database: database,
+            on: try await PostgresTestServer.shared(), database: database,
             select: "SELECT id FROM jobs WHERE id = \(job.rawValue) FOR UPDATE")
-        defer { lock.release() }
+        defer { lock.abandon() }
         let blocked = (0..<2).map { _ in Task { _ = try? await store.cancel(job, reason: "held up by the lock") } }
         let waiting = {
-            try PostgresTestServer.shared().psql(
+            try await PostgresTestServer.shared().psql(
                 database,
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             ).output.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         var looks = 0
-        while try waiting() != "2", looks < 400 {
+        while try await waiting() != "2", looks < 400 {
             looks += 1
             try await Task.sleep(for: .milliseconds(50))
         }
-        try #require(try waiting() == "2", "the two cancels are not both waiting for the lock")
+        try #require(try await waiting() == "2", "the two cancels are not both waiting for the lock")
         let exhausted = ContinuousClock.now
 
         // Renewals go on until one was sent more than a whole lease after the pool filled up.
@@ -58,13 +58,13 @@ struct NodeLeaseBusyPoolTests {
         {
             Issue.record("the node fenced itself while only its pool was busy: \(reason)")
         }
-        #expect(try waiting() == "2", "the pool did not stay busy all along")
-        let left = try PostgresTestServer.shared().psql(
+        #expect(try await waiting() == "2", "the pool did not stay busy all along")
+        let left = try await PostgresTestServer.shared().psql(
             database,
             "SELECT lease_expires_at > clock_timestamp() FROM nodes WHERE id = 'busy.1' AND stopped_at IS NULL")
         #expect(left.output.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "\(left.output)")
 
-        lock.release()
+        await lock.release()
         for call in blocked { await call.value }
     }
 }

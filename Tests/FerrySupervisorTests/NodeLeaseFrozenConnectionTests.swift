@@ -14,23 +14,24 @@ import Testing
 struct NodeLeaseFrozenConnectionTests {
     @Test(
         "The server process of the lease connection is frozen: the hanging renewal is given up, the next gets through on a new connection, and the node is not fenced",
-        .timeLimit(.minutes(2)))
+        .timeLimit(.minutes(3)))
     func renewsOnANewConnection() async throws {
-        // Renewals every 10 s; the node fences itself 27 s after its last renewal was sent. The
-        // renewal after the freeze hangs and is given up 5 s later; the next, a second after that,
-        // then has 5 s to open a new connection and renew (a loaded suite took over 1.6 s), and
-        // two more would fit before the fence.
-        let lease = Duration.seconds(30)
+        // Renewals every 20 s; the node fences itself 54 s after its last renewal was sent. The
+        // renewal after the freeze hangs and is given up 10 s later; the next, a second after
+        // that, then has 10 s to open a new connection and renew, and two more would fit before
+        // the fence. (With a 30 s lease, 5 s to connect was once too few under the whole
+        // suite's load, and the node fenced itself.)
+        let lease = Duration.seconds(60)
         let (database, store, nodeLease, running) = try await NodeLeaseRenewalTests.renewingNode("silent", lease: lease)
         defer {
             running.cancel()
             store.close()
         }
-        let server = try PostgresTestServer.shared()
+        let server = try await PostgresTestServer.shared()
         var sessions: [String] = []
         while sessions.isEmpty {
             try await Task.sleep(for: .milliseconds(100))
-            sessions = try server.leaseSessions(of: "silent.1", in: database)
+            sessions = try await server.leaseSessions(of: "silent.1", in: database)
         }
         let frozen = try #require(pid_t(sessions[0]))
         #expect(kill(frozen, SIGSTOP) == 0)
@@ -43,7 +44,7 @@ struct NodeLeaseFrozenConnectionTests {
         {
             Issue.record("the node fenced itself although a new connection would renew: \(reason)")
         }
-        let now = try server.leaseSessions(of: "silent.1", in: database)
+        let now = try await server.leaseSessions(of: "silent.1", in: database)
         #expect(now.contains { $0 != sessions[0] }, "no new lease connection: \(now), frozen \(frozen)")
     }
 }

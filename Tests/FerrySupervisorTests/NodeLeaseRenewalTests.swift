@@ -65,7 +65,7 @@ struct NodeLeaseRenewalTests {
     }
 
     static func migratedDatabase() async throws -> (url: String, name: String) {
-        let url = try PostgresTestServer.shared().makeDatabase()
+        let url = try await PostgresTestServer.shared().makeDatabase()
         var plain = try PostgresStoreConfiguration(url: url)
         plain.connectTimeout = .seconds(120)
         plain.callTimeout = .seconds(120)
@@ -76,8 +76,8 @@ struct NodeLeaseRenewalTests {
     }
 
     /// Ends a node's lease on the database, as its clock does when the node stops renewing.
-    static func expire(_ node: String, in database: String) throws {
-        let result = try PostgresTestServer.shared().psql(
+    static func expire(_ node: String, in database: String) async throws {
+        let result = try await PostgresTestServer.shared().psql(
             database, "UPDATE nodes SET lease_expires_at = clock_timestamp() - interval '1 ms' WHERE id = '\(node)'")
         #expect(result.status == 0, "\(result.output)")
     }
@@ -98,7 +98,7 @@ struct NodeLeaseRenewalTests {
             DownloadRequest(spec: DownloadSpec(url: "https://e.test/2")),
         ])
         let held = try await dead.claimDueJobs(of: .download, for: worker, limit: 2)
-        try Self.expire("dead.1", in: database)
+        try await Self.expire("dead.1", in: database)
 
         // A lease long enough that a machine busy with the whole suite renews it in time (renewals
         // every 5 s); the test's waits end on events, not on the clock.
@@ -119,7 +119,7 @@ struct NodeLeaseRenewalTests {
         #expect(nodes.first { $0.id == "live.1" }?.isLive == true)
         #expect(nodes.first { $0.id == "dead.1" }?.stopReason == "lease expired")
 
-        try Self.expire("live.1", in: database)
+        try await Self.expire("live.1", in: database)
         var fenced = events.fenced.makeAsyncIterator()
         let why = try #require(await fenced.next())
         #expect(why.contains("lease"))

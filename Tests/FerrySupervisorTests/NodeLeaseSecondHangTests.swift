@@ -25,7 +25,7 @@ struct NodeLeaseSecondHangTests {
             running.cancel()
             store.close()
         }
-        let server = try PostgresTestServer.shared()
+        let server = try await PostgresTestServer.shared()
 
         // The first renewal opens the lease connection; freeze its server process once that
         // renewal answered, so the frozen process holds no lock on the node's row.
@@ -43,14 +43,15 @@ struct NodeLeaseSecondHangTests {
             Issue.record("the node fenced itself before its first renewal: \(reason)")
             return
         }
-        let first = try #require(try server.leaseSessions(of: "twice.1", in: database).compactMap { pid_t($0) }.first)
+        let first = try #require(
+            try await server.leaseSessions(of: "twice.1", in: database).compactMap { pid_t($0) }.first)
         #expect(kill(first, SIGSTOP) == 0)
         defer { kill(first, SIGCONT) }
         let frozenAt = ContinuousClock.now
 
         // The renewal after the frozen one, on a new connection, waits on the node's row.
-        let lock = try RowLockHolder(server: server, database: database, row: "twice.1")
-        defer { lock.release() }
+        let lock = try await RowLockHolder(server: server, database: database, row: "twice.1")
+        defer { lock.abandon() }
 
         // A third connection means a third renewal was sent: let it through.
         var opened: [pid_t] = []
@@ -60,15 +61,15 @@ struct NodeLeaseSecondHangTests {
                 return
             }
             try await Task.sleep(for: .milliseconds(100))
-            for pid in try server.leaseSessions(of: "twice.1", in: database).compactMap({ pid_t($0) })
+            for pid in try await server.leaseSessions(of: "twice.1", in: database).compactMap({ pid_t($0) })
             where pid != first && !opened.contains(pid) {
                 opened.append(pid)
             }
         }
         // The second renewal's server process took the row's lock queue first: end it, then the lock.
-        let ended = try server.psql(database, "SELECT pg_terminate_backend(\(opened[0]))")
+        let ended = try await server.psql(database, "SELECT pg_terminate_backend(\(opened[0]))")
         #expect(ended.output.trimmingCharacters(in: .whitespacesAndNewlines) == "t", "\(ended.output)")
-        lock.release()
+        await lock.release()
 
         if let reason = try await NodeLeaseRenewalTests.fenceBeforeRenewal(
             of: nodeLease, renewedMoreThan: .zero, after: frozenAt)
@@ -84,7 +85,7 @@ final class RowLockHolder {
     private let process: Process
     private let input: FileHandle
 
-    init(server: PostgresTestServer, database: String, row: String) throws {
+    init(server: PostgresTestServer, database: String, row: String) async throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
@@ -100,20 +101,26 @@ final class RowLockHolder {
         input.write(Data("BEGIN;\nSELECT id FROM nodes WHERE id = '\(row)' FOR UPDATE;\n".utf8))
         // Held once the session sits in its transaction.
         while true {
-            let state = try server.psql(
+            let state = try await server.psql(
                 database, "SELECT state FROM pg_stat_activity WHERE application_name = 'row lock'")
             if state.output.contains("idle in transaction") { return }
             guard process.isRunning else { throw RowLockError("psql ended before it locked \(row): \(state.output)") }
-            Thread.sleep(forTimeInterval: 0.05)
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
     /// Commits the transaction (again: nothing) and waits for psql to end.
-    func release() {
+    func release() async {
         guard process.isRunning else { return }
         input.write(Data("COMMIT;\n".utf8))
         try? input.close()
-        process.waitUntilExit()
+        let process = process
+        _ = try? await ChildProcess.offPool { process.waitUntilExit() }
+    }
+
+    /// Ends psql without waiting (a failed test's clean-up): its idle session, and the lock, end with it.
+    func abandon() {
+        if process.isRunning { process.terminate() }
     }
 }
 

@@ -52,7 +52,7 @@ struct ClusterCleanupScanTests {
         "A node's scan reports its own missing file and quarantines its own orphan, and leaves another node's records and their copies alone"
     )
     func scanCoversThisNodesFiles() async throws {
-        let url = try PostgresTestServer.shared().makeDatabase()
+        let url = try await PostgresTestServer.shared().makeDatabase()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-scan-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let stateA = root.appendingPathComponent("a")
@@ -100,7 +100,7 @@ struct ClusterCleanupScanTests {
 
     @Test("A scan that cannot read its password file fails saying so, and names no password")
     func unreadablePasswordFile() async throws {
-        let url = try PostgresTestServer.shared().makeDatabase()
+        let url = try await PostgresTestServer.shared().makeDatabase()
         var order = Self.order(url, node: "a.1")
         order.database = .postgres(
             PostgresAccess(url: url, passwordFile: "/nonexistent/ferry-db-password", node: "a.1", lease: .seconds(60)))

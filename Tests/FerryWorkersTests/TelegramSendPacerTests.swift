@@ -67,7 +67,7 @@ struct TelegramSendPacerTests {
         "On a shared queue two nodes' pacers (their own state folders) share turns and holds through the database; a 429 holds the chat everywhere"
     )
     func sharedBetweenNodes() async throws {
-        let url = try PostgresTestServer.shared().makeDatabase()
+        let url = try await PostgresTestServer.shared().makeDatabase()
         let migrating = try await PostgresJobStore.open(try PostgresStoreConfiguration(url: url))
         try await migrating.migrate()
         migrating.close()
@@ -77,13 +77,37 @@ struct TelegramSendPacerTests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-pacer-\(UUID())").path
             pacers.append(TelegramSendPacer(stateDirectory: folder, shared: access))
         }
-        // Each opens its connection first, so that the turns below follow each other closely.
-        #expect(await pacers[0].tryTurn(bot: "warm-a", chat: 1) == nil)
-        #expect(await pacers[1].tryTurn(bot: "warm-b", chat: 1) == nil)
-        // A group's turns are three seconds apart, whichever node takes them.
-        #expect(await pacers[0].tryTurn(bot: "relay", chat: -100) == nil)
-        let next = try #require(await pacers[1].tryTurn(bot: "relay", chat: -100), "the other node's turn was taken")
-        #expect(next <= .seconds(3))
+        // Each opens its connection first, so that the turns below follow each other closely. On
+        // a loaded machine a first connection can take longer than the pacer's 5 s timeout (the
+        // pacer then uses its file and tries the database again after 1 s, 2 s, …): wait for it.
+        for (index, pacer) in pacers.enumerated() {
+            let deadline = ContinuousClock.now + .seconds(90)
+            var warm = 0
+            while true {
+                warm += 1
+                #expect(await pacer.tryTurn(bot: "warm-\(index)-\(warm)", chat: 1) == nil)
+                if await pacer.lastTurnWasShared { break }
+                try #require(ContinuousClock.now < deadline, "pacer \(index) never reached the database")
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        // A group's turns are three seconds apart, whichever node takes them. A pair of turns
+        // taken further apart than that (a stalled machine) proves nothing: another chat is tried.
+        var pairs = 0
+        while true {
+            pairs += 1
+            let chat = Int64(-100 - pairs)
+            let first = ContinuousClock.now
+            #expect(await pacers[0].tryTurn(bot: "relay", chat: chat) == nil)
+            let next = await pacers[1].tryTurn(bot: "relay", chat: chat)
+            let apart = ContinuousClock.now - first
+            let shared = (await pacers[0].lastTurnWasShared, await pacers[1].lastTurnWasShared)
+            #expect(shared == (true, true), "a turn was not taken in the database")
+            if apart >= .seconds(2), pairs < 5 { continue }
+            let wait = try #require(next, "the other node's turn was taken (\(apart) after the first)")
+            #expect(wait <= .seconds(3))
+            break
+        }
         await pacers[1].hold(bot: "relay", chat: 9, for: .seconds(30))
         let held = try #require(await pacers[0].tryTurn(bot: "relay", chat: 9))
         #expect(held >= .seconds(20), "a 429 one node met holds the chat for the other")

@@ -26,6 +26,8 @@ actor TelegramSendPacer {
     /// Failures in a row: the pause before the next try doubles with each, from one second (a
     /// restarting server is back within a few) up to ``sharedRetryPause`` (one that is away).
     private var sharedFailures = 0
+    /// Whether the last turn was taken in the database (false: the file or this process's own).
+    private(set) var lastTurnWasShared = false
     static let sharedRetryPause = Duration.seconds(30)
 
     /// The pause after `failures` failed tries in a row: 1 s, 2 s, 4 s, … up to ``sharedRetryPause``.
@@ -72,11 +74,13 @@ actor TelegramSendPacer {
                 }
                 sharedRetryAt = nil
                 sharedFailures = 0
+                lastTurnWasShared = true
                 return wait
             } catch {
                 sharedFailed(error)
             }
         }
+        lastTurnWasShared = false
         let now = Self.now
         return update(now: now) { $0.take(bot: bot, chat: chat, now: now) }.map { .milliseconds(max(0, $0 - now)) }
     }
