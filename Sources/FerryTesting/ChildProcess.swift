@@ -37,6 +37,11 @@ public enum ChildProcess {
         try await offPool { try run(program, arguments, input: input, in: directory) }
     }
 
+    /// Waits for `process` to end, on a thread of its own.
+    public static func waitUntilExit(_ process: Process) async {
+        _ = try? await offPool { process.waitUntilExit() }
+    }
+
     /// Runs `work`, which blocks (waits for a child, polls with `usleep`), on a thread of its own.
     public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

@@ -50,8 +50,7 @@ public final class PostgresRowLock {
     public func release() async {
         _ = try? await server.psql(
             database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(name)'")
-        let process = process
-        _ = try? await ChildProcess.offPool { process.waitUntilExit() }
+        await ChildProcess.waitUntilExit(process)
     }
 
     /// Ends the locking psql without waiting (a test's clean-up when it failed before

@@ -8,8 +8,9 @@ import Synchronization
 /// (``startPrivate()``). Everything here that waits for a child process or polls does it on a
 /// thread of its own (``ChildProcess/offPool(_:)``): on a 2-core machine the tests' tasks share
 /// two threads, and a blocking initdb, createdb or psql on one of them stalled the tests beside
-/// it (a node's renewal or a pacer's connection then missed its deadline). A server gets SIGINT (a fast shutdown) when the test process dies,
-/// however it dies: a small shell beside it watches the test process.
+/// it (a node's renewal or a pacer's connection then missed its deadline). A server gets SIGINT
+/// (a fast shutdown) when the test process dies, however it dies: a small shell beside it
+/// watches the test process.
 public final class PostgresTestServer: Sendable {
     public let port: Int
     public let folder: URL
@@ -119,20 +120,22 @@ public final class PostgresTestServer: Sendable {
 
     /// Tells the server to stop (a fast shutdown) without waiting for it: a test's clean-up.
     public func abandon() {
+        _ = signalStop()
+    }
+
+    /// Sends the minding shell SIGINT, once; returns its pid (0: not running).
+    private func signalStop() -> pid_t {
         let pid = pid.withLock { pid in
             defer { pid = 0 }
             return pid
         }
         if pid > 0 { kill(pid, SIGINT) }
+        return pid
     }
 
     fileprivate func stopBlocking() {
-        let pid = pid.withLock { pid in
-            defer { pid = 0 }
-            return pid
-        }
+        let pid = signalStop()
         guard pid > 0 else { return }
-        kill(pid, SIGINT)
         // The minding shell stops the server, waits for it and exits; whoever reaps the shell
         // (this call or Foundation), the server is down once the shell is gone and the port is free.
         let deadline = Date().addingTimeInterval(60)

@@ -73,9 +73,7 @@ extension ProcessSuites {
         func startTwoNodes(
             url: String? = nil
         ) async throws -> (TestOrigin, SupervisorHarness, SupervisorHarness, PostgresJobStore) {
-            var database = url
-            if database == nil { database = try await PostgresTestServer.shared().makeDatabase() }
-            let url = try #require(database)
+            let url = if let url { url } else { try await PostgresTestServer.shared().makeDatabase() }
             let origin = try TestOrigin()
             let a = try node("alpha", url: url)
             try #require(a.waitForNotification(containing: "READY=1", timeout: 90) != nil)

@@ -114,8 +114,7 @@ final class RowLockHolder {
         guard process.isRunning else { return }
         input.write(Data("COMMIT;\n".utf8))
         try? input.close()
-        let process = process
-        _ = try? await ChildProcess.offPool { process.waitUntilExit() }
+        await ChildProcess.waitUntilExit(process)
     }
 
     /// Ends psql without waiting (a failed test's clean-up): its idle session, and the lock, end with it.
