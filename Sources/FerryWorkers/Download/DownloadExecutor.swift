@@ -81,7 +81,7 @@ public struct DownloadExecutor: JobExecutor {
             file.keepForLater()
             throw .retryable("cancelled", "the attempt was stopped")
         }
-        try file.publish(as: final)
+        try await file.publish(as: final, into: fetch.lock)
         return JobResult(location: final, size: size, sha256: sha256, contentType: fetched.contentType)
     }
 

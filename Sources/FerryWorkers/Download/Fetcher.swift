@@ -37,12 +37,10 @@ struct Fetcher {
         _ url: URL, for assignment: SupervisorMessage.Assignment, lockingFolder folder: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> Fetched {
-        for path in [spool, folder] {
-            do {
-                try Folders.ensure(path)
-            } catch {
-                throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
-            }
+        do {
+            try Folders.ensure(folder)
+        } catch {
+            throw .retryable("file_error", "cannot create \(folder): \(error.localizedDescription)")
         }
         let lease = assignment.lease
         let lock = try await JobFolderLock.acquire(folder)

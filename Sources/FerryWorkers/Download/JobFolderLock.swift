@@ -7,13 +7,23 @@ import Foundation
 /// publish over the one that replaced it.
 final class JobFolderLock {
     private let descriptor: Int32
+    let folder: String
+    /// The folder holding this one, and the flush of it that covers this folder's entry.
+    private let parent: String
+    private let parentTicket: UInt64
 
-    private init(descriptor: Int32) {
+    private init(descriptor: Int32, folder: String, parent: String, parentTicket: UInt64) {
         self.descriptor = descriptor
+        self.folder = folder
+        self.parent = parent
+        self.parentTicket = parentTicket
     }
 
-    /// Takes the lock, waiting up to `patience` for a previous attempt to let go.
+    /// Takes the lock on `folder`, which the caller has just made sure exists, waiting up to
+    /// `patience` for a previous attempt to let go.
     static func acquire(_ folder: String, patience: Duration = .seconds(10)) async throws(JobFailure) -> JobFolderLock {
+        let parent = (folder as NSString).deletingLastPathComponent
+        let parentTicket = await SharedFolderFlush.shared.ticket(parent)
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw .retryable("file_error", "cannot open \(folder): \(String(cString: strerror(errno)))")
@@ -29,7 +39,16 @@ final class JobFolderLock {
             }
             try? await Task.sleep(for: .milliseconds(100))
         }
-        return JobFolderLock(descriptor: descriptor)
+        return JobFolderLock(descriptor: descriptor, folder: folder, parent: parent, parentTicket: parentTicket)
+    }
+
+    /// Makes what was renamed into the folder durable, and the folder's own entry in its parent
+    /// (the folder may be new), sharing the parent's flush with the other jobs publishing now.
+    func flushFolder() async throws(JobFailure) {
+        // EINVAL: the file system cannot flush folders (some FUSE and network mounts); nothing to do.
+        guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync the folder", folder) }
+        guard !parent.isEmpty, parent != folder else { return }
+        try await SharedFolderFlush.shared.flush(parent, covering: parentTicket)
     }
 
     deinit {

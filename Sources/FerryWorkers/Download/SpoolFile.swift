@@ -27,14 +27,7 @@ final class SpoolFile {
     static func open(spool: String, jobID: JobID, attempt: Int, resuming: Bool) throws(JobFailure) -> SpoolFile {
         let prefix = "job-\(jobID)-attempt-"
         let path = "\(spool)/\(prefix)\(attempt).part"
-        let earlier = ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? [])
-            .compactMap { name -> (Int, String)? in
-                guard name.hasPrefix(prefix), name.hasSuffix(".part"),
-                    let number = Int(name.dropFirst(prefix.count).dropLast(5)), number != attempt
-                else { return nil }
-                return (number, "\(spool)/\(name)")
-            }
-            .sorted { $0.0 > $1.0 }
+        let earlier = earlierParts(in: spool, prefix: prefix, attempt: attempt)
         var keep = resuming ? earlier.first?.1 : nil
         for (_, old) in earlier where old != keep { unlink(old) }
         if let kept = keep, rename(kept, path) != 0 {
@@ -42,7 +35,16 @@ final class SpoolFile {
             keep = nil
         }
         let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (keep == nil ? O_TRUNC : 0)
-        let descriptor = Foundation.open(path, flags, 0o640)
+        var descriptor = Foundation.open(path, flags, 0o640)
+        if descriptor < 0, errno == ENOENT {
+            // The spool is made when first missing, not looked for on every job.
+            do {
+                try Folders.ensure(spool)
+            } catch {
+                throw .retryable("file_error", "cannot create \(spool): \(error.localizedDescription)")
+            }
+            descriptor = Foundation.open(path, flags, 0o640)
+        }
         guard descriptor >= 0 else { throw failure("open", path) }
         let end = lseek(descriptor, 0, SEEK_END)
         guard end >= 0 else {
@@ -97,14 +99,41 @@ final class SpoolFile {
         writeback.wrote(upTo: size, of: descriptor)
     }
 
+    /// The partial files earlier attempts of the job left in the spool, newest first. Attempts are
+    /// numbered from 1 and never reused, so a first attempt has none and the spool is not listed
+    /// (a measurable share of a small download's work).
+    private static func earlierParts(in spool: String, prefix: String, attempt: Int) -> [(Int, String)] {
+        guard attempt > 1 else { return [] }
+        return ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? [])
+            .compactMap { name -> (Int, String)? in
+                guard name.hasPrefix(prefix), name.hasSuffix(".part"),
+                    let number = Int(name.dropFirst(prefix.count).dropLast(5)), number != attempt
+                else { return nil }
+                return (number, "\(spool)/\(name)")
+            }
+            .sorted { $0.0 > $1.0 }
+    }
+
     /// Flushes the content to disk, closes the file and renames it to `destination`, then flushes
     /// the folder so the rename itself survives a crash.
     func publish(as destination: String) throws(JobFailure) {
+        try flushAndRename(to: destination)
+        try FolderSync.sync((destination as NSString).deletingLastPathComponent)
+    }
+
+    /// Publishes the file into the job's own folder, which `lock` holds: the folder and the one
+    /// holding it are flushed through the lock.
+    func publish(as destination: String, into lock: JobFolderLock) async throws(JobFailure) {
+        try flushAndRename(to: destination)
+        try await lock.flushFolder()
+    }
+
+    /// Flushes the content to disk, closes the file and renames it to `destination`.
+    private func flushAndRename(to destination: String) throws(JobFailure) {
         guard fsync(descriptor) == 0 else { throw Self.failure("fsync", path) }
         Glibc.close(descriptor)
         isOpen = false
-        guard rename(path, destination) == 0 else { throw Self.failure("rename", destination) }
-        try FolderSync.sync((destination as NSString).deletingLastPathComponent)
+        guard Glibc.rename(path, destination) == 0 else { throw Self.failure("rename", destination) }
     }
 
     /// Closes and deletes the temporary file.
@@ -175,7 +204,7 @@ enum FolderSync {
         try sync((file as NSString).deletingLastPathComponent)
     }
 
-    private static func syncOne(_ folder: String) throws(JobFailure) {
+    static func syncOne(_ folder: String) throws(JobFailure) {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolFile.failure("open the folder", folder) }
         defer { close(descriptor) }

@@ -90,7 +90,7 @@ struct TelegramFileDownload {
             unlink(temporary)
             throw failure
         }
-        try FolderSync.sync(folder)
+        try await lock.flushFolder()
         return JobResult(location: final, size: copied.size, sha256: copied.sha256, contentType: nil)
     }
 
