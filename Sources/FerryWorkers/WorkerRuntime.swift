@@ -171,10 +171,16 @@ public actor WorkerRuntime {
     }
 
     private func progressed(_ lease: JobLease, _ progress: JobProgress, _ resume: String?) async {
+        let earlier = reportedBytes[lease.jobID]
         // A restarted transfer reports fewer bytes than before; count only what moved forward.
-        bytesSinceLastBeat += max(0, progress.bytesDone - (reportedBytes[lease.jobID] ?? 0))
+        bytesSinceLastBeat += max(0, progress.bytesDone - (earlier ?? 0))
         reportedBytes[lease.jobID] = progress.bytesDone
         if let resume { resumeStates[lease.jobID] = resume }
+        // A job whose first report is already complete (a small file, fetched within one progress
+        // interval) sends none: its outcome follows at once and records the size, a failed one
+        // carries the resume state, and a message fewer per file is a measurable share of a small
+        // download's cost, in this process and the supervisor.
+        if earlier == nil, progress.waiting != true, progress.bytesDone == progress.bytesTotal { return }
         await writer.send(.progress(.init(lease: lease, progress: progress, resumeState: resume)))
     }
 
