@@ -73,10 +73,11 @@ def main():
     listing = os.path.join(work, "list.txt")
     with open(listing, "w") as f:
         f.writelines(f"{origin}/small/f{i}.bin\n" for i in range(args.files))
-    runners = []
-    for index, binary in enumerate(args.binaries):
-        binary = os.path.abspath(binary)
-        runners.append((binary, *counting_wrapper(binary, work, index)) if args.count else (binary, binary, None))
+    # (program to start, perf stat's output or None) for each binary.
+    # Ferry starts in its state folder, so binaries are named by absolute path.
+    programs = [os.path.abspath(binary) for binary in args.binaries]
+    runners = [counting_wrapper(program, work, index) if args.count else (program, None)
+               for index, program in enumerate(programs)]
     walls = {binary: [] for binary in args.binaries + ["aria2c"]}
     cpu = {binary: [] for binary in args.binaries}
     outputs = []
@@ -88,7 +89,7 @@ def main():
                                                 "-i", listing]))
             outputs.append(out)
             print(f"round {round_number}: aria2c {walls['aria2c'][-1]:.2f} s", flush=True)
-            for name, (binary, program, _) in zip(args.binaries, runners):
+            for name, (program, _) in zip(args.binaries, runners):
                 state = os.path.join(work, f"ferry-{round_number}-{len(outputs)}")
                 os.makedirs(state)
                 outputs.append(state)
@@ -104,7 +105,7 @@ def main():
             shutil.rmtree(output, ignore_errors=True)
     aria = statistics.median(walls["aria2c"])
     print(f"aria2c -j 16: median {aria:.2f} s ({args.files / aria:.0f} files/s)")
-    for name, (_, _, counts) in zip(args.binaries, runners):
+    for name, (_, counts) in zip(args.binaries, runners):
         wall = statistics.median(walls[name])
         print(f"{name}: median {wall:.2f} s ({args.files / wall:.0f} files/s, {aria / wall:.2f}x aria2c), "
               f"{statistics.median(cpu[name]) * 1000 / args.files:.2f} ms of CPU a file (runs: "

@@ -176,12 +176,16 @@ public actor WorkerRuntime {
         bytesSinceLastBeat += max(0, progress.bytesDone - (earlier ?? 0))
         reportedBytes[lease.jobID] = progress.bytesDone
         if let resume { resumeStates[lease.jobID] = resume }
-        // A job whose first report is already complete (a small file, fetched within one progress
-        // interval) sends none: its outcome follows at once and records the size, a failed one
-        // carries the resume state, and a message fewer per file is a measurable share of a small
-        // download's cost, in this process and the supervisor.
-        if earlier == nil, progress.waiting != true, progress.bytesDone == progress.bytesTotal { return }
+        guard Self.sends(progress, reportedBefore: earlier != nil) else { return }
         await writer.send(.progress(.init(lease: lease, progress: progress, resumeState: resume)))
+    }
+
+    /// Whether a progress report goes to the supervisor. A job's first report that is already
+    /// complete (a small file, fetched within one progress interval) does not: its outcome follows
+    /// at once and records the size, a failed one carries the resume state, and a message fewer per
+    /// file is a measurable share of a small download's cost, here and in the supervisor.
+    static func sends(_ progress: JobProgress, reportedBefore: Bool) -> Bool {
+        reportedBefore || progress.waiting == true || progress.bytesDone != progress.bytesTotal
     }
 
     private func finished(_ lease: JobLease, _ result: WorkerMessage.Outcome.Result) async {

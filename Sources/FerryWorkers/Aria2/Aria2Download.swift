@@ -19,13 +19,7 @@ struct Aria2Download: Sendable {
         let jobID = assignment.lease.jobID
         let folder = "\(stateDirectory)/downloads/\(jobID)"
         let work = "\(stateDirectory)/spool/job-\(jobID)-aria2"
-        for path in [folder, work] {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
-            }
-        }
+        for path in [folder, work] { try Folders.ensureForJob(path) }
         let lock = try await JobFolderLock.acquire(folder)
         defer { withExtendedLifetime(lock) {} }
         var order = Aria2Order(

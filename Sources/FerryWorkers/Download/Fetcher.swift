@@ -37,11 +37,7 @@ struct Fetcher {
         _ url: URL, for assignment: SupervisorMessage.Assignment, lockingFolder folder: String,
         report: @escaping @Sendable (JobProgress, String?) async -> Void
     ) async throws(JobFailure) -> Fetched {
-        do {
-            try Folders.ensure(folder)
-        } catch {
-            throw .retryable("file_error", "cannot create \(folder): \(error.localizedDescription)")
-        }
+        try Folders.ensureForJob(folder)
         let lease = assignment.lease
         let lock = try await JobFolderLock.acquire(folder)
         var resume = DownloadResumeState(json: assignment.resumeState)

@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 
 /// Creating the folders a job writes into, on the hot path of every job.
@@ -13,5 +14,14 @@ enum Folders {
             if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
         }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// `ensure`, for a job's folders: a folder that cannot be made fails the attempt retryably.
+    static func ensureForJob(_ path: String) throws(JobFailure) {
+        do {
+            try ensure(path)
+        } catch {
+            throw .retryable("file_error", "cannot create \(path): \(error.localizedDescription)")
+        }
     }
 }

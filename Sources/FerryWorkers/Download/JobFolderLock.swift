@@ -7,7 +7,7 @@ import Foundation
 /// publish over the one that replaced it.
 final class JobFolderLock {
     private let descriptor: Int32
-    let folder: String
+    private let folder: String
     /// The folder holding this one, and the flush of it that covers this folder's entry.
     private let parent: String
     private let parentTicket: UInt64
@@ -45,8 +45,7 @@ final class JobFolderLock {
     /// Makes what was renamed into the folder durable, and the folder's own entry in its parent
     /// (the folder may be new), sharing the parent's flush with the other jobs publishing now.
     func flushFolder() async throws(JobFailure) {
-        // EINVAL: the file system cannot flush folders (some FUSE and network mounts); nothing to do.
-        guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync the folder", folder) }
+        try FolderSync.flush(descriptor, of: folder)
         guard !parent.isEmpty, parent != folder else { return }
         try await SharedFolderFlush.shared.flush(parent, covering: parentTicket)
     }

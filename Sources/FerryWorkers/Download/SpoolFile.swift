@@ -38,11 +38,7 @@ final class SpoolFile {
         var descriptor = Foundation.open(path, flags, 0o640)
         if descriptor < 0, errno == ENOENT {
             // The spool is made when first missing, not looked for on every job.
-            do {
-                try Folders.ensure(spool)
-            } catch {
-                throw .retryable("file_error", "cannot create \(spool): \(error.localizedDescription)")
-            }
+            try Folders.ensureForJob(spool)
             descriptor = Foundation.open(path, flags, 0o640)
         }
         guard descriptor >= 0 else { throw failure("open", path) }
@@ -208,6 +204,11 @@ enum FolderSync {
         let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SpoolFile.failure("open the folder", folder) }
         defer { close(descriptor) }
+        try flush(descriptor, of: folder)
+    }
+
+    /// Flushes an open folder.
+    static func flush(_ descriptor: Int32, of folder: String) throws(JobFailure) {
         // EINVAL: the file system cannot flush folders (some FUSE and network mounts); nothing to do.
         guard fsync(descriptor) == 0 || errno == EINVAL else { throw SpoolFile.failure("fsync the folder", folder) }
     }

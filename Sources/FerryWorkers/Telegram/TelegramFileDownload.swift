@@ -62,11 +62,7 @@ struct TelegramFileDownload {
             )
         }
         let folder = executor.folder(of: assignment)
-        do {
-            try Folders.ensure(folder)
-        } catch {
-            throw .retryable("file_error", "cannot create \(folder): \(error.localizedDescription)")
-        }
+        try Folders.ensureForJob(folder)
         let lock = try await JobFolderLock.acquire(folder)
         defer { withExtendedLifetime(lock) {} }
         let name = spec.fileName ?? FileNames.sanitized((source as NSString).lastPathComponent) ?? "download"
