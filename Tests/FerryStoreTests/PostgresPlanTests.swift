@@ -12,7 +12,7 @@ import Testing
 @Suite("PostgreSQL plans after ANALYZE")
 struct PostgresPlanTests {
     @Test(
-        "After ANALYZE of a table of finished jobs, the batched completion and progress statements still find each job by its id (generic plans, run and rolled back)"
+        "After ANALYZE of a table of finished jobs, the completion (batched and alone) and progress statements still find each job by its id (generic plans, run and rolled back)"
     )
     func batchedStatementsProbeByID() async throws {
         let fixture = try await EngineFixture(.postgres)
@@ -33,14 +33,21 @@ struct PostgresPlanTests {
         let texts = "array_fill('x'::text, ARRAY[\(running.count)])"
         let sizes = "array_fill(1::bigint, ARRAY[\(running.count)])"
         let now = Int64(fixture.clock.now.timeIntervalSince1970 * 1000)
-        let statements: [(name: String, sql: String, arguments: String)] = [
+        let statements: [(name: String, sql: String, arguments: String, rows: Int)] = [
             (
                 "complete", PostgresJobStore.CompleteAttempts.sql,
-                "\(ids), \(owners), \(attempts), \(texts), \(sizes), array_fill('\(StoreFixture.sha)'::text, ARRAY[\(running.count)]), \(texts), \(now), false"
+                "\(ids), \(owners), \(attempts), \(texts), \(sizes), array_fill('\(StoreFixture.sha)'::text, ARRAY[\(running.count)]), \(texts), \(now)",
+                running.count
             ),
             (
                 "progress", PostgresJobStore.RecordProgress.sql,
-                "\(ids), \(owners), \(attempts), \(sizes), \(sizes), array_fill(false, ARRAY[\(running.count)]), \(texts), \(now)"
+                "\(ids), \(owners), \(attempts), \(sizes), \(sizes), array_fill(false, ARRAY[\(running.count)]), \(texts), \(now)",
+                running.count
+            ),
+            // One completion alone, with scalars: its one plan must be the primary key's.
+            (
+                "complete alone", PostgresJobStore.CompleteAlone.sql,
+                "\(running[0].job.id.rawValue), '\(owner.rawValue)', 1, 'x', 1, '\(StoreFixture.sha)', NULL, \(now)", 1
             ),
         ]
         for statement in statements {
@@ -56,8 +63,11 @@ struct PostgresPlanTests {
                 """)
             #expect(result.status == 0, "\(statement.name): \(result.output)")
             let plan = result.output
-            #expect(plan.contains("Update on jobs (actual rows=\(running.count) "), "\(statement.name): \(plan)")
+            #expect(plan.contains("Update on jobs (actual rows=\(statement.rows) "), "\(statement.name): \(plan)")
             #expect(!plan.contains("jobs_by_owner"), "\(statement.name): \(plan)")
+            if statement.rows == 1 {
+                #expect(plan.contains("Index Scan using jobs_pkey on jobs"), "\(statement.name): \(plan)")
+            }
             // Each running job compared with every outcome shows as rows removed by a join filter.
             #expect(!plan.contains("Rows Removed by Join Filter"), "\(statement.name): \(plan)")
         }

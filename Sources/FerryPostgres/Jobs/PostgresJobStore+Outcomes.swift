@@ -14,11 +14,11 @@ extension PostgresJobStore {
             // Most completions have no uploads to create: one statement, its own transaction, no
             // BEGIN and COMMIT round trips. It completes nothing when the job has upload targets
             // (or the lease is lost); the transaction below then does the work, or says why not.
-            let done = try await single(jobID: completions[0].lease.jobID) { connection in
-                try await Self.completeAttempts(connection, completions, onlyWithoutTargets: true, now: now, logger)
-                    .jobs
+            let completion = completions[0]
+            let done = try await single(jobID: completion.lease.jobID) { connection in
+                try await Self.completeAlone(connection, completion, now: now, logger)
             }
-            if !done.isEmpty { return done }
+            if let done { return [done] }
         }
         return try await write { connection in
             try await Self.completeWithFollowUps(connection, completions, followUps: followUps, now: now, logger)
@@ -37,13 +37,27 @@ extension PostgresJobStore {
         return finished
     }
 
+    /// Completes one attempt whose job has no upload targets, as its own transaction; nil when it
+    /// completed nothing (the job has targets, or the lease no longer holds it).
+    static func completeAlone(
+        _ connection: PostgresConnection, _ completion: JobCompletion, now: Int64, _ logger: Logger
+    ) async throws -> Job? {
+        var binds = PostgresBindings()
+        binds.append(completion.lease.jobID.rawValue)
+        binds.append(completion.lease.owner.rawValue)
+        binds.append(Int64(completion.lease.attempt))
+        binds.append(completion.result.location)
+        binds.append(completion.result.size)
+        binds.append(completion.result.sha256.lowercased())
+        _ = binds.placeholder(completion.result.contentType)
+        binds.append(now)
+        return try await connection.rows(CompleteAlone.self, binds, logger).first.map { try Job(postgres: $0) }
+    }
+
     /// Completes a batch of attempts with one prepared UPDATE per chunk; throws `lease_lost` (and
-    /// so rolls the whole batch back) when any lease no longer holds its job. With
-    /// `onlyWithoutTargets`, a job that has upload targets is left as it is and nothing is thrown:
-    /// the caller learns from the empty answer that the batch needs the transaction.
+    /// so rolls the whole batch back) when any lease no longer holds its job.
     static func completeAttempts(
-        _ connection: PostgresConnection, _ completions: [JobCompletion], onlyWithoutTargets: Bool = false,
-        now: Int64, _ logger: Logger
+        _ connection: PostgresConnection, _ completions: [JobCompletion], now: Int64, _ logger: Logger
     ) async throws -> (jobs: [Job], withTargets: Set<JobID>) {
         var finished: [Job] = []
         var withTargets: Set<JobID> = []
@@ -58,7 +72,6 @@ extension PostgresJobStore {
             binds.append(chunk.map { $0.result.sha256.lowercased() })
             binds.append(NullableArray(chunk.map(\.result.contentType)))
             binds.append(now)
-            binds.append(onlyWithoutTargets)
             let rows = try await connection.rows(CompleteAttempts.self, binds, logger)
             let jobs = try rows.map { row in
                 let job = try Job(postgres: row)
@@ -66,7 +79,6 @@ extension PostgresJobStore {
                 return job
             }
             if jobs.count != chunk.count {
-                if onlyWithoutTargets { return ([], []) }
                 // Explain precisely which lease was lost; throwing rolls the batch back.
                 let done = Set(jobs.map(\.id))
                 for completion in chunk where !done.contains(completion.lease.jobID) {
@@ -83,8 +95,7 @@ extension PostgresJobStore {
         return (finished, withTargets)
     }
 
-    /// Attempts' outcomes: one array per column, $8 now, $9 whether to leave jobs with upload
-    /// targets alone. Rows are locked in id order before any is changed, so two nodes completing
+    /// Attempts' outcomes: one array per column, $8 now. Rows are locked in id order before any is changed, so two nodes completing
     /// overlapping batches cannot deadlock.
     ///
     /// Each job must be found by its id, once, whatever the statistics say: a prepared statement's
@@ -118,8 +129,31 @@ extension PostgresJobStore {
             WHERE jobs.id = outcome.id AND (jobs.owner = outcome.owner) IS TRUE AND jobs.attempt = outcome.attempt
                 AND (jobs.state IN ('running', 'storing') AND outcome.id = jobs.id) IS TRUE
                 AND (SELECT count(*) FROM locked) >= 0
-                AND NOT ($9 AND outcome.id IN (SELECT job_id FROM targets))
             RETURNING \(JobColumns.qualified(by: "jobs")), jobs.id IN (SELECT job_id FROM targets)
+            """
+    }
+
+    /// One attempt's outcome in scalars ($1 id, $2 owner, $3 attempt, $4 location, $5 size,
+    /// $6 SHA-256, $7 content type, $8 now), for a job without upload targets. Planned once per
+    /// connection: with a batch's arrays the planner sizes every call afresh (a custom plan each
+    /// time, 380–460 µs a job one at a time, BENCHMARKS.md), while a lookup by one id has one
+    /// plan, the primary key, whatever the parameters. The owner and state are tested with `IS
+    /// TRUE` as in ``CompleteAttempts``, so that no other index can look cheaper.
+    enum CompleteAlone: StatementShape {
+        static let sql = """
+            UPDATE jobs
+            SET state = CASE kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
+                state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = $8::bigint,
+                updated_at = $8::bigint, result_location = $4::text, result_size = $5::bigint,
+                result_sha256 = $6::text, result_content_type = $7::text,
+                bytes_done = $5::bigint, bytes_total = $5::bigint,
+                -- The finished file lives where the worker that wrote it runs.
+                node = CASE WHEN kind = 'upload' THEN NULL
+                    ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
+            WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
+                AND (state IN ('running', 'storing')) IS TRUE
+                AND NOT EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = $1::bigint AND d.upload_targets <> '[]')
+            RETURNING \(JobColumns.qualified(by: "jobs"))
             """
     }
 

@@ -58,11 +58,20 @@ def axe_source():
 
 
 def drive(profile, base, running_id, retry_id, screenshot, submit_url):
+    # Chromium creates the file before it writes the port into it: wait for the port itself.
     port_file = os.path.join(profile, "DevToolsActivePort")
     deadline = time.time() + 30
-    while not os.path.exists(port_file) and time.time() < deadline:
-        time.sleep(0.1)
-    port = open(port_file).read().split()[0]
+    port = None
+    while port is None and time.time() < deadline:
+        try:
+            with open(port_file) as f:
+                port = (f.read().split() or [None])[0]
+        except FileNotFoundError:
+            pass
+        if port is None:
+            time.sleep(0.1)
+    if port is None:
+        raise SystemExit(f"page_check: Chromium wrote no DevTools port to {port_file} within 30 s")
     targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
     page = next(t for t in targets if t["type"] == "page")
     ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
