@@ -95,8 +95,27 @@ extension PostgresJobStore {
         return (finished, withTargets)
     }
 
-    /// Attempts' outcomes: one array per column, $8 now. Rows are locked in id order before any is changed, so two nodes completing
-    /// overlapping batches cannot deadlock.
+    /// The assignments that end an attempt with its result (the same for a batch and for one job),
+    /// each argument an SQL expression.
+    static func succeeded(
+        location: String, size: String, sha256: String, contentType: String, now: String
+    )
+        -> String
+    {
+        """
+        state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
+            state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = \(now),
+            updated_at = \(now), result_location = \(location), result_size = \(size),
+            result_sha256 = \(sha256), result_content_type = \(contentType),
+            bytes_done = \(size), bytes_total = \(size),
+            -- The finished file lives where the worker that wrote it runs.
+            node = CASE WHEN jobs.kind = 'upload' THEN NULL
+                ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
+        """
+    }
+
+    /// Attempts' outcomes: one array per column, $8 now. Rows are locked in id order before any
+    /// is changed, so two nodes completing overlapping batches cannot deadlock.
     ///
     /// Each job must be found by its id, once, whatever the statistics say: a prepared statement's
     /// generic plan guesses ten rows for every array, and a queue's table, when autovacuum
@@ -117,14 +136,8 @@ extension PostgresJobStore {
             -- Most downloads have no upload targets; those that do need the follow-up uploads.
             targets AS (SELECT job_id FROM downloads WHERE job_id = ANY($1::bigint[]) AND upload_targets <> '[]')
             UPDATE jobs
-            SET state = CASE jobs.kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = $8,
-                updated_at = $8, result_location = outcome.location, result_size = outcome.size,
-                result_sha256 = outcome.sha256, result_content_type = outcome.content_type,
-                bytes_done = outcome.size, bytes_total = outcome.size,
-                -- The finished file lives where the worker that wrote it runs.
-                node = CASE WHEN jobs.kind = 'upload' THEN NULL
-                    ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
+            SET \(succeeded(location: "outcome.location", size: "outcome.size", sha256: "outcome.sha256",
+                contentType: "outcome.content_type", now: "$8"))
             FROM outcome
             WHERE jobs.id = outcome.id AND (jobs.owner = outcome.owner) IS TRUE AND jobs.attempt = outcome.attempt
                 AND (jobs.state IN ('running', 'storing') AND outcome.id = jobs.id) IS TRUE
@@ -142,14 +155,8 @@ extension PostgresJobStore {
     enum CompleteAlone: StatementShape {
         static let sql = """
             UPDATE jobs
-            SET state = CASE kind WHEN 'video' THEN 'stored' ELSE 'succeeded' END,
-                state_cause = 'complete', state_reason = NULL, owner = NULL, finished_at = $8::bigint,
-                updated_at = $8::bigint, result_location = $4::text, result_size = $5::bigint,
-                result_sha256 = $6::text, result_content_type = $7::text,
-                bytes_done = $5::bigint, bytes_total = $5::bigint,
-                -- The finished file lives where the worker that wrote it runs.
-                node = CASE WHEN kind = 'upload' THEN NULL
-                    ELSE (SELECT w.node FROM workers w WHERE w.id = jobs.owner) END
+            SET \(succeeded(location: "$4::text", size: "$5::bigint", sha256: "$6::text",
+                contentType: "$7::text", now: "$8::bigint"))
             WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
                 AND (state IN ('running', 'storing')) IS TRUE
                 AND NOT EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = $1::bigint AND d.upload_targets <> '[]')
