@@ -116,7 +116,12 @@ def drive(args, rng, origin, postgres, store, nodes, relayed, folder, lifecycles
         check_send_markers(SCENARIO, node.state)
     outage = disruptions.outage
     excused = [(outage[0] / 1000 - 1, outage[1] / 1000 + PACED_ALONE_AFTER_OUTAGE)] if outage else []
-    check_flood_control(SCENARIO, relayed, states, excused)
+    # The node SIGKILLed whole and the one frozen past its lease may each have had a 429's answer.
+    stopped = [(disruptions.kill[1] / 1000,) * 2] if disruptions.kill else []
+    if disruptions.fence:  # frozen, then fenced: its workers end with it
+        _, _, frozen, resumed, took, *_ = disruptions.fence
+        stopped.append((frozen / 1000, resumed / 1000 + (took if took is not None else 60)))
+    check_flood_control(SCENARIO, relayed, states, excused, stopped)
     check_conflicts(states, disruptions)
     check_database(SCENARIO, store, lifecycles)
     causes = query(store, "SELECT cause, count(*) AS n FROM job_events GROUP BY cause ORDER BY n DESC")

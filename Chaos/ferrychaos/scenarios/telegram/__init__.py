@@ -125,7 +125,7 @@ def run(args, binary, scratch, lifecycles):
     jobs, uploads = check_telegram_results(scenario, messages, bots, database, states)
     check_folder(scenario, jobs, uploads, folder)
     check_send_markers(scenario, state)
-    check_flood_control(scenario, bots, states)
+    check_flood_control(scenario, bots, states, stopped=[(t, t) for t in monkey.sender_deaths])
     check_database(scenario, database, lifecycles)
     REPORT.check(scenario, "no worker survives its supervisor's SIGKILL (checked in /proc)",
                  monkey.counts["supervisor SIGKILLs"] >= 3,

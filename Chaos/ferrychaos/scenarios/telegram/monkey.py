@@ -28,6 +28,9 @@ class Monkey(threading.Thread):
         self.lock = threading.Lock()  # held while the supervisor is down or being replaced
         self.counts = {"worker SIGKILLs": 0, "telegram worker SIGKILLs": 0, "supervisor SIGKILLs": 0,
                        "Bot API faults": 0, "lost send answers": 0}
+        # Wall-clock times of the SIGKILLs that may have taken a send's answer with them (a
+        # sending worker's or the supervisor's, whose workers die with it).
+        self.sender_deaths = []
 
     def run(self):
         try:
@@ -63,6 +66,8 @@ class Monkey(threading.Thread):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
+        if workers[pid][0] in ("telegram", "upload"):
+            self.sender_deaths.append(time.time())
         self.counts["worker SIGKILLs"] += 1
         if workers[pid][0] == "telegram":
             self.counts["telegram worker SIGKILLs"] += 1
@@ -83,4 +88,5 @@ class Monkey(threading.Thread):
     def restart(self):
         with self.lock:
             self.counts["supervisor SIGKILLs"] += 1
+            self.sender_deaths.append(time.time())
             kill_and_restart(self.scenario, self.ferry, lambda: self.stop_event.wait(self.rng.uniform(0.3, 1.5)))
