@@ -14,6 +14,7 @@ enum PostgresMigrations {
         ("pg9-free-uploads", PostgresFreeUploadsSchema.sql),
         ("pg10-detail-keys", PostgresDetailKeysSchema.sql),
         ("pg11-no-id-kind-key", PostgresIdKindKeySchema.sql),
+        ("pg12-succeeded-downloads-by-id", PostgresSchema.jobsOnChange),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }
