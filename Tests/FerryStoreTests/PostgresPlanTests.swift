@@ -12,7 +12,7 @@ import Testing
 @Suite("PostgreSQL plans after ANALYZE")
 struct PostgresPlanTests {
     @Test(
-        "After ANALYZE of a table of finished jobs, the completion (batched and alone) and progress statements still find each job by its id (generic plans, run and rolled back)"
+        "After ANALYZE of a table of finished jobs, the completion and progress statements (batched and for one job) still find each job by its id (generic plans, run and rolled back)"
     )
     func batchedStatementsProbeByID() async throws {
         let fixture = try await EngineFixture(.postgres)
@@ -44,10 +44,18 @@ struct PostgresPlanTests {
                 "\(ids), \(owners), \(attempts), \(sizes), \(sizes), array_fill(false, ARRAY[\(running.count)]), \(texts), \(now)",
                 running.count
             ),
-            // One completion alone, with scalars: its one plan must be the primary key's.
+            // One completion or progress report, with scalars: its one plan must be the primary key's.
             (
                 "complete alone", PostgresJobStore.CompleteAlone.sql,
                 "\(running[0].job.id.rawValue), '\(owner.rawValue)', 1, 'x', 1, '\(StoreFixture.sha)', NULL, \(now)", 1
+            ),
+            (
+                "complete one in a batch", PostgresJobStore.CompleteOne.sql,
+                "\(running[1].job.id.rawValue), '\(owner.rawValue)', 1, 'x', 1, '\(StoreFixture.sha)', NULL, \(now)", 1
+            ),
+            (
+                "one progress report", PostgresJobStore.RecordOneProgress.sql,
+                "\(running[2].job.id.rawValue), '\(owner.rawValue)', 1, 1, NULL, false, NULL, \(now)", 1
             ),
         ]
         for statement in statements {

@@ -156,19 +156,36 @@ extension PostgresJobStore {
     static func recordProgress(
         _ connection: PostgresConnection, _ reports: [ProgressReport], now: Int64, _ logger: Logger
     ) async throws -> [JobLease] {
+        // A batch without progress sends nothing (an empty UPDATE was 300 µs of the server's time).
+        guard !reports.isEmpty else { return [] }
         var latest: [JobLease: ProgressReport] = [:]
         for report in reports { latest[report.lease] = report }
         let rows = Array(latest.values)
         var binds = PostgresBindings()
-        binds.append(rows.map(\.lease.jobID.rawValue))
-        binds.append(rows.map(\.lease.owner.rawValue))
-        binds.append(rows.map { Int64($0.lease.attempt) })
-        binds.append(rows.map(\.progress.bytesDone))
-        binds.append(NullableArray(rows.map(\.progress.bytesTotal)))
-        binds.append(rows.map { $0.resumeState != nil })
-        binds.append(NullableArray(rows.map(\.resumeState)))
+        if rows.count == 1 {
+            // One report takes the scalar statement, planned once per connection (as CompleteOne).
+            let report = rows[0]
+            binds.append(report.lease.jobID.rawValue)
+            binds.append(report.lease.owner.rawValue)
+            binds.append(Int64(report.lease.attempt))
+            binds.append(report.progress.bytesDone)
+            _ = binds.placeholder(report.progress.bytesTotal)
+            binds.append(report.resumeState != nil)
+            _ = binds.placeholder(report.resumeState)
+        } else {
+            binds.append(rows.map(\.lease.jobID.rawValue))
+            binds.append(rows.map(\.lease.owner.rawValue))
+            binds.append(rows.map { Int64($0.lease.attempt) })
+            binds.append(rows.map(\.progress.bytesDone))
+            binds.append(NullableArray(rows.map(\.progress.bytesTotal)))
+            binds.append(rows.map { $0.resumeState != nil })
+            binds.append(NullableArray(rows.map(\.resumeState)))
+        }
         binds.append(now)
-        let updated = try await connection.rows(RecordProgress.self, binds, logger)
+        let updated =
+            rows.count == 1
+            ? try await connection.rows(RecordOneProgress.self, binds, logger)
+            : try await connection.rows(RecordProgress.self, binds, logger)
         var kept: Set<JobLease> = []
         for row in updated {
             kept.insert(
@@ -184,15 +201,33 @@ extension PostgresJobStore {
     /// statistics say: no condition is one on `jobs` alone (see `CompleteAttempts`).
     enum RecordProgress: StatementShape {
         static let sql = """
-            UPDATE jobs SET bytes_done = r.done, bytes_total = r.total,
-                resume_state = CASE WHEN r.has_resume THEN r.resume ELSE jobs.resume_state END,
-                heartbeat_at = $8, updated_at = $8
+            UPDATE jobs SET \(progress(done: "r.done", total: "r.total", hasResume: "r.has_resume", resume: "r.resume"))
             FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::boolean[], $7::text[])
                 AS r(id, owner, attempt, done, total, has_resume, resume)
             WHERE jobs.id = r.id AND (jobs.owner = r.owner) IS TRUE AND jobs.attempt = r.attempt
                 AND (jobs.state IN ('running', 'storing') AND r.id = jobs.id) IS TRUE
             RETURNING jobs.id, jobs.owner, jobs.attempt
             """
+    }
+
+    /// One report's progress in scalars, the same parameters in the same order.
+    enum RecordOneProgress: StatementShape {
+        static let sql = """
+            UPDATE jobs SET \(progress(done: "$4::bigint", total: "$5::bigint", hasResume: "$6::boolean",
+                resume: "$7::text"))
+            WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
+                AND (state IN ('running', 'storing')) IS TRUE
+            RETURNING jobs.id, jobs.owner, jobs.attempt
+            """
+    }
+
+    /// The assignments of a progress report ($8 now), each argument an SQL expression.
+    static func progress(done: String, total: String, hasResume: String, resume: String) -> String {
+        """
+        bytes_done = \(done), bytes_total = \(total),
+            resume_state = CASE WHEN \(hasResume) THEN \(resume) ELSE jobs.resume_state END,
+            heartbeat_at = $8, updated_at = $8
+        """
     }
 }
 

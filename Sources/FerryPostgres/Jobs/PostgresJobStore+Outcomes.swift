@@ -42,6 +42,13 @@ extension PostgresJobStore {
     static func completeAlone(
         _ connection: PostgresConnection, _ completion: JobCompletion, now: Int64, _ logger: Logger
     ) async throws -> Job? {
+        try await connection.rows(CompleteAlone.self, scalars(completion, now: now), logger).first.map {
+            try Job(postgres: $0)
+        }
+    }
+
+    /// The parameters of ``CompleteAlone`` and ``CompleteOne``.
+    static func scalars(_ completion: JobCompletion, now: Int64) -> PostgresBindings {
         var binds = PostgresBindings()
         binds.append(completion.lease.jobID.rawValue)
         binds.append(completion.lease.owner.rawValue)
@@ -51,7 +58,21 @@ extension PostgresJobStore {
         binds.append(completion.result.sha256.lowercased())
         _ = binds.placeholder(completion.result.contentType)
         binds.append(now)
-        return try await connection.rows(CompleteAlone.self, binds, logger).first.map { try Job(postgres: $0) }
+        return binds
+    }
+
+    /// The parameters of ``CompleteAttempts`` for `chunk`.
+    static func arrays(_ chunk: ArraySlice<JobCompletion>, now: Int64) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(chunk.map(\.lease.jobID.rawValue))
+        binds.append(chunk.map(\.lease.owner.rawValue))
+        binds.append(chunk.map { Int64($0.lease.attempt) })
+        binds.append(chunk.map(\.result.location))
+        binds.append(chunk.map(\.result.size))
+        binds.append(chunk.map { $0.result.sha256.lowercased() })
+        binds.append(NullableArray(chunk.map(\.result.contentType)))
+        binds.append(now)
+        return binds
     }
 
     /// Completes a batch of attempts with one prepared UPDATE per chunk; throws `lease_lost` (and
@@ -63,16 +84,12 @@ extension PostgresJobStore {
         var withTargets: Set<JobID> = []
         finished.reserveCapacity(completions.count)
         for chunk in completions.chunked(into: 500) {
-            var binds = PostgresBindings()
-            binds.append(chunk.map(\.lease.jobID.rawValue))
-            binds.append(chunk.map(\.lease.owner.rawValue))
-            binds.append(chunk.map { Int64($0.lease.attempt) })
-            binds.append(chunk.map(\.result.location))
-            binds.append(chunk.map(\.result.size))
-            binds.append(chunk.map { $0.result.sha256.lowercased() })
-            binds.append(NullableArray(chunk.map(\.result.contentType)))
-            binds.append(now)
-            let rows = try await connection.rows(CompleteAttempts.self, binds, logger)
+            // One outcome (the supervisor's group commit, one job at a time) takes the scalar
+            // statement, planned once per connection; the arrays' is planned at every call.
+            let rows =
+                chunk.count == 1
+                ? try await connection.rows(CompleteOne.self, scalars(chunk[chunk.startIndex], now: now), logger)
+                : try await connection.rows(CompleteAttempts.self, arrays(chunk, now: now), logger)
             let jobs = try rows.map { row in
                 let job = try Job(postgres: row)
                 if try row.value(JobColumns.names.count, as: Bool.self) { withTargets.insert(job.id) }
@@ -147,21 +164,33 @@ extension PostgresJobStore {
     }
 
     /// One attempt's outcome in scalars ($1 id, $2 owner, $3 attempt, $4 location, $5 size,
-    /// $6 SHA-256, $7 content type, $8 now), for a job without upload targets. Planned once per
-    /// connection: with a batch's arrays the planner sizes every call afresh (a custom plan each
-    /// time, 380–460 µs a job one at a time, BENCHMARKS.md), while a lookup by one id has one
-    /// plan, the primary key, whatever the parameters. The owner and state are tested with `IS
-    /// TRUE` as in ``CompleteAttempts``, so that no other index can look cheaper.
-    enum CompleteAlone: StatementShape {
-        static let sql = """
+    /// $6 SHA-256, $7 content type, $8 now). Planned once per connection: with a batch's arrays
+    /// the planner sizes every call afresh (a custom plan each time, 380–460 µs a job one at a
+    /// time, BENCHMARKS.md), while a lookup by one id has one plan, the primary key, whatever the
+    /// parameters. The owner and state are tested with `IS TRUE` as in ``CompleteAttempts``, so
+    /// that no other index can look cheaper. `alone`: for a job without upload targets only (its
+    /// own transaction: the follow-up uploads need one of their own); otherwise the last column
+    /// says whether the job has targets, as ``CompleteAttempts``' does.
+    static func completeOne(alone: Bool) -> String {
+        let targets = "EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = $1::bigint AND d.upload_targets <> '[]')"
+        return """
             UPDATE jobs
             SET \(succeeded(location: "$4::text", size: "$5::bigint", sha256: "$6::text",
                 contentType: "$7::text", now: "$8::bigint"))
             WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
-                AND (state IN ('running', 'storing')) IS TRUE
-                AND NOT EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = $1::bigint AND d.upload_targets <> '[]')
-            RETURNING \(JobColumns.qualified(by: "jobs"))
+                AND (state IN ('running', 'storing')) IS TRUE\(alone ? " AND NOT \(targets)" : "")
+            RETURNING \(JobColumns.qualified(by: "jobs"))\(alone ? "" : ", \(targets)")
             """
+    }
+
+    /// A job's completion as its own transaction, when it has no upload targets.
+    enum CompleteAlone: StatementShape {
+        static let sql = completeOne(alone: true)
+    }
+
+    /// One completion inside a transaction, with the targets flag (``completeAttempts``).
+    enum CompleteOne: StatementShape {
+        static let sql = completeOne(alone: false)
     }
 
     /// Creates one upload job per target of downloads that just succeeded, in their transaction,
