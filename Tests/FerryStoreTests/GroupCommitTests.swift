@@ -82,6 +82,42 @@ struct GroupCommitTests {
     }
 
     @Test(
+        "A refusal in a batch of well-formed reports undoes the whole try and applies the rest once, nothing twice",
+        arguments: StoreBackend.allCases)
+    func refusalAppliesTheRestOnce(_ backend: StoreBackend) async throws {
+        let fixture = try await EngineFixture(backend)
+        let store = fixture.store
+        let worker = try await fixture.worker("download-1.a")
+        let kept = try await fixture.runningDownload(DownloadSpec(url: "https://e.test/kept"), owner: worker)
+        let cancelled = try await fixture.runningDownload(DownloadSpec(url: "https://e.test/gone"), owner: worker)
+        let next = try await store.enqueue(downloads: [DownloadRequest(spec: DownloadSpec(url: "https://e.test/next"))])
+        _ = try await store.cancel(cancelled.job.id, reason: "operator")
+
+        // The cancelled job's completion comes last, after the kept one was already applied.
+        let applied = try await store.apply(
+            ReportBatch(
+                reports: [
+                    .completed(JobCompletion(lease: kept.lease, result: StoreFixture.result(for: kept.job.id))),
+                    .completed(
+                        JobCompletion(lease: cancelled.lease, result: StoreFixture.result(for: cancelled.job.id))),
+                ],
+                claims: [ReportBatch.Claim(kind: .download, owner: worker, limit: 1)]))
+
+        guard case .success(.completed(let done)) = applied.reports[0] else {
+            Issue.record("the kept job was not completed: \(applied.reports)"); return
+        }
+        #expect(done.state == .succeeded)
+        guard case .failure(let refusal) = applied.reports[1] else { Issue.record("a cancelled job completed"); return }
+        #expect(refusal.code == .leaseLost)
+        guard case .success(let claimed) = applied.claims.first else { Issue.record("the claim was refused"); return }
+        #expect(claimed.map(\.job.id) == next.map(\.job.id))
+        // Applied once: one completion event, one claim event, whatever was tried first.
+        #expect(try await store.events(of: kept.job.id).filter { $0.cause == "complete" }.count == 1)
+        #expect(try await store.events(of: next[0].job.id).filter { $0.cause == "claim" }.count == 1)
+        #expect(try await store.job(cancelled.job.id).state == .cancelled)
+    }
+
+    @Test(
         "A claim for a worker that has exited is refused alone; a database failure applies nothing",
         arguments: StoreBackend.allCases)
     func claimsAreIsolated(_ backend: StoreBackend) async throws {

@@ -4,22 +4,39 @@ import Logging
 import PostgresNIO
 
 /// Group commit on PostgreSQL: a batch of worker reports, progress, heartbeats and claims in one
-/// transaction (one commit, one WAL flush on the server), each report and claim in its own
-/// savepoint, exactly as the SQLite store does it: a refused one is rolled back alone and
-/// reported; a failure of the database itself aborts the whole batch.
+/// transaction (one commit, one WAL flush on the server), as the SQLite store does it: a refused
+/// report or claim is rolled back alone and reported; a failure of the database itself aborts the
+/// whole batch. The batch is first applied without savepoints (two round trips fewer for each
+/// report and claim); only when something in it is refused is it undone and applied again with
+/// each report and claim in a savepoint of its own.
 extension PostgresJobStore {
     public func apply(_ batch: ReportBatch) async throws(StoreError) -> AppliedBatch {
         guard !batch.isEmpty else { return AppliedBatch(reports: [], claims: [], lostProgress: []) }
+        var refusals: [Int: StoreError] = [:]
+        for (index, report) in batch.reports.enumerated() {
+            if case .completed(let completion) = report { refusals[index] = JobCompletion.malformedResult(completion) }
+        }
+        if refusals.isEmpty {
+            do {
+                return try await apply(batch, malformed: [:], isolating: false)
+            } catch {
+                if error.isStoreFailure { throw error }
+                // Refused: nothing of the batch was kept; each item in its own savepoint below.
+            }
+        }
+        return try await apply(batch, malformed: refusals, isolating: true)
+    }
+
+    /// Applies the batch in one transaction; with `isolating`, each report and claim in a
+    /// savepoint, so a refusal fails that item alone; without, a refusal is thrown (undoing all).
+    private func apply(
+        _ batch: ReportBatch, malformed: [Int: StoreError], isolating: Bool
+    ) async throws(StoreError) -> AppliedBatch {
         let now = nowMilliseconds
         let policies = configuration.retryPolicies
         let followUps = configuration.followUps
         let store = configuration.description
         let logger = logger
-        var refusals: [Int: StoreError] = [:]
-        for (index, report) in batch.reports.enumerated() {
-            if case .completed(let completion) = report { refusals[index] = JobCompletion.malformedResult(completion) }
-        }
-        let malformed = refusals
         return try await write { connection in
             let lost = try await Self.recordProgress(connection, batch.progress, now: now, logger)
             for worker in batch.heartbeats {
@@ -36,7 +53,7 @@ extension PostgresJobStore {
                 return (index, completion)
             }
             if pending.count > 1 {
-                let together = try await Self.isolated(connection, store: store, jobID: nil, logger) {
+                let together = try await Self.isolated(connection, isolating, store: store, jobID: nil, logger) {
                     try await Self.completeWithFollowUps(
                         connection, pending.map(\.completion), followUps: followUps, now: now, logger)
                 }
@@ -45,7 +62,9 @@ extension PostgresJobStore {
                 }
             }
             for (index, report) in batch.reports.enumerated() where effects[index] == nil {
-                effects[index] = try await Self.isolated(connection, store: store, jobID: report.lease.jobID, logger) {
+                effects[index] = try await Self.isolated(
+                    connection, isolating, store: store, jobID: report.lease.jobID, logger
+                ) {
                     switch report {
                     case .completed(let completion):
                         return .completed(
@@ -66,7 +85,7 @@ extension PostgresJobStore {
             var claims: [Result<[ClaimedJob], StoreError>] = []
             for request in batch.claims {
                 claims.append(
-                    try await Self.isolated(connection, store: store, jobID: nil, logger) {
+                    try await Self.isolated(connection, isolating, store: store, jobID: nil, logger) {
                         try await Self.claim(
                             connection, kind: request.kind, for: request.owner, limit: request.limit, now: now, logger)
                     })
@@ -78,9 +97,10 @@ extension PostgresJobStore {
     /// Runs `body` in a savepoint: kept when it returns, rolled back and returned as a refusal
     /// when the store refuses it; a failure of the database itself is thrown.
     static func isolated<T>(
-        _ connection: PostgresConnection, store: String, jobID: JobID?, _ logger: Logger,
+        _ connection: PostgresConnection, _ isolating: Bool, store: String, jobID: JobID?, _ logger: Logger,
         _ body: () async throws -> T
     ) async throws -> Result<T, StoreError> {
+        guard isolating else { return .success(try await body()) }
         try await connection.run("SAVEPOINT report", logger)
         do {
             let value = try await body()
