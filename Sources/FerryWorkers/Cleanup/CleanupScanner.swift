@@ -135,8 +135,16 @@ struct CleanupScanner {
             !known.contains($0.path) && !($0.jobID.map(elsewhere.contains) ?? false) && isSettled($0.path, order)
         }
         let states = try await store.states(of: unknown.compactMap(\.jobID))
+        // A job whose outcome was committed after the records were read, and before its state
+        // was, is no longer running but has a record now: read the records again before calling
+        // any file an orphan (found by the chaos suite's cluster scenario: a completion held back
+        // by a database restart committed while a run scanned, and its file was quarantined).
+        var known = known
+        if unknown.contains(where: { file in file.jobID.flatMap { states[$0] }?.phase != .running }) {
+            known = Set(try await store.fileRecords().map(\.path))
+        }
         let removed = try await store.deliveredAndRemoved(unknown.compactMap(\.jobID))
-        for file in unknown {
+        for file in unknown where !known.contains(file.path) {
             // A download still being worked on may be publishing right now.
             if let id = file.jobID, let state = states[id], state.phase == .running { continue }
             let size = Self.size(of: file.path) ?? 0
