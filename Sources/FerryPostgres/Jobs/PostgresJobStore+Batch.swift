@@ -95,7 +95,8 @@ extension PostgresJobStore {
     }
 
     /// Runs `body` in a savepoint: kept when it returns, rolled back and returned as a refusal
-    /// when the store refuses it; a failure of the database itself is thrown.
+    /// when the store refuses it; a failure of the database itself is thrown. Without `isolating`,
+    /// no savepoint: a refusal is thrown too, and undoes the whole transaction.
     static func isolated<T>(
         _ connection: PostgresConnection, _ isolating: Bool, store: String, jobID: JobID?, _ logger: Logger,
         _ body: () async throws -> T

@@ -161,31 +161,11 @@ extension PostgresJobStore {
         var latest: [JobLease: ProgressReport] = [:]
         for report in reports { latest[report.lease] = report }
         let rows = Array(latest.values)
-        var binds = PostgresBindings()
-        if rows.count == 1 {
-            // One report takes the scalar statement, planned once per connection (as CompleteOne).
-            let report = rows[0]
-            binds.append(report.lease.jobID.rawValue)
-            binds.append(report.lease.owner.rawValue)
-            binds.append(Int64(report.lease.attempt))
-            binds.append(report.progress.bytesDone)
-            _ = binds.placeholder(report.progress.bytesTotal)
-            binds.append(report.resumeState != nil)
-            _ = binds.placeholder(report.resumeState)
-        } else {
-            binds.append(rows.map(\.lease.jobID.rawValue))
-            binds.append(rows.map(\.lease.owner.rawValue))
-            binds.append(rows.map { Int64($0.lease.attempt) })
-            binds.append(rows.map(\.progress.bytesDone))
-            binds.append(NullableArray(rows.map(\.progress.bytesTotal)))
-            binds.append(rows.map { $0.resumeState != nil })
-            binds.append(NullableArray(rows.map(\.resumeState)))
-        }
-        binds.append(now)
+        // One report takes the scalar statement, planned once per connection (as CompleteOne).
         let updated =
             rows.count == 1
-            ? try await connection.rows(RecordOneProgress.self, binds, logger)
-            : try await connection.rows(RecordProgress.self, binds, logger)
+            ? try await connection.rows(RecordOneProgress.self, scalars(rows[0], now: now), logger)
+            : try await connection.rows(RecordProgress.self, arrays(rows, now: now), logger)
         var kept: Set<JobLease> = []
         for row in updated {
             kept.insert(
@@ -194,6 +174,34 @@ extension PostgresJobStore {
                     attempt: Int(try row.value(2, as: Int64.self))))
         }
         return reports.map(\.lease).filter { !kept.contains($0) }
+    }
+
+    /// The parameters of ``RecordOneProgress``.
+    static func scalars(_ report: ProgressReport, now: Int64) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(report.lease.jobID.rawValue)
+        binds.append(report.lease.owner.rawValue)
+        binds.append(Int64(report.lease.attempt))
+        binds.append(report.progress.bytesDone)
+        _ = binds.placeholder(report.progress.bytesTotal)
+        binds.append(report.resumeState != nil)
+        _ = binds.placeholder(report.resumeState)
+        binds.append(now)
+        return binds
+    }
+
+    /// The parameters of ``RecordProgress``.
+    static func arrays(_ rows: [ProgressReport], now: Int64) -> PostgresBindings {
+        var binds = PostgresBindings()
+        binds.append(rows.map(\.lease.jobID.rawValue))
+        binds.append(rows.map(\.lease.owner.rawValue))
+        binds.append(rows.map { Int64($0.lease.attempt) })
+        binds.append(rows.map(\.progress.bytesDone))
+        binds.append(NullableArray(rows.map(\.progress.bytesTotal)))
+        binds.append(rows.map { $0.resumeState != nil })
+        binds.append(NullableArray(rows.map(\.resumeState)))
+        binds.append(now)
+        return binds
     }
 
     /// Progress for many leases: one array per column; `has_resume` tells a report that keeps the
@@ -215,8 +223,7 @@ extension PostgresJobStore {
         static let sql = """
             UPDATE jobs SET \(progress(done: "$4::bigint", total: "$5::bigint", hasResume: "$6::boolean",
                 resume: "$7::text"))
-            WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
-                AND (state IN ('running', 'storing')) IS TRUE
+            WHERE \(heldByLease)
             RETURNING jobs.id, jobs.owner, jobs.attempt
             """
     }

@@ -167,21 +167,27 @@ extension PostgresJobStore {
     /// $6 SHA-256, $7 content type, $8 now). Planned once per connection: with a batch's arrays
     /// the planner sizes every call afresh (a custom plan each time, 380–460 µs a job one at a
     /// time, BENCHMARKS.md), while a lookup by one id has one plan, the primary key, whatever the
-    /// parameters. The owner and state are tested with `IS TRUE` as in ``CompleteAttempts``, so
-    /// that no other index can look cheaper. `alone`: for a job without upload targets only (its
-    /// own transaction: the follow-up uploads need one of their own); otherwise the last column
-    /// says whether the job has targets, as ``CompleteAttempts``' does.
+    /// parameters; the job is found by ``heldByLease``. `alone`: for a job without upload targets
+    /// only (its own transaction: the follow-up uploads need one of their own); otherwise the last
+    /// column says whether the job has targets, as ``CompleteAttempts``' does.
     static func completeOne(alone: Bool) -> String {
         let targets = "EXISTS (SELECT 1 FROM downloads d WHERE d.job_id = $1::bigint AND d.upload_targets <> '[]')"
         return """
             UPDATE jobs
             SET \(succeeded(location: "$4::text", size: "$5::bigint", sha256: "$6::text",
                 contentType: "$7::text", now: "$8::bigint"))
-            WHERE id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
-                AND (state IN ('running', 'storing')) IS TRUE\(alone ? " AND NOT \(targets)" : "")
+            WHERE \(heldByLease)\(alone ? " AND NOT \(targets)" : "")
             RETURNING \(JobColumns.qualified(by: "jobs"))\(alone ? "" : ", \(targets)")
             """
     }
+
+    /// The one-job statements' condition: the job $1 is still running under the lease of owner
+    /// $2 and attempt $3. The owner and state are tested with `IS TRUE`, so that no index but the
+    /// primary key can look cheaper.
+    static let heldByLease = """
+        id = $1::bigint AND (owner = $2::text) IS TRUE AND attempt = $3::bigint
+            AND (state IN ('running', 'storing')) IS TRUE
+        """
 
     /// A job's completion as its own transaction, when it has no upload targets.
     enum CompleteAlone: StatementShape {
