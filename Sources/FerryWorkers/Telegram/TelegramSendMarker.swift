@@ -25,10 +25,21 @@ struct TelegramSendMarker {
         return earlier == attempt ? nil : earlier
     }
 
+    /// Written in place, not through a temporary file and a rename (`FileManager.createFile`): a
+    /// worker killed between those two left a stray `.dat.nosync…` file here for good (found by
+    /// the chaos suite). Killed mid-write, the marker reads as attempt 0: an interrupted send,
+    /// the careful answer.
     func write() {
         let folder = (path as NSString).deletingLastPathComponent
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(String(attempt).utf8))
+        var descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if descriptor < 0, errno == ENOENT {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        }
+        guard descriptor >= 0 else { return }
+        defer { close(descriptor) }
+        let text = Array(String(attempt).utf8)
+        _ = text.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
     }
 
     func remove() {
