@@ -69,7 +69,7 @@ struct SchemaParityTests {
             ("UPDATE jobs SET state = 'paused', state_cause = 'cancel' WHERE id = \(id)", "illegal job transition"),
             ("UPDATE jobs SET kind = 'upload' WHERE id = \(id)", "never changes its kind"),
             // A state with the wrong columns, a state of another kind, a job created mid-life.
-            ("UPDATE jobs SET state = 'running', state_cause = 'claim' WHERE id = \(id)", "jobs_check"),
+            ("UPDATE jobs SET state = 'running', state_cause = 'claim' WHERE id = \(id)", "jobs_state_fits"),
             (
                 "UPDATE jobs SET state = 'temporary', state_cause = 'requeue' WHERE id = \(id)",
                 "violates check constraint"

@@ -15,6 +15,7 @@ enum PostgresMigrations {
         ("pg10-detail-keys", PostgresDetailKeysSchema.sql),
         ("pg11-no-id-kind-key", PostgresIdKindKeySchema.sql),
         ("pg12-succeeded-downloads-by-id", PostgresSchema.jobsOnChange),
+        ("pg13-state-check-as-a-function", PostgresStateFitsSchema.sql),
     ]
 
     static var identifiers: [String] { all.map(\.identifier) }

@@ -53,16 +53,19 @@ enum PostgresSchema {
     }
 
     /// One CASE over the state: each state belongs to the kinds whose lifecycle has it and carries
-    /// the columns of its phase.
-    static var stateCheck: String {
+    /// the columns of its phase. Migration pg1 checks it inline; pg13 moved it into a function
+    /// (``PostgresStateFitsSchema``).
+    static var stateCase: String {
         let branches = JobState.allCases.compactMap { state -> String? in
             let kinds = JobKind.allCases.filter { JobLifecycle.of($0).states.contains(state) }
             guard !kinds.isEmpty else { return nil }
             let kindList = kinds.map { "'\($0.rawValue)'" }.joined(separator: ", ")
             return "WHEN '\(state.rawValue)' THEN kind IN (\(kindList)) AND \(columns(of: state.phase))"
         }
-        return "CHECK (CASE state\n        \(branches.joined(separator: "\n        "))\n        ELSE false END)"
+        return "CASE state\n        \(branches.joined(separator: "\n        "))\n        ELSE false END"
     }
+
+    static var stateCheck: String { "CHECK (\(stateCase))" }
 
     /// The initial state of each kind, as a CASE over the column `kind`.
     static var initialStateOfKind: String {
